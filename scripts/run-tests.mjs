@@ -46,12 +46,21 @@ function probe(port) {
 const args = process.argv.slice(2);
 const roots = args.length ? args : ['src', 'test'];
 const files = roots
-  .flatMap((r) => (statSync(join(root, r), { throwIfNoEntry: false })?.isDirectory() ? collect(join(root, r), []) : [join(root, r)]))
+  .flatMap((r) =>
+    statSync(join(root, r), { throwIfNoEntry: false })?.isDirectory()
+      ? collect(join(root, r), [])
+      : [join(root, r)],
+  )
   .map((f) => relative(root, f))
   .sort();
 
 const services = [
-  { name: 'PostgreSQL', env: 'LEASH_TEST_POSTGRES', port: 5432, how: 'start PostgreSQL on 127.0.0.1:5432 (trust auth, database "test")' },
+  {
+    name: 'PostgreSQL',
+    env: 'LEASH_TEST_POSTGRES',
+    port: 5432,
+    how: 'start PostgreSQL on 127.0.0.1:5432 (trust auth, database "test")',
+  },
   { name: 'Redis', env: 'LEASH_TEST_REDIS', port: 6379, how: 'start Redis on 127.0.0.1:6379' },
 ];
 const missing = [];
@@ -62,16 +71,22 @@ for (const s of services) {
   if (!up) missing.push(s);
 }
 if (missing.length && process.env.CI === 'true') {
-  for (const s of missing) console.error(`FAIL: ${s.name} does not answer on 127.0.0.1:${s.port} and CI=true; ${s.how}.`);
+  for (const s of missing)
+    console.error(`FAIL: ${s.name} does not answer on 127.0.0.1:${s.port} and CI=true; ${s.how}.`);
   process.exit(1);
 }
 
 const result = spawnSync(
   process.execPath,
   [
-    '--import', 'tsx', '--expose-gc', '--test',
-    '--test-reporter=spec', '--test-reporter-destination=stdout',
-    '--test-reporter=./scripts/summary-reporter.mjs', '--test-reporter-destination=stdout',
+    '--import',
+    'tsx',
+    '--expose-gc',
+    '--test',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/summary-reporter.mjs',
+    '--test-reporter-destination=stdout',
     ...files,
   ],
   { cwd: root, env, stdio: 'inherit' },
