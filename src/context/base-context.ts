@@ -1,0 +1,106 @@
+import type { Context, Key } from './context.js';
+import { invalidArg } from './errors.js';
+import { assertKey, ContextKey, describe } from './key.js';
+
+/**
+ * @internal
+ * The node that decides when a context is done: a leash cancel node (withCancel, withDeadline,
+ * fromSignal), a foreign Context that leash cannot look inside, or `null` for contexts that are
+ * never done (background, todo, withoutCancel).
+ */
+export type Source = Context | null;
+
+/**
+ * @internal
+ * SOURCE_KEY lets `cause()` see through a foreign context that wraps a leash context and delegates
+ * `value()` to it, as Go's `Cause` does with its private cancelCtxKey.
+ */
+export const SOURCE_KEY: Key<Source> = new ContextKey<Source>('leash.source');
+
+let neverController: AbortController | undefined;
+let neverPromise: Promise<void> | undefined;
+
+/** @internal The signal of a context that is never done; one shared instance. */
+export function neverSignal(): AbortSignal {
+  neverController ??= new AbortController();
+  return neverController.signal;
+}
+
+/** @internal The done promise of a context that is never done; one shared instance. */
+export function neverDone(): Promise<void> {
+  neverPromise ??= new Promise<void>(() => {});
+  return neverPromise;
+}
+
+/**
+ * @internal
+ * LeashContext is the base of leash's own contexts. Every subclass sets the same fields in the same
+ * order so that lookups along a parent chain stay monomorphic enough to be fast (value() at depth
+ * 10 is a tight loop, see bench/context.bench.ts).
+ */
+export abstract class LeashContext implements Context {
+  _parent: Context | null;
+  _key: ContextKey<unknown> | null;
+  _val: unknown;
+  _source: Source;
+
+  constructor(parent: Context | null, key: ContextKey<unknown> | null, val: unknown, source: Source) {
+    this._parent = parent;
+    this._key = key;
+    this._val = val;
+    this._source = source;
+  }
+
+  abstract get deadline(): number | undefined;
+  abstract get err(): Error | undefined;
+  abstract get signal(): AbortSignal;
+  abstract get done(): Promise<void>;
+
+  value<T>(key: Key<T>): T | undefined {
+    if (key === SOURCE_KEY) return this._source as T;
+    assertKey(key, 'ctx.value(key)');
+    // Walk the chain without recursion; hand over to a foreign parent's own value().
+    let c: LeashContext = this;
+    for (;;) {
+      if (c._key === key) return c._val as T;
+      const p = c._parent;
+      if (p === null) return undefined;
+      if (!(p instanceof LeashContext)) return p.value(key);
+      c = p;
+    }
+  }
+
+  /** Describes the chain like Go's String(): `context.Background.WithCancel.WithValue(user, ...)`. */
+  toString(): string {
+    return `${this._parent === null ? '' : `${String(this._parent)}.`}${this._describe()}`;
+  }
+
+  abstract _describe(): string;
+}
+
+/** @internal The source of any context: for a foreign one, the context itself. */
+export function sourceOf(ctx: Context): Source {
+  return ctx instanceof LeashContext ? ctx._source : ctx;
+}
+
+/** @internal Whether `v` can serve as a Context: leash's own, or any object with its shape. */
+export function isContext(v: unknown): v is Context {
+  if (v instanceof LeashContext) return true;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as Context).value === 'function' &&
+    'err' in v &&
+    'signal' in v &&
+    'deadline' in v
+  );
+}
+
+/** @internal Throws LEASH_ERR_INVALID_ARG unless `v` is a Context. */
+export function assertContext(v: unknown, where: string): asserts v is Context {
+  if (!isContext(v)) {
+    throw invalidArg(
+      `${where}: expected a Context (from background(), withCancel() and friends, or an object with deadline, err, signal, done and value()), got ${describe(v)}`,
+    );
+  }
+}

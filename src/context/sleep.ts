@@ -1,0 +1,56 @@
+import { assertContext } from './base-context.js';
+import { watch } from './cancel-tree.js';
+import type { Context } from './context.js';
+import { holdDeadlines, releaseDeadlines } from './deadline-timers.js';
+import { invalidArg } from './errors.js';
+import { endWait, startWait } from './wait-events.js';
+import { toTimeoutMs } from './with-deadline.js';
+
+const TIMEOUT_MAX = 2 ** 31 - 1;
+
+/**
+ * sleep resolves after `ms` milliseconds, or rejects with `ctx.err` as soon as `ctx` is done,
+ * whichever comes first. Either way it leaves no timer and no listener behind. While it waits, its
+ * timer keeps the process alive, as `setTimeout` does. `sleep(ctx, Infinity)` waits for `ctx` alone
+ * (and keeps the process alive only until `ctx`'s deadline, if it has one).
+ *
+ * @example
+ * for (;;) {
+ *   await poll();
+ *   await sleep(ctx, 1_000); // rejects with ctx.err on shutdown
+ * }
+ */
+export function sleep(ctx: Context, ms: number): Promise<void> {
+  assertContext(ctx, 'sleep(ctx, ms)');
+  const delay = toTimeoutMs(ms, 'sleep(ctx, ms)');
+  if (delay > TIMEOUT_MAX && delay !== Number.POSITIVE_INFINITY) {
+    throw invalidArg(
+      `sleep(ctx, ms): ms must be at most ${TIMEOUT_MAX} (about 24.8 days) or Infinity, got ${ms}`,
+    );
+  }
+  const err = ctx.err;
+  if (err !== undefined) return Promise.reject(err);
+  return new Promise<void>((resolve, reject) => {
+    const msg = startWait('sleep', ctx);
+    let timer: NodeJS.Timeout | null = null;
+    let held = false;
+    const w = watch(ctx, (e) => {
+      if (timer !== null) clearTimeout(timer);
+      if (held) releaseDeadlines();
+      endWait(msg);
+      reject(e);
+    });
+    if (delay === Number.POSITIVE_INFINITY) {
+      if (w !== null && ctx.deadline !== undefined) {
+        holdDeadlines();
+        held = true;
+      }
+    } else {
+      timer = setTimeout(() => {
+        w?.stop();
+        endWait(msg);
+        resolve();
+      }, delay);
+    }
+  });
+}
