@@ -1,0 +1,53 @@
+import type { CancelFunc, Context } from '../context/index.js';
+import { fromSignal, remaining } from '../context/index.js';
+import { assertContext } from './request-context.js';
+import { requestIdKey } from './request-id.js';
+import { childTraceparent, traceparentKey } from './traceparent.js';
+
+/**
+ * fetch is the global fetch (undici) bound to a context. The request, and the reading of its body,
+ * abort when ctx ends: the connection to the server is closed, not left to finish in the background,
+ * and the promise rejects with ctx.err (CanceledError or DeadlineExceededError, never a bare
+ * DOMException). It sends `x-request-timeout` with ctx's remaining budget in whole milliseconds
+ * (keeping a smaller value the caller set), and forwards the request id (`x-request-id`) and a child
+ * `traceparent` (same trace, new span id) when ctx carries them and the caller did not set them.
+ *
+ * init.signal may still be given: the call then also aborts when it aborts, with its reason. That
+ * pairing lives until ctx or init.signal ends, so give it a per-call signal, not a process-wide one.
+ * A response whose body you never read holds its connection: read it or call `body.cancel()`.
+ *
+ * @example
+ * const res = await fetch(req.ctx, 'http://127.0.0.1:8081/stock/42');
+ * if (!res.ok) throw new Error(`stock: ${res.status}`);
+ * const stock = await res.json();
+ */
+export async function fetch(
+  ctx: Context,
+  input: string | URL | Request,
+  init: RequestInit = {},
+): Promise<Response> {
+  assertContext(ctx, 'fetch(ctx, input): ctx');
+  if (ctx.err !== undefined) throw ctx.err;
+  const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+  const budget = remaining(ctx);
+  if (budget !== Number.POSITIVE_INFINITY) {
+    const ms = Math.floor(budget);
+    const asked = Number(headers.get('x-request-timeout') ?? Number.NaN);
+    if (!(asked >= 0 && asked < ms)) headers.set('x-request-timeout', String(ms));
+  }
+  const id = ctx.value(requestIdKey);
+  if (id !== undefined && !headers.has('x-request-id')) headers.set('x-request-id', id);
+  const trace = ctx.value(traceparentKey);
+  if (trace !== undefined && !headers.has('traceparent')) headers.set('traceparent', childTraceparent(trace));
+
+  let bound = ctx;
+  let unbind: CancelFunc | undefined;
+  if (init.signal) [bound, unbind] = fromSignal(ctx, init.signal);
+  try {
+    return await globalThis.fetch(input, { ...init, headers, signal: bound.signal });
+  } catch (err) {
+    unbind?.();
+    if (ctx.err !== undefined) throw ctx.err;
+    throw err;
+  }
+}
