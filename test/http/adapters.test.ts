@@ -21,7 +21,7 @@ import {
   serve,
   traceparentKey,
 } from '../../src/http/index.js';
-import type { AdapterKind, Route, Upstream } from './apps.js';
+import type { Route, Upstream } from './apps.js';
 import { adapterKinds, get, startApp, startUpstream, within } from './apps.js';
 
 const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';

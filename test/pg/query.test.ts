@@ -1,0 +1,221 @@
+// Integration tests for leash/pg against a real PostgreSQL on 127.0.0.1:5432 (database "test").
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import {
+  background,
+  CanceledError,
+  isDeadlineExceeded,
+  withCancel,
+  withTimeout,
+} from '../../src/context/index.js';
+import { connect, PoolClosedError, query, withClient } from '../../src/pg/index.js';
+import { pgConfig, postgresUp, skipReason } from './postgres.js';
+
+const up = await postgresUp();
+
+/** activeWith counts backends (other than the asking one) running a statement containing marker. */
+async function activeWith(observer: pg.Pool, marker: string): Promise<number> {
+  const r = await observer.query(
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'`,
+    [marker],
+  );
+  return r.rows[0].n;
+}
+
+async function goneWithin(observer: pg.Pool, marker: string, ms: number): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    if ((await activeWith(observer, marker)) === 0) return performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+describe('leash/pg', () => {
+  let observer: pg.Pool;
+  before(() => {
+    if (up) observer = new pg.Pool({ ...pgConfig, max: 1 });
+  });
+  after(async () => {
+    await observer?.end();
+  });
+
+  test('pg_sleep(30) under a 100 ms context is cancelled on the server and the client stays healthy', async (t) => {
+    if (!up) return t.skip(skipReason);
+    const pool = new pg.Pool({ ...pgConfig, max: 1 });
+    try {
+      const first = await pool.query('SELECT pg_backend_pid() AS pid');
+      const pid = first.rows[0].pid;
+      const marker = `leash-${randomUUID()}`;
+      const [ctx, cancel] = withTimeout(background(), 100);
+      const t0 = performance.now();
+      const err = await query(ctx, pool, `SELECT pg_sleep(30) /* ${marker} */`).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      cancel();
+      assert.equal(err, ctx.err, 'rejects with ctx.err itself');
+      assert.ok(isDeadlineExceeded(err));
+      assert.ok(
+        performance.now() - t0 < 1500,
+        `query settled after ${(performance.now() - t0).toFixed(0)} ms`,
+      );
+      assert.ok(
+        (await goneWithin(observer, marker, 1000)) < 1000,
+        'gone from pg_stat_activity within a second',
+      );
+
+      const next = await pool.query('SELECT pg_backend_pid() AS pid, current_setting($1) AS st', [
+        'statement_timeout',
+      ]);
+      assert.equal(next.rows[0].pid, pid, 'the same client came back to the pool');
+      assert.equal(next.rows[0].st, '0', 'statement_timeout was reset');
+      assert.equal(pool.totalCount, 1);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  test('a plain cancel (no deadline) stops the statement with a PostgreSQL cancel request', async (t) => {
+    if (!up) return t.skip(skipReason);
+    const client = new pg.Client(pgConfig);
+    await client.connect();
+    try {
+      const marker = `leash-${randomUUID()}`;
+      const [ctx, cancel] = withCancel(background());
+      const pending = query(ctx, client, `SELECT pg_sleep(30) /* ${marker} */`).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      while ((await activeWith(observer, marker)) === 0) await new Promise((r) => setTimeout(r, 10));
+      const t0 = performance.now();
+      cancel();
+      const err = await pending;
+      assert.ok(err instanceof CanceledError);
+      assert.equal(err, ctx.err);
+      assert.ok(performance.now() - t0 < 1000);
+      assert.equal(await activeWith(observer, marker), 0);
+      const again = await query(background(), client, 'SELECT 41 + 1 AS n');
+      assert.equal(again.rows[0].n, 42);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('statement_timeout never exceeds the remaining budget and is reset afterwards', async (t) => {
+    if (!up) return t.skip(skipReason);
+    const pool = new pg.Pool({ ...pgConfig, max: 1 });
+    try {
+      const [ctx, cancel] = withTimeout(background(), 2000);
+      const r = await query(ctx, pool, "SELECT current_setting('statement_timeout') AS st");
+      cancel();
+      const m = /^(\d+)(ms|s)$/.exec(r.rows[0].st);
+      assert.ok(m, `statement_timeout ${r.rows[0].st}`);
+      const ms = Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+      assert.ok(ms <= 2000 && ms > 1000, `statement_timeout ${ms} ms for a 2000 ms budget`);
+      const after = await query(background(), pool, "SELECT current_setting('statement_timeout') AS st");
+      assert.equal(after.rows[0].st, '0');
+    } finally {
+      await pool.end();
+    }
+  });
+
+  test('a context that ends while waiting for a pool client frees the waiter and leaks no client', async (t) => {
+    if (!up) return t.skip(skipReason);
+    for (const connectionTimeoutMillis of [0, 10_000]) {
+      // With connectionTimeoutMillis pg-pool wraps the waiter, so leash cannot unqueue it and must
+      // instead give the client back the moment it arrives: both paths are checked.
+      const pool = new pg.Pool({ ...pgConfig, max: 1, connectionTimeoutMillis });
+      try {
+        const held = await connect(background(), pool);
+        const [ctx, cancel] = withTimeout(background(), 100);
+        const t0 = performance.now();
+        const err = await query(ctx, pool, 'SELECT 1').then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        cancel();
+        assert.equal(err, ctx.err);
+        assert.ok(performance.now() - t0 < 1000);
+        if (connectionTimeoutMillis === 0)
+          assert.equal(pool.waitingCount, 0, 'the waiter left the queue at once');
+        held.release();
+        for (let i = 0; i < 100 && (pool.idleCount !== 1 || pool.waitingCount !== 0); i++) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        assert.equal(pool.waitingCount, 0);
+        assert.equal(pool.idleCount, 1, 'the client is back in the pool, not held by a dead waiter');
+        assert.equal((await query(background(), pool, 'SELECT 7 AS n')).rows[0].n, 7);
+      } finally {
+        await pool.end();
+      }
+    }
+  });
+
+  test('withClient gives the client back after success, failure and cancellation', async (t) => {
+    if (!up) return t.skip(skipReason);
+    const pool = new pg.Pool({ ...pgConfig, max: 1 });
+    try {
+      const n = await withClient(
+        background(),
+        pool,
+        async (c) => (await query(background(), c, 'SELECT 1 AS n')).rows[0].n,
+      );
+      assert.equal(n, 1);
+      await assert.rejects(
+        withClient(background(), pool, async (c) => {
+          await query(background(), c, 'SELECT * FROM no_such_table_leash');
+        }),
+        /no_such_table_leash/,
+      );
+      assert.equal(pool.idleCount, 1);
+      const [ctx, cancel] = withTimeout(background(), 100);
+      await assert.rejects(
+        withClient(ctx, pool, (c) => query(ctx, c, 'SELECT pg_sleep(30)')),
+        (e) => e === ctx.err,
+      );
+      cancel();
+      assert.equal(pool.idleCount, 1);
+      assert.equal(pool.totalCount, 1);
+      assert.equal((await pool.query('SELECT 1 AS n')).rows[0].n, 1);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  test('an already-ended context never touches the pool', async (t) => {
+    if (!up) return t.skip(skipReason);
+    const pool = new pg.Pool({ ...pgConfig, max: 1 });
+    try {
+      const [ctx, cancel] = withCancel(background());
+      cancel();
+      await assert.rejects(query(ctx, pool, 'SELECT 1'), (e) => e === ctx.err);
+      assert.equal(pool.totalCount, 0);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  test('bad input gets clear errors with codes', async (t) => {
+    if (!up) return t.skip(skipReason);
+    const pool = new pg.Pool({ ...pgConfig, max: 1 });
+    const invalid = (e: unknown) =>
+      e instanceof TypeError && (e as TypeError & { code: string }).code === 'LEASH_ERR_INVALID_ARG';
+    await assert.rejects(query(undefined as never, pool, 'SELECT 1'), invalid);
+    await assert.rejects(query({} as never, pool, 'SELECT 1'), invalid);
+    await assert.rejects(query(background(), {} as never, 'SELECT 1'), invalid);
+    await assert.rejects(query(background(), pool, 42 as never), invalid);
+    await assert.rejects(query(background(), pool, 'SELECT $1', 'x' as never), invalid);
+    await assert.rejects(withClient(background(), pool, undefined as never), invalid);
+    await pool.end();
+    await assert.rejects(query(background(), pool, 'SELECT 1'), (e) => {
+      assert.ok(e instanceof PoolClosedError);
+      assert.equal(e.code, 'LEASH_ERR_POOL_CLOSED');
+      assert.match(e.message, /pool\.end\(\)/);
+      return true;
+    });
+  });
+});
