@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { background, cause, remaining, withCancel, withTimeout } from '../context/index.js';
+import { responseFinished } from './errors.js';
+import { requestContext } from './request-context.js';
+import { requestIdKey } from './request-id.js';
+
+async function once(
+  handler: http.RequestListener,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    return await new Promise((resolve, reject) => {
+      http
+        .get(
+          `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+          { headers, agent: false },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+          },
+        )
+        .on('error', reject);
+    });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
+test('requestContext never extends the root deadline', async () => {
+  const [root, cancel] = withTimeout(background(), 300);
+  let budget = 0;
+  await once(
+    (req, res) => {
+      budget = remaining(requestContext(root, req, res, { timeoutMs: 60_000 }));
+      res.end();
+    },
+    { 'x-request-timeout': '60000' },
+  );
+  cancel();
+  assert.ok(budget <= 300 && budget > 0, `budget ${budget}`);
+});
+
+test('requestContext ends with the root, and with responseFinished after the response', async () => {
+  const [root, cancelRoot] = withCancel(background());
+  let ctx: ReturnType<typeof requestContext> | undefined;
+  const res = await once((req, res) => {
+    ctx = requestContext(root, req, res);
+    assert.equal(ctx.err, undefined);
+    res.end();
+  });
+  assert.equal(res.status, 200);
+  await ctx!.done;
+  assert.equal(cause(ctx!), responseFinished);
+  cancelRoot();
+
+  const [root2, cancelRoot2] = withCancel(background());
+  await once((req, res) => {
+    const c = requestContext(root2, req, res);
+    cancelRoot2();
+    assert.ok(c.err, 'a cancelled root cancels the request context synchronously');
+    res.end();
+  });
+});
+
+test('requestContext echoes the request id it settled on', async () => {
+  let id: string | undefined;
+  const res = await once(
+    (req, res) => {
+      id = requestContext(background(), req, res).value(requestIdKey);
+      res.end();
+    },
+    { 'x-request-id': 'abc' },
+  );
+  assert.equal(id, 'abc');
+  assert.equal(res.headers['x-request-id'], 'abc');
+});
+
+test('adapters reject bad arguments with LEASH_ERR_INVALID_ARG', async () => {
+  const { withContext, expressContext, koaContext, fastifyContext, serve } = await import('./index.js');
+  const invalid = { code: 'LEASH_ERR_INVALID_ARG' };
+  assert.throws(() => withContext(undefined as never, () => {}), invalid);
+  assert.throws(() => withContext(background(), 'x' as never), invalid);
+  assert.throws(() => expressContext({} as never), invalid);
+  assert.throws(() => koaContext(background(), { timeoutMs: -1 }), invalid);
+  assert.throws(() => fastifyContext(background(), { timeoutStatus: 42 }), invalid);
+  assert.throws(() => serve(background(), {} as never), invalid);
+  assert.throws(() => serve(background(), http.createServer(), { drainMs: -5 }), invalid);
+});
