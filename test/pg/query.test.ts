@@ -22,7 +22,7 @@ async function activeWith(observer: pg.Pool, marker: string): Promise<number> {
       WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'`,
     [marker],
   );
-  return r.rows[0].n;
+  return r.rows[0]!.n;
 }
 
 async function goneWithin(observer: pg.Pool, marker: string, ms: number): Promise<number> {
@@ -48,7 +48,7 @@ describe('leash/pg', () => {
     const pool = new pg.Pool({ ...pgConfig, max: 1 });
     try {
       const first = await pool.query('SELECT pg_backend_pid() AS pid');
-      const pid = first.rows[0].pid;
+      const pid = first.rows[0]!.pid;
       const marker = `leash-${randomUUID()}`;
       const [ctx, cancel] = withTimeout(background(), 100);
       const t0 = performance.now();
@@ -71,8 +71,8 @@ describe('leash/pg', () => {
       const next = await pool.query('SELECT pg_backend_pid() AS pid, current_setting($1) AS st', [
         'statement_timeout',
       ]);
-      assert.equal(next.rows[0].pid, pid, 'the same client came back to the pool');
-      assert.equal(next.rows[0].st, '0', 'statement_timeout was reset');
+      assert.equal(next.rows[0]!.pid, pid, 'the same client came back to the pool');
+      assert.equal(next.rows[0]!.st, '0', 'statement_timeout was reset');
       assert.equal(pool.totalCount, 1);
     } finally {
       await pool.end();
@@ -99,7 +99,7 @@ describe('leash/pg', () => {
       assert.ok(performance.now() - t0 < 1000);
       assert.equal(await activeWith(observer, marker), 0);
       const again = await query(background(), client, 'SELECT 41 + 1 AS n');
-      assert.equal(again.rows[0].n, 42);
+      assert.equal(again.rows[0]!.n, 42);
     } finally {
       await client.end();
     }
@@ -112,12 +112,12 @@ describe('leash/pg', () => {
       const [ctx, cancel] = withTimeout(background(), 2000);
       const r = await query(ctx, pool, "SELECT current_setting('statement_timeout') AS st");
       cancel();
-      const m = /^(\d+)(ms|s)$/.exec(r.rows[0].st);
-      assert.ok(m, `statement_timeout ${r.rows[0].st}`);
-      const ms = Number(m[1]) * (m[2] === 's' ? 1000 : 1);
+      const m = /^(\d+)(ms|s)$/.exec(r.rows[0]!.st);
+      assert.ok(m, `statement_timeout ${r.rows[0]!.st}`);
+      const ms = Number(m[1]!) * (m[2] === 's' ? 1000 : 1);
       assert.ok(ms <= 2000 && ms > 1000, `statement_timeout ${ms} ms for a 2000 ms budget`);
       const after = await query(background(), pool, "SELECT current_setting('statement_timeout') AS st");
-      assert.equal(after.rows[0].st, '0');
+      assert.equal(after.rows[0]!.st, '0');
     } finally {
       await pool.end();
     }
@@ -148,7 +148,7 @@ describe('leash/pg', () => {
         }
         assert.equal(pool.waitingCount, 0);
         assert.equal(pool.idleCount, 1, 'the client is back in the pool, not held by a dead waiter');
-        assert.equal((await query(background(), pool, 'SELECT 7 AS n')).rows[0].n, 7);
+        assert.equal((await query(background(), pool, 'SELECT 7 AS n')).rows[0]!.n, 7);
       } finally {
         await pool.end();
       }
@@ -162,7 +162,7 @@ describe('leash/pg', () => {
       const n = await withClient(
         background(),
         pool,
-        async (c) => (await query(background(), c, 'SELECT 1 AS n')).rows[0].n,
+        async (c) => (await query(background(), c, 'SELECT 1 AS n')).rows[0]!.n,
       );
       assert.equal(n, 1);
       await assert.rejects(
@@ -180,7 +180,7 @@ describe('leash/pg', () => {
       cancel();
       assert.equal(pool.idleCount, 1);
       assert.equal(pool.totalCount, 1);
-      assert.equal((await pool.query('SELECT 1 AS n')).rows[0].n, 1);
+      assert.equal((await pool.query('SELECT 1 AS n')).rows[0]!.n, 1);
     } finally {
       await pool.end();
     }
