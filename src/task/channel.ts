@@ -1,0 +1,278 @@
+import { afterFunc, type Context } from '../context/index.js';
+import { ChannelClosedError, invalidArg } from './errors.js';
+import { canEnd, hold } from './keep-alive.js';
+import { current, type TaskState } from './registry.js';
+import { onCancel, settleCleanup, Waiter, WaitQueue } from './wait-queue.js';
+
+/** RecvResult is what a receive yields: `ok` is false only when the channel is closed and drained. */
+export interface RecvResult<T> {
+  readonly value: T | undefined;
+  readonly ok: boolean;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+const CLOSED: RecvResult<never> = Object.freeze({ value: undefined, ok: false });
+
+/** enqueue puts a select case's waiter on a channel's send or receive queue (select.ts only). */
+export let enqueue: (ch: Channel<unknown>, w: Waiter, send: boolean) => void;
+/** queueSizes returns [senders, receivers] waiting, for tests. */
+export let queueSizes: (ch: Channel<unknown>) => [number, number];
+
+/**
+ * Channel is Go's `chan T` for tasks: a FIFO of `capacity` slots shared by senders and receivers.
+ *
+ * - Unbuffered (`capacity` 0, the default) is a rendezvous: `send` resolves only when a receiver
+ *   has taken the value.
+ * - Buffered: `send` resolves as soon as the value is in the buffer; values come out in the order
+ *   they went in; blocked senders and receivers are served first-come, first-served.
+ * - `close()` marks the end of the stream: receivers drain what is buffered, then get
+ *   `{ value: undefined, ok: false }`; pending and later sends reject with `ChannelClosedError`.
+ *   Closing twice throws `ChannelClosedError`. Only the sending side should close.
+ * - Every blocking operation takes a context. When it ends first the operation rejects with
+ *   `ctx.err`, leaves the wait queue, and has neither delivered nor taken a value: a value is never
+ *   lost or handed out twice. An operation on a context that is already done rejects at once,
+ *   whatever the channel's state. While blocked on a context with a deadline, the operation keeps
+ *   the process alive until the deadline (DESIGN.md, deadline timers).
+ *
+ * A blocked operation holds its waiter only in this channel's queue; a channel nobody references
+ * is garbage together with its waiters (though their promises then never settle: always give
+ * blocking operations a context that ends).
+ *
+ * @example
+ * const ch = new Channel<number>();
+ * go(ctx, async (ctx) => {
+ *   for (let i = 0; i < 3; i++) await ch.send(ctx, i);
+ *   ch.close();
+ * });
+ * for await (const v of ch.range(ctx)) console.log(v); // 0 1 2
+ */
+export class Channel<T> {
+  readonly #capacity: number;
+  // Ring buffer: grows by doubling up to `capacity`, so `new Channel(1e6)` costs nothing until used.
+  #buf: (T | undefined)[];
+  #mask: number;
+  #head = 0;
+  #count = 0;
+  #closed = false;
+  readonly #recvq = new WaitQueue();
+  readonly #sendq = new WaitQueue();
+
+  constructor(capacity = 0) {
+    if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 0)
+      throw invalidArg(`Channel: capacity must be a non-negative integer, got ${String(capacity)}`);
+    this.#capacity = capacity;
+    const size = capacity === 0 ? 0 : Math.min(16, 2 ** Math.ceil(Math.log2(capacity)));
+    this.#buf = new Array(size);
+    this.#mask = size - 1;
+  }
+
+  /** capacity is the buffer size given to the constructor (0 for a rendezvous channel). */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** length is the number of values in the buffer now, as Go's `len(ch)`. */
+  get length(): number {
+    return this.#count;
+  }
+
+  /** closed reports whether close() has been called (values may still be buffered). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * send delivers `value`: straight to a waiting receiver, into the buffer if it has room, or else
+   * blocks until one of those becomes possible. Rejects with `ChannelClosedError` if the channel is
+   * or becomes closed first, or with `ctx.err` if the context ends first (the value then was not
+   * delivered). A send that completes at once returns a shared resolved promise and allocates nothing.
+   */
+  send(ctx: Context, value: T): Promise<void> {
+    if (ctx.err !== undefined) return Promise.reject(ctx.err);
+    if (this.#closed) return Promise.reject(new ChannelClosedError());
+    if (this.#offer(value)) return RESOLVED;
+    return this.#block(this.#sendq, ctx, value, 'chan send');
+  }
+
+  /**
+   * recv takes the next value: from the buffer, from a waiting sender, or blocks until one comes.
+   * Resolves `{ value, ok: true }`, or `{ value: undefined, ok: false }` once the channel is closed
+   * and drained. Rejects with `ctx.err` if the context ends first (no value was taken).
+   */
+  recv(ctx: Context): Promise<RecvResult<T>> {
+    if (ctx.err !== undefined) return Promise.reject(ctx.err);
+    const r = this.tryRecv();
+    if (r !== undefined) return Promise.resolve(r);
+    return this.#block(this.#recvq, ctx, undefined, 'chan receive');
+  }
+
+  /**
+   * trySend sends without blocking (Go's `select` with a `default`): true if a receiver took the
+   * value or the buffer had room, false if it would have blocked. Throws `ChannelClosedError` on a
+   * closed channel.
+   */
+  trySend(value: T): boolean {
+    if (this.#closed) throw new ChannelClosedError();
+    return this.#offer(value);
+  }
+
+  /**
+   * tryRecv receives without blocking: `{ value, ok: true }` if a value was ready,
+   * `{ value: undefined, ok: false }` if the channel is closed and drained, `undefined` if it would
+   * have blocked.
+   */
+  tryRecv(): RecvResult<T> | undefined {
+    if (this.#count > 0) {
+      const value = this.#buf[this.#head] as T;
+      this.#buf[this.#head] = undefined;
+      this.#head = (this.#head + 1) & this.#mask;
+      this.#count--;
+      // A full buffer may have blocked senders: move the first live one's value in behind.
+      const s = this.#sendq.takeLive();
+      if (s !== undefined) {
+        this.#push(s.value as T);
+        wakeSender(s);
+      }
+      return { value, ok: true };
+    }
+    const s = this.#sendq.takeLive();
+    if (s !== undefined) {
+      const value = s.value as T;
+      wakeSender(s);
+      return { value, ok: true };
+    }
+    if (this.#closed) return CLOSED;
+    return undefined;
+  }
+
+  /**
+   * close ends the stream: blocked receivers wake with `ok: false` (buffered values are still
+   * received first), blocked senders reject with `ChannelClosedError`, and so do later sends.
+   * Closing a closed channel throws `ChannelClosedError`.
+   */
+  close(): void {
+    if (this.#closed)
+      throw new ChannelClosedError('close of closed channel: close a channel once, from the sending side');
+    this.#closed = true;
+    // Receivers can be waiting only while the buffer is empty.
+    for (let w = this.#recvq.takeLive(); w !== undefined; w = this.#recvq.takeLive())
+      wakeReceiver(w, undefined, false);
+    for (let w = this.#sendq.takeLive(); w !== undefined; w = this.#sendq.takeLive())
+      failSender(w, new ChannelClosedError());
+  }
+
+  /**
+   * range iterates received values until the channel is closed and drained, or until `ctx` ends:
+   * either way the loop just ends (as Go's `select { case <-ctx.Done(): return }` idiom), so check
+   * `ctx.err` after the loop if the difference matters. Leaving the loop early (`break`, `return`,
+   * a throw) takes nothing more from the channel.
+   */
+  async *range(ctx: Context): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      let r: RecvResult<T>;
+      try {
+        r = await this.recv(ctx);
+      } catch (err) {
+        if (err === ctx.err) return;
+        throw err;
+      }
+      if (!r.ok) return;
+      yield r.value as T;
+    }
+  }
+
+  // offer hands `value` to a live waiting receiver or puts it in the buffer; false if neither.
+  #offer(value: T): boolean {
+    const r = this.#recvq.takeLive();
+    if (r !== undefined) {
+      wakeReceiver(r, value, true);
+      return true;
+    }
+    if (this.#count < this.#capacity) {
+      this.#push(value);
+      return true;
+    }
+    return false;
+  }
+
+  #push(value: T): void {
+    if (this.#count === this.#buf.length) this.#grow();
+    this.#buf[(this.#head + this.#count) & this.#mask] = value;
+    this.#count++;
+  }
+
+  #grow(): void {
+    const old = this.#buf;
+    const size = Math.min(old.length * 2, 2 ** Math.ceil(Math.log2(this.#capacity)));
+    const buf = new Array<T | undefined>(size);
+    for (let i = 0; i < this.#count; i++) buf[i] = old[(this.#head + i) & this.#mask];
+    this.#buf = buf;
+    this.#mask = size - 1;
+    this.#head = 0;
+  }
+
+  #block<R>(q: WaitQueue, ctx: Context, value: unknown, state: TaskState): Promise<R> {
+    const w = new Waiter(ctx, value, undefined, -1);
+    const p = new Promise<R>((resolve, reject) => {
+      w.resolve = resolve;
+      w.reject = reject;
+    });
+    q.push(w);
+    arm(w, state);
+    return p;
+  }
+
+  static {
+    enqueue = (ch, w, send) => (send ? ch.#sendq : ch.#recvq).push(w);
+    queueSizes = (ch) => [ch.#sendq.size, ch.#recvq.size];
+  }
+}
+
+/**
+ * arm finishes blocking a plain send or receive: a context callback that removes the waiter when
+ * `ctx` ends, a keep-alive hold if `ctx` has a deadline, and the task's state. Background contexts
+ * never end, so they need no callback.
+ */
+function arm(w: Waiter, state: TaskState): void {
+  const ctx = w.ctx;
+  if (canEnd(ctx)) {
+    w.stop = afterFunc(ctx, () => onCancel(w));
+    if (ctx.deadline !== undefined) {
+      w.held = true;
+      hold();
+    }
+  }
+  const task = current();
+  if (task !== undefined) {
+    w.task = task;
+    w.state = state;
+    task.state = state;
+  }
+}
+
+function wakeReceiver(w: Waiter, value: unknown, ok: boolean): void {
+  if (w.sel !== undefined) {
+    w.sel.win(w, value, ok);
+    return;
+  }
+  settleCleanup(w);
+  w.resolve!(ok ? { value, ok } : CLOSED);
+}
+
+function wakeSender(w: Waiter): void {
+  if (w.sel !== undefined) {
+    w.sel.win(w, undefined, true);
+    return;
+  }
+  settleCleanup(w);
+  w.resolve!(undefined);
+}
+
+function failSender(w: Waiter, err: Error): void {
+  if (w.sel !== undefined) {
+    w.sel.fail(w, err);
+    return;
+  }
+  settleCleanup(w);
+  w.reject!(err);
+}

@@ -1,0 +1,200 @@
+import { afterFunc, type CancelCauseFunc, type Context, withCancelCause } from '../context/index.js';
+import { GroupDoneError, invalidArg } from './errors.js';
+import { captureSite, current, spawn, type TaskOwner } from './registry.js';
+
+type Fn = (ctx: Context) => Promise<unknown>;
+interface Queued {
+  fn: Fn;
+  name: string | undefined;
+  site: { stack?: string } | undefined;
+}
+
+/**
+ * Group is Go's `errgroup.Group` (with `WithContext`): a set of tasks working on one job, with one
+ * outcome.
+ *
+ * - `g.ctx` is derived from `parent`; the first task to fail cancels it with its error as the cause
+ *   (`cause(g.ctx)`), so its siblings stop early.
+ * - `wait()` settles only after every task has settled: it rejects with the first error, or
+ *   resolves. It then cancels `g.ctx` (unlinking it from `parent`), and from then on `go` throws
+ *   `GroupDoneError`.
+ * - `limit` bounds how many tasks run at once. Extra `go` calls queue their function (in order);
+ *   if `g.ctx` ends while they wait, they are dropped without running, and the group's error
+ *   becomes `g.ctx.err` unless a task already failed, so `wait()` never reports skipped work as done.
+ * - `await using g = new Group(ctx)` cancels and waits on scope exit; it rethrows the first task
+ *   error if `wait()` was never called, so a failure is not lost.
+ *
+ * Tasks are registered with the task registry (names `group` unless given) and their failures are
+ * the group's to report: they are not "unobserved".
+ *
+ * @example
+ * const g = new Group(ctx, { limit: 8 });
+ * for (const url of urls) g.go((ctx) => fetchOne(ctx, url));
+ * await g.wait(); // rejects with the first failure, after all have stopped
+ */
+export class Group implements AsyncDisposable {
+  /** ctx is the group's context: pass it (it is passed to each fn) to everything the tasks do. */
+  readonly ctx: Context;
+  readonly #cancel: CancelCauseFunc;
+  readonly #limit: number;
+  #active = 0;
+  // Functions waiting for a slot: an array with a moving head, O(1) amortised.
+  #queue: (Queued | undefined)[] = [];
+  #queueHead = 0;
+  #stopQueue: (() => boolean) | undefined = undefined;
+  #failed = false;
+  #err: unknown = undefined;
+  #waiting: Promise<void> | undefined = undefined;
+  #resolveWait: (() => void) | undefined = undefined;
+  #rejectWait: ((e: unknown) => void) | undefined = undefined;
+  #waitCalled = false;
+  #closed = false;
+  // The registry reports this group's tasks here instead of as unobserved failures.
+  readonly #owner: TaskOwner = { taskSettled: (ok, result) => this.#taskSettled(ok, result) };
+
+  constructor(parent: Context, opts?: { readonly limit?: number }) {
+    const limit = opts?.limit ?? Infinity;
+    if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1))
+      throw invalidArg(`Group: limit must be a positive integer, got ${String(limit)}`);
+    this.#limit = limit;
+    [this.ctx, this.#cancel] = withCancelCause(parent);
+  }
+
+  /**
+   * go runs `fn(g.ctx)` as a task of this group, now or (under `limit`) when a slot frees. It never
+   * blocks. Throws `GroupDoneError` once `wait()` has settled.
+   */
+  go(fn: Fn, opts?: { readonly name?: string }): void {
+    if (typeof fn !== 'function')
+      throw invalidArg(`Group.go: fn must be a function (ctx) => Promise, got ${typeof fn}`);
+    if (this.#closed) throw new GroupDoneError();
+    const site = captureSite(Group.prototype.go);
+    if (this.#active < this.#limit) {
+      this.#start(fn, opts?.name, site);
+      return;
+    }
+    if (this.ctx.err !== undefined) {
+      this.#drop();
+      return;
+    }
+    this.#queue.push({ fn, name: opts?.name, site });
+    if (this.#stopQueue === undefined) this.#stopQueue = afterFunc(this.ctx, () => this.#dropQueued());
+  }
+
+  /**
+   * tryGo runs `fn` only if a slot is free now (errgroup's TryGo): true if it started, false if the
+   * limit is reached. Throws `GroupDoneError` once `wait()` has settled.
+   */
+  tryGo(fn: Fn, opts?: { readonly name?: string }): boolean {
+    if (typeof fn !== 'function') throw invalidArg(`Group.tryGo: fn must be a function, got ${typeof fn}`);
+    if (this.#closed) throw new GroupDoneError();
+    if (this.#active >= this.#limit) return false;
+    this.#start(fn, opts?.name, captureSite(Group.prototype.tryGo));
+    return true;
+  }
+
+  /**
+   * wait resolves when every task has settled, or rejects with the first task error (after every
+   * task has settled). Calling it again returns the same promise. The calling task shows the state
+   * `group wait` meanwhile.
+   */
+  wait(): Promise<void> {
+    this.#waitCalled = true;
+    if (this.#waiting === undefined) {
+      this.#waiting = new Promise<void>((resolve, reject) => {
+        this.#resolveWait = resolve;
+        this.#rejectWait = reject;
+      });
+      if (this.#active === 0 && this.#queued() === 0) this.#settle();
+    }
+    if (!this.#closed) {
+      const task = current();
+      if (task !== undefined) {
+        task.state = 'group wait';
+        const restore = () => {
+          if (task.state === 'group wait') task.state = 'running';
+        };
+        return this.#waiting.then(restore, (err: unknown) => {
+          restore();
+          throw err;
+        });
+      }
+    }
+    return this.#waiting;
+  }
+
+  /** [Symbol.asyncDispose] cancels `g.ctx` and waits for every task (see the class comment). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    const waited = this.#waitCalled;
+    const failedBefore = this.#failed;
+    this.#cancel();
+    try {
+      await this.wait();
+    } catch (err) {
+      if (!waited && failedBefore) throw err;
+    }
+  }
+
+  #taskSettled(ok: boolean, result: unknown): void {
+    if (!ok) this.#fail(result);
+    this.#active--;
+    while (this.#active < this.#limit && this.#queued() > 0) {
+      const next = this.#queue[this.#queueHead]!;
+      this.#queue[this.#queueHead++] = undefined;
+      this.#compact();
+      this.#start(next.fn, next.name, next.site);
+    }
+    if (this.#active === 0 && this.#queued() === 0 && this.#waiting !== undefined) this.#settle();
+  }
+
+  #start(fn: Fn, name: string | undefined, site: { stack?: string } | undefined): void {
+    this.#active++;
+    spawn(this.ctx, fn, name ?? 'group', this.#owner, site);
+  }
+
+  #fail(err: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#err = err;
+    this.#cancel(err);
+  }
+
+  #queued(): number {
+    return this.#queue.length - this.#queueHead;
+  }
+
+  #compact(): void {
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue = [];
+      this.#queueHead = 0;
+      if (this.#stopQueue !== undefined) {
+        this.#stopQueue();
+        this.#stopQueue = undefined;
+      }
+    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+  }
+
+  // drop records that work was skipped because g.ctx ended.
+  #drop(): void {
+    this.#fail(this.ctx.err);
+  }
+
+  #dropQueued(): void {
+    this.#stopQueue = undefined;
+    if (this.#queued() === 0) return;
+    this.#queue = [];
+    this.#queueHead = 0;
+    this.#drop();
+    if (this.#active === 0 && this.#waiting !== undefined) this.#settle();
+  }
+
+  #settle(): void {
+    this.#closed = true;
+    this.#cancel(this.#failed ? this.#err : undefined);
+    if (this.#failed) this.#rejectWait!(this.#err);
+    else this.#resolveWait!();
+  }
+}

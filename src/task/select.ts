@@ -1,0 +1,201 @@
+import { afterFunc, type Context } from '../context/index.js';
+import { Channel, enqueue } from './channel.js';
+import { ChannelClosedError, invalidArg } from './errors.js';
+import { canEnd, hold, release } from './keep-alive.js';
+import { current, type Task } from './registry.js';
+import { type Selecting, Waiter } from './wait-queue.js';
+
+/** RecvCase is a `select` case that receives from `recv`: Go's `case v, ok := <-ch`. */
+export interface RecvCase<T> {
+  readonly recv: Channel<T>;
+}
+
+/** SendCase is a `select` case that sends `value` on `send`: Go's `case ch <- value`. */
+export interface SendCase<T> {
+  readonly send: Channel<T>;
+  readonly value: T;
+}
+
+/** SelectCase is either kind of case. */
+export type SelectCase = RecvCase<unknown> | SendCase<unknown>;
+
+type IndexOf<K> = K extends number ? K : K extends `${infer N extends number}` ? N : never;
+
+type CaseResult<C, I> =
+  C extends RecvCase<infer T>
+    ? { readonly index: I; readonly value: T | undefined; readonly ok: boolean }
+    : { readonly index: I };
+
+/**
+ * SelectResult is what `select` resolves to for the cases `C`: a union discriminated by `index`.
+ * A receive case's result carries `value` and `ok` (typed by its channel); a send case's only its
+ * index. Narrow with `if (r.index === 0)` or a `switch`.
+ */
+export type SelectResult<C extends readonly SelectCase[]> = {
+  [K in keyof C]: CaseResult<C[K], IndexOf<K>>;
+}[number];
+
+/** CheckedCases makes each send case's `value` match its channel's element type. */
+export type CheckedCases<C extends readonly SelectCase[]> = {
+  [K in keyof C]: C[K] extends { readonly send: Channel<infer T> } ? SendCase<T> : C[K];
+};
+
+/** DefaultResult is what a `select` with `{ default: true }` resolves to when no case was ready. */
+export interface DefaultResult {
+  readonly index: -1;
+}
+
+const order: number[] = [];
+
+/**
+ * select waits until one of `cases` can proceed, performs exactly that one, and resolves with its
+ * index (and, for a receive, `value` and `ok`), as Go's `select` statement:
+ *
+ * - When several cases are ready it picks one uniformly at random (a random poll order, as Go's
+ *   runtime), so no case starves.
+ * - With `{ default: true }` it never blocks: if no case is ready it resolves `{ index: -1 }`.
+ * - Otherwise it blocks, with the task state `select`, until a case proceeds or `ctx` ends (it then
+ *   rejects with `ctx.err`). An already-done `ctx` rejects at once, whatever the channels hold.
+ * - A send case chosen on a closed channel rejects with `ChannelClosedError`, as Go panics.
+ * - The cases that lose are removed from their channels' queues before the promise settles, so a
+ *   select in a loop leaves nothing behind. A select that both sends and receives on one
+ *   unbuffered channel never matches itself.
+ *
+ * Cases are plain objects, `{ recv: ch }` or `{ send: ch, value }`; pass them as an array literal so
+ * the result is typed per case.
+ *
+ * @example
+ * const r = await select(ctx, [{ recv: jobs }, { send: results, value: last }]);
+ * if (r.index === 0) {
+ *   if (!r.ok) return; // jobs closed
+ *   handle(r.value);
+ * }
+ */
+export function select<const C extends readonly SelectCase[]>(
+  ctx: Context,
+  cases: C & CheckedCases<C>,
+  opts: { readonly default: true },
+): Promise<SelectResult<C> | DefaultResult>;
+export function select<const C extends readonly SelectCase[]>(
+  ctx: Context,
+  cases: C & CheckedCases<C>,
+  opts?: { readonly default?: false },
+): Promise<SelectResult<C>>;
+export function select(
+  ctx: Context,
+  cases: readonly SelectCase[],
+  opts?: { readonly default?: boolean },
+): Promise<{ index: number; value?: unknown; ok?: boolean }> {
+  if (!Array.isArray(cases))
+    throw invalidArg('select: cases must be an array of { recv: ch } or { send: ch, value }');
+  const n = cases.length;
+  for (let i = 0; i < n; i++) checkCase(cases[i], i);
+  if (ctx.err !== undefined) return Promise.reject(ctx.err);
+
+  // Pass 1: poll the cases in a random order; the first ready one in a uniformly random
+  // permutation is uniformly random among the ready ones.
+  order.length = n;
+  for (let i = 0; i < n; i++) {
+    const j = Math.floor(Math.random() * (i + 1));
+    order[i] = order[j]!;
+    order[j] = i;
+  }
+  for (let k = 0; k < n; k++) {
+    const i = order[k]!;
+    const c = cases[i]!;
+    if ('recv' in c) {
+      const r = c.recv.tryRecv();
+      if (r !== undefined) return Promise.resolve({ index: i, value: r.value, ok: r.ok });
+    } else {
+      if (c.send.closed) return Promise.reject(new ChannelClosedError());
+      if (c.send.trySend(c.value)) return Promise.resolve({ index: i });
+    }
+  }
+  if (opts?.default === true) return Promise.resolve({ index: -1 });
+
+  // Pass 2: nothing ready; wait on every case. Nothing is matched while enqueueing, so a select
+  // cannot meet its own opposite case.
+  const op = new SelectOp(ctx, cases);
+  const p = new Promise<{ index: number; value?: unknown; ok?: boolean }>((resolve, reject) => {
+    op.resolve = resolve;
+    op.reject = reject;
+  });
+  for (let i = 0; i < n; i++) {
+    const c = cases[i]!;
+    const send = !('recv' in c);
+    const w = new Waiter(ctx, send ? (c as SendCase<unknown>).value : undefined, op, i);
+    op.waiters.push(w);
+    enqueue(send ? (c as SendCase<unknown>).send : (c as RecvCase<unknown>).recv, w, send);
+  }
+  if (canEnd(ctx)) {
+    op.stop = afterFunc(ctx, () => op.abort());
+    if (ctx.deadline !== undefined) {
+      op.held = true;
+      hold();
+    }
+  }
+  const task = current();
+  if (task !== undefined) {
+    op.task = task;
+    task.state = 'select';
+  }
+  return p;
+}
+
+function checkCase(c: unknown, i: number): void {
+  if (c !== null && typeof c === 'object') {
+    if ('recv' in c && c.recv instanceof Channel) return;
+    if ('send' in c && c.send instanceof Channel && 'value' in c) return;
+  }
+  throw invalidArg(`select: case ${i} must be { recv: Channel } or { send: Channel, value }`);
+}
+
+// SelectOp is one blocked select. Its case waiters sit in the channels' queues; whichever channel
+// completes a case first calls win(), which unlinks every other case before settling.
+class SelectOp implements Selecting {
+  readonly ctx: Context;
+  readonly cases: readonly SelectCase[];
+  readonly waiters: Waiter[] = [];
+  resolve: ((r: { index: number; value?: unknown; ok?: boolean }) => void) | undefined = undefined;
+  reject: ((e: unknown) => void) | undefined = undefined;
+  stop: (() => boolean) | undefined = undefined;
+  task: Task | undefined = undefined;
+  held = false;
+  settled = false;
+
+  constructor(ctx: Context, cases: readonly SelectCase[]) {
+    this.ctx = ctx;
+    this.cases = cases;
+  }
+
+  win(w: Waiter, value: unknown, ok: boolean): void {
+    this.#finish();
+    if ('recv' in this.cases[w.index]!) this.resolve!({ index: w.index, value, ok });
+    else this.resolve!({ index: w.index });
+  }
+
+  fail(_w: Waiter, err: unknown): void {
+    this.#finish();
+    this.reject!(err);
+  }
+
+  abort(): void {
+    if (this.settled) return;
+    this.#finish();
+    this.reject!(this.ctx.err);
+  }
+
+  #finish(): void {
+    this.settled = true;
+    for (const w of this.waiters) if (w.queue !== undefined) w.queue.remove(w);
+    if (this.stop !== undefined) {
+      this.stop();
+      this.stop = undefined;
+    }
+    if (this.held) {
+      this.held = false;
+      release();
+    }
+    if (this.task !== undefined && this.task.state === 'select') this.task.state = 'running';
+  }
+}

@@ -1,0 +1,127 @@
+import type { Context } from '../context/index.js';
+import { release } from './keep-alive.js';
+import type { Task, TaskState } from './registry.js';
+
+/**
+ * Selecting is a blocked `select`, as its case waiters see it. A channel that completes one of its
+ * cases calls `win`; `abort` rejects the whole select with its context's error. Either one removes
+ * every other case waiter of the select from its queue before returning, so losing cases leave
+ * nothing registered.
+ */
+export interface Selecting {
+  win(w: Waiter, value: unknown, ok: boolean): void;
+  fail(w: Waiter, err: unknown): void;
+  abort(): void;
+}
+
+/**
+ * Waiter is one blocked send or receive in a channel's wait queue: a plain `send`/`recv` (settled
+ * through `resolve`/`reject`) or one case of a `select` (settled through `sel`). One shape for
+ * both keeps the queues monomorphic.
+ */
+export class Waiter {
+  prev: Waiter | undefined = undefined;
+  next: Waiter | undefined = undefined;
+  queue: WaitQueue | undefined = undefined;
+  readonly ctx: Context;
+  /** For a sender, the value it offers. */
+  value: unknown;
+  readonly sel: Selecting | undefined;
+  /** The select case index, or -1. */
+  readonly index: number;
+  // biome-ignore lint/suspicious/noExplicitAny: resolves a Promise<void> or a Promise<RecvResult<T>>.
+  resolve: ((v: any) => void) | undefined = undefined;
+  reject: ((e: unknown) => void) | undefined = undefined;
+  stop: (() => boolean) | undefined = undefined;
+  task: Task | undefined = undefined;
+  state: TaskState = 'running';
+  held = false;
+
+  constructor(ctx: Context, value: unknown, sel: Selecting | undefined, index: number) {
+    this.ctx = ctx;
+    this.value = value;
+    this.sel = sel;
+    this.index = index;
+  }
+}
+
+/**
+ * WaitQueue is an intrusive doubly linked FIFO of waiters: O(1) push, shift and removal of any
+ * member, so a cancelled waiter leaves its queue at once and a million of them leave nothing.
+ */
+export class WaitQueue {
+  head: Waiter | undefined = undefined;
+  tail: Waiter | undefined = undefined;
+  size = 0;
+
+  push(w: Waiter): void {
+    w.queue = this;
+    w.prev = this.tail;
+    if (this.tail === undefined) this.head = w;
+    else this.tail.next = w;
+    this.tail = w;
+    this.size++;
+  }
+
+  shift(): Waiter | undefined {
+    const w = this.head;
+    if (w !== undefined) this.remove(w);
+    return w;
+  }
+
+  remove(w: Waiter): void {
+    if (w.prev === undefined) this.head = w.next;
+    else w.prev.next = w.next;
+    if (w.next === undefined) this.tail = w.prev;
+    else w.next.prev = w.prev;
+    w.prev = w.next = w.queue = undefined;
+    this.size--;
+  }
+
+  /**
+   * takeLive removes and returns the first waiter whose context is not done. Waiters whose
+   * context ended (their `afterFunc` has not run yet) are rejected with `ctx.err` on the way:
+   * a value is never handed to a waiter that can no longer take it, so none is lost.
+   */
+  takeLive(): Waiter | undefined {
+    for (let w = this.head; w !== undefined; w = this.head) {
+      this.remove(w);
+      if (w.ctx.err === undefined) return w;
+      abort(w);
+    }
+    return undefined;
+  }
+}
+
+/** settleCleanup undoes what blocking set up: the context callback, the keep-alive, the task state. */
+export function settleCleanup(w: Waiter): void {
+  if (w.stop !== undefined) {
+    w.stop();
+    w.stop = undefined;
+  }
+  if (w.held) {
+    w.held = false;
+    release();
+  }
+  const task = w.task;
+  if (task !== undefined && task.state === w.state) task.state = 'running';
+}
+
+/** abort rejects a waiter whose context ended (already out of its queue) with `ctx.err`. */
+export function abort(w: Waiter): void {
+  if (w.sel !== undefined) {
+    w.sel.abort();
+    return;
+  }
+  settleCleanup(w);
+  w.reject!(w.ctx.err);
+}
+
+/** onCancel is a plain waiter's `afterFunc` callback: leave the queue, reject with `ctx.err`. */
+export function onCancel(w: Waiter): void {
+  if (w.queue === undefined) return; // already settled
+  w.queue.remove(w);
+  w.stop = undefined;
+  settleCleanup(w);
+  w.reject!(w.ctx.err);
+}
