@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { channel } from 'node:diagnostics_channel';
+import { channel, subscribe } from 'node:diagnostics_channel';
 import type { Context } from '../context/index.js';
 import { invalidArg } from './errors.js';
 
@@ -101,6 +101,8 @@ let live = 0;
 let nextId = 1;
 let stacks = process.env.LEASH_TASK_STACKS === '1';
 
+let watchingWaits = false;
+
 const startChannel = channel('leash:task:start');
 const endChannel = channel('leash:task:end');
 const unhandledChannel = channel('leash:task:unhandled');
@@ -174,6 +176,7 @@ export function spawn<T>(
   owner: TaskOwner | undefined,
   site: { stack?: string } | undefined,
 ): Task<T> {
+  if (!watchingWaits) watchContextWaits();
   const parent = store.getStore();
   const task = new Task<T>(nextId++, name ?? (fn.name || 'task'), parent?.id, owner);
   task.site = site;
@@ -244,6 +247,34 @@ function trimStack(stack: string): string {
   return nl === -1 ? stack : stack.slice(nl + 1).replace(/^\s+/, '');
 }
 
+// The context layer publishes its own blocking waits (sleep, abortable) on diagnostics channels
+// rather than importing this layer; a task blocked in one shows `sleeping` or `io`. Subscribed on
+// the first `go`, so a program that never starts a task pays nothing (nothing is published to a
+// channel without subscribers).
+const waitTask = new WeakMap<object, Task>();
+
+function watchContextWaits(): void {
+  watchingWaits = true;
+  subscribe('leash:context:wait-start', onWaitStart);
+  subscribe('leash:context:wait-end', onWaitEnd);
+}
+
+function waitState(msg: unknown): TaskState {
+  return (msg as { op?: string }).op === 'sleep' ? 'sleeping' : 'io';
+}
+
+function onWaitStart(msg: unknown): void {
+  const task = store.getStore();
+  if (task === undefined) return;
+  task.state = waitState(msg);
+  waitTask.set(msg as object, task);
+}
+
+function onWaitEnd(msg: unknown): void {
+  const task = waitTask.get(msg as object);
+  if (task !== undefined && task.state === waitState(msg)) task.state = 'running';
+}
+
 /**
  * tasks returns a snapshot of every live task, newest first. Entries are copies: later changes
  * to a task do not show in an old snapshot. Costs O(live tasks); meant for profiles and tests.
@@ -285,9 +316,10 @@ export function current(): Task | undefined {
 /**
  * withTaskState marks the current task as blocked in `state` until `promise` settles, then back to
  * `running`, and returns a promise that settles as `promise` does. Outside a task it returns
- * `promise` itself. For other layers' waits that leash/task does not implement: `leash/http` marks
- * a fetch as `io`, a `sleep` is `sleeping`. If something else changes the state meanwhile (several
- * concurrent waits in one task), the later writer wins and this one does not restore over it.
+ * `promise` itself. For other layers' waits that leash/task does not see: `leash/http` can mark a
+ * socket read as `io`. (Channels, select, Group.wait, and the core's `sleep` and `abortable` set
+ * their states themselves.) If something else changes the state meanwhile (several concurrent
+ * waits in one task), the later writer wins and this one does not restore over it.
  */
 export function withTaskState<T>(state: TaskState, promise: Promise<T>): Promise<T> {
   const task = store.getStore();

@@ -1,7 +1,7 @@
 import { afterFunc, type Context, sleep } from '../context/index.js';
 import { invalidArg } from './errors.js';
 import { canEnd } from './keep-alive.js';
-import { current, type Task, withTaskState } from './registry.js';
+import { current, type Task } from './registry.js';
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
@@ -115,10 +115,9 @@ class Ticker implements AsyncIterableIterator<number> {
 /**
  * after resolves with the time (`Date.now()`) once `ms` milliseconds have passed, as Go's
  * `time.After` read in a `select` with `ctx.Done()`; it rejects with `ctx.err` if `ctx` ends
- * first. It is `sleep` from the core plus the time, so it leaves no timer behind either way and,
- * on a context with a deadline, keeps the process alive while it waits. The task state is
- * `sleeping` meanwhile.
+ * first. It is the core's `sleep` plus the time, so it leaves no timer behind either way, keeps the
+ * process alive while it waits (as a timer does), and shows the task as `sleeping` meanwhile.
  */
 export function after(ctx: Context, ms: number): Promise<number> {
-  return withTaskState('sleeping', sleep(ctx, ms)).then(Date.now);
+  return sleep(ctx, ms).then(Date.now);
 }

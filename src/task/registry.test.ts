@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { describe, test } from 'node:test';
+import { abortable, background, sleep, withCancel } from '../context/index.js';
+import { Channel } from './channel.js';
+import {
+  currentTask,
+  go,
+  setTaskStacks,
+  type TaskHandle,
+  type TaskInfo,
+  taskCount,
+  taskStacksEnabled,
+  tasks,
+  withTaskState,
+} from './registry.js';
+
+const bg = background();
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+const find = (id: number): TaskInfo | undefined => tasks().find((t) => t.id === id);
+
+// Collects what is published on a diagnostics channel during `fn`.
+async function collect(name: string, fn: () => Promise<void>): Promise<unknown[]> {
+  const got: unknown[] = [];
+  const onMessage = (m: unknown) => got.push(m);
+  subscribe(name, onMessage);
+  try {
+    await fn();
+  } finally {
+    unsubscribe(name, onMessage);
+  }
+  return got;
+}
+
+// Collects process warnings with `code` during `fn`.
+async function warnings(code: string, fn: () => Promise<void>): Promise<Error[]> {
+  const got: Error[] = [];
+  const onWarning = (w: Error) => {
+    if ((w as { code?: string }).code === code) got.push(w);
+  };
+  process.on('warning', onWarning);
+  try {
+    await fn();
+  } finally {
+    process.removeListener('warning', onWarning);
+  }
+  return got;
+}
+
+describe('go and the task registry', () => {
+  test('a task is registered until it settles; done resolves with its value', async () => {
+    const before = taskCount();
+    const gate = new Channel<void>();
+    const h = go(bg, async (ctx) => {
+      await gate.recv(ctx);
+      return 42;
+    });
+    assert.equal(typeof h.id, 'number');
+    assert.equal(taskCount(), before + 1);
+    const info = find(h.id);
+    assert.ok(info);
+    assert.equal(info.state, 'chan receive');
+    assert.ok(Math.abs(info.startedAt - Date.now()) < 5_000);
+    assert.equal(info.parentId, undefined);
+    assert.equal(info.stack, undefined, 'no stack unless enabled');
+    gate.close();
+    assert.equal(await h.done, 42);
+    assert.equal(h.state, 'done');
+    assert.equal(taskCount(), before);
+    assert.equal(find(h.id), undefined);
+  });
+
+  test('names: given, else the function name, else "task"', async () => {
+    const named = go(bg, async () => {}, { name: 'worker' });
+    async function fetchUser() {}
+    const fromFn = go(bg, fetchUser);
+    const anon = go(bg, (async () => {}) as never);
+    assert.equal(named.name, 'worker');
+    assert.equal(fromFn.name, 'fetchUser');
+    assert.equal(anon.name, 'task');
+    await Promise.all([named.done, fromFn.done, anon.done]);
+  });
+
+  test('the parent is the task that called go, found without passing it (AsyncLocalStorage)', async () => {
+    const gate = new Channel<void>();
+    let childId = 0;
+    const parent: TaskHandle<void> = go(bg, async (ctx) => {
+      await flush(); // across an await the store still holds
+      const child = go(ctx, (ctx) => gate.recv(ctx));
+      childId = child.id;
+      assert.equal(currentTask()?.id, parent.id);
+      await child.done;
+    });
+    await flush();
+    assert.equal(find(childId)?.parentId, parent.id);
+    assert.equal(currentTask(), undefined, 'outside any task');
+    gate.close();
+    await parent.done;
+  });
+
+  test('a task that throws synchronously is a failed task', async () => {
+    const h = go(bg, (() => {
+      throw new Error('sync');
+    }) as never);
+    await assert.rejects(h.done, /sync/);
+    assert.equal(h.state, 'failed');
+  });
+
+  test('done read after the task settled still settles', async () => {
+    const ok = go(bg, async () => 'v');
+    const bad = go(bg, async () => {
+      throw new Error('late');
+    });
+    await flush();
+    assert.equal(await ok.done, 'v');
+    await assert.rejects(bad.done, /late/);
+  });
+
+  test('creation stacks only when enabled; they point at the caller', async () => {
+    assert.equal(taskStacksEnabled(), process.env.LEASH_TASK_STACKS === '1');
+    setTaskStacks(true);
+    try {
+      const gate = new Channel<void>();
+      const h = go(bg, (ctx) => gate.recv(ctx));
+      const stack = find(h.id)?.stack;
+      assert.ok(stack, 'stack captured');
+      assert.match(stack.split('\n')[0]!, /registry\.test\.ts/, 'first frame is the user code calling go');
+      gate.close();
+      await h.done;
+    } finally {
+      setTaskStacks(false);
+    }
+    const h2 = go(bg, async () => {});
+    assert.equal(find(h2.id)?.stack, undefined);
+    await h2.done;
+  });
+
+  test('lifecycle events on leash:task:start and leash:task:end', async () => {
+    let id = 0;
+    const starts = await collect('leash:task:start', async () => {
+      const ends = await collect('leash:task:end', async () => {
+        const h = go(bg, async () => 1, { name: 'observed' });
+        id = h.id;
+        await h.done;
+        const bad = go(bg, async () => {
+          throw new Error('x');
+        });
+        await bad.done.catch(() => {});
+      });
+      assert.equal(ends.length, 2);
+      assert.deepEqual(
+        ends.map((m) => (m as { ok: boolean }).ok),
+        [true, false],
+      );
+      assert.match(String((ends[1] as { error: Error }).error), /x/);
+    });
+    assert.equal((starts[0] as { task: { id: number; name: string } }).task.id, id);
+  });
+
+  test('a failure nobody observes is reported on leash:task:unhandled and as a warning', async () => {
+    const boom = new Error('nobody listened');
+    let id = 0;
+    const warned = await warnings('LEASH_WARN_TASK_UNHANDLED', async () => {
+      const reported = await collect('leash:task:unhandled', async () => {
+        id = go(
+          bg,
+          async () => {
+            throw boom;
+          },
+          { name: 'lonely' },
+        ).id;
+        await flush();
+        await flush();
+      });
+      assert.equal(reported.length, 1);
+      const m = reported[0] as { task: { id: number }; error: unknown };
+      assert.equal(m.task.id, id);
+      assert.equal(m.error, boom);
+    });
+    assert.equal(warned.length, 1);
+    assert.match(warned[0]!.message, /lonely/);
+    assert.match(warned[0]!.message, /nobody listened/);
+  });
+
+  test('reading done in the same turn (even after the failure) counts as observing it', async () => {
+    const warned = await warnings('LEASH_WARN_TASK_UNHANDLED', async () => {
+      const reported = await collect('leash:task:unhandled', async () => {
+        const h = go(bg, async () => {
+          throw new Error('observed');
+        });
+        await Promise.resolve();
+        await Promise.resolve();
+        await assert.rejects(h.done, /observed/);
+        await flush();
+        await flush();
+      });
+      assert.deepEqual(reported, []);
+    });
+    assert.deepEqual(warned, []);
+  });
+
+  test('the core sleep and abortable show as sleeping and io', async () => {
+    const [ctx, cancel] = withCancel(bg);
+    const sleeper = go(ctx, (ctx) => sleep(ctx, 60_000), { name: 'sleeper' });
+    const io = go(ctx, (ctx) => abortable(ctx, new Promise(() => {})), { name: 'io' });
+    assert.equal(find(sleeper.id)?.state, 'sleeping');
+    assert.equal(find(io.id)?.state, 'io');
+    cancel();
+    await assert.rejects(sleeper.done);
+    await assert.rejects(io.done);
+    const quick = go(bg, async (ctx) => {
+      await sleep(ctx, 1);
+      return currentTask()?.state;
+    });
+    assert.equal(await quick.done, 'running', 'back to running after the sleep');
+  });
+
+  test('withTaskState marks the current task until the promise settles', async () => {
+    let release!: () => void;
+    const h = go(bg, async () => {
+      await withTaskState(
+        'io',
+        new Promise<void>((r) => {
+          release = r;
+        }),
+      );
+      return currentTask()?.state;
+    });
+    assert.equal(find(h.id)?.state, 'io');
+    release();
+    assert.equal(await h.done, 'running');
+    const outside = Promise.resolve(1);
+    assert.equal(withTaskState('io', outside), outside, 'outside a task it is the promise itself');
+  });
+
+  test('bad input throws TypeError LEASH_ERR_INVALID_ARG', () => {
+    const isInvalid = (e: unknown) =>
+      e instanceof TypeError && (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG';
+    assert.throws(() => go(bg, 'nope' as never), isInvalid);
+    assert.throws(() => go(null as never, async () => {}), isInvalid);
+  });
+});

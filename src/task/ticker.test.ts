@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { background, cause, withCancel, withTimeout } from '../context/index.js';
+import { go, tasks } from './registry.js';
+import { SignalError, signalContext } from './signal-context.js';
+import { after, ticker } from './ticker.js';
+
+const bg = background();
+const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+describe('ticker', () => {
+  test('ticks until the context ends, then the loop ends quietly and no timer remains', async () => {
+    const base = timers();
+    const [ctx, cancel] = withCancel(bg);
+    const times: number[] = [];
+    for await (const t of ticker(ctx, 10)) {
+      times.push(t);
+      if (times.length === 3) cancel();
+    }
+    assert.equal(times.length, 3);
+    assert.ok(times[0]! <= times[1]! && times[1]! <= times[2]!);
+    assert.equal(timers(), base);
+  });
+
+  test('a slow consumer gets the oldest waiting tick; the rest are dropped (Go)', async () => {
+    const [ctx, cancel] = withCancel(bg);
+    const it = ticker(ctx, 10);
+    const first = await it.next();
+    assert.equal(first.done, false);
+    await wait(120); // about 12 ticks pass while we are busy
+    const r1 = await it.next();
+    const r2 = await it.next();
+    assert.equal(r1.done, false);
+    assert.equal(r2.done, false);
+    // r1 is the one buffered tick, from long ago; r2 had to wait for a fresh one.
+    assert.ok((r2.value as number) - (r1.value as number) >= 50, `${r1.value} then ${r2.value}`);
+    cancel();
+    assert.deepEqual(await it.next(), { value: undefined, done: true });
+  });
+
+  test('break stops the ticker at once', async () => {
+    const base = timers();
+    const [ctx, cancel] = withCancel(bg);
+    for await (const _ of ticker(ctx, 5)) break;
+    assert.equal(timers(), base);
+    cancel();
+  });
+
+  test('a waiting consumer shows state sleeping; a done context yields nothing', async () => {
+    const [ctx, cancel] = withCancel(bg);
+    const h = go(ctx, async (ctx) => {
+      for await (const _ of ticker(ctx, 60_000));
+    });
+    assert.equal(tasks().find((t) => t.id === h.id)?.state, 'sleeping');
+    cancel();
+    await h.done;
+    let n = 0;
+    for await (const _ of ticker(ctx, 1)) n++;
+    assert.equal(n, 0);
+  });
+
+  test('bad ms throws TypeError LEASH_ERR_INVALID_ARG', () => {
+    for (const bad of [0, -1, Number.NaN, Infinity, '5']) {
+      assert.throws(
+        () => ticker(bg, bad as number),
+        (e: unknown) => e instanceof TypeError && (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG',
+      );
+    }
+  });
+});
+
+describe('after', () => {
+  test('resolves with the time after ms', async () => {
+    const start = Date.now();
+    const t = await after(bg, 20);
+    assert.ok(t - start >= 15, `${t - start}`);
+  });
+
+  test('rejects with ctx.err when the context ends first, leaving no timer', async () => {
+    const base = timers();
+    const [ctx, cancel] = withTimeout(bg, 10);
+    await assert.rejects(after(ctx, 60_000), (e) => e === ctx.err);
+    assert.equal(timers(), base);
+    cancel();
+  });
+});
+
+describe('signalContext (signal.NotifyContext)', () => {
+  test('cancelled with a SignalError cause on the first signal; the listener is removed', async () => {
+    // SIGWINCH is ignored by default, so a test run is safe even if something goes wrong.
+    const before = process.listenerCount('SIGWINCH');
+    const [ctx, stop] = signalContext(bg, ['SIGWINCH']);
+    assert.equal(process.listenerCount('SIGWINCH'), before + 1);
+    // A signal handle does not keep the loop alive: hold it open while the signal arrives.
+    const keep = setTimeout(() => {}, 5_000);
+    process.kill(process.pid, 'SIGWINCH');
+    await ctx.done;
+    clearTimeout(keep);
+    assert.ok(ctx.err);
+    const c = cause(ctx);
+    assert.ok(c instanceof SignalError);
+    assert.equal(c.signal, 'SIGWINCH');
+    assert.equal(c.code, 'LEASH_ERR_SIGNAL');
+    await wait(0);
+    assert.equal(process.listenerCount('SIGWINCH'), before);
+    stop();
+  });
+
+  test('stop or the parent ending removes the listeners at once', async () => {
+    const before = process.listenerCount('SIGWINCH');
+    const [ctx, stop] = signalContext(bg, ['SIGWINCH', 'SIGWINCH']);
+    assert.equal(process.listenerCount('SIGWINCH'), before + 1, 'duplicates listen once');
+    stop();
+    assert.equal(process.listenerCount('SIGWINCH'), before);
+    assert.ok(ctx.err);
+    stop(); // idempotent
+
+    const [parent, cancelParent] = withCancel(bg);
+    const [child] = signalContext(parent, ['SIGWINCH']);
+    cancelParent();
+    await child.done;
+    await wait(0);
+    assert.equal(process.listenerCount('SIGWINCH'), before);
+  });
+
+  test('the cancel function is Disposable', () => {
+    const before = process.listenerCount('SIGWINCH');
+    {
+      using _stop = signalContext(bg, ['SIGWINCH'])[1];
+      assert.equal(process.listenerCount('SIGWINCH'), before + 1);
+    }
+    assert.equal(process.listenerCount('SIGWINCH'), before);
+  });
+
+  test('bad signals throw TypeError LEASH_ERR_INVALID_ARG', () => {
+    assert.throws(
+      () => signalContext(bg, [] as never),
+      (e: unknown) => (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG',
+    );
+  });
+});
