@@ -42,7 +42,6 @@ test('random interleavings never lose or duplicate a value', async () => {
       const received: number[] = [];
       const sendOutcome = new Map<number, 'ok' | 'failed' | 'pending'>();
       let next = 0;
-      let closedBeforeClose = false;
       const ctx = () => {
         const [c, cancel] = withCancel(background());
         cancels.push(cancel);
@@ -108,7 +107,6 @@ test('random interleavings never lose or duplicate a value', async () => {
           case 'close':
             if (ch.closed) assert.throws(() => ch.close());
             else ch.close();
-            closedBeforeClose ||= ch.closed;
             break;
           case 'tick':
             await tick();
