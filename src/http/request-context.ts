@@ -75,7 +75,8 @@ export function requestContext(
     });
   }
 
-  res.once('close', () => {
+  // 'close' fires once per response; `on` skips the wrapper `once` allocates.
+  res.on('close', () => {
     stopTimeoutReply?.();
     (res as Tracked)[kCancel] = undefined;
     cancel(res.writableFinished ? responseFinished : new ClientGoneError());
