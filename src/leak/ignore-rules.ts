@@ -1,0 +1,105 @@
+import type { TrackedRecord } from './record.js';
+import {
+  type Frame,
+  formatFrame,
+  isLeashFrame,
+  isNodeInternal,
+  packageOf,
+  topFrame,
+} from './stack-frames.js';
+import { resourceFd } from './tracker.js';
+
+/**
+ * IgnoreRule tells verifyNone to accept some live work, like goleak's options:
+ *
+ * - `{ topFrame }`: the first creation frame outside Node and leash matches (IgnoreTopFunction).
+ * - `{ anyFrame }`: any creation frame matches (IgnoreAnyFunction).
+ * - `{ creator }`: the function that created it, by name (IgnoreCreatedBy).
+ * - `{ type }`: the kind or type: 'promise', 'listener', 'task', 'Timeout', 'Interval', 'TCPWRAP' ...
+ * - `{ package }`: the first frame outside Node and leash is inside node_modules/<package>/.
+ *
+ * A string matches a frame when the rendered frame ("fn (path:line:column)") contains it; a RegExp
+ * is tested against it. A baseline snapshot is the IgnoreCurrent of this list.
+ */
+export type IgnoreRule =
+  | { readonly topFrame: string | RegExp }
+  | { readonly anyFrame: string | RegExp }
+  | { readonly creator: string | RegExp }
+  | { readonly type: string | RegExp }
+  | { readonly package: string };
+
+function matches(pattern: string | RegExp, text: string): boolean {
+  return typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text);
+}
+
+/** validateIgnoreRules throws a LEASH_ERR_INVALID_ARG TypeError for anything that is not a rule. */
+export function validateIgnoreRules(rules: unknown): asserts rules is IgnoreRule[] {
+  if (!Array.isArray(rules)) throw invalid('ignore must be an array of IgnoreRule');
+  for (const rule of rules) {
+    const keys = rule && typeof rule === 'object' ? Object.keys(rule) : [];
+    const key = keys[0];
+    const value = key === undefined ? undefined : (rule as Record<string, unknown>)[key];
+    const ok =
+      keys.length === 1 &&
+      (key === 'package'
+        ? typeof value === 'string'
+        : ['topFrame', 'anyFrame', 'creator', 'type'].includes(key!) &&
+          (typeof value === 'string' || value instanceof RegExp));
+    if (!ok) {
+      throw invalid(
+        `invalid IgnoreRule ${JSON.stringify(rule)}: use one of { topFrame }, { anyFrame }, { creator }, { type } (string or RegExp) or { package } (string)`,
+      );
+    }
+  }
+}
+
+function invalid(message: string): TypeError {
+  return Object.assign(new TypeError(message), { code: 'LEASH_ERR_INVALID_ARG' });
+}
+
+/** matchesRule reports whether one rule accepts a record with the given parsed frames. */
+export function matchesRule(rule: IgnoreRule, rec: TrackedRecord, frames: readonly Frame[]): boolean {
+  if ('type' in rule) return matches(rule.type, rec.type) || matches(rule.type, rec.kind);
+  if ('anyFrame' in rule) return frames.some((f) => matches(rule.anyFrame, formatFrame(f)));
+  const top = topFrame(frames);
+  if (top === undefined) return false;
+  if ('topFrame' in rule) return matches(rule.topFrame, formatFrame(top));
+  if ('creator' in rule) {
+    const name = top.fn.replace(/^(?:async |new )/, '');
+    return typeof rule.creator === 'string'
+      ? name === rule.creator || name.endsWith(`.${rule.creator}`)
+      : rule.creator.test(name);
+  }
+  return packageOf(top) === rule.package;
+}
+
+// Packages whose own handles and promises are not the application's leaks: the test runners (their
+// workers, timers and RPC), tsx's loader, and undici (fetch's keep-alive pool, as bundled by Node or
+// installed).
+const BUILT_IN_PACKAGES =
+  /^(?:vitest|@vitest\/.*|jest|jest-.*|@jest\/.*|tinypool|tinyspy|tsx|esbuild|undici|why-is-node-running)$/;
+
+/**
+ * builtInIgnored is the maintained list for Node internals and well-behaved libraries: work created
+ * only by Node itself (no frame outside Node and leash), stdin/stdout/stderr handles, Node's bundled
+ * undici pool, and the test runners listed above.
+ */
+export function builtInIgnored(rec: TrackedRecord, frames: readonly Frame[]): boolean {
+  if (rec.kind === 'resource') {
+    const fd = resourceFd(rec);
+    if (fd !== undefined && fd >= 0 && fd <= 2) return true;
+  }
+  if (rec.origin === undefined) return false;
+  const top = topFrame(frames);
+  if (top === undefined) return true;
+  const pkg = packageOf(top);
+  if (pkg !== undefined && BUILT_IN_PACKAGES.test(pkg)) return true;
+  return frames.some(
+    (f) => f.file.startsWith('node:internal/deps/undici') || f.file.includes('internal/deps/undici'),
+  );
+}
+
+/** isOnlyInternal reports whether no frame is outside Node and leash. */
+export function isOnlyInternal(frames: readonly Frame[]): boolean {
+  return frames.every((f) => isNodeInternal(f) || isLeashFrame(f));
+}

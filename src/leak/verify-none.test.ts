@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { test } from 'node:test';
+import { LeakError } from './leak-error.js';
+import { snapshot } from './snapshot.js';
+import { verifyNone } from './verify-none.js';
+
+const here = 'src/leak/verify-none.test.ts';
+
+async function leakError(p: Promise<void>): Promise<LeakError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof LeakError, `expected a LeakError, got ${String(err)}`);
+  return err;
+}
+
+test('nothing leaked: resolves fast', async () => {
+  const base = snapshot();
+  await new Promise((r) => setTimeout(r, 5));
+  const t0 = performance.now();
+  await verifyNone({ baseline: base });
+  assert.ok(performance.now() - t0 < 500, `took ${performance.now() - t0} ms`);
+});
+
+test('an interval never cleared is reported with its creation line', async () => {
+  const base = snapshot();
+  const timer = setInterval(() => {}, 1000); // LINE interval
+  const err = await leakError(verifyNone({ baseline: base, timeoutMs: 50 }));
+  clearInterval(timer);
+  assert.equal(err.code, 'LEASH_ERR_LEAK');
+  assert.equal(err.leaks.length, 1);
+  const leak = err.leaks[0]!;
+  assert.equal(leak.kind, 'resource');
+  assert.equal(leak.type, 'Interval');
+  assert.equal(leak.keepsAlive, true);
+  assert.match(leak.site, new RegExp(`${here}:\\d+`));
+  assert.match(err.message, /1 × resource Interval \[active\], keeps the process alive/);
+  await verifyNone({ baseline: base });
+});
+
+test('a timer that fires before the deadline is waited for, not reported', async () => {
+  const base = snapshot();
+  setTimeout(() => {}, 30);
+  await verifyNone({ baseline: base, timeoutMs: 2000 });
+});
+
+test('a promise nobody can resolve is proven abandoned', async () => {
+  const base = snapshot();
+  async function handle(): Promise<void> {
+    await new Promise<void>(() => {});
+  }
+  for (let i = 0; i < 5; i++) void handle();
+  const err = await leakError(verifyNone({ baseline: base, timeoutMs: 1000 }));
+  const abandoned = err.leaks.filter((l) => l.state === 'abandoned');
+  assert.ok(abandoned.length >= 5, err.message);
+  assert.ok(abandoned.every((l) => l.site.includes(here)));
+  assert.match(err.message, /abandoned/);
+});
+
+test('a pending promise still reachable is reported as pending, not abandoned', async () => {
+  const base = snapshot();
+  const resolvers: Array<() => void> = [];
+  const p = new Promise<void>((resolve) => resolvers.push(resolve));
+  const err = await leakError(verifyNone({ baseline: base, timeoutMs: 50 }));
+  assert.ok(err.leaks.some((l) => l.kind === 'promise' && l.state === 'pending'));
+  assert.ok(!err.leaks.some((l) => l.state === 'abandoned'));
+  resolvers[0]!();
+  await p;
+  await verifyNone({ baseline: base });
+});
+
+test('a server never closed and its sockets are reported; closing fixes it', async () => {
+  const base = snapshot();
+  const server = net.createServer((s) => s.end()).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const err = await leakError(verifyNone({ baseline: base, timeoutMs: 50 }));
+  assert.ok(
+    err.leaks.some((l) => l.type === 'TCPSERVERWRAP' && l.site.includes(here)),
+    err.message,
+  );
+  await new Promise((r) => server.close(r));
+  await verifyNone({ baseline: base });
+});
+
+test('listeners piling up on a long-lived emitter are reported; removing them fixes it', async () => {
+  const longLived = new EventEmitter();
+  const base = snapshot();
+  const handlers = [];
+  for (let i = 0; i < 3; i++) {
+    const h = () => {};
+    handlers.push(h);
+    longLived.on('config', h);
+  }
+  const err = await leakError(verifyNone({ baseline: base, timeoutMs: 50 }));
+  const listeners = err.leaks.filter((l) => l.kind === 'listener');
+  assert.equal(listeners.length, 3);
+  assert.equal(err.groups.filter((g) => g.kind === 'listener')[0]?.count, 3);
+  for (const h of handlers) longLived.off('config', h);
+  await verifyNone({ baseline: base });
+});
+
+test('listeners on an emitter that is collected are not leaks', async () => {
+  const base = snapshot();
+  (() => {
+    const shortLived = new EventEmitter();
+    shortLived.on('x', () => shortLived.emit('y'));
+  })();
+  await verifyNone({ baseline: base });
+});
+
+test('ignore rules: type, topFrame, anyFrame, creator', async () => {
+  const base = snapshot();
+  function startPolling() {
+    return setInterval(() => {}, 1000);
+  }
+  const timer = startPolling();
+  try {
+    await verifyNone({ baseline: base, ignore: [{ type: 'Interval' }] });
+    await verifyNone({ baseline: base, ignore: [{ topFrame: here }] });
+    await verifyNone({ baseline: base, ignore: [{ anyFrame: /startPolling/ }] });
+    await verifyNone({ baseline: base, ignore: [{ creator: 'startPolling' }] });
+    await leakError(verifyNone({ baseline: base, ignore: [{ creator: 'other' }], timeoutMs: 20 }));
+    await leakError(verifyNone({ baseline: base, ignore: [{ package: 'express' }], timeoutMs: 20 }));
+  } finally {
+    clearInterval(timer);
+  }
+});
+
+test('a baseline ignores what existed before it', async () => {
+  const timer = setInterval(() => {}, 1000);
+  const base = snapshot();
+  try {
+    await verifyNone({ baseline: base });
+  } finally {
+    clearInterval(timer);
+  }
+});
+
+test('bad input throws LEASH_ERR_INVALID_ARG', () => {
+  assert.throws(() => verifyNone({ timeoutMs: -1 }), { code: 'LEASH_ERR_INVALID_ARG' });
+  assert.throws(() => verifyNone({ ignore: [{ nope: 1 } as never] }), { code: 'LEASH_ERR_INVALID_ARG' });
+  assert.throws(() => verifyNone({ baseline: {} as never }), { code: 'LEASH_ERR_INVALID_ARG' });
+});
