@@ -4,6 +4,11 @@
 // earliest. A million live withTimeout contexts therefore cost one timer, and cancelling one is an
 // O(log n) heap removal: its timer is gone at once, nothing waits for it to fire.
 //
+// When the heap empties the Node timer is not cleared: it is unref'd and left to fire once and find
+// nothing due. Clearing and re-arming it for every withTimeout+cancel pair would double that pair's
+// cost (bench/context.bench.ts); an unref'd timer keeps nothing alive and is not listed by
+// process.getActiveResourcesInfo().
+//
 // The shared timer is unref'd, so a deadline that nothing waits on does not keep the process alive
 // (like AbortSignal.timeout). A leash operation blocked on a context with a deadline (sleep,
 // abortable, a channel operation, select, Group.wait) takes a hold; while any hold exists the
@@ -20,6 +25,7 @@ const heap: CancelCtx[] = [];
 let timer: NodeJS.Timeout | null = null;
 let armedFor = Number.POSITIVE_INFINITY;
 let holds = 0;
+let refd = false;
 
 /** @internal Adds `c`, whose `_deadline` is set and in the future, to the heap. */
 export function scheduleDeadline(c: CancelCtx): void {
@@ -28,6 +34,7 @@ export function scheduleDeadline(c: CancelCtx): void {
   c._heapIndex = i;
   siftUp(i);
   if ((c._deadline as number) < armedFor) arm(c._deadline as number);
+  else if (i === 0 && holds > 0) syncRef();
 }
 
 /** @internal Removes `c` from the heap; when the heap empties, the Node timer goes too. */
@@ -40,42 +47,50 @@ export function unscheduleDeadline(c: CancelCtx): void {
     last._heapIndex = i;
     if (!siftUp(i)) siftDown(i);
   }
-  if (heap.length === 0) disarm();
+  if (heap.length === 0 && refd) syncRef();
 }
 
 /** @internal Keeps the process alive until released (see the file comment). */
 export function holdDeadlines(): void {
-  if (holds++ === 0 && timer !== null) timer.ref();
+  if (holds++ === 0) syncRef();
 }
 
 /** @internal Releases one holdDeadlines(). */
 export function releaseDeadlines(): void {
-  if (--holds === 0 && timer !== null) timer.unref();
+  if (--holds === 0) syncRef();
+}
+
+// The timer keeps the process alive only while an operation is blocked and a deadline is pending.
+function syncRef(): void {
+  const want = holds > 0 && heap.length > 0 && timer !== null;
+  if (want === refd) return;
+  refd = want;
+  if (want) (timer as NodeJS.Timeout).ref();
+  else (timer as NodeJS.Timeout).unref();
 }
 
 /** @internal For tests and diagnostics: live deadlines, Node timers armed, holds. */
-export function deadlineTimerStats(): { deadlines: number; nodeTimers: number; holds: number } {
-  return { deadlines: heap.length, nodeTimers: timer === null ? 0 : 1, holds };
+export function deadlineTimerStats(): {
+  deadlines: number;
+  nodeTimers: number;
+  holds: number;
+  refd: boolean;
+} {
+  return { deadlines: heap.length, nodeTimers: timer === null ? 0 : 1, holds, refd };
 }
 
 function arm(at: number): void {
   if (timer !== null) clearTimeout(timer);
   const delay = Math.min(TIMEOUT_MAX, Math.max(1, at - Date.now()));
   timer = setTimeout(fire, delay);
-  if (holds === 0) timer.unref();
+  refd = true;
   armedFor = at;
-}
-
-function disarm(): void {
-  if (timer !== null) {
-    clearTimeout(timer);
-    timer = null;
-  }
-  armedFor = Number.POSITIVE_INFINITY;
+  syncRef();
 }
 
 function fire(): void {
   timer = null;
+  refd = false;
   armedFor = Number.POSITIVE_INFINITY;
   const now = Date.now();
   // Cancelling may unschedule other entries (descendants with the same deadline): re-read heap[0].
