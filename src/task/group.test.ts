@@ -140,6 +140,21 @@ describe('Group (errgroup)', () => {
     assert.equal(taskCount(), 0);
   });
 
+  test('queued functions never start once a failure has cancelled g.ctx', async () => {
+    const g = new Group(bg, { limit: 1 });
+    let ran = 0;
+    g.go(async () => {
+      throw new Error('first');
+    });
+    for (let i = 0; i < 5; i++)
+      g.go(async () => {
+        ran++;
+      });
+    await assert.rejects(g.wait(), /first/);
+    assert.equal(ran, 0);
+    assert.equal(taskCount(), 0);
+  });
+
   test('go after wait has settled throws GroupDoneError', async () => {
     const g = new Group(bg);
     g.go(async () => {});

@@ -138,6 +138,9 @@ export class Group implements AsyncDisposable {
   #taskSettled(ok: boolean, result: unknown): void {
     if (!ok) this.#fail(result);
     this.#active--;
+    // A failure just cancelled g.ctx: queued work is dropped now rather than started on a done
+    // context (the afterFunc that would drop it runs a microtask later).
+    if (this.ctx.err !== undefined && this.#queued() > 0) this.#dropQueued();
     while (this.#active < this.#limit && this.#queued() > 0) {
       const next = this.#queue[this.#queueHead]!;
       this.#queue[this.#queueHead++] = undefined;
@@ -183,7 +186,10 @@ export class Group implements AsyncDisposable {
   }
 
   #dropQueued(): void {
-    this.#stopQueue = undefined;
+    if (this.#stopQueue !== undefined) {
+      this.#stopQueue();
+      this.#stopQueue = undefined;
+    }
     if (this.#queued() === 0) return;
     this.#queue = [];
     this.#queueHead = 0;
@@ -192,6 +198,7 @@ export class Group implements AsyncDisposable {
   }
 
   #settle(): void {
+    if (this.#closed) return;
     this.#closed = true;
     this.#cancel(this.#failed ? this.#err : undefined);
     if (this.#failed) this.#rejectWait!(this.#err);
