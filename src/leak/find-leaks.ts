@@ -11,14 +11,14 @@ export interface LeakScope {
   readonly ignore?: readonly IgnoreRule[] | undefined;
   /** Report promises that are pending but still reachable (default true). */
   readonly pending?: boolean;
-  /** Ignore records created after this id (the check's own caller chain, e.g. `assert.rejects(verifyNone())`). */
+  /** Ignore promises created after this id (the check's own caller chain, e.g. `assert.rejects(verifyNone())`). */
   readonly before?: number | undefined;
 }
 
 /**
  * findLeaks lists live and abandoned work in scope: created after the baseline (if any), under the
- * label (if any), not accepted by an ignore rule or the built-in list. Tasks are matched by the
- * baseline only (leash/task does not carry labels); with a label, the task's own promise stands for it.
+ * label (if any), not accepted by an ignore rule or the built-in list. Tasks are in scope by the
+ * label current when they started and by the baseline's list of tasks alive then.
  */
 export function findLeaks(scope: LeakScope): Leak[] {
   const now = Date.now();
@@ -27,7 +27,8 @@ export function findLeaks(scope: LeakScope): Leak[] {
   const candidates = [...liveRecords(), ...abandonedRecords()];
   for (const rec of candidates) {
     if (rec.id <= after) continue;
-    if (scope.before !== undefined && rec.id > scope.before) continue;
+    // Only promises: a timer re-armed by leaked work after the call is that work's live trace.
+    if (scope.before !== undefined && rec.kind === 'promise' && rec.id > scope.before) continue;
     if (scope.label !== undefined && rec.label !== scope.label) continue;
     if (rec.kind === 'promise' && rec.state === 'live' && scope.pending === false) continue;
     const frames = framesOf(rec);
@@ -35,11 +36,11 @@ export function findLeaks(scope: LeakScope): Leak[] {
     if (scope.ignore?.some((rule) => matchesRule(rule, rec, frames))) continue;
     leaks.push(toLeak(rec, frames, now));
   }
-  if (scope.label === undefined) {
-    for (const task of liveTasks()) {
-      if (scope.baseline?.taskIds.has(task.id)) continue;
-      leaks.push(taskLeak(task, now));
-    }
+  for (const task of liveTasks()) {
+    if (scope.baseline?.taskIds.has(task.info.id)) continue;
+    if (scope.label !== undefined && task.label !== scope.label) continue;
+    if (scope.before !== undefined && task.afterId >= scope.before) continue;
+    leaks.push(taskLeak(task, now));
   }
   return leaks;
 }

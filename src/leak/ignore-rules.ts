@@ -7,7 +7,7 @@ import {
   packageOf,
   topFrame,
 } from './stack-frames.js';
-import { resourceFd } from './tracker.js';
+import { keepsAlive, resourceFd } from './tracker.js';
 
 /**
  * IgnoreRule tells verifyNone to accept some live work, like goleak's options:
@@ -89,9 +89,21 @@ export function builtInIgnored(rec: TrackedRecord, frames: readonly Frame[]): bo
     const fd = resourceFd(rec);
     if (fd !== undefined && fd >= 0 && fd <= 2) return true;
   }
+  // process.stdout/stderr/stdin are created lazily (by whatever touches them first) and live forever.
+  if (rec.kind === 'listener') {
+    const fd = (rec.emitter?.deref() as { fd?: unknown } | undefined)?.fd;
+    if (typeof fd === 'number' && fd >= 0 && fd <= 2) return true;
+  }
   if (rec.origin === undefined) return false;
   const top = topFrame(frames);
   if (top === undefined) return true;
+  // leash's own long-lived, unref'd handles (leash/task's keep-alive interval): the first frame
+  // outside Node is leash itself and the handle does not hold the process.
+  const creator = frames.find((f) => !isNodeInternal(f));
+  if (rec.kind === 'resource' && creator !== undefined && isLeashFrame(creator) && !keepsAlive(rec))
+    return true;
+  // The promise of an ES module's own evaluation (top-level await) is created at 1:1 by no function.
+  if (rec.kind === 'promise' && top.line === 1 && top.column === 1 && top.fn === '') return true;
   const pkg = packageOf(top);
   if (pkg !== undefined && BUILT_IN_PACKAGES.test(pkg)) return true;
   return frames.some(

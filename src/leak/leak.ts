@@ -9,7 +9,7 @@ import {
   topFrame,
   userFrame,
 } from './stack-frames.js';
-import type { TaskInfoLike } from './task-source.js';
+import type { TrackedTask } from './task-source.js';
 import { keepsAlive } from './tracker.js';
 
 /**
@@ -82,7 +82,8 @@ export function toLeak(rec: TrackedRecord, frames: readonly Frame[], now: number
 }
 
 /** taskLeak turns a leash/task TaskInfo into the public shape. */
-export function taskLeak(task: TaskInfoLike, now: number): Leak {
+export function taskLeak(tracked: TrackedTask, now: number): Leak {
+  const task = tracked.info;
   const frames = parseStack(task.stack);
   return {
     id: task.id,
@@ -93,7 +94,7 @@ export function taskLeak(task: TaskInfoLike, now: number): Leak {
     site: task.stack ? formatSite(userFrame(frames)) : '<no stack>',
     stack: visible(frames),
     creatorId: task.parentId,
-    label: undefined,
+    label: tracked.label,
     keepsAlive: false,
   };
 }
@@ -110,11 +111,17 @@ export interface LeakGroup {
   readonly keepsAlive: boolean;
 }
 
+// Columns below the creation site are dropped from the grouping key: an async caller resumed after
+// an await reports a different column on the same line than its first synchronous call did.
+function stackKey(stack: readonly string[]): string {
+  return stack.map((frame) => frame.replace(/:\d+\)?$/, '')).join('\n');
+}
+
 /** groupLeaks groups identical creation stacks, largest group first (ties: oldest first). */
 export function groupLeaks(leaks: readonly Leak[]): LeakGroup[] {
   const groups = new Map<string, { first: Leak; count: number; oldestMs: number }>();
   for (const leak of leaks) {
-    const key = `${leak.kind}\n${leak.type}\n${leak.state}\n${leak.site}\n${leak.stack.join('\n')}`;
+    const key = `${leak.kind}\n${leak.type}\n${leak.state}\n${leak.site}\n${stackKey(leak.stack)}`;
     const g = groups.get(key);
     if (g === undefined) groups.set(key, { first: leak, count: 1, oldestMs: leak.ageMs });
     else {

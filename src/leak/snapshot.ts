@@ -30,6 +30,6 @@ export function snapshot(): Snapshot {
   return Object.freeze({
     recordId: currentId(),
     takenAt: Date.now(),
-    taskIds: new Set(liveTasks().map((t) => t.id)),
+    taskIds: new Set(liveTasks().map((t) => t.info.id)),
   });
 }

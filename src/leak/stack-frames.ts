@@ -43,9 +43,14 @@ function toPath(file: string): string {
   return file;
 }
 
-/** isNodeInternal reports whether a frame is Node's own code (node:*, internal/*). */
+/** isNodeInternal reports whether a frame is Node's own code (node:*, internal/*, native). */
 export function isNodeInternal(f: Frame): boolean {
-  return f.file.startsWith('node:') || f.file.startsWith('internal/') || !f.file.includes(sep);
+  return (
+    f.file.startsWith('node:') ||
+    f.file.startsWith('internal/') ||
+    f.file === 'native' ||
+    f.file === '<anonymous>'
+  );
 }
 
 /** isLeashFrame reports whether a frame is inside leash's own sources (tests and fixtures excepted). */

@@ -2,6 +2,7 @@ import { type AsyncHook, createHook } from 'node:async_hooks';
 import { promiseHooks } from 'node:v8';
 import { disableListenerTracking, enableListenerTracking, liveListeners } from './listener-tracker.js';
 import { captureOrigin, type Lineage, newRecord, type TrackedRecord } from './record.js';
+import { unwatchTasks, watchTasks } from './task-source.js';
 
 /**
  * TrackingMode picks how much the tracker pays per operation.
@@ -118,6 +119,7 @@ export function startTracking(opts: TrackingOptions = {}): void {
   stopSettled = promiseHooks.onSettled(recordSettled) as () => void;
   asyncHook = createHook({ init: resourceInit }).enable();
   enableListenerTracking();
+  watchTasks(true);
 }
 
 /** stopTracking removes every hook. Records already made stay queryable. Safe to call twice. */
@@ -126,6 +128,7 @@ export function stopTracking(): void {
   stopSettled?.();
   asyncHook?.disable();
   disableListenerTracking();
+  unwatchTasks();
   stopInit = stopSettled = asyncHook = undefined;
   mode = undefined;
 }

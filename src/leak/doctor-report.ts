@@ -1,0 +1,89 @@
+import { builtInIgnored } from './ignore-rules.js';
+import { framesOf, groupLeaks, type Leak, type LeakGroup, taskLeak, toLeak } from './leak.js';
+import { liveTasks } from './task-source.js';
+import { abandonedRecords, liveRecords } from './tracker.js';
+
+/** Why a doctor report was written. */
+export type ReportReason = 'exit' | 'signal';
+
+/**
+ * DoctorReport is what `leash doctor` prints for one process, and what `--json` emits. A report's
+ * `leaks` count is the sum of every group's count in keepingAlive, abandoned, pendingAtExit,
+ * listenerPiles and tasks.
+ */
+export interface DoctorReport {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly argv: readonly string[];
+  readonly reason: ReportReason;
+  readonly uptimeMs: number;
+  /** Ref'd handles and timers: what stops the process from exiting. */
+  readonly keepingAlive: readonly LeakGroup[];
+  /** Promises garbage-collected while pending: proven never to settle. */
+  readonly abandoned: readonly LeakGroup[];
+  /** At exit only: promises of the application still pending (they never settled). */
+  readonly pendingAtExit: readonly LeakGroup[];
+  /** Two or more listeners from the same line on the same emitter and event, never removed. */
+  readonly listenerPiles: readonly LeakGroup[];
+  /** leash tasks still running. */
+  readonly tasks: readonly LeakGroup[];
+  /** Open but unref'd resources (they do not hold the process; listed, not counted). */
+  readonly unrefed: readonly LeakGroup[];
+  readonly leaks: number;
+}
+
+/**
+ * buildReport collects the report from the tracker. Call it after collecting garbage so abandoned
+ * promises are known. Pending promises count only at exit: while the process runs they may still be
+ * waiting on something legitimate.
+ */
+export function buildReport(reason: ReportReason): DoctorReport {
+  const now = Date.now();
+  const keeping: Leak[] = [];
+  const unrefed: Leak[] = [];
+  const pending: Leak[] = [];
+  const listeners = new Map<string, Leak[]>();
+  for (const rec of liveRecords()) {
+    const frames = framesOf(rec);
+    if (builtInIgnored(rec, frames)) continue;
+    const leak = toLeak(rec, frames, now);
+    if (rec.kind === 'resource') (leak.keepsAlive ? keeping : unrefed).push(leak);
+    else if (rec.kind === 'promise') pending.push(leak);
+    else if (rec.kind === 'listener') {
+      const key = `${rec.emitterId}\n${rec.event}\n${leak.site}`;
+      const list = listeners.get(key);
+      if (list === undefined) listeners.set(key, [leak]);
+      else list.push(leak);
+    }
+  }
+  const abandoned: Leak[] = [];
+  for (const rec of abandonedRecords()) {
+    const frames = framesOf(rec);
+    if (!builtInIgnored(rec, frames)) abandoned.push(toLeak(rec, frames, now));
+  }
+  const piles = [...listeners.values()].filter((l) => l.length >= 2).flat();
+  const tasks = liveTasks().map((t) => taskLeak(t, now));
+  const groups = {
+    keepingAlive: groupLeaks(keeping),
+    abandoned: groupLeaks(abandoned),
+    pendingAtExit: reason === 'exit' ? groupLeaks(pending) : [],
+    listenerPiles: groupLeaks(piles),
+    tasks: groupLeaks(tasks),
+  };
+  const count = (gs: readonly LeakGroup[]) => gs.reduce((n, g) => n + g.count, 0);
+  return {
+    pid: process.pid,
+    ppid: process.ppid,
+    argv: process.argv.slice(1),
+    reason,
+    uptimeMs: Math.round(process.uptime() * 1000),
+    ...groups,
+    unrefed: groupLeaks(unrefed),
+    leaks:
+      count(groups.keepingAlive) +
+      count(groups.abandoned) +
+      count(groups.pendingAtExit) +
+      count(groups.listenerPiles) +
+      count(groups.tasks),
+  };
+}

@@ -1,0 +1,15 @@
+// The article's first example: a goroutine receives from an unbuffered channel nobody sends on.
+// The task is blocked forever; nothing cancels it.
+import { background } from 'leash';
+import { Channel, go } from 'leash/task';
+import { runIfMain } from './run-main.mjs';
+
+export async function main() {
+  const ch = new Channel();
+  go(background(), async (ctx) => {
+    const { value } = await ch.recv(ctx); // LEAK
+    console.error(value);
+  });
+}
+
+await runIfMain(import.meta, main);
