@@ -11,7 +11,7 @@
 // children, removed when the last child goes. That keeps Node's MaxListenersExceededWarning away.
 import { LeashContext, SOURCE_KEY, type Source, sourceOf } from './base-context.js';
 import type { Context } from './context.js';
-import { unscheduleDeadline } from './deadline-timers.js';
+import { holdDeadlines, releaseDeadlines, unscheduleDeadline } from './deadline-timers.js';
 import { CANCELED, DEADLINE_EXCEEDED } from './errors.js';
 
 /** @internal A node in an owner's list of children. */
@@ -125,7 +125,12 @@ export class CancelCtx extends LeashContext implements Link, Owner {
     let p = this._donePromise;
     if (p === null) {
       if (this._err !== undefined) p = Promise.resolve();
-      else p = new Promise<void>((resolve) => (this._resolveDone = resolve));
+      else {
+        p = new Promise<void>((resolve) => (this._resolveDone = resolve));
+        // Awaiting done is waiting on the context, like Go's <-ctx.Done(): with a deadline pending,
+        // the process stays alive until it passes (or the context is cancelled sooner).
+        if (this._deadline !== undefined) holdDeadlines();
+      }
       this._donePromise = p;
     }
     return p;
@@ -152,6 +157,7 @@ export class CancelCtx extends LeashContext implements Link, Owner {
     const resolve = this._resolveDone;
     if (resolve !== null) {
       this._resolveDone = null;
+      if (this._deadline !== undefined) releaseDeadlines();
       resolve();
     }
   }

@@ -35,7 +35,9 @@ export interface Context {
   readonly signal: AbortSignal;
   /**
    * done is a promise that resolves (it never rejects) when the context is done. It is created on
-   * first read. Do not race it in a loop against work on a long-lived context: a pending promise
+   * first read. Once read, it keeps the process alive until the context's deadline, if it has one,
+   * as Go's `<-ctx.Done()` blocks: `await ctx.done` waits for the deadline instead of letting the
+   * process exit under it. Do not race it in a loop against work on a long-lived context: a pending promise
    * keeps every reaction attached to it. Use {@link abortable} instead.
    */
   readonly done: Promise<void>;
