@@ -14,7 +14,11 @@ test('fromSignal: cancelled when the foreign signal aborts, with its reason as c
 
 test('fromSignal: a TimeoutError reason means DeadlineExceeded', async () => {
   const [ctx] = fromSignal(background(), AbortSignal.timeout(10));
+  // AbortSignal.timeout does not keep the process alive, and a foreign signal gives leash no
+  // deadline to hold: keep the test process alive ourselves.
+  const keepAlive = setTimeout(() => {}, 5_000);
   await ctx.done;
+  clearTimeout(keepAlive);
   assert.ok(isDeadlineExceeded(ctx.err));
 });
 
