@@ -1,9 +1,12 @@
-import { dirname, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// Where leash itself lives (src/ when run through tsx, dist/ when built). Frames in these folders
-// are leash's own, except tests and fixtures, which are user code.
-const leashRoot = dirname(dirname(fileURLToPath(import.meta.url)));
+// Where leash itself lives: src/ when run through tsx, dist/ when built, and both when a bundler
+// (Vitest) loads dist/ and maps its stacks back to src/. Frames in these folders are leash's own,
+// except tests and fixtures, which are user code.
+const builtRoot = dirname(dirname(fileURLToPath(import.meta.url)));
+const packageRoot = dirname(builtRoot);
+const leashRoots = [join(packageRoot, 'src') + sep, join(packageRoot, 'dist') + sep];
 
 /** A parsed stack frame: the function name (may be empty) and location. */
 export interface Frame {
@@ -55,7 +58,7 @@ export function isNodeInternal(f: Frame): boolean {
 
 /** isLeashFrame reports whether a frame is inside leash's own sources (tests and fixtures excepted). */
 export function isLeashFrame(f: Frame): boolean {
-  if (!f.file.startsWith(leashRoot + sep)) return false;
+  if (!leashRoots.some((root) => f.file.startsWith(root))) return false;
   return !/\.test\.[cm]?[jt]s$/.test(f.file) && !f.file.includes(`${sep}fixtures${sep}`);
 }
 

@@ -35,7 +35,9 @@ export function run(
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env } });
+    // A nested `node --test` would report to this runner instead of printing, if it saw this.
+    const { NODE_TEST_CONTEXT: _, ...inherited } = process.env;
+    const child = spawn(command, args, { cwd: repoRoot, env: { ...inherited, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -1,0 +1,37 @@
+// leash/leak/jest: fails the Jest test that leaked.
+//
+// One-line setup in jest.config: setupFilesAfterEnv: ['leash/leak/jest'], with Jest in ESM mode
+// (leash is ESM-only): node --experimental-vm-modules node_modules/jest/bin/jest.js. It wraps the
+// global test() and it() (and .only, .concurrent, .concurrent.only), so tests that import them
+// from @jest/globals, test.each and callback-style (done) tests are not checked.
+import { checkedRun, ensureTracking } from './checked-test.js';
+
+export { configureLeakCheck, type LeakCheckOptions } from './checked-test.js';
+
+ensureTracking();
+
+type Body = (...args: unknown[]) => unknown;
+type JestTest = ((name: string, fn?: Body, timeout?: number) => unknown) & Record<string, unknown>;
+
+function wrapFn(name: string, fn: Body | undefined): Body | undefined {
+  // Jest passes `done` to a function that declares a parameter: leave those as they are.
+  if (typeof fn !== 'function' || fn.length > 0) return fn;
+  return () => checkedRun(name, () => fn());
+}
+
+function wrapTest(original: JestTest): JestTest {
+  const wrapped = ((name: string, fn?: Body, timeout?: number) =>
+    original(name, wrapFn(name, fn), timeout)) as JestTest;
+  for (const key of Object.keys(original)) wrapped[key] = original[key];
+  for (const key of ['only', 'concurrent'] as const) {
+    const sub = original[key] as JestTest | undefined;
+    if (typeof sub === 'function') wrapped[key] = wrapTest(sub);
+  }
+  return wrapped;
+}
+
+const g = globalThis as unknown as Record<string, JestTest | undefined>;
+for (const name of ['test', 'it'] as const) {
+  const original = g[name];
+  if (typeof original === 'function') g[name] = wrapTest(original);
+}
