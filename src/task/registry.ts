@@ -110,7 +110,7 @@ const unhandledChannel = channel('leash:task:unhandled');
 /**
  * setTaskStacks turns creation-stack capture on or off for tasks started from now on. Off by
  * default (capturing a stack costs microseconds per `go`); `LEASH_TASK_STACKS=1` turns it on at
- * startup. `leash/leak` turns it on in debug mode. Safe to call at any time.
+ * startup; `leash/leak` can turn it on for a debug session. Safe to call at any time.
  */
 export function setTaskStacks(enabled: boolean): void {
   stacks = enabled;

@@ -95,7 +95,8 @@ export function select(
   // Pass 1: poll the cases in a random order; the first ready one in a uniformly random
   // permutation is uniformly random among the ready ones.
   order.length = n;
-  for (let i = 0; i < n; i++) {
+  if (n > 0) order[0] = 0;
+  for (let i = 1; i < n; i++) {
     const j = Math.floor(Math.random() * (i + 1));
     order[i] = order[j]!;
     order[j] = i;
