@@ -40,7 +40,7 @@ describe('Channel: construction', () => {
   });
 
   test('bad capacity throws TypeError LEASH_ERR_INVALID_ARG', () => {
-    for (const bad of [-1, 1.5, Number.NaN, '3', Infinity]) {
+    for (const bad of [-1, 1.5, Number.NaN, '3', Infinity, 2 ** 30 + 1]) {
       assert.throws(
         () => new Channel(bad as number),
         (e: unknown) => e instanceof TypeError && (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG',
