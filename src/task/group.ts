@@ -1,6 +1,6 @@
 import { afterFunc, type CancelCauseFunc, type Context, withCancelCause } from '../context/index.js';
 import { GroupDoneError, invalidArg } from './errors.js';
-import { captureSite, current, spawn, type TaskOwner } from './registry.js';
+import { captureSite, spawn, type TaskOwner, withTaskState } from './registry.js';
 
 type Fn = (ctx: Context) => Promise<unknown>;
 interface Queued {
@@ -95,8 +95,8 @@ export class Group implements AsyncDisposable {
 
   /**
    * wait resolves when every task has settled, or rejects with the first task error (after every
-   * task has settled). Calling it again returns the same promise. The calling task shows the state
-   * `group wait` meanwhile.
+   * task has settled). Calling it again is safe and settles the same way. The calling task shows
+   * the state `group wait` meanwhile.
    */
   wait(): Promise<void> {
     this.#waitCalled = true;
@@ -107,20 +107,7 @@ export class Group implements AsyncDisposable {
       });
       if (this.#active === 0 && this.#queued() === 0) this.#settle();
     }
-    if (!this.#closed) {
-      const task = current();
-      if (task !== undefined) {
-        task.state = 'group wait';
-        const restore = () => {
-          if (task.state === 'group wait') task.state = 'running';
-        };
-        return this.#waiting.then(restore, (err: unknown) => {
-          restore();
-          throw err;
-        });
-      }
-    }
-    return this.#waiting;
+    return this.#closed ? this.#waiting : withTaskState('group wait', this.#waiting);
   }
 
   /** [Symbol.asyncDispose] cancels `g.ctx` and waits for every task (see the class comment). */
