@@ -14,6 +14,10 @@ export interface DemoOptions extends LoadOptions {
   /** databaseUrl makes the slow dependency a PostgreSQL pg_sleep query instead of HTTP. */
   databaseUrl?: string | undefined;
   log?: (line: string) => void;
+  /** trace receives the request spans; a new recorder when not given. */
+  trace?: TraceEvents;
+  /** pidBase numbers the two trace rows (pidBase + 1 leaky, pidBase + 2 leash). Default: 0. */
+  pidBase?: number;
 }
 
 interface SideOptions extends DemoOptions {
@@ -101,7 +105,7 @@ async function runSide(
   opts: SideOptions,
   trace: TraceEvents,
 ): Promise<{ side: SideResult; name: string }> {
-  const pid = mode === 'leaky' ? 1 : 2;
+  const pid = (opts.pidBase ?? 0) + (mode === 'leaky' ? 1 : 2);
   trace.process(pid, mode === 'leaky' ? 'leaky handler (no context, no timeout)' : 'leash handler (req.ctx)');
   trace.thread(pid, 1, 'orders service');
   trace.thread(pid, 2, opts.databaseUrl ? 'postgres' : 'inventory upstream');
@@ -136,7 +140,7 @@ async function runSide(
 
 /** runDemo runs the same load against both handler styles, one after the other. */
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
-  const trace = new TraceEvents();
+  const trace = opts.trace ?? new TraceEvents();
   const sideOpts = { ...opts, baselineResources: resourceCount() + 2 }; // + the two listening servers
   const leaky = await runSide('leaky', sideOpts, trace);
   const leash = await runSide('leash', sideOpts, trace);

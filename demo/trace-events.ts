@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 
 interface TraceEvent {
   name: string;
-  ph: 'X' | 'M';
+  ph: string;
   ts: number;
   dur?: number;
   pid: number;
@@ -14,17 +14,18 @@ interface TraceEvent {
 }
 
 export class TraceEvents {
-  readonly #events: TraceEvent[] = [];
-  readonly #origin = performance.now();
+  readonly #events: object[] = [];
 
   /** process names a trace row group (one per handler style). */
   process(pid: number, name: string): void {
-    this.#events.push({ name: 'process_name', ph: 'M', ts: 0, pid, tid: 0, args: { name } });
+    const event: TraceEvent = { name: 'process_name', ph: 'M', ts: 0, pid, tid: 0, args: { name } };
+    this.#events.push(event);
   }
 
   /** thread names a row inside a group (orders, inventory). */
   thread(pid: number, tid: number, name: string): void {
-    this.#events.push({ name: 'thread_name', ph: 'M', ts: 0, pid, tid, args: { name } });
+    const event: TraceEvent = { name: 'thread_name', ph: 'M', ts: 0, pid, tid, args: { name } };
+    this.#events.push(event);
   }
 
   /** span records a complete span; start and end are performance.now() values. */
@@ -36,15 +37,22 @@ export class TraceEvents {
     end: number,
     args?: Record<string, unknown>,
   ): void {
-    this.#events.push({
+    const event: TraceEvent = {
       name,
       ph: 'X',
-      ts: Math.round((start - this.#origin) * 1000),
+      // Absolute microseconds, the time base leash/leak's recorder uses, so both merge into one file.
+      ts: Math.round((performance.timeOrigin + start) * 1000),
       dur: Math.max(1, Math.round((end - start) * 1000)),
       pid,
       tid,
       ...(args ? { args } : {}),
-    });
+    };
+    this.#events.push(event);
+  }
+
+  /** merge adds events recorded elsewhere (leash/leak's startTrace) to the file. */
+  merge(events: readonly object[]): void {
+    for (const e of events) this.#events.push(e);
   }
 
   get length(): number {
