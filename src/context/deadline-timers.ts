@@ -21,7 +21,9 @@ import { DEADLINE_EXCEEDED } from './errors.js';
 // setTimeout's largest delay; a later deadline is reached in steps.
 const TIMEOUT_MAX = 2 ** 31 - 1;
 
-const heap: CancelCtx[] = [];
+let heap: CancelCtx[] = [];
+// The largest size the heap reached since it was last compacted (arrays do not shrink on pop).
+let highWater = 0;
 let timer: NodeJS.Timeout | null = null;
 let armedFor = Number.POSITIVE_INFINITY;
 let holds = 0;
@@ -31,6 +33,7 @@ let refd = false;
 export function scheduleDeadline(c: CancelCtx): void {
   const i = heap.length;
   heap.push(c);
+  if (i >= highWater) highWater = i + 1;
   c._heapIndex = i;
   siftUp(i);
   if ((c._deadline as number) < armedFor) arm(c._deadline as number);
@@ -48,6 +51,12 @@ export function unscheduleDeadline(c: CancelCtx): void {
     if (!siftUp(i)) siftDown(i);
   }
   if (heap.length === 0 && refd) syncRef();
+  // Give back the backing store of a heap that was large and is now mostly empty: a burst of a
+  // million deadlines must not pin megabytes once they are cancelled. Amortised O(1) per removal.
+  if (highWater > 1024 && heap.length < highWater >> 2) {
+    heap = heap.slice();
+    highWater = heap.length;
+  }
 }
 
 /** @internal Keeps the process alive until released (see the file comment). */
