@@ -8,7 +8,7 @@ import { background, type Context, cause, sleep, withCancel } from '../context/i
 import { Channel } from './channel.js';
 import { GroupDoneError } from './errors.js';
 import { Group } from './group.js';
-import { go, taskCount, tasks } from './registry.js';
+import { go, setTaskStacks, taskCount, tasks } from './registry.js';
 
 const bg = background();
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -235,6 +235,24 @@ describe('Group (errgroup)', () => {
       cancel();
     } finally {
       unsubscribe('leash:task:unhandled', onUnhandled);
+    }
+  });
+
+  test('with stacks on, a queued task keeps the stack of its g.go call', async () => {
+    setTaskStacks(true);
+    try {
+      const g = new Group(bg, { limit: 1 });
+      const gate = new Channel<void>();
+      g.go((ctx) => gate.recv(ctx), { name: 'first' });
+      g.go((ctx) => gate.recv(ctx), { name: 'queued' }); // starts later, from taskSettled
+      gate.trySend(undefined);
+      await flush();
+      const queued = tasks().find((t) => t.name === 'queued');
+      assert.match(queued?.stack?.split('\n')[0] ?? '', /group\.test\.ts/);
+      gate.close();
+      await g.wait();
+    } finally {
+      setTaskStacks(false);
     }
   });
 

@@ -22,7 +22,7 @@ function run(
 }
 
 describe('blocked operations keep the process alive until their deadline', () => {
-  for (const op of ['recv', 'send', 'select', 'task']) {
+  for (const op of ['recv', 'send', 'select', 'task', 'group']) {
     test(`${op} on a silent channel rejects with DeadlineExceededError at the deadline`, () => {
       const r = run(op, 300);
       assert.equal(r.result, 'rejected');
@@ -33,9 +33,11 @@ describe('blocked operations keep the process alive until their deadline', () =>
     });
   }
 
-  test('range over a silent channel ends quietly at the deadline', () => {
-    const r = run('range', 300);
-    assert.equal(r.result, 'resolved');
-    assert.ok(r.elapsed >= 280, `ended after ${r.elapsed} ms`);
-  });
+  for (const op of ['range', 'ticker']) {
+    test(`${op} loop ends quietly at the deadline`, () => {
+      const r = run(op, 300);
+      assert.equal(r.result, 'resolved');
+      assert.ok(r.elapsed >= 280, `ended after ${r.elapsed} ms`);
+    });
+  }
 });
