@@ -68,10 +68,13 @@ export class Task<T = unknown> implements TaskHandle<T> {
   site: { stack?: string } | undefined = undefined;
   status = PENDING;
   result: unknown = undefined;
-  promise: Promise<T> | undefined = undefined;
-  // biome-ignore lint/suspicious/noExplicitAny: the registry list holds tasks of every T.
-  resolve: ((v: any) => void) | undefined = undefined;
-  reject: ((e: unknown) => void) | undefined = undefined;
+  // The promise of `run` below. It is handed out as `done`, unless the task failed before anyone
+  // read `done`: then `run` resolved it (the failure went to the unobserved report) and `done`
+  // is a separate rejected promise.
+  run: Promise<T> | undefined = undefined;
+  observed = false;
+  failed: Promise<T> | undefined = undefined;
+  rethrown = false;
 
   constructor(id: number, name: string, parentId: number | undefined, owner: TaskOwner | undefined) {
     this.id = id;
@@ -82,16 +85,12 @@ export class Task<T = unknown> implements TaskHandle<T> {
   }
 
   get done(): Promise<T> {
-    if (this.promise === undefined) {
-      if (this.status === FULFILLED) this.promise = Promise.resolve(this.result as T);
-      else if (this.status === REJECTED) this.promise = Promise.reject(this.result);
-      else
-        this.promise = new Promise<T>((resolve, reject) => {
-          this.resolve = resolve;
-          this.reject = reject;
-        });
+    this.observed = true;
+    if (this.status === REJECTED && !this.rethrown) {
+      this.failed ??= Promise.reject(this.result);
+      return this.failed;
     }
-    return this.promise;
+    return this.run!;
   }
 }
 
@@ -187,26 +186,34 @@ export function spawn<T>(
   head = task;
   live++;
   if (startChannel.hasSubscribers) startChannel.publish({ task });
-  store.run(task, run, task, ctx, fn);
+  task.run = store.run(task, run, task, ctx, fn);
   return task;
 }
 
 // run is a plain async function rather than promise.then(closure, closure): no closures per task,
-// and `await` on the task's native promise costs one microtask.
-async function run<T>(task: Task<T>, ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<void> {
+// `await` on the task's native promise costs one microtask, and its own promise is the task's
+// `done`, so a task costs no promise beyond the two an async call needs anyway.
+async function run<T>(task: Task<T>, ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
   let value: T;
   try {
     value = await fn(ctx);
   } catch (err) {
     settle(task, REJECTED, err);
-    return;
+    // A failure whose `done` was read (or that a Group owns) rejects `done`; any other is reported
+    // as unobserved, and `run` resolves so that Node does not also report it.
+    if (task.observed && task.owner === undefined) {
+      task.rethrown = true;
+      throw err;
+    }
+    return undefined as T;
   }
   settle(task, FULFILLED, value);
+  return value;
 }
 
 function settle(task: Task, status: number, result: unknown): void {
   task.status = status;
-  task.result = result;
+  task.result = status === REJECTED ? result : undefined;
   task.state = status === FULFILLED ? 'done' : 'failed';
   if (task.prev !== undefined) task.prev.next = task.next;
   else head = task.next;
@@ -216,17 +223,11 @@ function settle(task: Task, status: number, result: unknown): void {
   if (endChannel.hasSubscribers)
     endChannel.publish(status === FULFILLED ? { task, ok: true } : { task, ok: false, error: result });
   if (task.owner !== undefined) task.owner.taskSettled(status === FULFILLED, result);
-  if (task.promise !== undefined) {
-    if (status === FULFILLED) task.resolve?.(result);
-    else task.reject?.(result);
-    task.resolve = task.reject = undefined;
-  } else if (status === REJECTED && task.owner === undefined) {
-    setImmediate(reportIfUnobserved, task);
-  }
+  else if (status === REJECTED && !task.observed) setImmediate(reportIfUnobserved, task);
 }
 
 function reportIfUnobserved(task: Task): void {
-  if (task.promise !== undefined) return;
+  if (task.observed) return;
   const error = task.result;
   if (unhandledChannel.hasSubscribers) unhandledChannel.publish({ task, error });
   const reason = error instanceof Error ? (error.stack ?? String(error)) : String(error);
