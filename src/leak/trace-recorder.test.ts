@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startTrace, type TraceEvent } from './trace-recorder.js';
+
+function checkPairs(events: readonly TraceEvent[]): void {
+  // Async slices: every begin has exactly one end with the same id, and the end is not earlier.
+  const begins = new Map<string, TraceEvent>();
+  const ends = new Map<string, TraceEvent>();
+  for (const e of events) {
+    if (e.ph === 'b') {
+      assert.ok(!begins.has(e.id!), `duplicate begin ${e.id}`);
+      begins.set(e.id!, e);
+    } else if (e.ph === 'e') {
+      assert.ok(begins.has(e.id!), `end without begin ${e.id}`);
+      assert.ok(!ends.has(e.id!), `duplicate end ${e.id}`);
+      assert.ok(e.ts >= begins.get(e.id!)!.ts);
+      ends.set(e.id!, e);
+    }
+  }
+  assert.equal(begins.size, ends.size);
+  // Callback slices nest like a stack.
+  let depth = 0;
+  for (const e of events) {
+    if (e.ph === 'B') depth++;
+    if (e.ph === 'E') depth--;
+    assert.ok(depth >= 0, 'E before its B');
+  }
+  assert.equal(depth, 0);
+  // Flows: each start has one finish with the same id, not earlier.
+  const starts = new Map(events.filter((e) => e.ph === 's').map((e) => [e.id!, e]));
+  const finishes = events.filter((e) => e.ph === 'f');
+  assert.equal(starts.size, finishes.length);
+  for (const f of finishes) {
+    assert.ok(starts.has(f.id!), `flow finish without start ${f.id}`);
+    assert.ok(f.ts >= starts.get(f.id!)!.ts);
+    assert.equal(f.bp, 'e');
+  }
+}
+
+test('a trace is valid Chrome trace-event JSON with matching pairs and creator->created flows', async () => {
+  const rec = startTrace();
+  await new Promise<void>((resolve) => setTimeout(resolve, 5));
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const t = setInterval(() => {}, 1);
+  await new Promise((r) => setTimeout(r, 10));
+  clearInterval(t);
+  rec.stop();
+  const json = JSON.parse(JSON.stringify(rec.toJSON())) as {
+    traceEvents: TraceEvent[];
+    displayTimeUnit: string;
+  };
+  assert.equal(json.displayTimeUnit, 'ms');
+  const events = json.traceEvents;
+  for (const e of events) {
+    assert.equal(typeof e.ph, 'string');
+    assert.equal(typeof e.ts, 'number');
+    assert.equal(typeof e.pid, 'number');
+    assert.equal(typeof e.tid, 'number');
+  }
+  assert.ok(events.some((e) => e.ph === 'b' && e.name === 'Timeout'));
+  assert.ok(events.some((e) => e.ph === 'B' && e.name === 'Timeout callback'));
+  assert.ok(events.some((e) => e.ph === 's'));
+  checkPairs(events);
+});
+
+test('the ring buffer is bounded and still exports only complete pairs', async () => {
+  const rec = startTrace({ maxEvents: 64 });
+  for (let i = 0; i < 50; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  rec.stop();
+  assert.equal(rec.size, 64);
+  assert.ok(rec.dropped > 0);
+  checkPairs(rec.toJSON().traceEvents);
+});
+
+test('stop() is idempotent and recording stops', async () => {
+  const rec = startTrace();
+  rec.stop();
+  rec.stop();
+  const before = rec.size;
+  await new Promise<void>((resolve) => setTimeout(resolve, 1));
+  assert.equal(rec.size, before);
+  assert.throws(() => startTrace({ maxEvents: 1 }), { code: 'LEASH_ERR_INVALID_ARG' });
+});
