@@ -61,6 +61,18 @@ describe('ticker', () => {
     assert.equal(n, 0);
   });
 
+  test('a second next() while one is pending rejects with LEASH_ERR_INVALID_ARG', async () => {
+    const [ctx, cancel] = withCancel(bg);
+    const it = ticker(ctx, 60_000);
+    const first = it.next();
+    await assert.rejects(
+      it.next(),
+      (e: unknown) => (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG',
+    );
+    cancel();
+    assert.deepEqual(await first, { value: undefined, done: true });
+  });
+
   test('bad ms throws TypeError LEASH_ERR_INVALID_ARG', () => {
     for (const bad of [0, -1, Number.NaN, Infinity, '5']) {
       assert.throws(

@@ -59,7 +59,9 @@ class Ticker implements AsyncIterableIterator<number> {
       return Promise.resolve({ value, done: false });
     }
     if (this.#resolve !== undefined)
-      throw new TypeError('ticker: next() called while a previous next() is pending');
+      return Promise.reject(
+        invalidArg('ticker: next() called while a previous next() is still pending; await each tick'),
+      );
     this.#interval.ref();
     const task = current();
     if (task !== undefined) {
