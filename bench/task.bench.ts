@@ -134,6 +134,7 @@ const effectionSpawn = await measure(
     run: (n) =>
       run(function* () {
         for (let i = 0; i < n; i++) {
+          // biome-ignore lint/correctness/useYield: an effection operation with nothing to wait for, like the leash fn.
           const t = yield* spawn(function* () {
             return 1;
           });
