@@ -25,7 +25,9 @@ interface Queued {
  *   error if `wait()` was never called, so a failure is not lost.
  *
  * Tasks are registered with the task registry (names `group` unless given) and their failures are
- * the group's to report: they are not "unobserved".
+ * the group's to report: they are not "unobserved". So always end a group with `wait()` (or
+ * `await using`): a group never waited for loses its error, and `g.ctx` stays linked to `parent`
+ * until `parent` ends, like a Go context whose cancel function was never called.
  *
  * @example
  * const g = new Group(ctx, { limit: 8 });
