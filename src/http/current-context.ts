@@ -18,3 +18,13 @@ export function currentContext(): Context | undefined {
 export function runWithContext<R>(ctx: Context, fn: () => R): R {
   return store.run(ctx, fn);
 }
+
+/** runWithout runs fn as is: the adapters' runner when asyncLocalStorage is false. */
+function runWithout<R>(_ctx: Context, fn: () => R): R {
+  return fn();
+}
+
+/** contextRunner picks, once per adapter, how its handlers are run. */
+export function contextRunner(useStorage: boolean | undefined): <R>(ctx: Context, fn: () => R) => R {
+  return useStorage === false ? runWithout : runWithContext;
+}

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Context } from '../context/index.js';
-import { runWithContext } from './current-context.js';
+import { contextRunner } from './current-context.js';
 import type { RequestContextOptions } from './request-context.js';
 import { assertContext, checkOptions, requestContext } from './request-context.js';
 
@@ -31,6 +31,7 @@ export function expressContext(
 ): (req: Request, res: Response, next: NextFunction) => void {
   assertContext(root, 'expressContext(root): root');
   checkOptions(opts);
+  const runWithContext = contextRunner(opts.asyncLocalStorage);
   return (req, res, next) => {
     const ctx = requestContext(root, req, res, opts);
     req.ctx = ctx;

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Context } from '../context/index.js';
-import { runWithContext } from './current-context.js';
+import { contextRunner } from './current-context.js';
 import type { RequestContextOptions } from './request-context.js';
 import { assertContext, checkOptions, requestContext } from './request-context.js';
 
@@ -31,6 +31,7 @@ export type FastifyContextPlugin = ((
 export function fastifyContext(root: Context, opts: RequestContextOptions = {}): FastifyContextPlugin {
   assertContext(root, 'fastifyContext(root): root');
   checkOptions(opts);
+  const runWithContext = contextRunner(opts.asyncLocalStorage);
   const plugin = (instance: FastifyInstance, _opts: unknown, done: (err?: Error) => void) => {
     instance.decorateRequest('ctx', undefined as unknown as Context);
     instance.addHook(
@@ -41,12 +42,14 @@ export function fastifyContext(root: Context, opts: RequestContextOptions = {}):
         runWithContext(ctx, next);
       },
     );
-    instance.addHook(
-      'preHandler',
-      (request: FastifyRequest, _reply: FastifyReply, next: HookHandlerDoneFunction) => {
-        runWithContext(request.ctx, next);
-      },
-    );
+    if (opts.asyncLocalStorage !== false) {
+      instance.addHook(
+        'preHandler',
+        (request: FastifyRequest, _reply: FastifyReply, next: HookHandlerDoneFunction) => {
+          runWithContext(request.ctx, next);
+        },
+      );
+    }
     done();
   };
   const marked = plugin as FastifyContextPlugin;

@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Context } from '../context/index.js';
 import { isCanceled, isDeadlineExceeded } from '../context/index.js';
-import { runWithContext } from './current-context.js';
+import { contextRunner } from './current-context.js';
 import type { RequestContextOptions } from './request-context.js';
 import { assertContext, checkOptions, requestContext } from './request-context.js';
 
@@ -19,6 +19,7 @@ export interface LeashState {
 export function koaContext(root: Context, opts: RequestContextOptions = {}): Middleware<LeashState> {
   assertContext(root, 'koaContext(root): root');
   checkOptions(opts);
+  const runWithContext = contextRunner(opts.asyncLocalStorage);
   const status = opts.timeoutStatus ?? 504;
   return (kctx, next) => {
     const ctx = requestContext(root, kctx.req, kctx.res, opts);

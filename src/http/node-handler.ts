@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../context/index.js';
 import { isCanceled, isDeadlineExceeded } from '../context/index.js';
-import { runWithContext } from './current-context.js';
+import { contextRunner } from './current-context.js';
 import { invalidArg } from './errors.js';
 import type { RequestContextOptions } from './request-context.js';
 import { assertContext, checkOptions, requestContext } from './request-context.js';
@@ -40,6 +40,7 @@ export function withContext<
   if (typeof handler !== 'function')
     throw invalidArg('withContext(root, handler): handler must be a function');
   checkOptions(opts);
+  const runWithContext = contextRunner(opts.asyncLocalStorage);
   const status = opts.timeoutStatus ?? 504;
   return (req, res) => {
     const ctx = requestContext(root, req, res, opts);

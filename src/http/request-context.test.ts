@@ -92,3 +92,24 @@ test('adapters reject bad arguments with LEASH_ERR_INVALID_ARG', async () => {
   assert.throws(() => serve(background(), {} as never), invalid);
   assert.throws(() => serve(background(), http.createServer(), { drainMs: -5 }), invalid);
 });
+
+test('asyncLocalStorage: false keeps req.ctx and leaves currentContext() undefined', async () => {
+  const { withContext, currentContext } = await import('./index.js');
+  let seen: unknown = 'unset';
+  let ctxOk = false;
+  await once(
+    withContext(
+      background(),
+      async (req, res) => {
+        await new Promise((r) => setImmediate(r));
+        seen = currentContext();
+        ctxOk = req.ctx.value(requestIdKey) === 'no-als';
+        res.end();
+      },
+      { asyncLocalStorage: false },
+    ),
+    { 'x-request-id': 'no-als' },
+  );
+  assert.equal(seen, undefined);
+  assert.ok(ctxOk);
+});

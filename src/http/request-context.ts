@@ -20,6 +20,13 @@ export interface RequestContextOptions {
   maxTimeoutMs?: number;
   /** timeoutStatus is the status sent when the deadline passes before the handler answered. Default: 504. */
   timeoutStatus?: number;
+  /**
+   * asyncLocalStorage makes the request context reachable through currentContext(). Default: true.
+   * On Node 20, AsyncLocalStorage runs on async_hooks and costs every async operation of the
+   * process a little (see the README's numbers); set false when every call gets `ctx` explicitly.
+   * It is process-wide: once any adapter has used it, the cost is paid by all.
+   */
+  asyncLocalStorage?: boolean;
 }
 
 const kCancel = Symbol('leash.http.cancel');
@@ -122,6 +129,9 @@ export function checkOptions(opts: RequestContextOptions): void {
     if (v !== undefined && (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))) {
       throw invalidArg(`${name} must be a finite number of milliseconds >= 0, got ${String(v)}`);
     }
+  }
+  if (opts.asyncLocalStorage !== undefined && typeof opts.asyncLocalStorage !== 'boolean') {
+    throw invalidArg(`asyncLocalStorage must be a boolean, got ${String(opts.asyncLocalStorage)}`);
   }
   const s = opts.timeoutStatus;
   if (s !== undefined && (!Number.isInteger(s) || s < 100 || s > 599)) {
