@@ -121,8 +121,10 @@ async function runSide(
     `  ${mode}: ${opts.requests} requests, ${opts.concurrency} at a time, clients give up after ${opts.clientTimeoutMs} ms`,
   );
   const load = await runLoad(orders.url, opts);
-  // Every client has left. Give the server one moment to notice, then look at what is still alive.
+  // Every client has left. Give the server up to half a second to notice (a loaded machine is slow to
+  // deliver socket closes), then look at what is still alive. Same rule for both sides.
   await tick(100);
+  for (let i = 0; i < 20 && ((await setup.dependency.open()) > 0 || orders.running > 0); i++) await tick(20);
   const side: SideResult = {
     mode,
     load,
