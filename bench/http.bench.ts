@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { background, withCancelCause, withTimeout } from 'leash';
 import { requestContext } from 'leash/http';
 
-const durationS = Number(process.env.BENCH_SECONDS ?? 1.5);
+const durationS = Number(process.env.BENCH_SECONDS ?? 1);
 
 // ---- 1. micro ----
 
