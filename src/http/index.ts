@@ -13,6 +13,7 @@ export type { ContextHandler, ContextRequest } from './node-handler.js';
 export { withContext } from './node-handler.js';
 export type { RequestContextOptions } from './request-context.js';
 export { requestContext } from './request-context.js';
+export type { RequestEvent } from './request-events.js';
 export { requestIdKey } from './request-id.js';
 export { parseRequestTimeout } from './request-timeout.js';
 export type { ServeOptions, ShutdownReport } from './serve.js';

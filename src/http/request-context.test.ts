@@ -113,3 +113,27 @@ test('asyncLocalStorage: false keeps req.ctx and leaves currentContext() undefin
   assert.equal(seen, undefined);
   assert.ok(ctxOk);
 });
+
+test('request start and end are published on diagnostics channels with the cause', async () => {
+  const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
+  const seen: string[] = [];
+  const onStart = (m: unknown) =>
+    seen.push(`start ${(m as { ctx: { value(k: unknown): unknown } }).ctx.value(requestIdKey)}`);
+  const onEnd = (m: unknown) => seen.push(`end ${(m as { cause: unknown }).cause === responseFinished}`);
+  subscribe('leash:http:request-start', onStart);
+  subscribe('leash:http:request-end', onEnd);
+  try {
+    await once(
+      (req, res) => {
+        requestContext(background(), req, res);
+        res.end();
+      },
+      { 'x-request-id': 'dc-1' },
+    );
+    for (let i = 0; i < 50 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(seen, ['start dc-1', 'end true']);
+  } finally {
+    unsubscribe('leash:http:request-start', onStart);
+    unsubscribe('leash:http:request-end', onEnd);
+  }
+});

@@ -1,7 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CancelCauseFunc, Context } from '../context/index.js';
-import { afterFunc, isDeadlineExceeded, withCancelCause, withDeadline, withValue } from '../context/index.js';
+import {
+  afterFunc,
+  cause,
+  isDeadlineExceeded,
+  withCancelCause,
+  withDeadline,
+  withValue,
+} from '../context/index.js';
 import { ClientGoneError, invalidArg, responseFinished } from './errors.js';
+import { publishEnd, publishStart } from './request-events.js';
 import { acceptRequestId, requestIdKey } from './request-id.js';
 import { parseRequestTimeout } from './request-timeout.js';
 import { parseTraceparent, traceparentKey } from './traceparent.js';
@@ -40,6 +48,9 @@ type Tracked = ServerResponse & { [kCancel]?: CancelCauseFunc };
  * valid `x-request-timeout` header, else opts.timeoutMs, capped by opts.maxTimeoutMs; it never
  * extends root's own deadline. It also sets the values requestIdKey and traceparentKey, and echoes
  * `x-request-id` on the response.
+ *
+ * It publishes `leash:http:request-start` and `leash:http:request-end` (with the cause) on
+ * node:diagnostics_channel when someone subscribes.
  *
  * The adapters call it for you; call it yourself only to support another framework built on
  * node:http. Call it once per request, before the handler runs. Nothing leaks if the handler forgets
@@ -83,10 +94,12 @@ export function requestContext(
   }
 
   // 'close' fires once per response; `on` skips the wrapper `once` allocates.
+  const event = publishStart(req, res, ctx);
   res.on('close', () => {
     stopTimeoutReply?.();
     (res as Tracked)[kCancel] = undefined;
     cancel(res.writableFinished ? responseFinished : new ClientGoneError());
+    publishEnd(event, cause(ctx));
   });
   return ctx;
 }

@@ -1,6 +1,7 @@
 // Integration tests for leash/pg against a real PostgreSQL on 127.0.0.1:5432 (database "test").
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import {
@@ -91,9 +92,18 @@ describe('leash/pg', () => {
         (e: unknown) => e,
       );
       while ((await activeWith(observer, marker)) === 0) await new Promise((r) => setTimeout(r, 10));
+      const cancels: unknown[] = [];
+      const onCancel = (m: unknown) => cancels.push(m);
+      subscribe('leash:pg:cancel', onCancel);
       const t0 = performance.now();
       cancel();
       const err = await pending;
+      unsubscribe('leash:pg:cancel', onCancel);
+      assert.equal(cancels.length, 1, 'one cancel request, published on leash:pg:cancel');
+      assert.equal(
+        (cancels[0] as { processID: number }).processID,
+        (client as unknown as { processID: number }).processID,
+      );
       assert.ok(err instanceof CanceledError);
       assert.equal(err, ctx.err);
       assert.ok(performance.now() - t0 < 1000);
