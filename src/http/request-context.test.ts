@@ -137,3 +137,57 @@ test('request start and end are published on diagnostics channels with the cause
     unsubscribe('leash:http:request-end', onEnd);
   }
 });
+
+test('the request deadline is min(valid header or timeoutMs, maxTimeoutMs, root deadline), never later (property)', async () => {
+  const fc = (await import('fast-check')).default;
+  const { EventEmitter } = await import('node:events');
+  const { withDeadline } = await import('../context/index.js');
+  class Res extends EventEmitter {
+    headersSent = false;
+    writableFinished = true;
+    writableEnded = false;
+    statusCode = 200;
+    setHeader(): void {}
+    end(): void {
+      this.writableEnded = true;
+    }
+  }
+  const header = fc.oneof(
+    fc.constant(undefined),
+    fc.integer({ min: 0, max: 100_000 }).map(String),
+    fc.constantFrom('-1', '1.5', 'abc', '', '10s'),
+  );
+  const ms = fc.option(fc.integer({ min: 0, max: 100_000 }), { nil: undefined });
+  fc.assert(
+    fc.property(header, ms, ms, ms, (h, timeoutMs, maxTimeoutMs, rootMs) => {
+      const now = Date.now();
+      const [root, cancelRoot] =
+        rootMs === undefined ? [background(), () => {}] : withDeadline(background(), now + rootMs);
+      const res = new Res();
+      const req = {
+        headers: h === undefined ? {} : { 'x-request-timeout': h },
+      } as unknown as http.IncomingMessage;
+      const opts = {
+        ...(timeoutMs !== undefined && { timeoutMs }),
+        ...(maxTimeoutMs !== undefined && { maxTimeoutMs }),
+      };
+      const ctx = requestContext(root, req, res as unknown as http.ServerResponse, opts);
+      const after = Date.now();
+      const valid = h !== undefined && /^\d+$/.test(h) ? Number(h) : undefined;
+      let expected = valid ?? timeoutMs;
+      if (maxTimeoutMs !== undefined && (expected === undefined || expected > maxTimeoutMs))
+        expected = maxTimeoutMs;
+      const bounds = [expected, rootMs].filter((x): x is number => x !== undefined);
+      try {
+        if (bounds.length === 0) return ctx.deadline === undefined;
+        const lo = now + Math.min(...bounds);
+        const hi = after + Math.min(...bounds);
+        return ctx.deadline !== undefined && ctx.deadline >= lo && ctx.deadline <= hi;
+      } finally {
+        res.emit('close');
+        cancelRoot();
+      }
+    }),
+    { numRuns: 500 },
+  );
+});
