@@ -179,24 +179,43 @@ describe('withCancel', () => {
     for (const l of layers) assert.ok(isDone(l));
   });
 
-  test('abort listeners of descendants run before cancel() returns; done resolves later', async () => {
+  test('every descendant is done before any abort listener runs; parents abort first; done resolves later', async () => {
     const [parent, cancel] = withCancel(background());
     const [child] = withCancel(parent);
+    const [grandchild] = withCancel(child);
     const order: string[] = [];
-    child.signal.addEventListener('abort', () =>
-      order.push(`child abort, parent err set: ${parent.err !== undefined}`),
+    parent.signal.addEventListener('abort', () =>
+      order.push(`parent abort, grandchild err set: ${grandchild.err !== undefined}`),
     );
-    parent.signal.addEventListener('abort', () => order.push('parent abort'));
-    void child.done.then(() => order.push('child done'));
+    child.signal.addEventListener('abort', () => order.push('child abort'));
+    grandchild.signal.addEventListener('abort', () => order.push('grandchild abort'));
+    void grandchild.done.then(() => order.push('grandchild done'));
     cancel();
     order.push('cancel returned');
-    await child.done;
+    await grandchild.done;
     assert.deepEqual(order, [
-      'child abort, parent err set: true',
-      'parent abort',
+      'parent abort, grandchild err set: true',
+      'child abort',
+      'grandchild abort',
       'cancel returned',
-      'child done',
+      'grandchild done',
     ]);
+  });
+
+  test('a chain of 100,000 nested contexts cancels without overflowing the stack', () => {
+    const k = createKey<number>('depth');
+    let ctx: Context = background();
+    let cancelRoot: (() => void) | undefined;
+    const chain: Context[] = [];
+    for (let i = 0; i < 100_000; i++) {
+      const [c, cancel] = i % 2 === 0 ? withCancel(ctx) : withTimeout(ctx, 60_000);
+      cancelRoot ??= cancel;
+      ctx = i % 1000 === 0 ? withValue(c, k, i) : c;
+      chain.push(ctx);
+    }
+    assert.equal(ctx.value(k), 99_000);
+    (cancelRoot as () => void)();
+    assert.ok(chain.every((c) => isCanceled(c.err)));
   });
 
   test('a child derived from an abort listener of its cancelled parent is born cancelled', () => {

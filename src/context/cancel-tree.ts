@@ -138,22 +138,71 @@ export class CancelCtx extends LeashContext implements Link, Owner {
 
   /**
    * Cancels this context and its descendants with `err` and `cause`. The first call wins; the
-   * rest do nothing. Descendants are done before it returns; abort listeners run synchronously
-   * (as for AbortController.abort), done promises resolve in a later microtask.
+   * rest do nothing.
+   *
+   * It works in two passes. The first marks the whole subtree done (err, cause, timers, links),
+   * iteratively, so that a chain of contexts thousands deep cannot overflow the stack and leave a
+   * half-cancelled tree. The second aborts signals, resolves done promises and tells waiters,
+   * parents before children (Go closes a parent's Done channel before its children's; the DOM
+   * aborts a signal before its dependents). So by the time any abort listener runs, every
+   * descendant's `err` is already set. Abort listeners run synchronously, as for
+   * AbortController.abort; done promises resolve in a later microtask.
    */
   _cancel(err: Error, cause: unknown): void {
     if (this._err !== undefined) return;
+    this._markDone(err, cause);
+    if (this._owner !== null) unlink(this);
+    if (this._head === null) {
+      this._notify();
+      return;
+    }
+    // The subtree becomes a queue threaded through the links' own `_next` fields (they are
+    // detached from their lists as they are visited), in breadth-first order. Threading it
+    // through the nodes, rather than pushing them onto an array, keeps cancelling 100k children
+    // allocation-free (bench/context.bench.ts: an array made it about 3x slower).
+    let tail: Link = this;
+    for (let n: Link | null = this; n !== null; n = n._next) {
+      if (!(n instanceof CancelCtx)) continue;
+      let child: Link | null;
+      while ((child = n._head) !== null) {
+        const next: Link | null = child._next;
+        n._head = next;
+        if (next !== null) next._prev = null;
+        child._next = null;
+        child._owner = null;
+        if (child instanceof CancelCtx) {
+          if (child._err !== undefined) continue;
+          child._markDone(err, cause);
+        }
+        tail._next = child;
+        tail = child;
+      }
+    }
+    let n: Link | null = this;
+    while (n !== null) {
+      const next: Link | null = n._next;
+      n._next = null;
+      if (n instanceof CancelCtx) n._notify();
+      else n._parentDone(err, cause);
+      n = next;
+    }
+  }
+
+  /** Records the outcome and releases the deadline and foreign listeners; no user code runs. */
+  _markDone(err: Error, cause: unknown): void {
     this._err = err;
     this._cause = cause;
-    if (this._owner !== null) unlink(this);
     if (this._heapIndex >= 0) unscheduleDeadline(this);
     const detach = this._detach;
     if (detach !== null) {
       this._detach = null;
       detach();
     }
-    if (this._head !== null) finishChildren(this, err, cause);
-    if (this._controller !== null) this._controller.abort(cause);
+  }
+
+  /** Tells the outside world: aborts the signal and resolves done, if they were ever read. */
+  _notify(): void {
+    if (this._controller !== null) this._controller.abort(this._cause);
     const resolve = this._resolveDone;
     if (resolve !== null) {
       this._resolveDone = null;
