@@ -60,6 +60,9 @@ async function expectInvalid(fn: () => unknown, what: string): Promise<void> {
   assert.ok(error.message.length > 10, `${what}: message should say what was expected`);
 }
 
+// errOf reads err without letting an earlier assertion narrow its type.
+const errOf = (ctx: Context): Error | undefined => ctx.err;
+
 const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 async function waitDone(ctx: Context, ms = 2000): Promise<void> {
@@ -75,7 +78,7 @@ describe('background and todo', () => {
   test('background is one shared, never-done instance with no deadline or values', async () => {
     const bg = background();
     assert.equal(bg, background());
-    assert.equal(bg.err, undefined);
+    assert.equal(errOf(bg), undefined);
     assert.equal(bg.deadline, undefined);
     assert.equal(bg.value(createKey<number>('k')), undefined);
     assert.equal(cause(bg), undefined);
@@ -86,7 +89,7 @@ describe('background and todo', () => {
 
   test('todo is never done, has no deadline and no values', async () => {
     const t = todo();
-    assert.equal(t.err, undefined);
+    assert.equal(errOf(t), undefined);
     assert.equal(t.deadline, undefined);
     assert.equal(t.value(createKey<number>('k')), undefined);
     assert.equal(await isPending(t.done), true);
@@ -116,7 +119,7 @@ describe('withCancel', () => {
 
   test('err is a CanceledError named AbortError with code LEASH_ERR_CANCELED', () => {
     const [ctx, cancel] = withCancel(background());
-    assert.equal(ctx.err, undefined);
+    assert.equal(errOf(ctx), undefined);
     assert.equal(cause(ctx), undefined);
     cancel();
     const err = ctx.err;
@@ -143,7 +146,7 @@ describe('withCancel', () => {
       const [c2, cancel2] = withCancel(background());
       inner = c2;
       using _c = cancel2;
-      assert.equal(inner.err, undefined);
+      assert.equal(errOf(inner), undefined);
     }
     assert.ok(inner.err instanceof CanceledError, 'using cancels at scope exit');
   });
@@ -154,8 +157,8 @@ describe('withCancel', () => {
     const [sibling] = withCancel(parent);
     cancelChild();
     assert.ok(child.err instanceof CanceledError);
-    assert.equal(parent.err, undefined);
-    assert.equal(sibling.err, undefined);
+    assert.equal(errOf(parent), undefined);
+    assert.equal(errOf(sibling), undefined);
     cancelParent();
     assert.ok(sibling.err instanceof CanceledError);
   });
@@ -198,6 +201,18 @@ describe('withCancel', () => {
     cancelB();
     assert.equal(b.signal.aborted, true);
     assert.equal(b.signal.reason, b.err);
+  });
+
+  test('every descendant is done before any abort listener runs', () => {
+    const [parent, cancel] = withCancel(background());
+    const [child] = withCancel(parent);
+    const [grand] = withTimeout(child, 60_000);
+    const seen: unknown[] = [];
+    parent.signal.addEventListener('abort', () => seen.push(grand.err, child.err));
+    grand.signal.addEventListener('abort', () => seen.push(parent.err));
+    cancel();
+    assert.equal(seen.length, 3);
+    for (const e of seen) assert.ok(e instanceof CanceledError);
   });
 
   test('a child signal read before the parent is cancelled aborts with the parent cause', () => {
@@ -315,7 +330,7 @@ describe('deadlines and timeouts', () => {
     const [ctx, cancel] = withTimeout(background(), 30);
     assert.ok(ctx.deadline !== undefined);
     assert.ok(ctx.deadline >= before + 30 && ctx.deadline <= Date.now() + 30);
-    assert.equal(ctx.err, undefined);
+    assert.equal(errOf(ctx), undefined);
     await waitDone(ctx);
     assert.ok(Date.now() >= before + 25, 'not early');
     const err = ctx.err as DeadlineExceededError;
@@ -374,7 +389,7 @@ describe('deadlines and timeouts', () => {
     assert.ok((child.deadline as number) < (parent.deadline as number));
     await waitDone(child);
     assert.ok(child.err instanceof DeadlineExceededError);
-    assert.equal(parent.err, undefined);
+    assert.equal(errOf(parent), undefined);
     cancelParent();
   });
 
@@ -477,7 +492,7 @@ describe('values', () => {
     const [p, cancel] = withTimeout(background(), 10_000);
     const v = withValue(p, createKey<number>('n'), 1);
     assert.equal(v.deadline, p.deadline);
-    assert.equal(v.err, undefined);
+    assert.equal(errOf(v), undefined);
     cancel();
     assert.equal(v.err, p.err);
   });
@@ -505,7 +520,7 @@ describe('withoutCancel', () => {
     assert.equal(w.deadline, undefined);
     assert.equal(remaining(w), Number.POSITIVE_INFINITY);
     cancel(new Error('x'));
-    assert.equal(w.err, undefined);
+    assert.equal(errOf(w), undefined);
     assert.equal(cause(w), undefined);
     assert.equal(w.signal.aborted, false);
     assert.equal(await isPending(w.done), true);
@@ -516,14 +531,14 @@ describe('withoutCancel', () => {
     const [parent, cancel] = withCancel(background());
     cancel();
     const w = withoutCancel(parent);
-    assert.equal(w.err, undefined);
+    assert.equal(errOf(w), undefined);
     const [child, cancelChild] = withCancelCause(w);
-    assert.equal(child.err, undefined);
+    assert.equal(errOf(child), undefined);
     const why = new Error('own');
     cancelChild(why);
     assert.equal(cause(child), why);
     const [t, ct] = withTimeout(w, 5000);
-    assert.equal(t.err, undefined);
+    assert.equal(errOf(t), undefined);
     ct();
   });
 });
@@ -636,7 +651,7 @@ describe('fromSignal', () => {
     const ac = new AbortController();
     const before = getEventListeners(ac.signal, 'abort').length;
     const [ctx, cancel] = fromSignal(background(), ac.signal);
-    assert.equal(ctx.err, undefined);
+    assert.equal(errOf(ctx), undefined);
     const reason = new Error('stop');
     ac.abort(reason);
     await turn();
@@ -674,7 +689,7 @@ describe('fromSignal', () => {
     const [b2, cancelB2] = fromSignal(background(), ac.signal);
     cancelB2();
     assert.ok(b2.err instanceof CanceledError);
-    assert.equal(b.err, undefined, 'one fromSignal child cancelled does not cancel another');
+    assert.equal(errOf(b), undefined, 'one fromSignal child cancelled does not cancel another');
     ac.abort();
     await turn();
     assert.ok(b.err instanceof CanceledError);
@@ -905,7 +920,7 @@ describe('custom parent contexts', () => {
     const [grand] = withTimeout(child, 120_000);
     assert.equal(child.value(k), 'fv');
     assert.equal(grand.deadline, dl);
-    assert.equal(child.err, undefined);
+    assert.equal(errOf(child), undefined);
     foreign.cancel();
     await waitDone(grand);
     assert.ok(isCanceled(child.err));
