@@ -42,11 +42,16 @@ export class DeadlineExceededError extends Error {
 
 // The shared sentinels. Creating an Error captures a stack trace, which costs microseconds; a
 // cancel costs tens of nanoseconds, so, like Go, every context shares these two.
+//
+// They are deliberately not frozen: frameworks decorate the errors they catch (Koa writes
+// `status`, `expose` and `headerSent`), and a frozen error turns `throw ctx.err` in a handler into
+// a TypeError inside the framework. Code that wants to annotate one should wrap it instead
+// (`new Error('lookup failed', { cause: ctx.err })`); isCanceled() follows the cause chain.
 function sentinel<E extends Error>(make: () => E): E {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return Object.freeze(make());
+    return make();
   } finally {
     Error.stackTraceLimit = limit;
   }
