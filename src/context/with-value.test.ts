@@ -99,7 +99,7 @@ test('property: value() returns the innermost binding for each key (fast-check)'
           model.set(ki, value);
         }
       }
-      keys.forEach((k, i) => assert.equal(ctx.value(k), model.get(i)));
+      for (const [i, k] of keys.entries()) assert.equal(ctx.value(k), model.get(i));
       for (const c of cancels) c();
     }),
   );
