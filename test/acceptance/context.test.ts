@@ -948,3 +948,149 @@ describe('custom parent contexts', () => {
     assert.ok(getEventListeners(sig, 'abort').length <= base + 1, 'listeners are removed on cancel');
   });
 });
+
+describe('edge cases a Go engineer checks', () => {
+  test('deadlines never fire early, and the shared queue keeps order', async () => {
+    const lateness: number[] = [];
+    const all: Promise<void>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const [ctx] = withTimeout(background(), 1 + ((i * 37) % 90));
+      all.push(
+        new Promise<void>((r) =>
+          afterFunc(ctx, () => {
+            lateness.push(Date.now() - (ctx.deadline as number));
+            assert.equal(remaining(ctx), 0);
+            r();
+          }),
+        ),
+      );
+    }
+    await Promise.all(all);
+    assert.ok(Math.min(...lateness) >= 0, `fired early by ${-Math.min(...lateness)} ms`);
+  });
+
+  test('a short deadline made after a long one fires on time; cancelling the earliest keeps the next', async () => {
+    const [long, cancelLong] = withTimeout(background(), 60_000);
+    const t0 = Date.now();
+    const [short] = withTimeout(background(), 30);
+    await waitDone(short, 1000);
+    assert.ok(Date.now() - t0 < 500);
+    const [first, cancelFirst] = withTimeout(background(), 20);
+    const [second] = withTimeout(background(), 40);
+    cancelFirst();
+    await waitDone(second, 1000);
+    assert.ok(second.err instanceof DeadlineExceededError);
+    assert.ok(first.err instanceof CanceledError);
+    assert.equal(errOf(long), undefined);
+    cancelLong();
+  });
+
+  test('a deadline created inside an afterFunc callback fires', async () => {
+    const [f] = withTimeout(background(), 5);
+    const made = new Promise<Context>((r) => afterFunc(f, () => r(withTimeout(background(), 10)[0])));
+    await waitDone(await made, 1000);
+  });
+
+  test('timeouts beyond setTimeout range do not fire at once', async () => {
+    const [a, ca] = withTimeout(background(), 3e9);
+    const [b, cb] = withDeadline(background(), Date.now() + 2 ** 31 + 5);
+    await delay(50);
+    assert.equal(errOf(a), undefined);
+    assert.equal(errOf(b), undefined);
+    ca();
+    cb();
+  });
+
+  test('a past deadline under an already-cancelled parent keeps the parent err', () => {
+    const [p, cancel] = withCancel(background());
+    cancel();
+    const [c] = withDeadline(p, Date.now() - 10);
+    assert.ok(c.err instanceof CanceledError);
+  });
+
+  test('past deadlines under an expired parent take the parent cause', () => {
+    const why = new Error('why');
+    const [p] = withTimeoutCause(background(), 0, why);
+    const [c] = withDeadlineCause(p, Date.now() - 10, new Error('mine'));
+    assert.ok(c.err instanceof DeadlineExceededError);
+    assert.equal(cause(c), why);
+  });
+
+  test("a later-than-parent deadline is just withCancel: the parent's cause, not its own", async () => {
+    const why = new Error('parent');
+    const [p] = withTimeoutCause(background(), 20, why);
+    const [c] = withDeadlineCause(p, Date.now() + 60_000, new Error('mine'));
+    await waitDone(c);
+    assert.ok(c.err instanceof DeadlineExceededError);
+    assert.equal(cause(c), why);
+  });
+
+  test('an earlier child deadline uses its own cause', async () => {
+    const mine = new Error('mine');
+    const [p, cancel] = withTimeout(background(), 60_000);
+    const [c] = withTimeoutCause(p, 20, mine);
+    await waitDone(c);
+    assert.equal(cause(c), mine);
+    cancel();
+  });
+
+  test('fromSignal keeps the abort reason as the cause and the parent deadline', async () => {
+    const ac = new AbortController();
+    const [p, cancel] = withTimeout(background(), 60_000);
+    const [ctx] = fromSignal(p, ac.signal);
+    assert.equal(ctx.deadline, p.deadline);
+    const why = new Error('why');
+    ac.abort(why);
+    await turn();
+    assert.equal(cause(ctx), why);
+    cancel();
+  });
+
+  test('afterFunc registered from inside an afterFunc callback on the same context runs', async () => {
+    const [ctx, cancel] = withCancel(background());
+    let n = 0;
+    afterFunc(ctx, () => afterFunc(ctx, () => n++));
+    cancel();
+    await delay(5);
+    assert.equal(n, 1);
+  });
+
+  test('ctx.value with a key not made by createKey is rejected', async () => {
+    await expectInvalid(() => background().value({ name: 'x' } as unknown as Key<number>), 'value fake key');
+  });
+
+  test('abortable rejects a non-promise and accepts a thenable', async () => {
+    await expectInvalid(() => abortable(background(), 5 as unknown as Promise<number>), 'abortable 5');
+    const thenable = {
+      // biome-ignore lint/suspicious/noThenProperty: a thenable is the point of this test
+      then(r: (v: number) => void) {
+        r(7);
+      },
+    };
+    assert.equal(await abortable(background(), thenable as unknown as Promise<number>), 7);
+  });
+
+  test('keep-alive ends when the operation completes, and follows an ancestor deadline', () => {
+    const run = (script: string) => {
+      const t = Date.now();
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        timeout: 15_000,
+      });
+      return { ...r, ms: Date.now() - t };
+    };
+    const done = run(
+      "import { withTimeout, background, sleep } from 'leash'; const [c] = withTimeout(background(), 20000); await sleep(c, 30); console.log('slept');",
+    );
+    assert.equal(done.stdout.trim(), 'slept', done.stderr);
+    assert.ok(done.ms < 8000, `process lingered ${done.ms} ms after sleep finished`);
+    const anc = run(
+      "import { withTimeout, withCancel, background, sleep } from 'leash'; const [p] = withTimeout(background(), 150); const [c] = withCancel(p); sleep(c, 60000).catch((e) => console.log(e.name));",
+    );
+    assert.equal(anc.stdout.trim(), 'TimeoutError', anc.stderr);
+    const ab = run(
+      "import { withTimeout, background, abortable } from 'leash'; const [c] = withTimeout(background(), 150); abortable(c, new Promise(() => {})).catch((e) => console.log(e.name));",
+    );
+    assert.equal(ab.stdout.trim(), 'TimeoutError', ab.stderr);
+  });
+});
