@@ -1039,3 +1039,141 @@ describe('keep-alive and leak patterns', () => {
     assert.equal(timeouts(), baseTimers);
   });
 });
+
+describe('task edge cases a Go engineer checks', () => {
+  test('undefined is a value like any other', async () => {
+    const b = new Channel<undefined>(1);
+    await b.send(background(), undefined);
+    assert.deepEqual(b.tryRecv(), { value: undefined, ok: true });
+    assert.equal(b.tryRecv(), undefined);
+    const u = new Channel<undefined>();
+    const s = u.send(background(), undefined);
+    assert.deepEqual(await u.recv(background()), { value: undefined, ok: true });
+    await s;
+  });
+
+  test('a blocked select wakes on close: receive gets ok false, send rejects', async () => {
+    const a = new Channel<number>();
+    const p = select(background(), [{ recv: a }]);
+    await turn();
+    a.close();
+    const r = await p;
+    assert.equal(r.index, 0);
+    assert.equal((r as { ok?: boolean }).ok, false);
+    const b = new Channel<number>();
+    const q = select(background(), [{ send: b, value: 1 }]);
+    await turn();
+    b.close();
+    await assert.rejects(q, isClosedError);
+  });
+
+  test('select picks fairly between two blocked senders', async () => {
+    const a = new Channel<number>();
+    const b = new Channel<number>();
+    const [ctx, cancel] = withCancel(background());
+    const feeders = [a, b].map((ch) =>
+      go(ctx, async (c) => {
+        for (;;) await ch.send(c, 1);
+      }),
+    );
+    let first = 0;
+    for (let i = 0; i < 600; i++) {
+      await turn();
+      const r = await select(background(), [{ recv: a }, { recv: b }]);
+      if (r.index === 0) first++;
+    }
+    cancel();
+    for (const f of feeders) await assert.rejects(f.done, (e) => isCanceled(e));
+    assert.ok(first > 210 && first < 390, `case 0 chosen ${first} of 600`);
+  });
+
+  test('ticker and after on an already-done context', async () => {
+    const [ctx, cancel] = withCancel(background());
+    cancel();
+    let n = 0;
+    for await (const _ of ticker(ctx, 5)) n++;
+    assert.equal(n, 0);
+    await assert.rejects(timeAfter(ctx, 5), (e) => e === ctx.err);
+  });
+
+  test('signalContext under an already-cancelled parent is done and adds no listener', async () => {
+    const base = process.listenerCount('SIGUSR2');
+    const [p, cancel] = withCancel(background());
+    cancel();
+    const [ctx, stop] = signalContext(p, ['SIGUSR2']);
+    assert.ok(ctx.err instanceof CanceledError);
+    await turn();
+    assert.equal(process.listenerCount('SIGUSR2'), base);
+    stop();
+  });
+
+  test('Group: a synchronous throw and a rejection with a non-Error both fail the group', async () => {
+    const boom = new Error('sync');
+    const g = new Group(background());
+    g.go((() => {
+      throw boom;
+    }) as unknown as (ctx: Context) => Promise<void>);
+    await assert.rejects(g.wait(), (e) => e === boom);
+    const g2 = new Group(background());
+    g2.go(async () => {
+      throw 'text';
+    });
+    await assert.rejects(g2.wait(), (e) => e === 'text');
+    assert.equal(cause(g2.ctx), 'text');
+    const g3 = new Group(background());
+    g3.go(() => Promise.reject(undefined));
+    let settled = 'resolved';
+    await g3.wait().catch(() => {
+      settled = 'rejected';
+    });
+    assert.equal(settled, 'rejected', 'a task rejecting with undefined still failed');
+  });
+
+  test('Group: asyncDispose after wait already reported the error does not throw again', async () => {
+    await (async () => {
+      await using g = new Group(background());
+      g.go(async () => {
+        throw new Error('x');
+      });
+      await assert.rejects(g.wait());
+    })();
+  });
+
+  test('creation stacks (LEASH_TASK_STACKS=1) point at the caller', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "import { background } from 'leash'; import { go, tasks } from 'leash/task';\ngo(background(), () => new Promise((r) => setTimeout(r, 5)));\nconsole.log(JSON.stringify(tasks()[0].stack));",
+      ],
+      { encoding: 'utf8', timeout: 15_000, env: { ...process.env, LEASH_TASK_STACKS: '1' } },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const stack = JSON.parse(r.stdout) as string;
+    assert.match(stack.split('\n')[0] ?? '', /eval.*:2:/, stack);
+  });
+
+  test('blocked operations release the process as soon as they complete', () => {
+    const t = Date.now();
+    const r = runScript(`
+      import { withTimeout, background } from 'leash';
+      import { Channel, Group, select, ticker } from 'leash/task';
+      const [c] = withTimeout(background(), 20000);
+      const ch = new Channel();
+      setTimeout(() => ch.trySend(1), 20);
+      console.log((await ch.recv(c)).value);
+      setTimeout(() => ch.trySend(2), 20);
+      console.log((await select(c, [{ recv: ch }])).index);
+      const g = new Group(c);
+      g.go(() => new Promise((r) => setTimeout(r, 20)));
+      await g.wait();
+      const [t] = withTimeout(background(), 120);
+      let n = 0;
+      for await (const _ of ticker(t, 30)) n++;
+      console.log(n >= 2);`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '1\n0\ntrue');
+    assert.ok(Date.now() - t < 8000, 'the process did not wait for the 20 s deadline');
+  });
+});
