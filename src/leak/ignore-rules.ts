@@ -96,7 +96,9 @@ export function builtInIgnored(rec: TrackedRecord, frames: readonly Frame[]): bo
   }
   if (rec.origin === undefined) return false;
   const top = topFrame(frames);
-  if (top === undefined) return true;
+  // Node creates FileHandles with no async context, so no stack reaches the application; they are
+  // always the application's (fs.promises.open), so they are reported anyway.
+  if (top === undefined) return rec.type !== 'FILEHANDLE';
   // leash's own long-lived, unref'd handles (leash/task's keep-alive interval): the first frame
   // outside Node is leash itself and the handle does not hold the process.
   const creator = frames.find((f) => !isNodeInternal(f));

@@ -32,13 +32,7 @@ test('groupLeaks: counts add up, groups are sorted by count, each group is homog
           (l) => l.site === g.site && l.kind === g.kind && l.state === g.state && l.type === g.type,
         );
         assert.ok(members.length >= g.count);
-        assert.equal(
-          g.oldestMs,
-          Math.max(
-            ...members.filter((m) => m.stack.length === g.stack.length).map((m) => m.ageMs),
-            g.oldestMs,
-          ),
-        );
+        assert.ok(members.some((m) => m.ageMs === g.oldestMs));
       }
     }),
   );
