@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import {
   abortable,
   afterFunc,
@@ -1092,5 +1093,91 @@ describe('edge cases a Go engineer checks', () => {
       "import { withTimeout, background, abortable } from 'leash'; const [c] = withTimeout(background(), 150); abortable(c, new Promise(() => {})).catch((e) => console.log(e.name));",
     );
     assert.equal(ab.stdout.trim(), 'TimeoutError', ab.stderr);
+  });
+});
+
+describe('property: random trees', () => {
+  test('done iff it or an ancestor was cancelled; the first cancellation wins; causes follow the rule', () => {
+    type Kind = 'cancel' | 'value' | 'without' | 'timeout';
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            parent: fc.nat(),
+            kind: fc.constantFrom<Kind>('cancel', 'value', 'without', 'timeout'),
+          }),
+          {
+            minLength: 1,
+            maxLength: 25,
+          },
+        ),
+        fc.array(fc.record({ node: fc.nat(), withCause: fc.boolean() }), { maxLength: 30 }),
+        (shape, cancels) => {
+          const k = createKey<number>('i');
+          const ctxs: Context[] = [];
+          const parents: number[] = [];
+          const kinds: Kind[] = [];
+          const cancelFns: Array<((c?: unknown) => void) | undefined> = [];
+          shape.forEach((n, i) => {
+            const p = i === 0 ? -1 : n.parent % i;
+            const base = p < 0 ? background() : (ctxs[p] as Context);
+            parents.push(p);
+            kinds.push(n.kind);
+            if (n.kind === 'cancel') {
+              const [c, f] = withCancelCause(base);
+              ctxs.push(c);
+              cancelFns.push(f);
+            } else if (n.kind === 'timeout') {
+              const [c, f] = withTimeout(base, 60_000);
+              ctxs.push(c);
+              cancelFns.push(() => f());
+            } else if (n.kind === 'value') {
+              ctxs.push(withValue(base, k, i));
+              cancelFns.push(undefined);
+            } else {
+              ctxs.push(withoutCancel(base));
+              cancelFns.push(undefined);
+            }
+          });
+          // model: the first cancel event reaching each node (stopping at withoutCancel) wins
+          const first: Array<{ cause: unknown } | undefined> = ctxs.map(() => undefined);
+          const reaches = (from: number, to: number): boolean => {
+            for (let n = to; n >= 0; n = parents[n] as number) {
+              if (n === from) return true;
+              if (kinds[n] === 'without') return false;
+            }
+            return false;
+          };
+          cancels.forEach((ev, t) => {
+            const node = ev.node % ctxs.length;
+            const f = cancelFns[node];
+            if (!f) return;
+            const why = ev.withCause && kinds[node] === 'cancel' ? new Error(`c${t}`) : undefined;
+            f(why);
+            for (let i = 0; i < ctxs.length; i++)
+              if (!first[i] && reaches(node, i)) first[i] = { cause: why };
+          });
+          ctxs.forEach((ctx, i) => {
+            const m = first[i];
+            if (!m) {
+              assert.equal(errOf(ctx), undefined, `node ${i} should be live`);
+              assert.equal(cause(ctx), undefined);
+            } else {
+              assert.ok(ctx.err instanceof CanceledError, `node ${i} should be cancelled`);
+              assert.equal(cause(ctx), m.cause ?? ctx.err, `node ${i} cause`);
+            }
+            let want: number | undefined;
+            for (let n = i; n >= 0; n = parents[n] as number)
+              if (kinds[n] === 'value') {
+                want = n;
+                break;
+              }
+            assert.equal(ctx.value(k), want, `node ${i} value`);
+          });
+          for (const f of cancelFns) f?.();
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
