@@ -19,6 +19,7 @@ import {
 import {
   Channel,
   ChannelClosedError,
+  currentTask,
   Group,
   go,
   type SelectCase,
@@ -1175,5 +1176,81 @@ describe('task edge cases a Go engineer checks', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), '1\n0\ntrue');
     assert.ok(Date.now() - t < 8000, 'the process did not wait for the 20 s deadline');
+  });
+});
+
+describe('task registry details', () => {
+  test('Group tasks started at once have the caller of g.go as parent', async () => {
+    const parents: Array<number | undefined> = [];
+    const outer = go(background(), async () => {
+      const g = new Group(background());
+      for (let i = 0; i < 3; i++)
+        g.go(async () => {
+          await turn();
+          parents.push(info(currentTask()?.id ?? -1)?.parentId);
+        });
+      await g.wait();
+    });
+    await outer.done;
+    assert.deepEqual(parents, [outer.id, outer.id, outer.id]);
+  });
+
+  test('a task returns to running after a cancelled blocking operation', async () => {
+    let release!: () => void;
+    const plain = new Promise<void>((r) => {
+      release = r;
+    });
+    const h = go(background(), async () => {
+      const [c1, k1] = withCancel(background());
+      setTimeout(k1, 5);
+      await new Channel<number>().recv(c1).catch(() => {});
+      const [c2, k2] = withCancel(background());
+      setTimeout(k2, 5);
+      await select(c2, [{ recv: new Channel<number>() }]).catch(() => {});
+      const [c3, k3] = withCancel(background());
+      setTimeout(k3, 5);
+      await sleep(c3, 60_000).catch(() => {});
+      await plain;
+    });
+    await delay(40);
+    assert.equal(info(h.id)?.state, 'running');
+    release();
+    await h.done;
+  });
+
+  test('the unobserved-failure report carries the task and the error', async () => {
+    const published: Array<{ task?: { id: number }; error?: unknown }> = [];
+    const onMessage = (m: unknown) => published.push(m as { task?: { id: number }; error?: unknown });
+    const onWarning = () => {};
+    process.on('warning', onWarning);
+    diagnostics.subscribe('leash:task:unhandled', onMessage);
+    try {
+      const boom = new Error('payload');
+      const h = go(background(), async () => {
+        throw boom;
+      });
+      await until(() => published.length > 0, 'a report', 1000);
+      assert.equal(published[0]?.error, boom);
+      assert.equal(published[0]?.task?.id, h.id);
+    } finally {
+      diagnostics.unsubscribe('leash:task:unhandled', onMessage);
+      process.off('warning', onWarning);
+    }
+  });
+
+  test('select with default picks fairly among several ready cases', async () => {
+    const a = new Channel<number>(1);
+    const b = new Channel<number>(1);
+    let zero = 0;
+    for (let i = 0; i < 1000; i++) {
+      a.trySend(1);
+      b.trySend(1);
+      const r = await select(background(), [{ recv: a }, { recv: b }], { default: true });
+      assert.notEqual(r.index, -1);
+      if (r.index === 0) zero++;
+      a.tryRecv();
+      b.tryRecv();
+    }
+    assert.ok(zero > 400 && zero < 600, `case 0 chosen ${zero} of 1000`);
   });
 });
