@@ -1254,3 +1254,97 @@ describe('task registry details', () => {
     assert.ok(zero > 400 && zero < 600, `case 0 chosen ${zero} of 1000`);
   });
 });
+
+describe('channel properties with close', () => {
+  test('with close at a random point, every value whose send succeeded is received exactly once', async () => {
+    type Kind = 'send' | 'recv' | 'close' | 'trySend' | 'tryRecv';
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 3 }),
+        fc.array(
+          fc.record({
+            kind: fc.constantFrom<Kind>('send', 'recv', 'close', 'trySend', 'tryRecv', 'send', 'recv'),
+            waitTurns: fc.integer({ min: 0, max: 2 }),
+            cancelAfter: fc.option(fc.integer({ min: 0, max: 3 })),
+          }),
+          { maxLength: 24 },
+        ),
+        async (cap, ops) => {
+          const ch = new Channel<number>(cap);
+          const sentOk: number[] = [];
+          const received: number[] = [];
+          const pending: Promise<unknown>[] = [];
+          const cancels: Array<() => void> = [];
+          let closed = false;
+          for (const [i, op] of ops.entries()) {
+            const [ctx, cancel] = withCancel(background());
+            cancels.push(cancel);
+            if (op.cancelAfter !== null) {
+              let n = op.cancelAfter;
+              const step = () => (n-- <= 0 ? cancel() : setImmediate(step));
+              step();
+            }
+            const fail = (e: unknown) => {
+              if (isCanceled(e)) return;
+              if (isClosedError(e)) return assert.ok(closed, 'ChannelClosedError only after close');
+              throw e;
+            };
+            if (op.kind === 'send') pending.push(ch.send(ctx, i).then(() => sentOk.push(i), fail));
+            else if (op.kind === 'recv')
+              pending.push(
+                ch.recv(ctx).then((r) => {
+                  if (r.ok) received.push(r.value as number);
+                  else assert.ok(closed, 'ok false only after close');
+                }, fail),
+              );
+            else if (op.kind === 'trySend') {
+              try {
+                if (ch.trySend(i)) sentOk.push(i);
+              } catch (e) {
+                fail(e);
+              }
+            } else if (op.kind === 'tryRecv') {
+              const r = ch.tryRecv();
+              if (r?.ok) received.push(r.value as number);
+            } else if (closed) assert.throws(() => ch.close(), isClosedError);
+            else {
+              closed = true;
+              ch.close();
+            }
+            for (let t = 0; t < op.waitTurns; t++) await turn();
+          }
+          for (let t = 0; t < 5; t++) await turn();
+          for (const c of cancels) c();
+          await Promise.all(pending);
+          if (!closed) ch.close();
+          for (let r = ch.tryRecv(); r?.ok; r = ch.tryRecv()) received.push(r.value as number);
+          assert.deepEqual(ch.tryRecv(), { value: undefined, ok: false });
+          assert.deepEqual(
+            [...received].sort((a, b) => a - b),
+            [...sentOk].sort((a, b) => a - b),
+          );
+          assert.equal(ch.length, 0);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  test('many blocked receives on deadline contexts cost one Node timer', async () => {
+    const count = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = count();
+    const ch = new Channel<number>();
+    const cancels: Array<() => void> = [];
+    const waits: Promise<unknown>[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const [ctx, cancel] = withTimeout(background(), 60_000 + i);
+      cancels.push(cancel);
+      waits.push(ch.recv(ctx).catch(() => {}));
+    }
+    assert.ok(count() <= before + 1, `timers ${before} -> ${count()}`);
+    for (const c of cancels) c();
+    await Promise.all(waits);
+    await turn();
+    assert.equal(count(), before);
+  });
+});
