@@ -786,7 +786,7 @@ describe('abortable', () => {
 });
 
 describe('cancel tree memory', () => {
-  test('cancelled children are unlinked: many derived and cancelled children retain nothing', () => {
+  test('cancelled children are unlinked: many derived and cancelled children retain nothing', async () => {
     const gc = (globalThis as { gc?: () => void }).gc;
     const [parent, cancelParent] = withCancel(background());
     void parent.signal; // a parent whose signal and done were read
@@ -795,13 +795,16 @@ describe('cancel tree memory', () => {
       for (let i = 0; i < n; i++) {
         const [c, cancel] = i % 2 ? withCancel(parent) : withTimeout(parent, 60_000);
         if (i % 3 === 0) void c.signal;
+        if (i % 3 === 1) void c.done;
         cancel();
       }
     };
     run(20_000);
+    await turn(); // let the resolved done promises' jobs drain before measuring
     gc?.();
     const before = process.memoryUsage().heapUsed;
     run(300_000);
+    await turn();
     gc?.();
     const grown = process.memoryUsage().heapUsed - before;
     if (gc) assert.ok(grown < 1_000_000, `heap grew ${grown} bytes`);
@@ -1179,5 +1182,23 @@ describe('property: random trees', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('custom parents: memory', () => {
+  test('children derived from a foreign context and cancelled first retain nothing', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const foreign = makeForeign();
+    const run = (n: number) => {
+      for (let i = 0; i < n; i++) withCancel(foreign.ctx)[1]();
+    };
+    run(20_000);
+    gc?.();
+    const before = process.memoryUsage().heapUsed;
+    run(200_000);
+    await turn();
+    gc?.();
+    const grown = process.memoryUsage().heapUsed - before;
+    if (gc) assert.ok(grown < 1_000_000, `heap grew ${grown} bytes`);
   });
 });

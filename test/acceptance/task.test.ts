@@ -901,8 +901,9 @@ describe('ticker and after', () => {
     await it.next();
     await delay(200); // about eight ticks pass
     const t1 = Date.now();
-    await it.next(); // the one held tick
+    const heldTick = (await it.next()).value as number; // the one held tick
     const held = Date.now() - t1;
+    assert.ok(t1 - heldTick >= 100, `the held tick is the oldest waiting one (age ${t1 - heldTick} ms)`);
     await it.next(); // must wait for a fresh tick
     await it.next();
     const waited = Date.now() - t1;
