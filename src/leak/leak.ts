@@ -73,7 +73,7 @@ export function toLeak(rec: TrackedRecord, frames: readonly Frame[], now: number
     type: rec.type,
     state: stateOf(rec, alive),
     ageMs: Math.max(0, (rec.state === 'abandoned' ? rec.endedAt : now) - rec.createdAt),
-    site: rec.origin ? formatSite(userFrame(frames)) : '<no stack: tracking in count mode>',
+    site: rec.origin ? formatSite(userFrame(frames)) : '<no stack: not sampled in debug mode>',
     stack: visible(frames),
     creatorId: rec.kind === 'listener' ? rec.emitterId : rec.creatorId,
     label: rec.label,

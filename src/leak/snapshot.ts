@@ -15,7 +15,7 @@ export interface Snapshot {
 
 /**
  * snapshot returns a baseline for verifyNone: everything alive now is accepted, anything created
- * afterwards must be gone by the check. If tracking is off (or in count mode) it turns on full
+ * afterwards must be gone by the check. If tracking is not in full mode it switches to full
  * tracking first, so work from before the first snapshot is invisible anyway. Cheap; take one per
  * test. Dropping a snapshot leaks nothing.
  *
@@ -26,7 +26,7 @@ export interface Snapshot {
  */
 export function snapshot(): Snapshot {
   const mode = trackingMode();
-  if (mode === undefined || mode === 'count') startTracking({ mode: 'full' });
+  if (mode !== 'full') startTracking({ mode: 'full' });
   return Object.freeze({
     recordId: currentId(),
     takenAt: Date.now(),

@@ -129,7 +129,7 @@ test('tracking does not keep collected objects alive (listener closures over the
 
 test('bad options throw LEASH_ERR_INVALID_ARG', () => {
   assert.throws(() => startTracking({ mode: 'fast' as 'full' }), { code: 'LEASH_ERR_INVALID_ARG' });
-  assert.throws(() => startTracking({ mode: 'debug', promiseSampleEvery: 0 }), {
+  assert.throws(() => startTracking({ mode: 'debug', sampleEvery: 0 }), {
     code: 'LEASH_ERR_INVALID_ARG',
   });
 });

@@ -9,11 +9,14 @@ import { unwatchTasks, watchTasks } from './task-source.js';
  *
  * - `count`: production. Two counters per promise (created, settled) and, at query time, Node's own
  *   list of active handles. No async_hooks, no stacks, no per-object state.
- * - `debug`: every timer, socket, server, child process, worker and file handle with its creation
- *   stack (async_hooks init only, no destroy hook: liveness is read from the resource itself when
- *   asked); listeners added to EventEmitters and EventTargets; one promise in `promiseSampleEvery`
- *   (default 32) with its stack and the garbage-collector proof of abandonment.
- * - `full`: debug with every promise sampled. What tests and `leash doctor` use.
+ * - `debug`: every timer, socket, server, child process, worker and file handle (async_hooks init
+ *   only, no destroy hook: liveness is read from the resource itself when asked), with its creation
+ *   stack for every handle and for one timer or immediate in `sampleEvery`; listeners added to
+ *   EventEmitters and EventTargets with their stacks; one promise in `sampleEvery` with its stack and
+ *   the garbage-collector proof of abandonment. Capturing a stack costs a few microseconds, which is
+ *   why the hot kinds (promises, timers) are sampled.
+ * - `full`: debug with every stack captured and every promise recorded. What tests and
+ *   `leash doctor` use.
  */
 export type TrackingMode = 'count' | 'debug' | 'full';
 
@@ -21,8 +24,8 @@ export type TrackingMode = 'count' | 'debug' | 'full';
 export interface TrackingOptions {
   /** Default: 'full'. */
   mode?: TrackingMode;
-  /** debug mode only: record one promise in this many. Minimum 1. Default: 32. */
-  promiseSampleEvery?: number;
+  /** debug mode only: record one promise, and capture the stack of one timer, in this many. Minimum 1. Default: 16. */
+  sampleEvery?: number;
 }
 
 // Async resource types worth reporting: they keep the process alive or hold an OS resource. Requests
@@ -56,6 +59,7 @@ const ABANDONED_LIMIT = 10_000;
 let mode: TrackingMode | undefined;
 let sampleEvery = 1;
 let sampleCounter = 0;
+let timerSampleCounter = 0;
 let asyncHook: AsyncHook | undefined;
 let stopInit: (() => void) | undefined;
 let stopSettled: (() => void) | undefined;
@@ -100,9 +104,9 @@ export function startTracking(opts: TrackingOptions = {}): void {
       },
     );
   }
-  const every = next === 'full' ? 1 : next === 'debug' ? (opts.promiseSampleEvery ?? 32) : 1;
+  const every = next === 'full' ? 1 : next === 'debug' ? (opts.sampleEvery ?? 16) : 1;
   if (!Number.isInteger(every) || every < 1) {
-    throw Object.assign(new TypeError('startTracking: promiseSampleEvery must be an integer >= 1'), {
+    throw Object.assign(new TypeError('startTracking: sampleEvery must be an integer >= 1'), {
       code: 'LEASH_ERR_INVALID_ARG',
     });
   }
@@ -184,7 +188,11 @@ function resourceInit(asyncId: number, type: string, triggerAsyncId: number, res
     return;
   }
   const trigger = resources.get(triggerAsyncId);
-  const rec = newRecord('resource', type, trigger?.id, true, resource);
+  const sampled =
+    sampleEvery === 1 ||
+    (type !== 'Timeout' && type !== 'Immediate') ||
+    ++timerSampleCounter % sampleEvery === 0;
+  const rec = newRecord('resource', type, trigger?.id, sampled, resource);
   if (rec === undefined) return;
   rec.lineage =
     lineages.get(triggerAsyncId) ??

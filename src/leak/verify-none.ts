@@ -50,7 +50,7 @@ export function verifyNone(opts: VerifyOptions = {}): Promise<void> {
     throw invalid('verifyNone: baseline must come from snapshot()');
   }
   const mode = trackingMode();
-  if (mode === undefined || mode === 'count') startTracking({ mode: 'full' });
+  if (mode !== 'full') startTracking({ mode: 'full' });
   // Work created after this call cannot be the code under test's: it is the caller's own wait
   // (`await assert.rejects(verifyNone())`) or work started by something already reported.
   const scope: LeakScope = {

@@ -26,7 +26,7 @@ export function configureLeakCheck(opts: LeakCheckOptions): void {
 /** ensureTracking turns on full tracking if it is not on yet (plug-ins import this first). */
 export function ensureTracking(): void {
   const mode = trackingMode();
-  if (mode === undefined || mode === 'count') startTracking({ mode: 'full' });
+  if (mode !== 'full') startTracking({ mode: 'full' });
 }
 
 /**
