@@ -1202,3 +1202,67 @@ describe('custom parents: memory', () => {
     if (gc) assert.ok(grown < 1_000_000, `heap grew ${grown} bytes`);
   });
 });
+
+describe('more edge cases', () => {
+  test('fromSignal under an already-cancelled parent is done and adds no listener', async () => {
+    const ac = new AbortController();
+    const [p, cancel] = withCancel(background());
+    cancel();
+    const [c] = fromSignal(p, ac.signal);
+    assert.ok(c.err instanceof CanceledError);
+    await turn();
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
+  });
+
+  test('a CancelCauseFunc is Disposable too (no cause: cause is err)', () => {
+    let ctx: Context | undefined;
+    {
+      const [c, f] = withCancelCause(background());
+      ctx = c;
+      using _f = f;
+    }
+    assert.ok(ctx.err instanceof CanceledError);
+    assert.equal(cause(ctx), ctx.err);
+  });
+
+  test('a late rejection of a promise that lost to its context is not an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const on = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', on);
+    try {
+      const [ctx, cancel] = withCancel(background());
+      const p = new Promise((_, reject) => setTimeout(() => reject(new Error('late')), 10));
+      const a = abortable(ctx, p);
+      cancel();
+      await assert.rejects(a, (e) => e === ctx.err);
+      await delay(30);
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', on);
+    }
+  });
+
+  test('live deadlines made in time order create one Node timer (counted in a child process)', () => {
+    const script = `
+      import timers from 'node:timers';
+      import { syncBuiltinESMExports } from 'node:module';
+      let calls = 0;
+      const wrap = (f) => function (...a) { calls++; return f.apply(this, a); };
+      globalThis.setTimeout = wrap(globalThis.setTimeout);
+      globalThis.setInterval = wrap(globalThis.setInterval);
+      timers.setTimeout = wrap(timers.setTimeout);
+      timers.setInterval = wrap(timers.setInterval);
+      syncBuiltinESMExports();
+      const { withTimeout, background } = await import('leash');
+      const cancels = [];
+      for (let i = 0; i < 10000; i++) cancels.push(withTimeout(background(), 60000 + i)[1]);
+      console.log(calls);
+      for (const c of cancels) c();`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(Number(r.stdout.trim()) <= 2, `setTimeout called ${r.stdout.trim()} times for 10k deadlines`);
+  });
+});
