@@ -1,6 +1,7 @@
 // Acceptance tests for the `leash/task` export, written from DESIGN.md's "Tasks" section and issue 3
 // alone (not from the implementation). They import through the package name, as a user would.
 import assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawnSync } from 'node:child_process';
 import diagnostics from 'node:diagnostics_channel';
 import { describe, test } from 'node:test';
@@ -941,10 +942,12 @@ describe('signalContext', () => {
     const [ctx, stop] = signalContext(background(), ['SIGUSR2', 'SIGHUP']);
     assert.equal(errOf(ctx), undefined);
     assert.equal(process.listenerCount('SIGUSR2'), base + 1);
+    const baseHup = process.listenerCount('SIGHUP');
     stop();
     assert.ok(ctx.err instanceof CanceledError);
     await turn();
     assert.equal(process.listenerCount('SIGUSR2'), base);
+    assert.equal(process.listenerCount('SIGHUP'), baseHup - 1);
     const [parent, cancel] = withCancel(background());
     const [ctx2] = signalContext(parent, ['SIGUSR2']);
     cancel();
@@ -1347,5 +1350,50 @@ describe('channel properties with close', () => {
     await Promise.all(waits);
     await turn();
     assert.equal(count(), before);
+  });
+});
+
+describe('more task properties', () => {
+  test('range stopped by its context at a random point loses and duplicates nothing', async () => {
+    for (let trial = 0; trial < 150; trial++) {
+      const ch = new Channel<number>(trial % 3);
+      const [pctx, stopProducer] = withCancel(background());
+      const sent: number[] = [];
+      const producer = (async () => {
+        for (let i = 0; i < 20; i++) {
+          try {
+            await ch.send(pctx, i);
+          } catch {
+            return;
+          }
+          sent.push(i);
+        }
+      })();
+      const [cctx, stopConsumer] = withCancel(background());
+      let k = trial % 7;
+      const step = () => (k-- <= 0 ? stopConsumer() : setImmediate(step));
+      step();
+      const got: number[] = [];
+      for await (const v of ch.range(cctx)) got.push(v);
+      stopProducer();
+      await producer;
+      for (let r = ch.tryRecv(); r?.ok; r = ch.tryRecv()) got.push(r.value as number);
+      assert.deepEqual(
+        [...got].sort((a, b) => a - b),
+        sent,
+        `trial ${trial}`,
+      );
+    }
+  });
+
+  test("go runs fn in the caller's async context", async () => {
+    const als = new AsyncLocalStorage<string>();
+    const h = als.run('caller', () =>
+      go(background(), async () => {
+        await turn();
+        return als.getStore();
+      }),
+    );
+    assert.equal(await h.done, 'caller');
   });
 });
