@@ -1397,3 +1397,50 @@ describe('more task properties', () => {
     assert.equal(await h.done, 'caller');
   });
 });
+
+describe('select interplay (Go select tests)', () => {
+  test('tryRecv and recv match a blocked select send case; the other cases leave', async () => {
+    const a = new Channel<number>();
+    const b = new Channel<number>();
+    const p = select(background(), [{ recv: a }, { send: b, value: 9 }]);
+    await turn();
+    assert.deepEqual(b.tryRecv(), { value: 9, ok: true });
+    assert.equal((await p).index, 1);
+    assert.equal(a.trySend(1), false);
+    const c = new Channel<number>();
+    const q = select(background(), [{ send: c, value: 3 }]);
+    await turn();
+    assert.deepEqual(await c.recv(background()), { value: 3, ok: true });
+    assert.equal((await q).index, 0);
+  });
+
+  test('the same channel in two cases is taken once', async () => {
+    const a = new Channel<number>();
+    const p = select(background(), [{ recv: a }, { recv: a }]);
+    await turn();
+    assert.equal(a.trySend(5), true);
+    const r = await p;
+    assert.equal((r as { value?: number }).value, 5);
+    assert.equal(a.trySend(6), false, 'no leftover registration');
+  });
+
+  test('two selects pair with each other across one unbuffered channel', async () => {
+    const a = new Channel<number>();
+    const p1 = select(background(), [{ send: a, value: 4 }]);
+    const p2 = select(background(), [{ recv: a }]);
+    assert.equal((await p1).index, 0);
+    assert.deepEqual({ ...(await p2) }, { index: 0, value: 4, ok: true });
+  });
+
+  test('two tasks self-selecting on one channel make progress (buffered and unbuffered)', async () => {
+    for (const cap of [0, 1]) {
+      const c = new Channel<number>(cap);
+      const [ctx, cancel] = withTimeout(background(), 5000);
+      const work = async () => {
+        for (let i = 0; i < 200; i++) await select(ctx, [{ send: c, value: i }, { recv: c }]);
+      };
+      await Promise.all([go(ctx, work).done, go(ctx, work).done]);
+      cancel();
+    }
+  });
+});
