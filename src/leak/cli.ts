@@ -163,7 +163,11 @@ async function doctor(args: Args): Promise<number> {
     if (main) copyFileSync(join(dir, main), args.trace);
   }
   rmSync(dir, { recursive: true, force: true });
-  const leaks = reports.reduce((n, r) => n + r.leaks, 0);
+  // A SIGUSR2 report is a look at a running process; only each process's last report (at exit or
+  // at --timeout) decides the exit code.
+  const last = new Map<number, DoctorReport>();
+  for (const r of reports) last.set(r.pid, r);
+  const leaks = [...last.values()].reduce((n, r) => n + r.leaks, 0);
   if (args.json) process.stdout.write(`${JSON.stringify({ leaks, hung, exitCode: code, reports })}\n`);
   else if (reports.length === 0) {
     process.stderr.write('leash doctor: no report was written (was the program a Node process?)\n');

@@ -74,7 +74,7 @@ export function buildReport(reason: ReportReason): DoctorReport {
   return {
     pid: process.pid,
     ppid: process.ppid,
-    argv: process.argv.slice(1),
+    argv: process.argv.length > 1 ? process.argv.slice(1) : ['[eval]'],
     reason,
     uptimeMs: Math.round(process.uptime() * 1000),
     ...groups,

@@ -24,7 +24,7 @@ export type TrackingMode = 'count' | 'debug' | 'full';
 export interface TrackingOptions {
   /** Default: 'full'. */
   mode?: TrackingMode;
-  /** debug mode only: record one promise, and capture the stack of one timer, in this many. Minimum 1. Default: 16. */
+  /** debug mode only: record one promise, and capture the stack of one timer, in this many. Minimum 1. Default: 64. */
   sampleEvery?: number;
 }
 
@@ -104,7 +104,7 @@ export function startTracking(opts: TrackingOptions = {}): void {
       },
     );
   }
-  const every = next === 'full' ? 1 : next === 'debug' ? (opts.sampleEvery ?? 16) : 1;
+  const every = next === 'full' ? 1 : next === 'debug' ? (opts.sampleEvery ?? 64) : 1;
   if (!Number.isInteger(every) || every < 1) {
     throw Object.assign(new TypeError('startTracking: sampleEvery must be an integer >= 1'), {
       code: 'LEASH_ERR_INVALID_ARG',
