@@ -733,7 +733,8 @@ describe('Channel', () => {
         await p.catch(() => {});
       }
     };
-    await run(10_000);
+    await run(100_000);
+    await turn();
     gc?.();
     const before = process.memoryUsage().heapUsed;
     await run(100_000);
