@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterFunc, type CancelCauseFunc, type Context, withCancelCause } from '../context/index.js';
 import { GroupDoneError, invalidArg } from './errors.js';
 import { captureSite, spawn, type TaskOwner, withTaskState } from './registry.js';
@@ -7,6 +8,10 @@ interface Queued {
   fn: Fn;
   name: string | undefined;
   site: { stack?: string } | undefined;
+  // The async context of the `go` call, so that the task starts as if `go` had started it then:
+  // its parent is the caller's task and it sees the caller's AsyncLocalStorage values, not those
+  // of the sibling whose completion freed the slot.
+  enter: <R>(fn: () => R) => R;
 }
 
 /**
@@ -18,9 +23,11 @@ interface Queued {
  * - `wait()` settles only after every task has settled: it rejects with the first error, or
  *   resolves. It then cancels `g.ctx` (unlinking it from `parent`), and from then on `go` throws
  *   `GroupDoneError`.
- * - `limit` bounds how many tasks run at once. Extra `go` calls queue their function (in order);
- *   if `g.ctx` ends while they wait, they are dropped without running, and the group's error
- *   becomes `g.ctx.err` unless a task already failed, so `wait()` never reports skipped work as done.
+ * - `limit` bounds how many tasks run at once. Extra `go` calls queue their function (in order),
+ *   with the caller's async context: a queued task starts as if `go` had started it, with the
+ *   caller's task as its parent and the caller's AsyncLocalStorage values. If `g.ctx` ends while
+ *   they wait, they are dropped without running, and the group's error becomes `g.ctx.err` unless
+ *   a task already failed, so `wait()` never reports skipped work as done.
  * - `await using g = new Group(ctx)` cancels and waits on scope exit; it rethrows the first task
  *   error if `wait()` was never called, so a failure is not lost.
  *
@@ -79,7 +86,7 @@ export class Group implements AsyncDisposable {
       this.#drop();
       return;
     }
-    this.#queue.push({ fn, name: opts?.name, site });
+    this.#queue.push({ fn, name: opts?.name, site, enter: AsyncLocalStorage.snapshot() });
     if (this.#stopQueue === undefined) this.#stopQueue = afterFunc(this.ctx, () => this.#dropQueued());
   }
 
@@ -134,7 +141,7 @@ export class Group implements AsyncDisposable {
       const next = this.#queue[this.#queueHead]!;
       this.#queue[this.#queueHead++] = undefined;
       this.#compact();
-      this.#start(next.fn, next.name, next.site);
+      next.enter(() => this.#start(next.fn, next.name, next.site));
     }
     if (this.#active === 0 && this.#queued() === 0 && this.#waiting !== undefined) this.#settle();
   }

@@ -1445,3 +1445,69 @@ describe('select interplay (Go select tests)', () => {
     }
   });
 });
+
+describe('acceptance findings (review of leash/task)', () => {
+  test('Group with limit: a queued task has the caller of g.go as parent and runs in its async context', async () => {
+    const als = new AsyncLocalStorage<string>();
+    const seen: Array<[string, number | undefined, string | undefined]> = [];
+    const outer = go(background(), async () => {
+      const g = new Group(background(), { limit: 1 });
+      als.run('caller', () => {
+        for (const n of ['a', 'b', 'c'])
+          g.go(async () => {
+            const me = currentTask();
+            seen.push([n, tasks().find((t) => t.id === me?.id)?.parentId, als.getStore()]);
+            // After the first await: on Node 20 an enterWith in the synchronous prefix of any async
+            // function (a task's fn runs synchronously inside go) also reaches its caller.
+            await delay(1);
+            als.enterWith(`inside-${n}`);
+            await delay(5);
+          });
+      });
+      await g.wait();
+    });
+    await outer.done;
+    assert.deepEqual(seen, [
+      ['a', outer.id, 'caller'],
+      ['b', outer.id, 'caller'],
+      ['c', outer.id, 'caller'],
+    ]);
+  });
+
+  test('Group with limit: a queued task sees the AsyncLocalStorage values of its own g.go call', async () => {
+    const als = new AsyncLocalStorage<string>();
+    const g = new Group(background(), { limit: 1 });
+    const seen: Array<string | undefined> = [];
+    const task = (n: string) => async () => {
+      seen.push(`${n}:${als.getStore()}`);
+      await delay(5);
+    };
+    als.run('first', () => g.go(task('a')));
+    als.run('second', () => {
+      g.go(task('b'));
+      g.go(task('c'));
+    });
+    await g.wait();
+    assert.deepEqual(seen, ['a:first', 'b:second', 'c:second']);
+  });
+
+  test('Group with limit: a task queued at top level has no parent task', async () => {
+    const g = new Group(background(), { limit: 1 });
+    const parents: Array<number | undefined> = [];
+    let first: number | undefined;
+    const h = go(background(), async () => {
+      g.go(async () => {
+        first = currentTask()?.id;
+        await delay(5);
+      });
+    });
+    await h.done;
+    g.go(async () => {
+      const me = currentTask();
+      parents.push(tasks().find((t) => t.id === me?.id)?.parentId);
+    });
+    await g.wait();
+    assert.notEqual(first, undefined);
+    assert.deepEqual(parents, [undefined], 'not the sibling that freed the slot');
+  });
+});
