@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { background } from '../context/index.js';
+import { go } from '../task/index.js';
 import { startTrace, type TraceEvent } from './trace-recorder.js';
 
 function checkPairs(events: readonly TraceEvent[]): void {
@@ -60,6 +62,24 @@ test('a trace is valid Chrome trace-event JSON with matching pairs and creator->
   assert.ok(events.some((e) => e.ph === 'b' && e.name === 'Timeout'));
   assert.ok(events.some((e) => e.ph === 'B' && e.name === 'Timeout callback'));
   assert.ok(events.some((e) => e.ph === 's'));
+  checkPairs(events);
+});
+
+test('leash tasks appear as named async slices', async () => {
+  const rec = startTrace();
+  const task = go(
+    background(),
+    async () => {
+      await new Promise((r) => setTimeout(r, 2));
+    },
+    { name: 'fetch-user' },
+  );
+  await task.done;
+  rec.stop();
+  const events = rec.toJSON().traceEvents;
+  const begin = events.find((e) => e.ph === 'b' && e.name === 'task fetch-user');
+  assert.ok(begin);
+  assert.ok(events.some((e) => e.ph === 'e' && e.id === begin.id && e.args?.alive === undefined));
   checkPairs(events);
 });
 

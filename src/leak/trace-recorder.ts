@@ -1,4 +1,5 @@
 import { type AsyncHook, createHook } from 'node:async_hooks';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { currentLabel, INTERNAL_LABEL } from './labels.js';
 
 /** Options for startTrace. */
@@ -40,6 +41,7 @@ interface Raw {
   ph: TraceEvent['ph'];
   name: string;
   ts: number;
+  /** Async resources: the asyncId; leash tasks: the negated task id (never collides). */
   asyncId: number;
   trigger?: number;
 }
@@ -50,7 +52,8 @@ function nowUs(): number {
 
 /**
  * startTrace starts recording async lifecycle events (every async resource and promise: created,
- * callback start and end, destroyed or settled) into a bounded ring buffer until stop(). Recording
+ * callback start and end, destroyed or settled; every leash task: started, ended) into a bounded
+ * ring buffer until stop(). Recording
  * costs a full async_hooks hook with a destroy hook, several times slower on promise-heavy code:
  * record for seconds, not for the life of the process. Several recorders may run at once. Forgetting
  * stop() leaves the hooks on.
@@ -117,10 +120,37 @@ export function startTrace(opts: TraceOptions = {}): TraceRecorder {
     destroy: end,
     promiseResolve: end,
   }).enable();
+  // leash tasks, from leash/task's diagnostics channels: one async slice per task, named after it.
+  const taskNames = new Map<number, string>();
+  const onTaskStart = (msg: unknown) => {
+    const task = (msg as { task?: { id?: number; name?: string; parentId?: number } }).task;
+    if (typeof task?.id !== 'number' || currentLabel() === INTERNAL_LABEL) return;
+    const name = `task ${task.name ?? task.id}`;
+    taskNames.set(task.id, name);
+    push({
+      ph: 'b',
+      name,
+      ts: nowUs(),
+      asyncId: -task.id,
+      trigger: task.parentId === undefined ? undefined : -task.parentId,
+    });
+  };
+  const onTaskEnd = (msg: unknown) => {
+    const id = (msg as { task?: { id?: number } }).task?.id;
+    const name = id === undefined ? undefined : taskNames.get(id);
+    if (id === undefined || name === undefined) return;
+    taskNames.delete(id);
+    push({ ph: 'e', name, ts: nowUs(), asyncId: -id });
+  };
+  subscribe('leash:task:start', onTaskStart);
+  subscribe('leash:task:end', onTaskEnd);
   return {
     stop() {
-      hook?.disable();
+      if (hook === undefined) return;
+      hook.disable();
       hook = undefined;
+      unsubscribe('leash:task:start', onTaskStart);
+      unsubscribe('leash:task:end', onTaskEnd);
     },
     get size() {
       return size;
@@ -167,7 +197,7 @@ function toChrome(raw: Raw[]): TraceEvent[] {
   let last = 0;
   for (const e of raw) {
     last = e.ts;
-    const id = String(e.asyncId);
+    const id = e.asyncId < 0 ? `task-${-e.asyncId}` : String(e.asyncId);
     switch (e.ph) {
       case 'b':
         out.push({

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
+import { background, withCancel } from '../context/index.js';
+import { Channel, go } from '../task/index.js';
 import { LeakError } from './leak-error.js';
 import { snapshot } from './snapshot.js';
 import { verifyNone } from './verify-none.js';
@@ -137,6 +139,22 @@ test('a baseline ignores what existed before it', async () => {
   } finally {
     clearInterval(timer);
   }
+});
+
+test('a leash task blocked forever is reported with its state; cancelling it fixes it', async () => {
+  const base = snapshot();
+  const [ctx, cancel] = withCancel(background());
+  const ch = new Channel<number>();
+  const task = go(ctx, async (c) => ch.recv(c), { name: 'waiter' });
+  const err = await leakError(verifyNone({ baseline: base, timeoutMs: 50 }));
+  const leak = err.leaks.find((l) => l.kind === 'task');
+  assert.ok(leak, err.message);
+  assert.equal(leak.type, 'waiter');
+  assert.equal(leak.state, 'chan receive');
+  assert.match(leak.site, new RegExp(here));
+  cancel();
+  await task.done.catch(() => {});
+  await verifyNone({ baseline: base });
 });
 
 test('bad input throws LEASH_ERR_INVALID_ARG', () => {
