@@ -1,5 +1,5 @@
 import type { IgnoreRule } from '../ignore-rules.js';
-import { INTERNAL_LABEL, runInternal, withLabel } from '../labels.js';
+import { runInternal, withLabel } from '../labels.js';
 import { startTracking, trackingMode } from '../tracker.js';
 import { waitForNone } from '../verify-none.js';
 
@@ -41,6 +41,3 @@ export async function checkedRun<T>(name: string, body: () => T | Promise<T>): P
   await runInternal(() => waitForNone({ label, ignore: options.ignore }, options.timeoutMs));
   return result;
 }
-
-/** isInternal is true while leash itself runs (never wrap leash's own callbacks). */
-export { INTERNAL_LABEL };
