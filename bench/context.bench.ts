@@ -9,6 +9,7 @@ console.log(`leash core context benchmarks on Node ${process.version} (${process
 // A long-lived parent, as a server's root context would be.
 const [parent] = withCancel(background());
 const parentController = new AbortController();
+const sharedReason = new Error('canceled');
 
 // Order matters: the AbortSignal.timeout peers leave hundreds of thousands of live timers behind
 // for 5 s, and a heap that large keeps V8's incremental marking busy (every pointer write pays a
@@ -88,6 +89,20 @@ await group(
           ps.addEventListener('abort', onAbort, { once: true });
           ps.removeEventListener('abort', onAbort);
           child.abort();
+        }
+      },
+    },
+    {
+      // The fairest native peer: no DOMException per abort (a shared reason), still one Event.
+      name: 'AbortController + listeners, abort(shared)',
+      run: (n) => {
+        const ps = parentController.signal;
+        for (let i = 0; i < n; i++) {
+          const child = new AbortController();
+          const onAbort = () => child.abort(ps.reason);
+          ps.addEventListener('abort', onAbort, { once: true });
+          ps.removeEventListener('abort', onAbort);
+          child.abort(sharedReason);
         }
       },
     },
