@@ -1,18 +1,14 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterFunc, type CancelCauseFunc, type Context, withCancelCause } from '../context/index.js';
 import { GroupDoneError, invalidArg } from './errors.js';
 import { captureSite, spawn, type TaskOwner, withTaskState } from './registry.js';
 
 type Fn = (ctx: Context) => Promise<unknown>;
-interface Queued {
-  fn: Fn;
-  name: string | undefined;
-  site: { stack?: string } | undefined;
-  // The async context of the `go` call, so that the task starts as if `go` had started it then:
-  // its parent is the caller's task and it sees the caller's AsyncLocalStorage values, not those
-  // of the sibling whose completion freed the slot.
-  enter: <R>(fn: () => R) => R;
-}
+// A queued `go` call: calling it starts the task. It resolves a promise whose reaction was
+// registered by `go` itself, so the task starts in the async context of the `go` call: its parent
+// is the caller's task and it sees the caller's AsyncLocalStorage values, not those of the sibling
+// whose completion freed the slot. (A promise reaction costs far less than
+// AsyncLocalStorage.snapshot(), which makes an AsyncResource per call on Node 20.)
+type Queued = () => void;
 
 /**
  * Group is Go's `errgroup.Group` (with `WithContext`): a set of tasks working on one job, with one
@@ -86,7 +82,12 @@ export class Group implements AsyncDisposable {
       this.#drop();
       return;
     }
-    this.#queue.push({ fn, name: opts?.name, site, enter: AsyncLocalStorage.snapshot() });
+    const name = opts?.name;
+    let start!: () => void;
+    new Promise<void>((resolve) => {
+      start = resolve;
+    }).then(() => this.#startQueued(fn, name, site));
+    this.#queue.push(start);
     if (this.#stopQueue === undefined) this.#stopQueue = afterFunc(this.ctx, () => this.#dropQueued());
   }
 
@@ -141,7 +142,8 @@ export class Group implements AsyncDisposable {
       const next = this.#queue[this.#queueHead]!;
       this.#queue[this.#queueHead++] = undefined;
       this.#compact();
-      next.enter(() => this.#start(next.fn, next.name, next.site));
+      this.#active++; // the slot is taken now; the task starts a microtask later
+      next();
     }
     if (this.#active === 0 && this.#queued() === 0 && this.#waiting !== undefined) this.#settle();
   }
@@ -149,6 +151,18 @@ export class Group implements AsyncDisposable {
   #start(fn: Fn, name: string | undefined, site: { stack?: string } | undefined): void {
     this.#active++;
     spawn(this.ctx, fn, name ?? 'group', this.#owner, site);
+  }
+
+  // startQueued runs in the async context of the `go` call that queued `fn`, one microtask after
+  // #taskSettled took a slot for it. If g.ctx ended in between, `fn` is dropped like any queued work.
+  #startQueued(fn: Fn, name: string | undefined, site: { stack?: string } | undefined): void {
+    if (this.ctx.err === undefined) {
+      spawn(this.ctx, fn, name ?? 'group', this.#owner, site);
+      return;
+    }
+    this.#active--;
+    this.#drop();
+    if (this.#active === 0 && this.#queued() === 0 && this.#waiting !== undefined) this.#settle();
   }
 
   #fail(err: unknown): void {
