@@ -1,4 +1,5 @@
 import { afterFunc, type Context } from '../context/index.js';
+import { assertContext } from './assert-context.js';
 import { ChannelClosedError, invalidArg } from './errors.js';
 import { canEnd, hold } from './keep-alive.js';
 import { current, type TaskState } from './registry.js';
@@ -35,6 +36,9 @@ export let queueSizes: (ch: Channel<unknown>) => [number, number];
  *   so the waiter can no longer be matched.) An operation on a context that is already done rejects
  *   at once, whatever the channel's state. While blocked on a context with a deadline, the
  *   operation keeps the process alive until the deadline (DESIGN.md, deadline timers).
+ * - `send`, `recv` and `range` check `ctx` before anything else: a non-Context (say, a swapped
+ *   `send(value, ctx)`) throws TypeError (code LEASH_ERR_INVALID_ARG) at once, whatever the
+ *   channel's state, and delivers or takes nothing.
  *
  * A blocked operation is referenced by the channel's queue and by its context's callback list,
  * and by nothing else once it settles; a million operations cancelled in a loop leave nothing.
@@ -90,6 +94,7 @@ export class Channel<T> {
    * delivered). A send that completes at once returns a shared resolved promise and allocates nothing.
    */
   send(ctx: Context, value: T): Promise<void> {
+    assertContext(ctx, 'Channel.send(ctx, value)');
     if (ctx.err !== undefined) return Promise.reject(ctx.err);
     if (this.#closed) return Promise.reject(new ChannelClosedError());
     if (this.#offer(value)) return RESOLVED;
@@ -102,6 +107,11 @@ export class Channel<T> {
    * and drained. Rejects with `ctx.err` if the context ends first (no value was taken).
    */
   recv(ctx: Context): Promise<RecvResult<T>> {
+    assertContext(ctx, 'Channel.recv(ctx)');
+    return this.#recv(ctx);
+  }
+
+  #recv(ctx: Context): Promise<RecvResult<T>> {
     if (ctx.err !== undefined) return Promise.reject(ctx.err);
     const r = this.tryRecv();
     if (r !== undefined) return Promise.resolve(r);
@@ -169,11 +179,16 @@ export class Channel<T> {
    * `ctx.err` after the loop if the difference matters. Leaving the loop early (`break`, `return`,
    * a throw) takes nothing more from the channel.
    */
-  async *range(ctx: Context): AsyncGenerator<T, void, undefined> {
+  range(ctx: Context): AsyncGenerator<T, void, undefined> {
+    assertContext(ctx, 'Channel.range(ctx)');
+    return this.#range(ctx);
+  }
+
+  async *#range(ctx: Context): AsyncGenerator<T, void, undefined> {
     for (;;) {
       let r: RecvResult<T>;
       try {
-        r = await this.recv(ctx);
+        r = await this.#recv(ctx);
       } catch (err) {
         if (err === ctx.err) return;
         throw err;

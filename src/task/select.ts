@@ -1,4 +1,5 @@
 import { afterFunc, type Context } from '../context/index.js';
+import { assertContext } from './assert-context.js';
 import { Channel, enqueue } from './channel.js';
 import { ChannelClosedError, invalidArg } from './errors.js';
 import { canEnd, hold, release } from './keep-alive.js';
@@ -57,6 +58,8 @@ const order: number[] = [];
  * - Otherwise it blocks, with the task state `select`, until a case proceeds or `ctx` ends (it then
  *   rejects with `ctx.err`). An already-done `ctx` rejects at once, whatever the channels hold.
  * - A send case chosen on a closed channel rejects with `ChannelClosedError`, as Go panics.
+ * - A non-Context `ctx` or a malformed case throws TypeError (code LEASH_ERR_INVALID_ARG) before
+ *   any case is polled, so nothing is sent or taken.
  * - The cases that lose are removed from their channels' queues before the promise settles, so a
  *   select in a loop leaves nothing behind. A select that both sends and receives on one
  *   unbuffered channel never matches itself.
@@ -86,6 +89,7 @@ export function select(
   cases: readonly SelectCase[],
   opts?: { readonly default?: boolean },
 ): Promise<{ index: number; value?: unknown; ok?: boolean }> {
+  assertContext(ctx, 'select(ctx, cases)');
   if (!Array.isArray(cases))
     throw invalidArg('select: cases must be an array of { recv: ch } or { send: ch, value }');
   const n = cases.length;

@@ -1510,4 +1510,47 @@ describe('acceptance findings (review of leash/task)', () => {
     assert.notEqual(first, undefined);
     assert.deepEqual(parents, [undefined], 'not the sibling that freed the slot');
   });
+
+  test('channel and select operations validate ctx even when they complete at once', async () => {
+    const b = new Channel<unknown>(1);
+    await expectInvalid(
+      () => (b.send as (...a: unknown[]) => Promise<void>)(5, background()),
+      'send(value, ctx) swapped',
+    );
+    assert.equal(b.length, 0, 'nothing was delivered');
+    b.trySend(1);
+    await expectInvalid(() => b.recv(undefined as unknown as Context), 'recv(undefined) with a value ready');
+    await expectInvalid(() => b.range({} as Context).next(), 'range({}) with a value ready');
+    await expectInvalid(() => select({} as Context, [{ recv: b }]), 'select({}) with a ready case');
+    await expectInvalid(
+      () => select(null as unknown as Context, [], { default: true }),
+      'select(null, default)',
+    );
+    assert.equal(b.length, 1, 'nothing was taken');
+    const r = new Channel<unknown>();
+    const waiting = r.recv(background());
+    await expectInvalid(
+      () => (r.send as (...a: unknown[]) => Promise<void>)('v', background()),
+      'swapped send to a waiting receiver',
+    );
+    assert.equal(await isPending(waiting), true, 'the receiver did not get a Context');
+    r.trySend(2);
+    assert.deepEqual({ ...(await waiting) }, { value: 2, ok: true });
+  });
+
+  test('channel operations accept a foreign object with the Context shape', async () => {
+    const bg = background();
+    const foreign: Context = {
+      deadline: undefined,
+      err: undefined,
+      signal: new AbortController().signal,
+      done: new Promise<void>(() => {}),
+      value: (k: unknown) => bg.value(k as never),
+    } as unknown as Context;
+    const b = new Channel<number>(1);
+    await b.send(foreign, 1);
+    assert.deepEqual({ ...(await b.recv(foreign)) }, { value: 1, ok: true });
+    b.trySend(2);
+    assert.equal((await select(foreign, [{ recv: b }])).index, 0);
+  });
 });
