@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { channel, subscribe } from 'node:diagnostics_channel';
 import type { Context } from '../context/index.js';
+import { assertContext } from './assert-context.js';
 import { invalidArg } from './errors.js';
 
 /**
@@ -147,8 +148,7 @@ export function go<T>(
 ): TaskHandle<T> {
   if (typeof fn !== 'function')
     throw invalidArg(`go: fn must be a function (ctx) => Promise, got ${typeof fn}`);
-  if (ctx === null || typeof ctx !== 'object')
-    throw invalidArg(`go: ctx must be a Context, got ${ctx === null ? 'null' : typeof ctx}`);
+  assertContext(ctx, 'go');
   return spawn(ctx, fn, opts?.name, undefined, stacks ? captureSite(go) : undefined);
 }
 

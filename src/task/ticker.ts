@@ -1,4 +1,5 @@
 import { afterFunc, type Context, sleep } from '../context/index.js';
+import { assertContext } from './assert-context.js';
 import { invalidArg } from './errors.js';
 import { canEnd } from './keep-alive.js';
 import { current, type Task } from './registry.js';
@@ -23,6 +24,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
  * }
  */
 export function ticker(ctx: Context, ms: number): AsyncIterableIterator<number> {
+  assertContext(ctx, 'ticker(ctx, ms)');
   if (typeof ms !== 'number' || !(ms > 0) || !Number.isFinite(ms))
     throw invalidArg(`ticker: ms must be a positive finite number, got ${String(ms)}`);
   return new Ticker(ctx, ms);
@@ -121,5 +123,6 @@ class Ticker implements AsyncIterableIterator<number> {
  * process alive while it waits (as a timer does), and shows the task as `sleeping` meanwhile.
  */
 export function after(ctx: Context, ms: number): Promise<number> {
+  assertContext(ctx, 'after(ctx, ms)');
   return sleep(ctx, ms).then(Date.now);
 }

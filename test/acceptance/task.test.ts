@@ -1553,4 +1553,23 @@ describe('acceptance findings (review of leash/task)', () => {
     b.trySend(2);
     assert.equal((await select(foreign, [{ recv: b }])).index, 0);
   });
+
+  test('go rejects a non-context', async () => {
+    await expectInvalid(() => go({} as Context, async () => {}), 'go non-context');
+    await expectInvalid(() => go('ctx' as unknown as Context, async () => {}), 'go string');
+    assert.throws(() => go({} as Context, async () => {}), /^TypeError: go: expected a Context/);
+  });
+
+  test('ticker/after name themselves in their bad-input errors', async () => {
+    assert.throws(
+      () =>
+        ticker({} as Context, 5)
+          [Symbol.asyncIterator]()
+          .next(),
+      /ticker/,
+    );
+    await assert.rejects(async () => timeAfter({} as Context, 5), /after/);
+    await expectInvalid(() => timeAfter({} as Context, 5), 'after({})');
+    await expectInvalid(() => ticker({} as Context, 5), 'ticker({})');
+  });
 });
