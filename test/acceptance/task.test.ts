@@ -1572,4 +1572,13 @@ describe('acceptance findings (review of leash/task)', () => {
     await expectInvalid(() => timeAfter({} as Context, 5), 'after({})');
     await expectInvalid(() => ticker({} as Context, 5), 'ticker({})');
   });
+
+  test('signalContext rejects an unknown signal', async () => {
+    await expectInvalid(() => signalContext(background(), ['NOPE' as NodeJS.Signals]), 'unknown signal');
+    await expectInvalid(
+      () => signalContext(background(), ['SIGINT', 'SIGTERN' as NodeJS.Signals]),
+      'misspelt signal',
+    );
+    assert.equal(process.listenerCount('SIGINT'), 0, 'no listener left by the rejected call');
+  });
 });
