@@ -2,7 +2,7 @@ import { afterFunc, type Context } from '../context/index.js';
 import { assertContext } from './assert-context.js';
 import { ChannelClosedError, invalidArg } from './errors.js';
 import { canEnd, hold } from './keep-alive.js';
-import { current, type TaskState } from './registry.js';
+import { current, enterWait, type TaskState } from './registry.js';
 import { onCancel, settleCleanup, Waiter, WaitQueue } from './wait-queue.js';
 
 /** RecvResult is what a receive yields: `ok` is false only when the channel is closed and drained. */
@@ -262,8 +262,7 @@ function arm(w: Waiter, state: TaskState): void {
   const task = current();
   if (task !== undefined) {
     w.task = task;
-    w.state = state;
-    task.state = state;
+    enterWait(task, w, state);
   }
 }
 

@@ -233,10 +233,42 @@ describe('go and the task registry', () => {
     assert.equal(withTaskState('io', outside), outside, 'outside a task it is the promise itself');
   });
 
+  test('concurrent waits in one task: the state is the most recent one still pending', async () => {
+    const gates: Array<() => void> = [];
+    const gate = () =>
+      new Promise<void>((r) => {
+        gates.push(r);
+      });
+    const ch = new Channel<number>();
+    let step!: () => void;
+    const stepped = new Promise<void>((r) => {
+      step = r;
+    });
+    const h = go(bg, async (ctx) => {
+      const io = withTaskState('io', gate());
+      const recv = ch.recv(ctx);
+      const wait = withTaskState('group wait', gate());
+      step();
+      await Promise.all([io, recv, wait]);
+    });
+    await stepped;
+    assert.equal(find(h.id)?.state, 'group wait');
+    gates[1]!();
+    await flush();
+    assert.equal(find(h.id)?.state, 'chan receive', 'the newest pending wait');
+    gates[0]!();
+    await flush();
+    assert.equal(find(h.id)?.state, 'chan receive', 'an older wait ending changes nothing');
+    ch.trySend(1);
+    await h.done;
+    assert.equal(h.state, 'done');
+  });
+
   test('bad input throws TypeError LEASH_ERR_INVALID_ARG', () => {
     const isInvalid = (e: unknown) =>
       e instanceof TypeError && (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG';
     assert.throws(() => go(bg, 'nope' as never), isInvalid);
     assert.throws(() => go(null as never, async () => {}), isInvalid);
+    assert.throws(() => go({} as never, async () => {}), isInvalid);
   });
 });

@@ -76,6 +76,10 @@ export class Task<T = unknown> implements TaskHandle<T> {
   observed = false;
   failed: Promise<T> | undefined = undefined;
   rethrown = false;
+  // The blocking operations pending in this task, oldest first, as flat [token, state] pairs:
+  // `state` shows the most recent one still pending, so several concurrent waits in one task
+  // (Promise.all of a recv and a sleep) never read `running` while one of them is still blocked.
+  waits: unknown[] | undefined = undefined;
 
   constructor(id: number, name: string, parentId: number | undefined, owner: TaskOwner | undefined) {
     this.id = id;
@@ -215,6 +219,7 @@ function settle(task: Task, status: number, result: unknown): void {
   task.status = status;
   task.result = status === REJECTED ? result : undefined;
   task.state = status === FULFILLED ? 'done' : 'failed';
+  task.waits = undefined;
   if (task.prev !== undefined) task.prev.next = task.next;
   else head = task.next;
   if (task.next !== undefined) task.next.prev = task.prev;
@@ -267,13 +272,40 @@ function waitState(msg: unknown): TaskState {
 function onWaitStart(msg: unknown): void {
   const task = store.getStore();
   if (task === undefined) return;
-  task.state = waitState(msg);
+  enterWait(task, msg, waitState(msg));
   waitTask.set(msg as object, task);
 }
 
 function onWaitEnd(msg: unknown): void {
   const task = waitTask.get(msg as object);
-  if (task !== undefined && task.state === waitState(msg)) task.state = 'running';
+  if (task !== undefined) leaveWait(task, msg);
+}
+
+/**
+ * enterWait records that `task` is blocked in `state` until the matching `leaveWait(task, token)`;
+ * `token` identifies the operation (its waiter). A settled task's state is left alone.
+ */
+export function enterWait(task: Task, token: unknown, state: TaskState): void {
+  if (task.status !== PENDING) return;
+  if (task.waits === undefined) task.waits = [token, state];
+  else task.waits.push(token, state);
+  task.state = state;
+}
+
+/**
+ * leaveWait ends the wait `token` of `task`: the task shows the most recent wait still pending,
+ * or `running` when none is. O(1) when waits end in reverse order (the usual case, one at a time).
+ */
+export function leaveWait(task: Task, token: unknown): void {
+  const waits = task.waits;
+  if (waits === undefined) return;
+  let i = waits.length - 2;
+  while (i >= 0 && waits[i] !== token) i -= 2;
+  if (i < 0) return;
+  if (i === waits.length - 2) waits.length = i;
+  else waits.splice(i, 2);
+  if (task.status === PENDING)
+    task.state = waits.length === 0 ? 'running' : (waits[waits.length - 1] as TaskState);
 }
 
 /**
@@ -315,24 +347,25 @@ export function current(): Task | undefined {
 }
 
 /**
- * withTaskState marks the current task as blocked in `state` until `promise` settles, then back to
- * `running`, and returns a promise that settles as `promise` does. Outside a task it returns
- * `promise` itself. For other layers' waits that leash/task does not see: `leash/http` can mark a
- * socket read as `io`. (Channels, select, Group.wait, and the core's `sleep` and `abortable` set
- * their states themselves.) If something else changes the state meanwhile (several concurrent
- * waits in one task), the later writer wins and this one does not restore over it.
+ * withTaskState marks the current task as blocked in `state` until `promise` settles, and returns
+ * a promise that settles as `promise` does. Outside a task it returns `promise` itself. For other
+ * layers' waits that leash/task does not see: `leash/http` can mark a socket read as `io`.
+ * (Channels, select, Group.wait, ticker, and the core's `sleep` and `abortable` set their states
+ * themselves.) With several concurrent waits in one task, the task shows the most recent one
+ * still pending, and `running` once none is.
  */
 export function withTaskState<T>(state: TaskState, promise: Promise<T>): Promise<T> {
   const task = store.getStore();
   if (task === undefined) return promise;
-  task.state = state;
+  const token = {};
+  enterWait(task, token, state);
   return promise.then(
     (value) => {
-      if (task.state === state) task.state = 'running';
+      leaveWait(task, token);
       return value;
     },
     (err: unknown) => {
-      if (task.state === state) task.state = 'running';
+      leaveWait(task, token);
       throw err;
     },
   );

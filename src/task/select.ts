@@ -3,7 +3,7 @@ import { assertContext } from './assert-context.js';
 import { Channel, enqueue } from './channel.js';
 import { ChannelClosedError, invalidArg } from './errors.js';
 import { canEnd, hold, release } from './keep-alive.js';
-import { current, type Task } from './registry.js';
+import { current, enterWait, leaveWait, type Task } from './registry.js';
 import { type Selecting, Waiter } from './wait-queue.js';
 
 /** RecvCase is a `select` case that receives from `recv`: Go's `case v, ok := <-ch`. */
@@ -142,7 +142,7 @@ export function select(
   const task = current();
   if (task !== undefined) {
     op.task = task;
-    task.state = 'select';
+    enterWait(task, op, 'select');
   }
   return p;
 }
@@ -201,6 +201,9 @@ class SelectOp implements Selecting {
       this.held = false;
       release();
     }
-    if (this.task !== undefined && this.task.state === 'select') this.task.state = 'running';
+    if (this.task !== undefined) {
+      leaveWait(this.task, this);
+      this.task = undefined;
+    }
   }
 }

@@ -2,7 +2,7 @@ import { afterFunc, type Context, sleep } from '../context/index.js';
 import { assertContext } from './assert-context.js';
 import { invalidArg } from './errors.js';
 import { canEnd } from './keep-alive.js';
-import { current, type Task } from './registry.js';
+import { current, enterWait, leaveWait, type Task } from './registry.js';
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
@@ -68,7 +68,7 @@ class Ticker implements AsyncIterableIterator<number> {
     const task = current();
     if (task !== undefined) {
       this.#task = task;
-      task.state = 'sleeping';
+      enterWait(task, this, 'sleeping');
     }
     return new Promise((resolve) => {
       this.#resolve = resolve;
@@ -94,7 +94,7 @@ class Ticker implements AsyncIterableIterator<number> {
     this.#resolve = undefined;
     this.#interval?.unref();
     const task = this.#task;
-    if (task !== undefined && task.state === 'sleeping') task.state = 'running';
+    if (task !== undefined) leaveWait(task, this);
     this.#task = undefined;
   }
 

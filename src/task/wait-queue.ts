@@ -1,6 +1,6 @@
 import type { Context } from '../context/index.js';
 import { release } from './keep-alive.js';
-import type { Task, TaskState } from './registry.js';
+import { leaveWait, type Task } from './registry.js';
 
 /**
  * Selecting is a blocked `select`, as its case waiters see it. A channel that completes one of its
@@ -34,7 +34,6 @@ export class Waiter {
   reject: ((e: unknown) => void) | undefined = undefined;
   stop: (() => boolean) | undefined = undefined;
   task: Task | undefined = undefined;
-  state: TaskState = 'running';
   held = false;
 
   constructor(ctx: Context, value: unknown, sel: Selecting | undefined, index: number) {
@@ -104,7 +103,10 @@ export function settleCleanup(w: Waiter): void {
     release();
   }
   const task = w.task;
-  if (task !== undefined && task.state === w.state) task.state = 'running';
+  if (task !== undefined) {
+    w.task = undefined;
+    leaveWait(task, w);
+  }
 }
 
 /** abort rejects a waiter whose context ended (already out of its queue) with `ctx.err`. */

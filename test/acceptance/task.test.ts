@@ -1581,4 +1581,40 @@ describe('acceptance findings (review of leash/task)', () => {
     );
     assert.equal(process.listenerCount('SIGINT'), 0, 'no listener left by the rejected call');
   });
+
+  test('a task still blocked in recv shows chan receive after a concurrent sleep ends', async () => {
+    const ch = new Channel<number>();
+    const h = go(background(), async (c) => {
+      await Promise.all([ch.recv(c), sleep(c, 10)]);
+    });
+    await delay(40);
+    assert.equal(info(h.id)?.state, 'chan receive');
+    ch.trySend(1);
+    await h.done;
+  });
+
+  test('a task with several pending waits shows the most recent one still pending', async () => {
+    const a = new Channel<number>();
+    const b = new Channel<number>();
+    const [ctx, cancel] = withCancel(background());
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const h = go(ctx, async (c) => {
+      const ra = a.recv(c);
+      const sb = b.send(c, 1);
+      await gate;
+      await Promise.all([ra, sb]);
+    });
+    await until(() => info(h.id)?.state === 'chan send', 'chan send');
+    assert.deepEqual({ ...(await b.recv(ctx)) }, { value: 1, ok: true });
+    assert.equal(info(h.id)?.state, 'chan receive', 'the send finished; the receive is still pending');
+    a.trySend(2);
+    await turn();
+    assert.equal(info(h.id)?.state, 'running');
+    release();
+    await h.done;
+    cancel();
+  });
 });
