@@ -9,12 +9,12 @@ import { unwatchTasks, watchTasks } from './task-source.js';
  *
  * - `count`: production. Two counters per promise (created, settled) and, at query time, Node's own
  *   list of active handles. No async_hooks, no stacks, no per-object state.
- * - `debug`: every timer, socket, server, child process, worker and file handle (async_hooks init
- *   only, no destroy hook: liveness is read from the resource itself when asked), with its creation
- *   stack for every handle and for one timer or immediate in `sampleEvery`; listeners added to
- *   EventEmitters and EventTargets with their stacks; one promise in `sampleEvery` with its stack and
- *   the garbage-collector proof of abandonment. Capturing a stack costs a few microseconds, which is
- *   why the hot kinds (promises, timers) are sampled.
+ * - `debug`: every socket, server, child process, worker and file handle (async_hooks init only, no
+ *   destroy hook: liveness is read from the resource itself when asked) with its creation stack;
+ *   listeners added to EventEmitters and EventTargets with their stacks; and, sampled, one timer or
+ *   immediate and one promise in `sampleEvery` (with the garbage-collector proof of abandonment).
+ *   The hot kinds are sampled because a stack costs microseconds and keeping every short-lived
+ *   timer costs garbage-collection time; a leak that repeats is still caught with its stack.
  * - `full`: debug with every stack captured and every promise recorded. What tests and
  *   `leash doctor` use.
  */
@@ -24,7 +24,7 @@ export type TrackingMode = 'count' | 'debug' | 'full';
 export interface TrackingOptions {
   /** Default: 'full'. */
   mode?: TrackingMode;
-  /** debug mode only: record one promise, and capture the stack of one timer, in this many. Minimum 1. Default: 64. */
+  /** debug mode only: record one promise, and one timer or immediate, in this many. Minimum 1. Default: 64. */
   sampleEvery?: number;
 }
 
@@ -188,11 +188,16 @@ function resourceInit(asyncId: number, type: string, triggerAsyncId: number, res
     return;
   }
   const trigger = resources.get(triggerAsyncId);
-  const sampled =
-    sampleEvery === 1 ||
-    (type !== 'Timeout' && type !== 'Immediate') ||
-    ++timerSampleCounter % sampleEvery === 0;
-  const rec = newRecord('resource', type, trigger?.id, sampled, resource);
+  // debug mode records one timer or immediate in sampleEvery (the hot kinds, like promises): keeping
+  // every short-lived timer until the next sweep costs more in garbage collection than the stacks.
+  if (
+    sampleEvery > 1 &&
+    (type === 'Timeout' || type === 'Immediate') &&
+    ++timerSampleCounter % sampleEvery !== 0
+  ) {
+    return;
+  }
+  const rec = newRecord('resource', type, trigger?.id, true, resource);
   if (rec === undefined) return;
   rec.lineage =
     lineages.get(triggerAsyncId) ??
