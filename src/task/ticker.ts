@@ -116,13 +116,30 @@ class Ticker implements AsyncIterableIterator<number> {
   }
 }
 
+// The longest delay a Node timer takes; the core's sleep rejects longer finite ones.
+const TIMEOUT_MAX = 2 ** 31 - 1;
+
 /**
  * after resolves with the time (`Date.now()`) once `ms` milliseconds have passed, as Go's
  * `time.After` read in a `select` with `ctx.Done()`; it rejects with `ctx.err` if `ctx` ends
  * first. It is the core's `sleep` plus the time, so it leaves no timer behind either way, keeps the
  * process alive while it waits (as a timer does), and shows the task as `sleeping` meanwhile.
+ * Any `ms` >= 0 is accepted, Infinity included (it then waits for `ctx` alone); a finite `ms` over
+ * 2^31-1 (about 24.8 days, the longest Node timer) is waited in steps of at most that, measured
+ * on the monotonic clock, so it never fires early. NaN, negative or non-number `ms` throws
+ * TypeError (LEASH_ERR_INVALID_ARG).
  */
 export function after(ctx: Context, ms: number): Promise<number> {
   assertContext(ctx, 'after(ctx, ms)');
+  if (typeof ms !== 'number' || !(ms >= 0))
+    throw invalidArg(`after(ctx, ms): ms must be a number >= 0 (or Infinity), got ${String(ms)}`);
+  if (ms > TIMEOUT_MAX && ms !== Number.POSITIVE_INFINITY) return afterLong(ctx, ms);
   return sleep(ctx, ms).then(Date.now);
+}
+
+async function afterLong(ctx: Context, ms: number): Promise<number> {
+  const end = performance.now() + ms;
+  for (let left = ms; left > 0; left = end - performance.now())
+    await sleep(ctx, Math.min(Math.ceil(left), TIMEOUT_MAX));
+  return Date.now();
 }

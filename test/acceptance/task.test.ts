@@ -1617,4 +1617,20 @@ describe('acceptance findings (review of leash/task)', () => {
     await h.done;
     cancel();
   });
+
+  test('after accepts durations over 2^31-1 ms (it waits in steps)', async () => {
+    const [ctx, cancel] = withCancel(background());
+    const q = timeAfter(ctx, 2 ** 31);
+    const r = timeAfter(ctx, 3e9);
+    assert.equal(await isPending(q), true);
+    assert.equal(await isPending(r), true);
+    cancel();
+    await assert.rejects(q, (e) => e === ctx.err);
+    await assert.rejects(r, (e) => e === ctx.err);
+    await turn();
+    assert.equal(timeouts(), 0, 'no timer left');
+    await expectInvalid(() => timeAfter(background(), -1), 'after(-1)');
+    await expectInvalid(() => timeAfter(background(), Number.NaN), 'after(NaN)');
+    await assert.rejects(async () => timeAfter(background(), -1), /^TypeError: after\(ctx, ms\)/);
+  });
 });
