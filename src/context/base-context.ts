@@ -98,6 +98,7 @@ export function isContext(v: unknown): v is Context {
     typeof (v as Context).value === 'function' &&
     'err' in v &&
     'signal' in v &&
+    'done' in v &&
     'deadline' in v
   );
 }

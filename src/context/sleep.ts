@@ -2,17 +2,18 @@ import { assertContext } from './base-context.js';
 import { watch } from './cancel-tree.js';
 import type { Context } from './context.js';
 import { holdDeadlines, releaseDeadlines } from './deadline-timers.js';
-import { invalidArg } from './errors.js';
 import { endWait, startWait } from './wait-events.js';
 import { toTimeoutMs } from './with-deadline.js';
 
+// setTimeout's largest delay; a longer sleep waits in steps, measured on the monotonic clock.
 const TIMEOUT_MAX = 2 ** 31 - 1;
 
 /**
  * sleep resolves after `ms` milliseconds, or rejects with `ctx.err` as soon as `ctx` is done,
  * whichever comes first. Either way it leaves no timer and no listener behind. While it waits, its
  * timer keeps the process alive, as `setTimeout` does. `sleep(ctx, Infinity)` waits for `ctx` alone
- * (and keeps the process alive only until `ctx`'s deadline, if it has one).
+ * (and keeps the process alive only until `ctx`'s deadline, if it has one). Any finite duration
+ * works: beyond setTimeout's limit (about 24.8 days) it waits in steps.
  *
  * @example
  * for (;;) {
@@ -23,11 +24,6 @@ const TIMEOUT_MAX = 2 ** 31 - 1;
 export function sleep(ctx: Context, ms: number): Promise<void> {
   assertContext(ctx, 'sleep(ctx, ms)');
   const delay = toTimeoutMs(ms, 'sleep(ctx, ms)');
-  if (delay > TIMEOUT_MAX && delay !== Number.POSITIVE_INFINITY) {
-    throw invalidArg(
-      `sleep(ctx, ms): ms must be at most ${TIMEOUT_MAX} (about 24.8 days) or Infinity, got ${ms}`,
-    );
-  }
   const err = ctx.err;
   if (err !== undefined) return Promise.reject(err);
   return new Promise<void>((resolve, reject) => {
@@ -46,11 +42,18 @@ export function sleep(ctx: Context, ms: number): Promise<void> {
         held = true;
       }
     } else {
-      timer = setTimeout(() => {
+      const end = performance.now() + delay;
+      const wake = (): void => {
+        const left = end - performance.now();
+        if (left > 0 && delay > TIMEOUT_MAX) {
+          timer = setTimeout(wake, Math.min(TIMEOUT_MAX, Math.ceil(left)));
+          return;
+        }
         w?.stop();
         endWait(msg);
         resolve();
-      }, delay);
+      };
+      timer = setTimeout(wake, Math.min(TIMEOUT_MAX, delay));
     }
   });
 }

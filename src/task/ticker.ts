@@ -116,9 +116,6 @@ class Ticker implements AsyncIterableIterator<number> {
   }
 }
 
-// The longest delay a Node timer takes; the core's sleep rejects longer finite ones.
-const TIMEOUT_MAX = 2 ** 31 - 1;
-
 /**
  * after resolves with the time (`Date.now()`) once `ms` milliseconds have passed, as Go's
  * `time.After` read in a `select` with `ctx.Done()`; it rejects with `ctx.err` if `ctx` ends
@@ -133,13 +130,6 @@ export function after(ctx: Context, ms: number): Promise<number> {
   assertContext(ctx, 'after(ctx, ms)');
   if (typeof ms !== 'number' || !(ms >= 0))
     throw invalidArg(`after(ctx, ms): ms must be a number >= 0 (or Infinity), got ${String(ms)}`);
-  if (ms > TIMEOUT_MAX && ms !== Number.POSITIVE_INFINITY) return afterLong(ctx, ms);
+  // The core's sleep waits in steps beyond setTimeout's limit, so any duration works here too.
   return sleep(ctx, ms).then(Date.now);
-}
-
-async function afterLong(ctx: Context, ms: number): Promise<number> {
-  const end = performance.now() + ms;
-  for (let left = ms; left > 0; left = end - performance.now())
-    await sleep(ctx, Math.min(Math.ceil(left), TIMEOUT_MAX));
-  return Date.now();
 }
