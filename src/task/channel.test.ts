@@ -227,8 +227,9 @@ describe('Channel: contexts', () => {
 
   test('a blocked send under a deadline rejects with DeadlineExceededError; the value is not delivered', async () => {
     const ch = new Channel<number>();
-    const [ctx, cancel] = withTimeout(bg, 20);
+    // Take the start time first: a pause between the two lines must not shorten the measured wait.
     const started = Date.now();
+    const [ctx, cancel] = withTimeout(bg, 20);
     await assert.rejects(
       ch.send(ctx, 1),
       (e: unknown) => e === ctx.err && (e as Error).name === 'TimeoutError',
