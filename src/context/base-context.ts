@@ -89,7 +89,12 @@ export function sourceOf(ctx: Context): Source {
   return ctx instanceof LeashContext ? ctx._source : ctx;
 }
 
-/** @internal Whether `v` can serve as a Context: leash's own, or any object with its shape. */
+/**
+ * isContext reports whether `v` can serve as a Context: one of leash's own, or any object with the
+ * Context shape (`deadline`, `err`, `signal`, `done` and a `value()` method), which is what every
+ * leash function accepts as a parent. Libraries built on leash use it to validate their `ctx`
+ * arguments the way leash does.
+ */
 export function isContext(v: unknown): v is Context {
   if (v instanceof LeashContext) return true;
   return (

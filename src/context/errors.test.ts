@@ -63,3 +63,22 @@ test('ctx.err can be decorated by frameworks (Koa writes status and expose on wh
   delete err.status;
   delete err.expose;
 });
+
+test('isContext accepts leash contexts and any object with the Context shape, nothing else', async () => {
+  const { isContext, todo } = await import('./index.js');
+  assert.equal(isContext(background()), true);
+  assert.equal(isContext(todo()), true);
+  assert.equal(isContext(withCancel(background())[0]), true);
+  const foreign = {
+    deadline: undefined,
+    err: undefined,
+    signal: new AbortController().signal,
+    done: new Promise(() => {}),
+    value: () => undefined,
+  };
+  assert.equal(isContext(foreign), true);
+  const { done: _omitted, ...withoutDone } = foreign;
+  for (const v of [undefined, null, {}, 'ctx', 42, () => {}, { value: () => 1 }, withoutDone]) {
+    assert.equal(isContext(v), false, `isContext(${String(v)})`);
+  }
+});

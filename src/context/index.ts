@@ -3,6 +3,7 @@
 export { abortable } from './abortable.js';
 export { afterFunc } from './after-func.js';
 export { background, todo } from './background.js';
+export { isContext } from './base-context.js';
 export { cause } from './cause.js';
 export type { CancelCauseFunc, CancelFunc, Context, Key } from './context.js';
 export { CanceledError, DeadlineExceededError, isCanceled, isDeadlineExceeded } from './errors.js';

@@ -3,6 +3,7 @@ import type { CancelCauseFunc, Context } from '../context/index.js';
 import {
   afterFunc,
   cause,
+  isContext,
   isDeadlineExceeded,
   withCancelCause,
   withDeadline,
@@ -123,14 +124,9 @@ export function cancelRequest(res: ServerResponse, cause: unknown): boolean {
   return true;
 }
 
-/** assertContext throws LEASH_ERR_INVALID_ARG unless value looks like a leash Context. */
+/** assertContext throws LEASH_ERR_INVALID_ARG unless value is a Context (the core's isContext). */
 export function assertContext(value: unknown, what: string): asserts value is Context {
-  if (
-    typeof value !== 'object' ||
-    value === null ||
-    typeof (value as Context).value !== 'function' ||
-    !('err' in value)
-  ) {
+  if (!isContext(value)) {
     throw invalidArg(`${what} must be a leash Context (for example background() or signalContext(...))`);
   }
 }

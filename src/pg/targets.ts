@@ -1,5 +1,5 @@
 import type { Client, Pool, PoolClient } from 'pg';
-import type { Context } from '../context/index.js';
+import { type Context, isContext } from '../context/index.js';
 import { invalidArg } from './errors.js';
 
 /** isPool tells a pg Pool from a client by shape (pg is an optional peer: no instanceof). */
@@ -25,14 +25,9 @@ export function isClient(value: unknown): value is Client | PoolClient {
   );
 }
 
-/** assertContext throws LEASH_ERR_INVALID_ARG unless value looks like a leash Context. */
+/** assertContext throws LEASH_ERR_INVALID_ARG unless value is a Context (the core's isContext). */
 export function assertContext(value: unknown, what: string): asserts value is Context {
-  if (
-    typeof value !== 'object' ||
-    value === null ||
-    typeof (value as Context).value !== 'function' ||
-    !('err' in value)
-  ) {
+  if (!isContext(value)) {
     throw invalidArg(
       `${what} must be a leash Context (for example the request's req.ctx); context.Background with no timeout is how the article's incident started`,
     );
