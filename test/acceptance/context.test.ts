@@ -30,36 +30,7 @@ import {
   withTimeoutCause,
   withValue,
 } from 'leash';
-
-const turn = () => new Promise<void>((r) => setImmediate(r));
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function isPending(p: Promise<unknown>): Promise<boolean> {
-  const marker = Symbol('pending');
-  const r = await Promise.race([
-    p.then(
-      () => 'settled',
-      () => 'settled',
-    ),
-    turn().then(() => marker),
-  ]);
-  return r === marker;
-}
-
-// expectInvalid accepts a synchronous throw or a rejected promise, as long as it is a TypeError
-// with code LEASH_ERR_INVALID_ARG.
-async function expectInvalid(fn: () => unknown, what: string): Promise<void> {
-  let error: unknown;
-  try {
-    const r = fn();
-    if (r && typeof (r as Promise<unknown>).then === 'function') await r;
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error instanceof TypeError, `${what}: expected a TypeError, got ${String(error)}`);
-  assert.equal((error as { code?: string }).code, 'LEASH_ERR_INVALID_ARG', what);
-  assert.ok(error.message.length > 10, `${what}: message should say what was expected`);
-}
+import { delay, expectInvalid, isPending, turn } from './support.js';
 
 // errOf reads err without letting an earlier assertion narrow its type.
 const errOf = (ctx: Context): Error | undefined => ctx.err;

@@ -32,35 +32,10 @@ import {
   ticker,
   after as timeAfter,
 } from 'leash/task';
+import { delay, expectInvalid, isPending, turn } from './support.js';
 
-const turn = () => new Promise<void>((r) => setImmediate(r));
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const errOf = (ctx: Context): Error | undefined => ctx.err;
 const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-
-async function isPending(p: Promise<unknown>): Promise<boolean> {
-  const marker = Symbol('pending');
-  const r = await Promise.race([
-    p.then(
-      () => 'settled',
-      () => 'settled',
-    ),
-    turn().then(() => marker),
-  ]);
-  return r === marker;
-}
-
-async function expectInvalid(fn: () => unknown, what: string): Promise<void> {
-  let error: unknown;
-  try {
-    const r = fn();
-    if (r && typeof (r as Promise<unknown>).then === 'function') await r;
-  } catch (e) {
-    error = e;
-  }
-  assert.ok(error instanceof TypeError, `${what}: expected a TypeError, got ${String(error)}`);
-  assert.equal((error as { code?: string }).code, 'LEASH_ERR_INVALID_ARG', what);
-}
 
 function isClosedError(e: unknown): boolean {
   return e instanceof ChannelClosedError && e.code === 'LEASH_ERR_CHANNEL_CLOSED' && e instanceof Error;
