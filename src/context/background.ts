@@ -1,24 +1,12 @@
-import { LeashContext, neverDone, neverSignal } from './base-context.js';
+import { NeverDoneContext } from './base-context.js';
 import type { Context } from './context.js';
 
 /** @internal The root contexts: never done, no deadline, no values. */
-class EmptyCtx extends LeashContext {
+class EmptyCtx extends NeverDoneContext {
   readonly #name: string;
   constructor(name: string) {
     super(null, null, undefined, null);
     this.#name = name;
-  }
-  get deadline(): undefined {
-    return undefined;
-  }
-  get err(): undefined {
-    return undefined;
-  }
-  get signal(): AbortSignal {
-    return neverSignal();
-  }
-  get done(): Promise<void> {
-    return neverDone();
   }
   _describe(): string {
     return this.#name;

@@ -84,6 +84,26 @@ export abstract class LeashContext implements Context {
   abstract _describe(): string;
 }
 
+/**
+ * @internal
+ * NeverDoneContext is the base of the contexts that can never be done (background, todo,
+ * withoutCancel): no deadline, no err, the shared never-aborting signal and never-settling done.
+ */
+export abstract class NeverDoneContext extends LeashContext {
+  get deadline(): undefined {
+    return undefined;
+  }
+  get err(): undefined {
+    return undefined;
+  }
+  get signal(): AbortSignal {
+    return neverSignal();
+  }
+  get done(): Promise<void> {
+    return neverDone();
+  }
+}
+
 /** @internal The source of any context: for a foreign one, the context itself. */
 export function sourceOf(ctx: Context): Source {
   return ctx instanceof LeashContext ? ctx._source : ctx;

@@ -1,22 +1,10 @@
-import { assertContext, LeashContext, neverDone, neverSignal } from './base-context.js';
+import { assertContext, NeverDoneContext } from './base-context.js';
 import type { Context } from './context.js';
 
 /** @internal Context made by withoutCancel: the parent's values, nothing else. */
-class WithoutCancelCtx extends LeashContext {
+class WithoutCancelCtx extends NeverDoneContext {
   constructor(parent: Context) {
     super(parent, null, undefined, null);
-  }
-  get deadline(): undefined {
-    return undefined;
-  }
-  get err(): undefined {
-    return undefined;
-  }
-  get signal(): AbortSignal {
-    return neverSignal();
-  }
-  get done(): Promise<void> {
-    return neverDone();
   }
   _describe(): string {
     return 'WithoutCancel';
