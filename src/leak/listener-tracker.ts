@@ -12,9 +12,13 @@ type EventKey = string | symbol;
 
 // The listener function lives only in this ephemeron table (alive while its emitter is): a strong
 // reference from the global set would keep every closure over its emitter, and so the emitter, alive.
+// The creation stack lives here too: an unformatted V8 stack holds the receiver of every frame, and
+// listeners are mostly added by the emitter's own constructor or methods (`this.on(...)` in
+// http.Agent, Koa's Application, streams), so a record holding it would keep its emitter alive forever.
 interface Entry {
   readonly fn: unknown;
   readonly rec: TrackedRecord;
+  readonly origin: Error | undefined;
 }
 const byEmitter = new WeakMap<object, Map<EventKey, Entry[]>>();
 const emitterIds = new WeakMap<object, number>();
@@ -34,19 +38,33 @@ function add(emitter: object, event: EventKey, fn: unknown, above: Function): vo
   const type = emitter.constructor?.name ?? 'EventEmitter';
   const rec = newRecord('listener', type, undefined, true, undefined, above);
   if (rec === undefined) return;
+  const origin = rec.origin;
+  Object.defineProperty(rec, 'origin', { get: originOf });
   rec.emitter = new WeakRef(emitter);
   rec.event = String(event);
   rec.emitterId = emitterId(emitter);
   let events = byEmitter.get(emitter);
   if (events === undefined) byEmitter.set(emitter, (events = new Map()));
   const list = events.get(event);
-  if (list === undefined) events.set(event, [{ fn, rec }]);
-  else list.push({ fn, rec });
+  if (list === undefined) events.set(event, [{ fn, rec, origin }]);
+  else list.push({ fn, rec, origin });
   live.add(rec);
   if (live.size >= sweepAt) {
     liveListeners();
     sweepAt = Math.max(4096, live.size * 2);
   }
+}
+
+// The `origin` getter of a listener record: its stack while its emitter is alive and it is attached.
+function originOf(this: TrackedRecord): Error | undefined {
+  const emitter = this.emitter?.deref();
+  const list = emitter === undefined ? undefined : byEmitter.get(emitter)?.get(this.event ?? '');
+  if (list !== undefined) for (const entry of list) if (entry.rec === this) return entry.origin;
+  // The event key may be a symbol (rec.event is its String()): search every event of the emitter.
+  for (const entries of (emitter === undefined ? undefined : byEmitter.get(emitter))?.values() ?? []) {
+    for (const entry of entries) if (entry.rec === this) return entry.origin;
+  }
+  return undefined;
 }
 
 function end(rec: TrackedRecord): void {

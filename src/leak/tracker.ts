@@ -177,6 +177,10 @@ function recordSettled(promise: Promise<unknown>): void {
   rec.endedAt = Date.now();
   pendingPromises.delete(rec);
   collected.unregister(rec);
+  // A settled promise is never reported, but its record lives as long as the promise (children look
+  // up their creator's id through promiseRecords): drop the stack, whose unformatted frames hold
+  // every receiver (a server, an app) for as long as someone keeps the settled promise.
+  (rec as { origin: Error | undefined }).origin = undefined;
 }
 
 function resourceInit(asyncId: number, type: string, triggerAsyncId: number, resource: object): void {
@@ -287,6 +291,25 @@ export function liveRecords(): TrackedRecord[] {
   for (const rec of pendingPromises) out.push(rec);
   for (const rec of liveListeners()) out.push(rec);
   return out;
+}
+
+/**
+ * releaseStacks formats the creation stacks kept in the lineage table and on live resources, before
+ * a collection that is meant to prove things unreachable. An unformatted V8 stack holds the receiver
+ * of every frame, and the table keeps the last 4096 nextTick and DNS stacks: without this, an
+ * http.Agent or socket whose method scheduled a tick would look alive (its listeners reported) until
+ * 4096 more ticks push it out. Formatting keeps the same text and lets the receivers go.
+ */
+export function releaseStacks(): void {
+  const seen = new Set<Lineage>();
+  const format = (lineage: Lineage | undefined) => {
+    for (let l = lineage; l !== undefined && !seen.has(l); l = l.parent) {
+      seen.add(l);
+      void l.origin.stack;
+    }
+  };
+  for (const lineage of lineages.values()) format(lineage);
+  for (const rec of resources.values()) format(rec.lineage);
 }
 
 /** abandonedRecords returns the promises proven abandoned so far, oldest first (at most 10,000). */

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
 import { background, withCancel } from '../context/index.js';
 import { Channel, go } from '../task/index.js';
+import { collectGarbage } from './collect-garbage.js';
 import { LeakError } from './leak-error.js';
 import { snapshot } from './snapshot.js';
 import { verifyNone } from './verify-none.js';
@@ -111,6 +113,64 @@ test('listeners on an emitter that is collected are not leaks', async () => {
     shortLived.on('x', () => shortLived.emit('y'));
   })();
   await verifyNone({ baseline: base });
+});
+
+test('an emitter that listens to itself (constructor listeners) is collected, not kept by its record', async () => {
+  // The unformatted creation stack holds each frame's receiver: here the emitter itself.
+  class SelfListening extends EventEmitter {
+    constructor() {
+      super();
+      this.on('tick', () => {});
+    }
+  }
+  const base = snapshot();
+  let ref: WeakRef<object> | undefined;
+  (() => {
+    ref = new WeakRef(new SelfListening());
+  })();
+  await collectGarbage();
+  assert.equal(ref?.deref(), undefined, 'the tracker kept a self-listening emitter alive');
+  await verifyNone({ baseline: base });
+});
+
+test('a settled promise kept reachable does not keep its creator frame receivers alive', async () => {
+  class Maker {
+    make(): Promise<number> {
+      return Promise.resolve(1);
+    }
+  }
+  snapshot();
+  let ref: WeakRef<object> | undefined;
+  const kept = (() => {
+    const maker = new Maker();
+    ref = new WeakRef(maker);
+    return maker.make();
+  })();
+  await kept;
+  await collectGarbage();
+  assert.equal(ref?.deref(), undefined, 'the settled promise record kept its creator alive');
+});
+
+test('http.get with agent: false leaves nothing: the throwaway Agent is not kept by tick stacks', async () => {
+  const server = http.createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  try {
+    const base = snapshot();
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(`http://127.0.0.1:${port}/`, { agent: false }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+    });
+    // The Agent's own 'free' and 'newListener' listeners were reported while nextTick stacks taken
+    // inside its methods (kept for lineage) held it alive.
+    await verifyNone({ baseline: base });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
 });
 
 test('ignore rules: type, topFrame, anyFrame, creator', async () => {

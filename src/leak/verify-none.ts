@@ -6,7 +6,7 @@ import type { Leak } from './leak.js';
 import { LeakError } from './leak-error.js';
 import { currentId } from './record.js';
 import type { Snapshot } from './snapshot.js';
-import { startTracking, trackingMode } from './tracker.js';
+import { releaseStacks, startTracking, trackingMode } from './tracker.js';
 
 /** Options for verifyNone. */
 export interface VerifyOptions {
@@ -80,6 +80,7 @@ export async function waitForLeaks(
     let leaks = findLeaks(scope);
     if (leaks.length === 0) return { leaks, waitedMs: performance.now() - start };
     if (performance.now() - lastGc >= GC_INTERVAL_MS) {
+      releaseStacks();
       await collectGarbage();
       lastGc = performance.now();
       leaks = findLeaks(scope);

@@ -21,6 +21,8 @@ import {
   serve,
   traceparentKey,
 } from '../../src/http/index.js';
+import type { IgnoreRule } from '../../src/leak/index.js';
+import { snapshot, verifyNone } from '../../src/leak/index.js';
 import type { Route, Upstream } from './apps.js';
 import { adapterKinds, get, startApp, startUpstream, within } from './apps.js';
 
@@ -49,6 +51,20 @@ async function nothingLeft(baseline: Map<string, number>): Promise<void> {
   assert.fail(`still alive after the test: ${extra.join(', ')}`);
 }
 
+// After an aborted fetch, undici (fetch's pool) opens one new connection to the upstream and keeps it
+// idle for its keepAliveTimeout (4 s): its client end is on leash/leak's built-in list, its server end
+// is in our upstream and ends when undici closes it, so the disconnect check waits up to 8 s.
+//
+// Last-resort ignore rules, one per framework, for the one listener each framework object adds to
+// itself when built (Koa's 'error' in app.callback(), avvio's 'start' on Fastify's Boot): after the
+// client-disconnect scenario they stay reachable past the check although nothing of ours holds them
+// (a heap snapshot shows only the tracker's ephemeron entry; see the report). Narrow: the rule
+// matches only work whose first frame outside Node is that framework function.
+const frameworkSelfListeners: Record<string, IgnoreRule[] | undefined> = {
+  koa: [{ topFrame: /^Application\.callback \(.*node_modules\/koa\// }],
+  fastify: [{ topFrame: /^fastify \(.*node_modules\/fastify\/fastify\.js/ }],
+};
+
 for (const kind of adapterKinds) {
   describe(`${kind} adapter`, () => {
     let baseline: Map<string, number>;
@@ -63,36 +79,42 @@ for (const kind of adapterKinds) {
     });
 
     test('a client that disconnects cancels the request context at once and the upstream sees its socket close', async () => {
-      let observed: ((v: { at: number; cause: unknown; err: unknown }) => void) | undefined;
-      const cancelled = new Promise<{ at: number; cause: unknown; err: unknown }>((r) => {
-        observed = r;
-      });
-      const route: Route = async (ctx) => {
-        afterFunc(ctx, () => observed?.({ at: performance.now(), cause: cause(ctx), err: ctx.err }));
-        await fetch(ctx, `${upstream.url}/hang`);
-        return { status: 200, body: 'unreachable' };
-      };
-      const app = await startApp(kind, background(), route);
-      try {
-        const arrived = upstream.arrived();
-        const req = http.get(`${app.url}/work`, { agent: false });
-        req.on('error', () => {});
-        const up = await within(arrived, 5000, 'the upstream request');
-        const t0 = performance.now();
-        req.destroy();
-        const seen = await within(cancelled, 2000, 'the request context to end');
-        assert.ok(
-          seen.at - t0 < 50,
-          `request context ended ${(seen.at - t0).toFixed(1)} ms after the client left`,
-        );
-        assert.ok(seen.cause instanceof ClientGoneError, `cause was ${String(seen.cause)}`);
-        assert.equal((seen.cause as ClientGoneError).code, 'LEASH_ERR_CLIENT_GONE');
-        assert.equal((seen.err as Error).name, 'AbortError');
-        const closedAt = await within(up.closed, 2000, 'the upstream socket to close');
-        assert.ok(closedAt - t0 < 1000);
-      } finally {
-        await app.close();
-      }
+      const base = snapshot();
+      // The scenario runs in its own function so that, as after a test body returns, its servers,
+      // apps, agents and requests are unreachable when verifyNone looks for what is still alive.
+      await (async () => {
+        let observed: ((v: { at: number; cause: unknown; err: unknown }) => void) | undefined;
+        const cancelled = new Promise<{ at: number; cause: unknown; err: unknown }>((r) => {
+          observed = r;
+        });
+        const route: Route = async (ctx) => {
+          afterFunc(ctx, () => observed?.({ at: performance.now(), cause: cause(ctx), err: ctx.err }));
+          await fetch(ctx, `${upstream.url}/hang`);
+          return { status: 200, body: 'unreachable' };
+        };
+        const app = await startApp(kind, background(), route);
+        try {
+          const arrived = upstream.arrived();
+          const req = http.get(`${app.url}/work`, { agent: false });
+          req.on('error', () => {});
+          const up = await within(arrived, 5000, 'the upstream request');
+          const t0 = performance.now();
+          req.destroy();
+          const seen = await within(cancelled, 2000, 'the request context to end');
+          assert.ok(
+            seen.at - t0 < 50,
+            `request context ended ${(seen.at - t0).toFixed(1)} ms after the client left`,
+          );
+          assert.ok(seen.cause instanceof ClientGoneError, `cause was ${String(seen.cause)}`);
+          assert.equal((seen.cause as ClientGoneError).code, 'LEASH_ERR_CLIENT_GONE');
+          assert.equal((seen.err as Error).name, 'AbortError');
+          const closedAt = await within(up.closed, 2000, 'the upstream socket to close');
+          assert.ok(closedAt - t0 < 1000);
+        } finally {
+          await app.close();
+        }
+      })();
+      await verifyNone({ baseline: base, timeoutMs: 8000, ignore: frameworkSelfListeners[kind] });
     });
 
     test('currentContext() is the request context in handlers of requests with a body', async () => {
@@ -300,81 +322,87 @@ for (const kind of adapterKinds) {
     });
 
     test('graceful shutdown: idle keep-alive closes at once, in-flight finishes, slow is cancelled at the drain deadline', async () => {
-      const [stopCtx, stop] = withCancel(background());
-      let slowCause: unknown;
-      let slowCancelled: (() => void) | undefined;
-      const slowDone = new Promise<void>((r) => {
-        slowCancelled = r;
-      });
-      let inflightStarted: (() => void) | undefined;
-      const started = new Promise<void>((r) => {
-        inflightStarted = r;
-      });
-      let served: Promise<{ inFlight: number; canceled: number }> | undefined;
-      const app = await startApp(
-        kind,
-        background(),
-        async (ctx, url) => {
-          if (url.pathname === '/quick') return { status: 200, body: 'quick' };
-          if (url.pathname === '/inflight') {
-            inflightStarted?.();
-            await new Promise((r) => setTimeout(r, 150)); // ignores ctx, finishes within the drain
-            return { status: 200, body: 'drained' };
-          }
-          try {
-            await sleep(ctx, 30_000);
-          } catch (err) {
-            slowCause = cause(ctx);
-            slowCancelled?.();
-            throw err;
-          }
-          return { status: 200, body: 'never' };
-        },
-        {},
-        (server) => {
-          served = serve(stopCtx, server, { drainMs: 400 });
-        },
-      );
-      try {
-        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-        assert.equal((await get(`${app.url}/quick`, {}, agent)).status, 200);
-        const idleSocket = Object.values(agent.freeSockets).flat()[0];
-        assert.ok(idleSocket, 'the keep-alive socket is idle in the agent');
-        const idleClosed = new Promise<number>((r) => idleSocket.once('close', () => r(performance.now())));
-
-        const slow = get(`${app.url}/slow`).catch((e: Error) => e);
-        const inflight = get(`${app.url}/inflight`);
-        await within(started, 3000, 'the in-flight request to start');
-        await new Promise((r) => setTimeout(r, 20));
-        const t0 = performance.now();
-        stop();
-        const closedAt = await within(idleClosed, 1000, 'the idle keep-alive socket to close');
-        assert.ok(closedAt - t0 < 300, 'idle sockets are closed at once, not at the drain deadline');
-
-        const refused = await get(`${app.url}/quick`).catch((e: NodeJS.ErrnoException) => e);
-        assert.ok(
-          refused instanceof Error && refused.code === 'ECONNREFUSED',
-          'no new connections after shutdown starts',
+      const base = snapshot();
+      // The scenario runs in its own function so that, as after a test body returns, its servers,
+      // apps, agents and requests are unreachable when verifyNone looks for what is still alive.
+      await (async () => {
+        const [stopCtx, stop] = withCancel(background());
+        let slowCause: unknown;
+        let slowCancelled: (() => void) | undefined;
+        const slowDone = new Promise<void>((r) => {
+          slowCancelled = r;
+        });
+        let inflightStarted: (() => void) | undefined;
+        const started = new Promise<void>((r) => {
+          inflightStarted = r;
+        });
+        let served: Promise<{ inFlight: number; canceled: number }> | undefined;
+        const app = await startApp(
+          kind,
+          background(),
+          async (ctx, url) => {
+            if (url.pathname === '/quick') return { status: 200, body: 'quick' };
+            if (url.pathname === '/inflight') {
+              inflightStarted?.();
+              await new Promise((r) => setTimeout(r, 150)); // ignores ctx, finishes within the drain
+              return { status: 200, body: 'drained' };
+            }
+            try {
+              await sleep(ctx, 30_000);
+            } catch (err) {
+              slowCause = cause(ctx);
+              slowCancelled?.();
+              throw err;
+            }
+            return { status: 200, body: 'never' };
+          },
+          {},
+          (server) => {
+            served = serve(stopCtx, server, { drainMs: 400 });
+          },
         );
+        try {
+          const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+          assert.equal((await get(`${app.url}/quick`, {}, agent)).status, 200);
+          const idleSocket = Object.values(agent.freeSockets).flat()[0];
+          assert.ok(idleSocket, 'the keep-alive socket is idle in the agent');
+          const idleClosed = new Promise<number>((r) => idleSocket.once('close', () => r(performance.now())));
 
-        const drained = await within(inflight, 3000, 'the in-flight request');
-        assert.equal(drained.status, 200);
-        assert.equal(drained.body, 'drained');
+          const slow = get(`${app.url}/slow`).catch((e: Error) => e);
+          const inflight = get(`${app.url}/inflight`);
+          await within(started, 3000, 'the in-flight request to start');
+          await new Promise((r) => setTimeout(r, 20));
+          const t0 = performance.now();
+          stop();
+          const closedAt = await within(idleClosed, 1000, 'the idle keep-alive socket to close');
+          assert.ok(closedAt - t0 < 300, 'idle sockets are closed at once, not at the drain deadline');
 
-        await within(slowDone, 3000, 'the slow request to be cancelled');
-        assert.ok(slowCause instanceof ServerShutdownError, `slow request cause ${String(slowCause)}`);
-        const report = await within(served!, 3000, 'serve() to resolve');
-        const elapsed = performance.now() - t0;
-        assert.ok(elapsed >= 350 && elapsed < 2500, `shutdown took ${elapsed.toFixed(0)} ms`);
-        assert.deepEqual(report, { inFlight: 2, canceled: 1 });
-        const slowResult = await slow;
-        if (!(slowResult instanceof Error)) assert.ok(slowResult.status >= 500);
-        assert.equal(app.server.listening, false);
-        agent.destroy();
-      } finally {
-        stop();
-        await app.close().catch(() => {});
-      }
+          const refused = await get(`${app.url}/quick`).catch((e: NodeJS.ErrnoException) => e);
+          assert.ok(
+            refused instanceof Error && refused.code === 'ECONNREFUSED',
+            'no new connections after shutdown starts',
+          );
+
+          const drained = await within(inflight, 3000, 'the in-flight request');
+          assert.equal(drained.status, 200);
+          assert.equal(drained.body, 'drained');
+
+          await within(slowDone, 3000, 'the slow request to be cancelled');
+          assert.ok(slowCause instanceof ServerShutdownError, `slow request cause ${String(slowCause)}`);
+          const report = await within(served!, 3000, 'serve() to resolve');
+          const elapsed = performance.now() - t0;
+          assert.ok(elapsed >= 350 && elapsed < 2500, `shutdown took ${elapsed.toFixed(0)} ms`);
+          assert.deepEqual(report, { inFlight: 2, canceled: 1 });
+          const slowResult = await slow;
+          if (!(slowResult instanceof Error)) assert.ok(slowResult.status >= 500);
+          assert.equal(app.server.listening, false);
+          agent.destroy();
+        } finally {
+          stop();
+          await app.close().catch(() => {});
+        }
+      })();
+      await verifyNone({ baseline: base, timeoutMs: 3000 });
     });
 
     test('a deadline error from the handler is reported as the deadline, not a crash', async () => {
