@@ -173,6 +173,26 @@ test('http.get with agent: false leaves nothing: the throwaway Agent is not kept
   }
 });
 
+test('a listener left on process is reported even once process.exitCode is set', async () => {
+  // A test runner sets process.exitCode after the first failing test; process is not an exited child.
+  const saved = process.exitCode;
+  const base = snapshot();
+  const onWarning = () => {};
+  process.on('warning', onWarning);
+  process.exitCode = 1;
+  try {
+    const err = await leakError(verifyNone({ baseline: base, timeoutMs: 50 }));
+    assert.ok(
+      err.leaks.some((l) => l.kind === 'listener' && l.state === "listening for 'warning'"),
+      err.message,
+    );
+  } finally {
+    process.exitCode = saved;
+    process.off('warning', onWarning);
+  }
+  await verifyNone({ baseline: base });
+});
+
 test('ignore rules: type, topFrame, anyFrame, creator', async () => {
   const base = snapshot();
   function startPolling() {
