@@ -86,12 +86,27 @@ function channelCases(label: string, wrap: (body: () => Promise<void>) => Promis
   ];
 }
 
+// The control for the Node 20 hook cost: no leash at all, one promise resolved and awaited per op.
+// It is measured in both phases; the difference is what AsyncLocalStorage's hook adds to any await.
+const promisePingPong: Case = {
+  name: 'control, no leash: new Promise + resolve + await',
+  run: async (n) => {
+    for (let i = 0; i < n; i++) {
+      let resolve!: () => void;
+      const p = new Promise<void>((r) => (resolve = r));
+      resolve();
+      await p;
+    }
+  },
+};
+
 const direct = (body: () => Promise<void>) => body();
 const inTask = (body: () => Promise<void>) => go(bg, () => body()).done;
 
 const phase1 = await group('channels, AsyncLocalStorage idle (no task started yet)', [
   ...channelCases('leash', direct),
   effectionChannel,
+  promisePingPong,
 ]);
 goRatio(phase1[0]!, GO.unbuffered);
 goRatio(phase1[2]!, GO.buffered);
@@ -102,6 +117,7 @@ effectionGoal(phase1[2]!, phase1[4]!);
 const phase2 = await group('channels inside go() tasks (AsyncLocalStorage active)', [
   ...channelCases('leash (in task)', inTask),
   effectionChannel,
+  promisePingPong,
 ]);
 goRatio(phase2[0]!, GO.unbuffered);
 goRatio(phase2[2]!, GO.buffered);
