@@ -248,6 +248,25 @@ describe('withCancel', () => {
 });
 
 describe('custom (foreign) parent contexts', () => {
+  /** A foreign context that delegates everything to a leash one, as a user's wrapper type would. */
+  function wrapping(inner: Context): Context {
+    return {
+      get deadline() {
+        return inner.deadline;
+      },
+      get err() {
+        return inner.err;
+      },
+      get signal() {
+        return inner.signal;
+      },
+      get done() {
+        return inner.done;
+      },
+      value: (key) => inner.value(key),
+    };
+  }
+
   /** A context leash did not make: its own AbortController, Go's "custom context". */
   class ForeignContext implements Context {
     readonly #controller = new AbortController();
@@ -308,42 +327,14 @@ describe('custom (foreign) parent contexts', () => {
   test('values pass through a foreign context to its leash ancestors', () => {
     const k = createKey<string>('k');
     const inner = withValue(background(), k, 'inner');
-    const wrapper: Context = {
-      get deadline() {
-        return inner.deadline;
-      },
-      get err() {
-        return inner.err;
-      },
-      get signal() {
-        return inner.signal;
-      },
-      get done() {
-        return inner.done;
-      },
-      value: (key) => inner.value(key),
-    };
+    const wrapper = wrapping(inner);
     const outer = withValue(wrapper, createKey('other'), 1);
     assert.equal(outer.value(k), 'inner');
   });
 
   test('cause() sees through a wrapper that delegates value() to a leash context (Go custom context)', () => {
     const [inner, cancel] = withCancelCause(background());
-    const wrapper: Context = {
-      get deadline() {
-        return inner.deadline;
-      },
-      get err() {
-        return inner.err;
-      },
-      get signal() {
-        return inner.signal;
-      },
-      get done() {
-        return inner.done;
-      },
-      value: (key) => inner.value(key),
-    };
+    const wrapper = wrapping(inner);
     const [child] = withCancel(wrapper);
     const why = new Error('custom cause');
     cancel(why);

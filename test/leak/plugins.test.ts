@@ -29,6 +29,22 @@ function assertOutcome(results: Array<{ name: string; ok: boolean; failure: stri
     assert.equal(r.failure.includes('LeakError') || r.failure.includes('created at'), !r.ok);
 }
 
+/** The per-test outcomes of a Jest-format JSON report (Vitest's `--reporter=json` writes the same shape). */
+function jsonReportResults(json: string): { name: string; ok: boolean; failure: string }[] {
+  const report = JSON.parse(json) as {
+    testResults: Array<{
+      assertionResults: Array<{ title: string; status: string; failureMessages: string[] }>;
+    }>;
+  };
+  return report.testResults.flatMap((f) =>
+    f.assertionResults.map((a) => ({
+      name: a.title,
+      ok: a.status === 'passed',
+      failure: a.failureMessages.join('\n'),
+    })),
+  );
+}
+
 test('node:test plug-in fails exactly the leaking tests', async () => {
   const suite = join(fixtures, 'node-test/suite.test.mjs');
   const { stdout } = await run(process.execPath, ['--test', '--test-reporter=tap', suite]);
@@ -55,18 +71,7 @@ test('Vitest plug-in (setupFiles) fails exactly the leaking tests, also under de
     join(fixtures, 'vitest/vitest.config.mjs'),
     '--reporter=json',
   ]);
-  const report = JSON.parse(stdout) as {
-    testResults: Array<{
-      assertionResults: Array<{ title: string; status: string; failureMessages: string[] }>;
-    }>;
-  };
-  const results = report.testResults.flatMap((f) =>
-    f.assertionResults.map((a) => ({
-      name: a.title,
-      ok: a.status === 'passed',
-      failure: a.failureMessages.join('\n'),
-    })),
-  );
+  const results = jsonReportResults(stdout);
   assert.equal(results.length, 7, stderr);
   assertOutcome(results, suite);
 });
@@ -85,18 +90,7 @@ test('Jest plug-in (setupFilesAfterEnv) fails exactly the leaking tests, also wi
       '--outputFile',
       out,
     ]);
-    const report = JSON.parse(readFileSync(out, 'utf8')) as {
-      testResults: Array<{
-        assertionResults: Array<{ title: string; status: string; failureMessages: string[] }>;
-      }>;
-    };
-    const results = report.testResults.flatMap((f) =>
-      f.assertionResults.map((a) => ({
-        name: a.title,
-        ok: a.status === 'passed',
-        failure: a.failureMessages.join('\n'),
-      })),
-    );
+    const results = jsonReportResults(readFileSync(out, 'utf8'));
     assert.equal(results.length, 7, stderr);
     assertOutcome(results, suite);
   } finally {
