@@ -93,14 +93,21 @@ async function cancellable<R extends QueryResultRow>(
   graceMs: number,
 ): Promise<QueryResult<R>> {
   const pending = client.query<R>(text as QueryConfig, values);
+  // A cancel request stops whatever the backend runs when the signal lands, so it must never be
+  // sent after this statement settled, and one already on its way must have landed before the
+  // client runs anything else (the next statement, the RESET, another request's query).
+  let settled = false;
+  let cancelling: Promise<void> | undefined;
   let grace: NodeJS.Timeout | undefined;
   const stop = afterFunc(ctx, () => {
-    void sendCancelRequest(client as unknown as CancelTarget);
+    if (settled) return;
+    cancelling = sendCancelRequest(client as unknown as CancelTarget, graceMs);
     grace = setTimeout(() => destroyConnection(client), graceMs);
   });
   try {
     return await pending;
   } catch (err) {
+    settled = true;
     if (ctx.err !== undefined) throw ctx.err;
     // Our own statement_timeout fired a hair before the context's deadline timer: report the deadline.
     if (limited && (err as { code?: string }).code === queryCanceled && remaining(ctx) < 50) {
@@ -109,8 +116,12 @@ async function cancellable<R extends QueryResultRow>(
     }
     throw err;
   } finally {
+    settled = true;
     stop();
     if (grace !== undefined) clearTimeout(grace);
+    // The server closes the cancel connection only after it signalled the backend; an idle backend
+    // drops the signal, so once this resolves the client is safe to reuse.
+    if (cancelling !== undefined) await cancelling;
   }
 }
 

@@ -199,6 +199,31 @@ describe('leash/pg', () => {
     }
   });
 
+  test('a cancel racing the end of a statement never lands on the next statement of that client', async (t) => {
+    if (!up) return t.skip(skipReason);
+    // The context ends while the statement is finishing (by deadline, where the server's
+    // statement_timeout races the cancel request too, and by a plain cancel). A cancel request that
+    // arrived late would stop the follow-up statement instead; it must never.
+    const client = new pg.Client(pgConfig);
+    await client.connect();
+    try {
+      for (let i = 0; i < 40; i++) {
+        const [ctx, cancel] = i % 2 === 0 ? withTimeout(background(), 15) : withCancel(background());
+        const timer = i % 2 === 0 ? undefined : setTimeout(cancel, 15);
+        const sleepMs = 10 + (i % 10);
+        await query(ctx, client, `SELECT pg_sleep(${sleepMs / 1000})`).catch((e: unknown) => {
+          if (e !== ctx.err) throw e;
+        });
+        clearTimeout(timer);
+        cancel();
+        const r = await client.query('SELECT pg_sleep(0.02), 1 AS n');
+        assert.equal(r.rows[0].n, 1, `round ${i}`);
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
   test('an already-ended context never touches the pool', async (t) => {
     if (!up) return t.skip(skipReason);
     const pool = new pg.Pool({ ...pgConfig, max: 1 });
