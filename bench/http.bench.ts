@@ -8,11 +8,11 @@
 //
 // The machine this was written on has 2 cores shared with other work: absolute req/s are low and
 // noisy, only the ratios within one run mean much, and even those move by several percent.
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type http from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -145,23 +145,32 @@ interface Run {
   rps: number;
   /** cpuUsPerReq is the server process's CPU time per request served, in µs. */
   cpuUsPerReq: number;
+  /** busy is the server's CPU time over the wall time of the run (1 = one core saturated). */
+  busy: number;
+}
+
+// On Linux with taskset and 2+ cores, the server gets core 1 and autocannon core 0, so they do not
+// steal each other's CPU time and the server is the bottleneck (busy ~ 1): then req/s measures the
+// server alone. Elsewhere both float and req/s says less (the busy column shows it).
+const canPin =
+  process.platform === 'linux' &&
+  availableParallelism() >= 2 &&
+  spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+function pinned(cpu: number, args: string[]): [string, string[]] {
+  return canPin ? ['taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args];
 }
 
 async function load(url: string, seconds: number): Promise<{ rps: number; total: number }> {
-  const { stdout } = await execFileAsync(
-    process.execPath,
-    [autocannonBin, '-j', '-c', '50', '-d', String(seconds), url],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
+  const [file, args] = pinned(0, [autocannonBin, '-j', '-c', '50', '-d', String(seconds), url]);
+  const { stdout } = await execFileAsync(file, args, { maxBuffer: 64 * 1024 * 1024 });
   const r = JSON.parse(stdout) as { requests: { average: number; total: number } };
   return { rps: r.requests.average, total: r.requests.total };
 }
 
 async function measureRun(framework: string, variant: string, profileDir?: string): Promise<Run> {
   const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', serverScript, framework, variant], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const [file, args] = pinned(1, [...flags, '--import', 'tsx', serverScript, framework, variant]);
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async () =>
     JSON.parse((await lines.next()).value as string) as { port: number; cpuUs: number };
@@ -171,10 +180,16 @@ async function measureRun(framework: string, variant: string, profileDir?: strin
     await load(url, 1); // warm-up: JIT, connection setup
     child.stdin.write('cpu\n');
     const before = (await next()).cpuUs;
+    const t0 = performance.now();
     const r = await load(url, durationS);
     child.stdin.write('cpu\n');
     const after = (await next()).cpuUs;
-    return { rps: r.rps, cpuUsPerReq: (after - before) / Math.max(1, r.total) };
+    const wallUs = (performance.now() - t0) * 1000;
+    return {
+      rps: r.rps,
+      cpuUsPerReq: (after - before) / Math.max(1, r.total),
+      busy: (after - before) / wallUs,
+    };
   } finally {
     child.stdin.end();
     await new Promise((r) => child.once('exit', r));
@@ -192,14 +207,14 @@ interface CpuProfile {
  * leash's own code, in request-id generation, and in async_hooks (AsyncLocalStorage on Node 20).
  * Unlike req/s, this does not depend on whether the load generator could saturate the server.
  */
-function attribute(dir: string): { leash: number; uuid: number; als: number } {
+function attribute(dir: string): { leash: number; als: number } {
   const file = readdirSync(dir)
     .map((f) => join(dir, f))
     .sort((a, b) => statSync(b).size - statSync(a).size)[0]!;
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   let busy = 0;
-  const out = { leash: 0, uuid: 0, als: 0 };
+  const out = { leash: 0, als: 0 };
   for (let i = 0; i < p.samples.length; i++) {
     const frame = byId.get(p.samples[i]!)!.callFrame;
     const dt = p.timeDeltas[i] ?? 0;
@@ -210,11 +225,10 @@ function attribute(dir: string): { leash: number; uuid: number; als: number } {
       (frame.url.includes('/dist/') && !frame.url.includes('node_modules'))
     )
       out.leash += dt;
-    else if (/randomUUID|randomFill|secureBuffer/.test(frame.functionName)) out.uuid += dt;
     else if (/async_hooks|async_local_storage/.test(frame.url)) out.als += dt;
   }
   rmSync(dir, { recursive: true, force: true });
-  return { leash: out.leash / busy, uuid: out.uuid / busy, als: out.als / busy };
+  return { leash: out.leash / busy, als: out.als / busy };
 }
 
 const median = (xs: number[]) => {
@@ -227,35 +241,39 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const frameworks = ['node:http', 'express', 'fastify', 'koa'];
 
 console.log(
-  `\n## hello-world, bare vs leash adapter (server and autocannon -c 50 in their own processes, ${durationS} s per run, ${rounds} rounds, order rotated)`,
+  `\n## hello-world, bare vs leash adapter (server and autocannon -c 50 in their own processes${canPin ? ', pinned to cores 1 and 0' : ''}, ${durationS} s per run, ${rounds} rounds, order rotated)`,
 );
 console.log(
-  'req/s is what the goal names, but here the load generator shares 2 busy cores with the server, which\n' +
-    'then sits partly idle: req/s swings by tens of percent between runs and says little about the server.\n' +
-    'The last columns come from a CPU profile of the leash server: the share of its busy CPU time spent in\n' +
-    "leash's own code, in request-id generation (crypto.randomUUID) and in async_hooks (AsyncLocalStorage\n" +
-    'for currentContext(), which { asyncLocalStorage: false } removes).',
+  'req/s ratio: leash against bare, median [range] of the rounds. busy: server CPU time / wall time\n' +
+    '(near 1.00 means the server was the bottleneck, so req/s measures it; lower means the load generator\n' +
+    'was, and the req/s ratio understates the cost). cpu/req: server CPU time per request, leash against\n' +
+    'bare. The last columns come from a CPU profile of the leash server: the share of its busy time in\n' +
+    "leash's own code (request id included) and in async_hooks (AsyncLocalStorage\n" +
+    'for currentContext() on Node 20, which { asyncLocalStorage: false } removes).',
 );
 console.log(
-  `${'framework'.padEnd(10)} ${'bare req/s'.padStart(10)} ${'leash req/s'.padStart(11)} ${'req/s ratio [range]'.padStart(28)}   ${'leash code'.padStart(10)} ${'uuid'.padStart(6)} ${'ALS'.padStart(6)} ${'total'.padStart(6)}`,
+  `${'framework'.padEnd(10)} ${'bare req/s'.padStart(10)} ${'leash req/s'.padStart(11)} ${'req/s ratio [range]'.padStart(28)} ${'busy'.padStart(11)} ${'cpu/req'.padStart(8)}   ${'leash code'.padStart(10)} ${'ALS'.padStart(6)} ${'total'.padStart(6)}`,
 );
-for (const framework of frameworks) {
+const variant = process.env.BENCH_VARIANT ?? 'leash';
+for (const framework of process.env.BENCH_FRAMEWORKS?.split(',') ?? frameworks) {
   const bare: Run[] = [];
   const leash: Run[] = [];
   for (let round = 0; round < rounds; round++) {
     if (round % 2 === 0) {
       bare.push(await measureRun(framework, 'bare'));
-      leash.push(await measureRun(framework, 'leash'));
+      leash.push(await measureRun(framework, variant));
     } else {
-      leash.push(await measureRun(framework, 'leash'));
+      leash.push(await measureRun(framework, variant));
       bare.push(await measureRun(framework, 'bare'));
     }
   }
   const dir = mkdtempSync(join(tmpdir(), 'leash-http-bench-'));
-  await measureRun(framework, 'leash', dir);
+  await measureRun(framework, variant, dir);
   const share = attribute(dir);
   const ratios = leash.map((r, i) => r.rps / bare[i]!.rps);
   const ratioText = `${pct(median(ratios))} [${pct(Math.min(...ratios))}, ${pct(Math.max(...ratios))}]`;
+  const busyText = `${median(bare.map((r) => r.busy)).toFixed(2)}/${median(leash.map((r) => r.busy)).toFixed(2)}`;
+  const cpuRatio = median(leash.map((r) => r.cpuUsPerReq)) / median(bare.map((r) => r.cpuUsPerReq));
   const p100 = (x: number) => `${(x * 100).toFixed(1)}%`;
   console.log(
     `${framework.padEnd(10)} ${median(bare.map((r) => r.rps))
@@ -264,6 +282,6 @@ for (const framework of frameworks) {
       .toFixed(0)
       .padStart(
         11,
-      )} ${ratioText.padStart(28)}   ${p100(share.leash).padStart(10)} ${p100(share.uuid).padStart(6)} ${p100(share.als).padStart(6)} ${p100(share.leash + share.uuid + share.als).padStart(6)}`,
+      )} ${ratioText.padStart(28)} ${busyText.padStart(11)} ${pct(cpuRatio).padStart(8)}   ${p100(share.leash).padStart(10)} ${p100(share.als).padStart(6)} ${p100(share.leash + share.als).padStart(6)}`,
   );
 }
