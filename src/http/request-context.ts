@@ -38,10 +38,14 @@ export interface RequestContextOptions {
   asyncLocalStorage?: boolean;
 }
 
-// The cancel function of each response whose request context is live, for serve()'s drain deadline.
-// A side table, not a property on res: frameworks that swap the response's prototype (Express) make
-// adding a property to it a slow path on Node 20 (measured: the single costliest line of the adapter).
-const liveCancels = new WeakMap<ServerResponse, CancelCauseFunc>();
+// serve() needs the cancel function of every request in flight on its server at the drain deadline.
+// It hangs a table on the server, and request contexts created on that server register there. Only
+// served servers pay for it, and nothing is added to res: a new property on a response whose
+// prototype a framework swapped (Express) is a slow path on Node 20 (measured: it was the costliest
+// line of the adapter), and a WeakMap per request costs ~140 ns.
+const kLiveRequests = Symbol('leash.http.liveRequests');
+type LiveRequests = Map<ServerResponse, CancelCauseFunc>;
+type Served = { [kLiveRequests]?: LiveRequests };
 
 /**
  * requestContext derives the context of one request from root and ties it to the response: it is
@@ -76,7 +80,8 @@ export function requestContext(
     if (trace !== undefined) base = withValue(base, traceparentKey, trace);
   }
   const [owned, cancel] = withCancelCause(base);
-  liveCancels.set(res, cancel);
+  const live = (req.socket as { server?: Served } | null | undefined)?.server?.[kLiveRequests];
+  live?.set(res, cancel);
 
   let timeout = parseRequestTimeout(headers['x-request-timeout']) ?? opts.timeoutMs;
   if (opts.maxTimeoutMs !== undefined && (timeout === undefined || timeout > opts.maxTimeoutMs)) {
@@ -100,7 +105,7 @@ export function requestContext(
   const event = publishStart(req, res, ctx);
   res.on('close', () => {
     stopTimeoutReply?.();
-    liveCancels.delete(res);
+    live?.delete(res);
     cancel(res.writableFinished ? responseFinished : new ClientGoneError());
     publishEnd(event, cause(ctx));
   });
@@ -116,14 +121,18 @@ function replyTimeout(res: ServerResponse, status: number): void {
 }
 
 /**
- * cancelRequest cancels the context of a request still in flight with the given cause and returns
- * true, or returns false when res has no live leash context. Used by serve() at its drain deadline.
+ * trackLiveRequests makes every request context created from now on for a request on server
+ * register its cancel function in the returned table (removed when its response closes), and returns
+ * that table. serve() uses it to cancel what is still running at its drain deadline.
  */
-export function cancelRequest(res: ServerResponse, cause: unknown): boolean {
-  const cancel = liveCancels.get(res);
-  if (cancel === undefined) return false;
-  cancel(cause);
-  return true;
+export function trackLiveRequests(server: object): LiveRequests {
+  const served = server as Served;
+  let live = served[kLiveRequests];
+  if (live === undefined) {
+    live = new Map();
+    served[kLiveRequests] = live;
+  }
+  return live;
 }
 
 /** assertContext throws LEASH_ERR_INVALID_ARG unless value is a Context (the core's isContext). */

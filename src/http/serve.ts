@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Context } from '../context/index.js';
 import { afterFunc } from '../context/index.js';
 import { invalidArg, ServerShutdownError } from './errors.js';
-import { assertContext, cancelRequest } from './request-context.js';
+import { assertContext, trackLiveRequests } from './request-context.js';
 
 /** ServeOptions configures serve(). */
 export interface ServeOptions {
@@ -53,6 +53,7 @@ export function serve(ctx: Context, server: Server, opts: ServeOptions = {}): Pr
   }
 
   const active = new Set<ServerResponse>();
+  const live = trackLiveRequests(server);
   let draining = false;
   const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
     active.add(res);
@@ -83,7 +84,12 @@ export function serve(ctx: Context, server: Server, opts: ServeOptions = {}): Pr
       timer = setTimeout(() => {
         timer = undefined;
         const cause = new ServerShutdownError(drainMs);
-        for (const res of active) if (cancelRequest(res, cause)) report.canceled++;
+        for (const res of active) {
+          const cancel = live.get(res);
+          if (cancel === undefined) continue;
+          cancel(cause);
+          report.canceled++;
+        }
         // Give the handlers one turn to notice and answer, then cut what is left.
         setImmediate(() => server.closeAllConnections());
       }, drainMs);

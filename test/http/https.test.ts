@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Context } from '../../src/context/index.js';
 import { afterFunc, background, cause, sleep, withCancel } from '../../src/context/index.js';
-import { ClientGoneError, requestIdKey, serve, withContext } from '../../src/http/index.js';
+import {
+  ClientGoneError,
+  requestIdKey,
+  ServerShutdownError,
+  serve,
+  withContext,
+} from '../../src/http/index.js';
 import { within } from './apps.js';
 
 function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
@@ -33,10 +39,11 @@ function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
   }
 }
 
-test('node:https: request contexts, client disconnect and graceful shutdown work as on node:http', async (t) => {
+test('node:https: request contexts, client disconnect and graceful shutdown (drain, then cancel) work as on node:http', async (t) => {
   const tls = selfSigned();
   if (!tls) return t.skip('openssl is not available to make a test certificate');
   const [stopCtx, stop] = withCancel(background());
+  let slow: Context | undefined;
   let gone: ((ctx: Context) => void) | undefined;
   const goneCtx = new Promise<Context>((r) => {
     gone = r;
@@ -44,6 +51,12 @@ test('node:https: request contexts, client disconnect and graceful shutdown work
   const server = https.createServer(
     tls,
     withContext(background(), async (req, res) => {
+      if (req.url === '/slow') {
+        slow = req.ctx;
+        await sleep(req.ctx, 30_000).catch(() => {});
+        res.end('cut short');
+        return;
+      }
       if (req.url === '/hang') {
         afterFunc(req.ctx, () => gone?.(req.ctx));
         await sleep(req.ctx, 30_000).catch(() => {});
@@ -78,8 +91,13 @@ test('node:https: request contexts, client disconnect and graceful shutdown work
     const ctx = await within(goneCtx, 2000, 'the request context to end');
     assert.ok(cause(ctx) instanceof ClientGoneError);
 
+    // A request still running at the drain deadline is cancelled with ServerShutdownError.
+    const slowRequest = request('/slow');
+    slowRequest.on('error', () => {});
+    while (slow === undefined) await new Promise((r) => setTimeout(r, 10));
     stop();
-    assert.deepEqual(await within(served, 3000, 'serve() to resolve'), { inFlight: 0, canceled: 0 });
+    assert.deepEqual(await within(served, 3000, 'serve() to resolve'), { inFlight: 1, canceled: 1 });
+    assert.ok(cause(slow) instanceof ServerShutdownError, String(cause(slow)));
     assert.equal(server.listening, false);
   } finally {
     stop();
