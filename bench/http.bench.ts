@@ -1,5 +1,7 @@
-// leash/http benchmarks. Run: cd bench && node --expose-gc --import tsx http.bench.ts
-// (build first: npx tsc -p tsconfig.build.json; this imports leash from the package name, i.e. dist/).
+// leash/http benchmarks. Run: cd bench && npm run http (build first: npm run build at the root; this
+// imports leash from the package name, i.e. dist/). Environment: BENCH_SECONDS (per load run, default
+// 1), BENCH_ROUNDS (default 3), BENCH_VARIANT (leash | leash-no-als), BENCH_FRAMEWORKS (comma list, or
+// none for the micro part only).
 //
 // 1. Request-context creation and teardown (micro): requestContext on a request object and its
 //    response's 'close', against the bare core operations it is made of. Goal: at most 1 µs.
@@ -255,7 +257,9 @@ console.log(
   `${'framework'.padEnd(10)} ${'bare req/s'.padStart(10)} ${'leash req/s'.padStart(11)} ${'req/s ratio [range]'.padStart(28)} ${'busy'.padStart(11)} ${'cpu/req'.padStart(8)}   ${'leash code'.padStart(10)} ${'ALS'.padStart(6)} ${'total'.padStart(6)}`,
 );
 const variant = process.env.BENCH_VARIANT ?? 'leash';
-for (const framework of process.env.BENCH_FRAMEWORKS?.split(',') ?? frameworks) {
+// BENCH_FRAMEWORKS=express,koa picks frameworks; BENCH_FRAMEWORKS=none runs the micro part only.
+const picked = process.env.BENCH_FRAMEWORKS?.split(',').filter((f) => f !== 'none') ?? frameworks;
+for (const framework of picked) {
   const bare: Run[] = [];
   const leash: Run[] = [];
   for (let round = 0; round < rounds; round++) {
