@@ -120,8 +120,9 @@ async function cancellable<R extends QueryResultRow>(
     stop();
     if (grace !== undefined) clearTimeout(grace);
     // The server closes the cancel connection only after it signalled the backend; an idle backend
-    // drops the signal, so once this resolves the client is safe to reuse.
-    if (cancelling !== undefined) await cancelling;
+    // drops the signal, so once this resolves the client is safe to reuse. A client whose connection
+    // broke (or was destroyed at the grace deadline) is never reused: no need to wait then.
+    if (cancelling !== undefined && isHealthy(client as PoolClient)) await cancelling;
   }
 }
 
@@ -139,7 +140,19 @@ async function resetTimeout(client: Client | PoolClient): Promise<void> {
   }
 }
 
+/**
+ * destroyConnection ends a client whose server did not stop the statement within the grace period.
+ * pg then emits 'error' ("Connection terminated unexpectedly") on the client, and a client checked
+ * out of a pg Pool has no 'error' listener at that point (pg-pool removes its own while the client
+ * is out), so the process would crash on an error leash caused on purpose. The client gets a
+ * listener for that; the caller learns of the cancel through the query's rejection with ctx.err,
+ * and the pool drops the client when it is released.
+ */
 function destroyConnection(client: Client | PoolClient): void {
   const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
-  stream?.destroy();
+  if (stream === undefined) return;
+  client.on('error', expectedTermination);
+  stream.destroy();
 }
+
+function expectedTermination(): void {}

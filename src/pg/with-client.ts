@@ -86,6 +86,11 @@ export async function withClient<T>(
 
 /** isHealthy reports whether a pg client can still run queries (not ended, not errored). */
 export function isHealthy(client: PoolClient): boolean {
-  const c = client as unknown as { _ending?: boolean; _queryable?: boolean; _connectionError?: boolean };
-  return c._ending !== true && c._queryable !== false && c._connectionError !== true;
+  const c = client as unknown as {
+    _ending?: boolean;
+    _ended?: boolean;
+    _queryable?: boolean;
+    _connectionError?: boolean;
+  };
+  return c._ending !== true && c._ended !== true && c._queryable !== false && c._connectionError !== true;
 }

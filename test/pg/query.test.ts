@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import {
@@ -221,6 +222,52 @@ describe('leash/pg', () => {
       }
     } finally {
       await client.end();
+    }
+  });
+
+  test('a server that never answers the cancel: the connection is destroyed at cancelGraceMs and the pool recovers', async (t) => {
+    if (!up) return t.skip(skipReason);
+    // A real TCP proxy in front of PostgreSQL that forwards sessions but swallows cancel requests
+    // (16 bytes: length 16, code 80877102), as a partitioned or overloaded server would.
+    const swallowed: net.Socket[] = [];
+    const proxy = net.createServer((client) => {
+      client.once('data', (first: Buffer) => {
+        if (first.length >= 8 && first.readInt32BE(0) === 16 && first.readInt32BE(4) === 80877102) {
+          swallowed.push(client);
+          return;
+        }
+        const upstream = net.connect({ host: pgConfig.host, port: pgConfig.port });
+        upstream.write(first);
+        client.pipe(upstream).pipe(client);
+        const close = () => {
+          client.destroy();
+          upstream.destroy();
+        };
+        client.on('error', close).on('close', close);
+        upstream.on('error', close).on('close', close);
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as net.AddressInfo).port;
+    const pool = new pg.Pool({ ...pgConfig, port, max: 1 });
+    try {
+      const [ctx, cancel] = withCancel(background());
+      setTimeout(cancel, 100);
+      const t0 = performance.now();
+      const err = await query(ctx, pool, 'SELECT pg_sleep(3)', undefined, { cancelGraceMs: 200 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const took = performance.now() - t0;
+      assert.equal(err, ctx.err, 'rejects with ctx.err itself');
+      assert.equal(swallowed.length, 1, 'one cancel request was sent (and swallowed)');
+      assert.ok(took >= 250 && took < 1500, `settled after ${took.toFixed(0)} ms: at the grace deadline`);
+      assert.equal(pool.totalCount, 0, 'the broken client was dropped, not given back');
+      assert.equal((await query(background(), pool, 'SELECT 1 AS n')).rows[0]!.n, 1, 'the pool works');
+    } finally {
+      for (const s of swallowed) s.destroy();
+      await pool.end();
+      await new Promise((r) => proxy.close(r));
     }
   });
 
