@@ -3,22 +3,17 @@
 // difference in CPU self time per request, largest first. Run:
 //   cd bench && npm run http:profile -- <node:http|express|fastify|koa> [leash|leash-no-als]
 // Linux with taskset and 2+ cores pins the server to core 1 and autocannon to core 0.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { pinned } from './cpu-pinning.js';
 
 const [framework = 'node:http', variant = 'leash'] = process.argv.slice(2);
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const canPin =
-  process.platform === 'linux' &&
-  availableParallelism() >= 2 &&
-  spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-const pinned = (cpu: number, args: string[]): [string, string[]] =>
-  canPin ? ['taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args];
 
 interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];

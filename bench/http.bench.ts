@@ -10,17 +10,18 @@
 //
 // The machine this was written on has 2 cores shared with other work: absolute req/s are low and
 // noisy, only the ratios within one run mean much, and even those move by several percent.
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type http from 'node:http';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { background, withCancelCause, withTimeout } from 'leash';
 import { requestContext } from 'leash/http';
+import { canPin, pinned } from './cpu-pinning.js';
 
 const durationS = Number(process.env.BENCH_SECONDS ?? 1);
 
@@ -151,17 +152,9 @@ interface Run {
   busy: number;
 }
 
-// On Linux with taskset and 2+ cores, the server gets core 1 and autocannon core 0, so they do not
-// steal each other's CPU time and the server is the bottleneck (busy ~ 1): then req/s measures the
-// server alone. Elsewhere both float and req/s says less (the busy column shows it).
-const canPin =
-  process.platform === 'linux' &&
-  availableParallelism() >= 2 &&
-  spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-function pinned(cpu: number, args: string[]): [string, string[]] {
-  return canPin ? ['taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args];
-}
-
+// Where cpu-pinning.ts can pin, the server gets core 1 and autocannon core 0, so the server is the
+// bottleneck (busy ~ 1) and req/s measures it alone. Elsewhere both float and req/s says less (the
+// busy column shows it).
 async function load(url: string, seconds: number): Promise<{ rps: number; total: number }> {
   const [file, args] = pinned(0, [autocannonBin, '-j', '-c', '50', '-d', String(seconds), url]);
   const { stdout } = await execFileAsync(file, args, { maxBuffer: 64 * 1024 * 1024 });
