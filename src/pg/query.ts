@@ -107,7 +107,7 @@ async function cancellable<R extends QueryResultRow>(
   try {
     return await pending;
   } catch (err) {
-    settled = true;
+    settled = true; // already here: the deadline may fire during the sleep below
     if (ctx.err !== undefined) throw ctx.err;
     // Our own statement_timeout fired a hair before the context's deadline timer: report the deadline.
     if (limited && (err as { code?: string }).code === queryCanceled && remaining(ctx) < 50) {
