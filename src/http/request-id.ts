@@ -4,9 +4,9 @@ import { createKey } from '../context/index.js';
 
 /**
  * requestIdKey holds the request id of a request context: the client's `x-request-id` when it is
- * well formed (1 to 128 characters of A-Z a-z 0-9 . _ -), otherwise a fresh id (see newRequestId).
- * The id is echoed on the response and forwarded by leash's fetch. Read it with
- * `ctx.value(requestIdKey)`.
+ * well formed (1 to 128 characters of A-Z a-z 0-9 . _ -), otherwise a new UUID-shaped id (random per
+ * process, then a counter: unique, but predictable, so never a token). The id is echoed on the
+ * response and forwarded by leash's fetch. Read it with `ctx.value(requestIdKey)`.
  */
 export const requestIdKey: Key<string> = createKey<string>('leash/http.requestId');
 
