@@ -1,6 +1,6 @@
 // One hello-world server for bench/http.bench.ts, in its own process so that each measurement starts
 // clean (AsyncLocalStorage, once enabled, stays enabled for the whole process) and its CPU time is
-// its own. Usage: node --import tsx http-server.ts <node:http|express|fastify|koa> <bare|leash|leash-no-als>
+// its own. Usage: node --import tsx http-server.ts <node:http|express|fastify|koa> <bare|leash|leash-no-als|bare-echo>
 // Prints {"port": N}; answers each line on stdin with {"cpuUs": N}; exits when stdin closes.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,12 +14,20 @@ import { expressContext, fastifyContext, koaContext, withContext } from 'leash/h
 
 const [framework, variant] = process.argv.slice(2) as [string, string];
 const root = background();
-const withLeash = variant !== 'bare';
+// bare-echo: no leash, but the response carries an x-request-id header as the adapter's does, to
+// measure what echoing the id costs by itself (node:http only).
+const withLeash = variant !== 'bare' && variant !== 'bare-echo';
 const opts: RequestContextOptions = { asyncLocalStorage: variant !== 'leash-no-als' };
 
 async function start(): Promise<http.Server> {
   if (framework === 'node:http') {
     const hello = (_req: http.IncomingMessage, res: http.ServerResponse) => res.end('hello');
+    if (variant === 'bare-echo') {
+      return http.createServer((req, res) => {
+        res.setHeader('x-request-id', '0f8fad5b-d9cb-469f-a165-000000000001');
+        hello(req, res);
+      });
+    }
     return http.createServer(withLeash ? withContext(root, hello, opts) : hello);
   }
   if (framework === 'express') {

@@ -1,7 +1,8 @@
 // leash/http benchmarks. Run: cd bench && npm run http (build first: npm run build at the root; this
 // imports leash from the package name, i.e. dist/). Environment: BENCH_SECONDS (per load run, default
-// 1), BENCH_ROUNDS (default 3), BENCH_VARIANT (leash | leash-no-als), BENCH_FRAMEWORKS (comma list, or
-// none for the micro part only).
+// 1), BENCH_ROUNDS (default 3), BENCH_VARIANT (leash | leash-no-als | bare-echo, the last for node:http
+// only: no leash, just the x-request-id header), BENCH_FRAMEWORKS (comma list, or none for the micro
+// part only).
 //
 // 1. Request-context creation and teardown (micro): requestContext on a request object and its
 //    response's 'close', against the bare core operations it is made of. Goal: at most 1 µs.
