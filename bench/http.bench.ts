@@ -12,6 +12,7 @@
 // The machine this was written on has 2 cores shared with other work: absolute req/s are low and
 // noisy, only the ratios within one run mean much, and even those move by several percent.
 import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type http from 'node:http';
@@ -22,6 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { background, withCancelCause, withTimeout } from 'leash';
 import { requestContext } from 'leash/http';
+// Not public API: the id generator behind requestContext, measured on its own against randomUUID.
+import { newRequestId } from '../dist/http/request-id.js';
 import { canPin, pinned } from './cpu-pinning.js';
 
 const durationS = Number(process.env.BENCH_SECONDS ?? 1);
@@ -136,6 +139,21 @@ console.log(
   `goal: <= 1000 ns: no deadline ${plain <= 1000 ? 'met' : 'MISSED'}; with a deadline under load ${loaded <= 1000 ? 'met' : 'MISSED'}; ` +
     `with a deadline, nothing else in flight ${full <= 1000 ? 'met' : 'MISSED'}`,
 );
+
+// A generated request id, as the response header needs it (a flat string: the header check reads it).
+let idSink = 0;
+const idCases: [string, () => string][] = [
+  ['request id: leash (random per-process prefix + counter)', newRequestId],
+  ['peer: crypto.randomUUID()', randomUUID],
+];
+console.log('\n## generated request id (median of 7 rounds)');
+for (const [name, make] of idCases) {
+  const ns = nsPerOp((n) => {
+    for (let i = 0; i < n; i++) idSink += make().charCodeAt(35);
+  });
+  console.log(`${name.padEnd(72)} ${ns.toFixed(0).padStart(6)} ns/op`);
+}
+if (idSink === 0) console.log('(sink)');
 
 // ---- 2. autocannon ----
 

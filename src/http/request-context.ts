@@ -42,7 +42,8 @@ export interface RequestContextOptions {
 // It hangs a table on the server, and request contexts created on that server register there. Only
 // served servers pay for it, and nothing is added to res: a new property on a response whose
 // prototype a framework swapped (Express) is a slow path on Node 20 (measured: it was the costliest
-// line of the adapter), and a WeakMap per request costs ~140 ns.
+// line of the adapter: `npm run http:profile -- express` in bench/), and a WeakMap entry per request
+// costs more than the rest of the context (its entries are ephemerons the GC must trace).
 const kLiveRequests = Symbol('leash.http.liveRequests');
 type LiveRequests = Map<ServerResponse, CancelCauseFunc>;
 type Served = { [kLiveRequests]?: LiveRequests };

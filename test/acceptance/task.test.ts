@@ -41,6 +41,17 @@ function isClosedError(e: unknown): boolean {
   return e instanceof ChannelClosedError && e.code === 'LEASH_ERR_CHANNEL_CLOSED' && e instanceof Error;
 }
 
+/** cancelAfterTurns returns a cancellable context that cancels itself after `turns` event-loop turns (never when null). */
+function cancelAfterTurns(turns: number | null): [Context, () => void] {
+  const [ctx, cancel] = withCancel(background());
+  if (turns !== null) {
+    let n = turns;
+    const step = () => (n-- <= 0 ? cancel() : setImmediate(step));
+    step();
+  }
+  return [ctx, cancel];
+}
+
 const info = (id: number): TaskInfo | undefined => tasks().find((t) => t.id === id);
 
 async function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
@@ -650,13 +661,8 @@ describe('Channel', () => {
           const all: Promise<unknown>[] = [];
           const cancels: Array<() => void> = [];
           ops.forEach((op, i) => {
-            const [ctx, cancel] = withCancel(background());
+            const [ctx, cancel] = cancelAfterTurns(op.cancelAfter);
             cancels.push(cancel);
-            if (op.cancelAfter !== null) {
-              let n = op.cancelAfter;
-              const step = () => (n-- <= 0 ? cancel() : setImmediate(step));
-              step();
-            }
             let p: Promise<unknown>;
             if (op.kind === 'send') p = ch.send(ctx, i).then(() => sentOk.push(i));
             else if (op.kind === 'recv')
@@ -1257,13 +1263,8 @@ describe('channel properties with close', () => {
           const cancels: Array<() => void> = [];
           let closed = false;
           for (const [i, op] of ops.entries()) {
-            const [ctx, cancel] = withCancel(background());
+            const [ctx, cancel] = cancelAfterTurns(op.cancelAfter);
             cancels.push(cancel);
-            if (op.cancelAfter !== null) {
-              let n = op.cancelAfter;
-              const step = () => (n-- <= 0 ? cancel() : setImmediate(step));
-              step();
-            }
             const fail = (e: unknown) => {
               if (isCanceled(e)) return;
               if (isClosedError(e)) return assert.ok(closed, 'ChannelClosedError only after close');
