@@ -1,7 +1,7 @@
 // Core Context benchmarks: leash against native AbortController/AbortSignal and effection.
 // Run: npm run build (in the repo root), then in bench/: npm run context
 import { createScope } from 'effection';
-import { background, type Context, createKey, withCancel, withTimeout, withValue } from 'leash';
+import { background, type Context, createKey, withCancel, withTimeout, withValue } from 'leashjs';
 import { group } from './harness.js';
 
 console.log(`leash core context benchmarks on Node ${process.version} (${process.platform}/${process.arch})`);

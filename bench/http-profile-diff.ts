@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { pinned } from './cpu-pinning.js';
 
-const [framework = 'node:http', variant = 'leash'] = process.argv.slice(2);
+const [framework = 'node:http', variant = 'leashjs'] = process.argv.slice(2);
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 

@@ -8,9 +8,9 @@ import { createInterface } from 'node:readline';
 import express from 'express';
 import Fastify from 'fastify';
 import Koa from 'koa';
-import { background } from 'leash';
-import type { RequestContextOptions } from 'leash/http';
-import { expressContext, fastifyContext, koaContext, withContext } from 'leash/http';
+import { background } from 'leashjs';
+import type { RequestContextOptions } from 'leashjs/http';
+import { expressContext, fastifyContext, koaContext, withContext } from 'leashjs/http';
 
 const [framework, variant] = process.argv.slice(2) as [string, string];
 const root = background();

@@ -1,4 +1,4 @@
-// leash/http benchmarks. Run: cd bench && npm run http (build first: npm run build at the root; this
+// leashjs/http benchmarks. Run: cd bench && npm run http (build first: npm run build at the root; this
 // imports leash from the package name, i.e. dist/). Environment: BENCH_SECONDS (per load run, default
 // 1), BENCH_ROUNDS (default 3), BENCH_VARIANT (leash | leash-no-als | bare-echo, the last for node:http
 // only: no leash, just the x-request-id header), BENCH_FRAMEWORKS (comma list, or none for the micro
@@ -21,8 +21,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { background, withCancelCause, withTimeout } from 'leash';
-import { requestContext } from 'leash/http';
+import { background, withCancelCause, withTimeout } from 'leashjs';
+import { requestContext } from 'leashjs/http';
 // Not public API: the id generator behind requestContext, measured on its own against randomUUID.
 import { newRequestId } from '../dist/http/request-id.js';
 import { canPin, pinned } from './cpu-pinning.js';
@@ -268,7 +268,7 @@ console.log(
 console.log(
   `${'framework'.padEnd(10)} ${'bare req/s'.padStart(10)} ${'leash req/s'.padStart(11)} ${'req/s ratio [range]'.padStart(28)} ${'busy'.padStart(11)} ${'cpu/req'.padStart(8)}   ${'leash code'.padStart(10)} ${'ALS'.padStart(6)} ${'total'.padStart(6)}`,
 );
-const variant = process.env.BENCH_VARIANT ?? 'leash';
+const variant = process.env.BENCH_VARIANT ?? 'leashjs';
 // BENCH_FRAMEWORKS=express,koa picks frameworks; BENCH_FRAMEWORKS=none runs the micro part only.
 const picked = process.env.BENCH_FRAMEWORKS?.split(',').filter((f) => f !== 'none') ?? frameworks;
 for (const framework of picked) {

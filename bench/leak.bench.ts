@@ -21,7 +21,7 @@ const workloads: Workload[] = ['promise-heavy', 'timer-heavy'];
 
 async function install(mode: Mode): Promise<void> {
   if (mode === 'count' || mode === 'debug' || mode === 'full') {
-    const { startTracking } = await import('leash/leak');
+    const { startTracking } = await import('leashjs/leak');
     startTracking({ mode });
   } else if (mode === 'why-is-node-running') {
     await import('why-is-node-running');
@@ -86,7 +86,7 @@ async function child(workload: Workload, mode: Mode): Promise<void> {
   let verifyMs: number | undefined;
   if (mode === 'full' || mode === 'debug') {
     // verifyNone right after a clean unit of work, as a test would call it.
-    const { snapshot, verifyNone } = await import('leash/leak');
+    const { snapshot, verifyNone } = await import('leashjs/leak');
     const times: number[] = [];
     for (let r = 0; r < 5; r++) {
       const base = snapshot();
@@ -104,7 +104,7 @@ async function child(workload: Workload, mode: Mode): Promise<void> {
 
 async function parent(): Promise<void> {
   const self = fileURLToPath(import.meta.url);
-  console.log(`leash/leak tracking overhead, node ${process.version}, each case in its own process\n`);
+  console.log(`leashjs/leak tracking overhead, node ${process.version}, each case in its own process\n`);
   for (const workload of workloads) {
     const rows: Array<{ mode: Mode; ns: number; verifyMs: number | undefined }> = [];
     for (const mode of modes) {

@@ -1,4 +1,4 @@
-// leash/task benchmarks: channels, select, go + join and Group against effection, p-limit and the
+// leashjs/task benchmarks: channels, select, go + join and Group against effection, p-limit and the
 // Go 1.19 figures measured on these machines (runtime chan/select benchmarks, errgroup).
 // Run: npx tsc -p tsconfig.build.json (in the repo root), then in bench/:
 //   node --expose-gc --import tsx task.bench.ts
@@ -8,12 +8,12 @@
 // channel cases run twice: first before any task exists (hook idle), then inside tasks (hook on,
 // as in a program that uses `go`). On Node 24 AsyncLocalStorage has no hook and both agree.
 import { createChannel, run, spawn } from 'effection';
-import { background, withCancel } from 'leash';
-import { Channel, Group, go, select } from 'leash/task';
+import { background, withCancel } from 'leashjs';
+import { Channel, Group, go, select } from 'leashjs/task';
 import pLimit from 'p-limit';
 import { type Case, group, measure, type Result } from './harness.js';
 
-console.log(`leash/task benchmarks on Node ${process.version} (${process.platform}/${process.arch})`);
+console.log(`leashjs/task benchmarks on Node ${process.version} (${process.platform}/${process.arch})`);
 
 const GO = { unbuffered: 220, buffered: 100, select: 350, spawn: 490 };
 const bg = background();
@@ -104,7 +104,7 @@ const direct = (body: () => Promise<void>) => body();
 const inTask = (body: () => Promise<void>) => go(bg, () => body()).done;
 
 const phase1 = await group('channels, AsyncLocalStorage idle (no task started yet)', [
-  ...channelCases('leash', direct),
+  ...channelCases('leashjs', direct),
   effectionChannel,
   promisePingPong,
 ]);

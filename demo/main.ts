@@ -49,7 +49,7 @@ console.log(
   '\nasync resources: sockets and timers. The leash side keeps only idle pooled connections (fetch keep-alive\n' +
     "or the pg pool) held for reuse; the leaky side's are calls nobody is waiting for any more.",
 );
-// The trace: every request span of the run above, plus, when leash/leak's recorder is there, a short
+// The trace: every request span of the run above, plus, when leashjs/leak's recorder is there, a short
 // replay recorded with it (every async resource and promise of both handlers). The replay is separate
 // so that the recorder's own cost and memory stay out of the measured table.
 let traced = 'request spans';
@@ -69,9 +69,9 @@ try {
     recorder.stop();
   }
   result.trace.merge(recorder.toJSON().traceEvents);
-  traced = 'request spans, and a 60-request replay recorded with leash/leak startTrace';
+  traced = 'request spans, and a 60-request replay recorded with leashjs/leak startTrace';
 } catch (err) {
-  console.log(`(leash/leak's trace recorder is not usable here: ${String(err)}; writing request spans only)`);
+  console.log(`(leashjs/leak's trace recorder is not usable here: ${String(err)}; writing request spans only)`);
 }
 const tracePath = join(tmpdir(), `leash-demo-trace-${process.pid}.json`);
 result.trace.write(tracePath);

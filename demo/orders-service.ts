@@ -8,7 +8,7 @@ import { background } from '../src/context/index.js';
 import { fetch, withContext } from '../src/http/index.js';
 import { query } from '../src/pg/index.js';
 
-export type Mode = 'leaky' | 'leash';
+export type Mode = 'leaky' | 'leashjs';
 
 /** Call is the slow dependency as each handler style uses it. */
 export interface Call {

@@ -145,6 +145,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const trace = opts.trace ?? new TraceEvents();
   const sideOpts = { ...opts, baselineResources: resourceCount() + 2 }; // + the two listening servers
   const leaky = await runSide('leaky', sideOpts, trace);
-  const leash = await runSide('leash', sideOpts, trace);
+  const leash = await runSide('leashjs', sideOpts, trace);
   return { dependency: leaky.name, sides: [leaky.side, leash.side], trace };
 }

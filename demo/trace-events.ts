@@ -1,5 +1,5 @@
 // A small Chrome trace-event recorder for the demo's request spans (Perfetto and chrome://tracing
-// open the file). leash/leak has a general recorder; the demo keeps its own so that it shows request
+// open the file). leashjs/leak has a general recorder; the demo keeps its own so that it shows request
 // spans of both services side by side and runs whatever else has landed.
 import { writeFileSync } from 'node:fs';
 
@@ -40,7 +40,7 @@ export class TraceEvents {
     const event: TraceEvent = {
       name,
       ph: 'X',
-      // Absolute microseconds, the time base leash/leak's recorder uses, so both merge into one file.
+      // Absolute microseconds, the time base leashjs/leak's recorder uses, so both merge into one file.
       ts: Math.round((performance.timeOrigin + start) * 1000),
       dur: Math.max(1, Math.round((end - start) * 1000)),
       pid,
@@ -50,7 +50,7 @@ export class TraceEvents {
     this.#events.push(event);
   }
 
-  /** merge adds events recorded elsewhere (leash/leak's startTrace) to the file. */
+  /** merge adds events recorded elsewhere (leashjs/leak's startTrace) to the file. */
   merge(events: readonly object[]): void {
     for (const e of events) this.#events.push(e);
   }

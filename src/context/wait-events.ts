@@ -1,4 +1,4 @@
-// Diagnostics for leash's own blocking waits (sleep, abortable). Observers such as leash/task (to
+// Diagnostics for leash's own blocking waits (sleep, abortable). Observers such as leashjs/task (to
 // show a task as 'sleeping' or 'io' in profiles) subscribe by name; nothing is built or published
 // when nobody listens, so the cost is one property read per wait.
 import diagnostics_channel from 'node:diagnostics_channel';

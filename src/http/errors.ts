@@ -1,4 +1,4 @@
-// Causes that leash/http gives a request context when it ends for a reason other than its deadline.
+// Causes that leashjs/http gives a request context when it ends for a reason other than its deadline.
 // They are causes (read them with cause(ctx)); ctx.err stays the core CanceledError, as in Go.
 
 /**
@@ -50,7 +50,7 @@ export class ServerShutdownError extends Error {
   }
 }
 
-/** invalidArg builds the TypeError (code LEASH_ERR_INVALID_ARG) that leash/http throws on bad input. */
+/** invalidArg builds the TypeError (code LEASH_ERR_INVALID_ARG) that leashjs/http throws on bad input. */
 export function invalidArg(message: string): TypeError {
   const err = new TypeError(message) as TypeError & { code: string };
   err.code = 'LEASH_ERR_INVALID_ARG';

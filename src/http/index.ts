@@ -1,4 +1,4 @@
-// leash/http: per-request contexts for node:http, Express, Fastify and Koa; deadline, request id and
+// leashjs/http: per-request contexts for node:http, Express, Fastify and Koa; deadline, request id and
 // traceparent propagation; a context-bound fetch; graceful shutdown. None of the adapters imports its
 // framework at run time, so this module loads without express, fastify or koa installed.
 export { currentContext } from './current-context.js';

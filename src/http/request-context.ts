@@ -15,7 +15,7 @@ import { acceptRequestId, requestIdKey } from './request-id.js';
 import { parseRequestTimeout } from './request-timeout.js';
 import { parseTraceparent, traceparentKey } from './traceparent.js';
 
-/** RequestContextOptions configures the per-request context of every leash/http adapter. */
+/** RequestContextOptions configures the per-request context of every leashjs/http adapter. */
 export interface RequestContextOptions {
   /**
    * timeoutMs is the deadline given to a request that sends no valid `x-request-timeout` header.

@@ -1,5 +1,5 @@
 // Diagnostics for request contexts, on node:diagnostics_channel, for observers (metrics, tracing,
-// leash/leak) that must not be imported here. Nothing is built or published when nobody listens: the
+// leashjs/leak) that must not be imported here. Nothing is built or published when nobody listens: the
 // cost is one property read per request and event.
 import diagnostics_channel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -8,7 +8,7 @@ import { createKey } from '../context/index.js';
  * process, then a counter: unique, but predictable, so never a token). The id is echoed on the
  * response and forwarded by leash's fetch. Read it with `ctx.value(requestIdKey)`.
  */
-export const requestIdKey: Key<string> = createKey<string>('leash/http.requestId');
+export const requestIdKey: Key<string> = createKey<string>('leashjs/http.requestId');
 
 const wellFormed = /^[A-Za-z0-9._-]{1,128}$/;
 

@@ -17,7 +17,7 @@ export interface TraceContext {
  * propagates traces, it does not start them: a request without a valid header has no value here,
  * and leash's fetch then sends no traceparent.
  */
-export const traceparentKey: Key<TraceContext> = createKey<TraceContext>('leash/http.traceparent');
+export const traceparentKey: Key<TraceContext> = createKey<TraceContext>('leashjs/http.traceparent');
 
 const zeroTrace = '00000000000000000000000000000000';
 const zeroSpan = '0000000000000000';

@@ -99,7 +99,7 @@ export function builtInIgnored(rec: TrackedRecord, frames: readonly Frame[]): bo
   // Node creates FileHandles with no async context, so no stack reaches the application; they are
   // always the application's (fs.promises.open), so they are reported anyway.
   if (top === undefined) return rec.type !== 'FILEHANDLE';
-  // leash's own long-lived, unref'd handles (leash/task's keep-alive interval): the first frame
+  // leash's own long-lived, unref'd handles (leashjs/task's keep-alive interval): the first frame
   // outside Node is leash itself and the handle does not hold the process.
   const creator = frames.find((f) => !isNodeInternal(f));
   if (rec.kind === 'resource' && creator !== undefined && isLeashFrame(creator) && !keepsAlive(rec))

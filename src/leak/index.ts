@@ -1,5 +1,5 @@
-// leash/leak: find async work that outlived the code that started it. verifyNone and snapshot for
-// tests (goleak), runner plug-ins in leash/leak/node-test, leash/leak/vitest and leash/leak/jest,
+// leashjs/leak: find async work that outlived the code that started it. verifyNone and snapshot for
+// tests (goleak), runner plug-ins in leashjs/leak/node-test, leashjs/leak/vitest and leashjs/leak/jest,
 // pprof-style profiles, a Chrome trace recorder, HTTP debug endpoints, and the `leash doctor` CLI.
 export { debugHandler } from './debug-handler.js';
 export type { IgnoreRule } from './ignore-rules.js';

@@ -81,7 +81,7 @@ export function toLeak(rec: TrackedRecord, frames: readonly Frame[], now: number
   };
 }
 
-/** taskLeak turns a leash/task TaskInfo into the public shape. */
+/** taskLeak turns a leashjs/task TaskInfo into the public shape. */
 export function taskLeak(tracked: TrackedTask, now: number): Leak {
   const task = tracked.info;
   const frames = parseStack(task.stack);

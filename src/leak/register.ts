@@ -1,5 +1,5 @@
-// leash/leak/register: preload that turns on leak tracking before the application's first line, for
-// `node --import leash/leak/register app.js` and for `leash doctor`, which passes it through
+// leashjs/leak/register: preload that turns on leak tracking before the application's first line, for
+// `node --import leashjs/leak/register app.js` and for `leash doctor`, which passes it through
 // NODE_OPTIONS so child Node processes are tracked too.
 //
 // Environment:

@@ -3,7 +3,7 @@ import { setTaskStacks, type TaskInfo, tasks } from '../task/index.js';
 import { currentLabel, INTERNAL_LABEL } from './labels.js';
 import { currentId } from './record.js';
 
-// leash/task publishes each task's start and end on diagnostics channels; leash/leak observes them
+// leashjs/task publishes each task's start and end on diagnostics channels; leashjs/leak observes them
 // (rather than reaching into the registry) to stamp each task with the label and record id current
 // when it started, so label and baseline scopes apply to tasks as they do to resources.
 interface TaskMeta {
@@ -51,7 +51,7 @@ export interface TrackedTask {
   readonly afterId: number;
 }
 
-/** liveTasks returns leash/task's live tasks, except leash's own. */
+/** liveTasks returns leashjs/task's live tasks, except leash's own. */
 export function liveTasks(): TrackedTask[] {
   const out: TrackedTask[] = [];
   for (const info of tasks()) {

@@ -120,7 +120,7 @@ export function startTrace(opts: TraceOptions = {}): TraceRecorder {
     destroy: end,
     promiseResolve: end,
   }).enable();
-  // leash tasks, from leash/task's diagnostics channels: one async slice per task, named after it.
+  // leash tasks, from leashjs/task's diagnostics channels: one async slice per task, named after it.
   const taskNames = new Map<number, string>();
   const onTaskStart = (msg: unknown) => {
     const task = (msg as { task?: { id?: number; name?: string; parentId?: number } }).task;

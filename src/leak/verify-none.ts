@@ -31,7 +31,7 @@ const GC_INTERVAL_MS = 200;
  * garbage so a promise that can never settle is proven abandoned, then rejects with a LeakError
  * listing what is still alive, grouped by creation stack. It resolves within a few milliseconds
  * when nothing is alive. Work is only seen if tracking was on when it started: take a snapshot()
- * first or preload leash/leak/register. Safe to call concurrently (use labels to keep concurrent
+ * first or preload leashjs/leak/register. Safe to call concurrently (use labels to keep concurrent
  * tests apart). Its own timers and promises are never reported.
  *
  * @example

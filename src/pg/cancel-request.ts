@@ -12,7 +12,7 @@ export interface CancelTarget {
 // Protocol constants: a CancelRequest is 16 bytes, length 16 then the code 80877102 (1234 << 16 | 5678).
 const cancelRequestCode = 80877102;
 
-// Observers (metrics, leash/leak) learn of each cancel request here: { host, port, processID }.
+// Observers (metrics, leashjs/leak) learn of each cancel request here: { host, port, processID }.
 const cancelChannel = diagnostics_channel.channel('leash:pg:cancel');
 
 /**

@@ -11,7 +11,7 @@ export class PoolClosedError extends Error {
   }
 }
 
-/** invalidArg builds the TypeError (code LEASH_ERR_INVALID_ARG) that leash/pg throws on bad input. */
+/** invalidArg builds the TypeError (code LEASH_ERR_INVALID_ARG) that leashjs/pg throws on bad input. */
 export function invalidArg(message: string): TypeError {
   const err = new TypeError(message) as TypeError & { code: string };
   err.code = 'LEASH_ERR_INVALID_ARG';

@@ -1,4 +1,4 @@
-// leash/pg: PostgreSQL queries bound to a context. `pg` is an optional peer: this module only
+// leashjs/pg: PostgreSQL queries bound to a context. `pg` is an optional peer: this module only
 // imports its types; you pass in your own Pool or Client.
 export type { CancelTarget } from './cancel-request.js';
 export { sendCancelRequest } from './cancel-request.js';

@@ -1,4 +1,4 @@
-// leash/task: goroutine-style tasks, errgroup, channels and select, all bound to a Context.
+// leashjs/task: goroutine-style tasks, errgroup, channels and select, all bound to a Context.
 export { Channel, type RecvResult } from './channel.js';
 export { ChannelClosedError, GroupDoneError } from './errors.js';
 export { Group } from './group.js';

@@ -114,7 +114,7 @@ const unhandledChannel = channel('leash:task:unhandled');
 /**
  * setTaskStacks turns creation-stack capture on or off for tasks started from now on. Off by
  * default (capturing a stack costs microseconds per `go`); `LEASH_TASK_STACKS=1` turns it on at
- * startup; `leash/leak` can turn it on for a debug session. Safe to call at any time.
+ * startup; `leashjs/leak` can turn it on for a debug session. Safe to call at any time.
  */
 export function setTaskStacks(enabled: boolean): void {
   stacks = enabled;
@@ -137,7 +137,7 @@ export function taskStacksEnabled(): boolean {
  * outcome, and a rejection nobody handles is Node's ordinary unhandled rejection.
  *
  * go does not cancel anything by itself: the task must watch `ctx` (every blocking leash operation
- * does). A task that ignores its context is the leak `leash/leak` reports.
+ * does). A task that ignores its context is the leak `leashjs/leak` reports.
  *
  * @example
  * const [ctx, cancel] = withTimeout(background(), 1000);
@@ -349,7 +349,7 @@ export function current(): Task | undefined {
 /**
  * withTaskState marks the current task as blocked in `state` until `promise` settles, and returns
  * a promise that settles as `promise` does. Outside a task it returns `promise` itself. For other
- * layers' waits that leash/task does not see: `leash/http` can mark a socket read as `io`.
+ * layers' waits that leashjs/task does not see: `leashjs/http` can mark a socket read as `io`.
  * (Channels, select, Group.wait, ticker, and the core's `sleep` and `abortable` set their states
  * themselves.) With several concurrent waits in one task, the task shows the most recent one
  * still pending, and `running` once none is.

@@ -1,4 +1,4 @@
-// Acceptance tests for the `leash` export, written from DESIGN.md's "Core contract" and issue 2
+// Acceptance tests for the `leashjs` export, written from DESIGN.md's "Core contract" and issue 2
 // alone (not from the implementation). They import through the package name, as a user would.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -29,7 +29,7 @@ import {
   withTimeout,
   withTimeoutCause,
   withValue,
-} from 'leash';
+} from 'leashjs';
 import { delay, expectInvalid, isPending, turn } from './support.js';
 
 // errOf reads err without letting an earlier assertion narrow its type.
@@ -408,7 +408,7 @@ describe('deadlines and timeouts', () => {
       [
         '--input-type=module',
         '-e',
-        "import { withTimeout, background } from 'leash'; globalThis.keep = withTimeout(background(), 20000); console.log('end');",
+        "import { withTimeout, background } from 'leashjs'; globalThis.keep = withTimeout(background(), 20000); console.log('end');",
       ],
       { encoding: 'utf8', timeout: 10_000 },
     );
@@ -418,7 +418,7 @@ describe('deadlines and timeouts', () => {
 
   test('sleep on a deadline context keeps the process alive until the deadline', () => {
     const script = `
-      import { withTimeout, background, sleep } from 'leash';
+      import { withTimeout, background, sleep } from 'leashjs';
       const [ctx] = withTimeout(background(), 150);
       const t = Date.now();
       sleep(ctx, 60000).then(() => console.log('resolved'), (e) => console.log(e.name, Date.now() - t >= 100));`;
@@ -1057,16 +1057,16 @@ describe('edge cases a Go engineer checks', () => {
       return { ...r, ms: Date.now() - t };
     };
     const done = run(
-      "import { withTimeout, background, sleep } from 'leash'; const [c] = withTimeout(background(), 20000); await sleep(c, 30); console.log('slept');",
+      "import { withTimeout, background, sleep } from 'leashjs'; const [c] = withTimeout(background(), 20000); await sleep(c, 30); console.log('slept');",
     );
     assert.equal(done.stdout.trim(), 'slept', done.stderr);
     assert.ok(done.ms < 8000, `process lingered ${done.ms} ms after sleep finished`);
     const anc = run(
-      "import { withTimeout, withCancel, background, sleep } from 'leash'; const [p] = withTimeout(background(), 150); const [c] = withCancel(p); sleep(c, 60000).catch((e) => console.log(e.name));",
+      "import { withTimeout, withCancel, background, sleep } from 'leashjs'; const [p] = withTimeout(background(), 150); const [c] = withCancel(p); sleep(c, 60000).catch((e) => console.log(e.name));",
     );
     assert.equal(anc.stdout.trim(), 'TimeoutError', anc.stderr);
     const ab = run(
-      "import { withTimeout, background, abortable } from 'leash'; const [c] = withTimeout(background(), 150); abortable(c, new Promise(() => {})).catch((e) => console.log(e.name));",
+      "import { withTimeout, background, abortable } from 'leashjs'; const [c] = withTimeout(background(), 150); abortable(c, new Promise(() => {})).catch((e) => console.log(e.name));",
     );
     assert.equal(ab.stdout.trim(), 'TimeoutError', ab.stderr);
   });
@@ -1227,7 +1227,7 @@ describe('more edge cases', () => {
       timers.setTimeout = wrap(timers.setTimeout);
       timers.setInterval = wrap(timers.setInterval);
       syncBuiltinESMExports();
-      const { withTimeout, background } = await import('leash');
+      const { withTimeout, background } = await import('leashjs');
       const cancels = [];
       for (let i = 0; i < 10000; i++) cancels.push(withTimeout(background(), 60000 + i)[1]);
       console.log(calls);

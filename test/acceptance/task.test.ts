@@ -1,4 +1,4 @@
-// Acceptance tests for the `leash/task` export, written from DESIGN.md's "Tasks" section and issue 3
+// Acceptance tests for the `leashjs/task` export, written from DESIGN.md's "Tasks" section and issue 3
 // alone (not from the implementation). They import through the package name, as a user would.
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -16,7 +16,7 @@ import {
   sleep,
   withCancel,
   withTimeout,
-} from 'leash';
+} from 'leashjs';
 import {
   Channel,
   ChannelClosedError,
@@ -31,7 +31,7 @@ import {
   tasks,
   ticker,
   after as timeAfter,
-} from 'leash/task';
+} from 'leashjs/task';
 import { delay, expectInvalid, isPending, turn } from './support.js';
 
 const errOf = (ctx: Context): Error | undefined => ctx.err;
@@ -940,8 +940,8 @@ describe('signalContext', () => {
 
   test('the first signal cancels the context (in a child process)', () => {
     const r = runScript(`
-      import { background, cause, isCanceled } from 'leash';
-      import { signalContext } from 'leash/task';
+      import { background, cause, isCanceled } from 'leashjs';
+      import { signalContext } from 'leashjs/task';
       const keep = setTimeout(() => {}, 10000); // signal listeners alone do not keep a process alive
       const [ctx, stop] = signalContext(background(), ['SIGUSR2']);
       process.kill(process.pid, 'SIGUSR2');
@@ -962,8 +962,8 @@ describe('signalContext', () => {
 describe('keep-alive and leak patterns', () => {
   test('await ch.recv(ctx) on a silent channel under a deadline rejects at the deadline', () => {
     const r = runScript(`
-      import { withTimeout, background } from 'leash';
-      import { Channel } from 'leash/task';
+      import { withTimeout, background } from 'leashjs';
+      import { Channel } from 'leashjs/task';
       const [ctx] = withTimeout(background(), 150);
       const t = Date.now();
       new Channel().recv(ctx).then(() => console.log('value'), (e) => console.log(e.name, Date.now() - t >= 100));`);
@@ -973,8 +973,8 @@ describe('keep-alive and leak patterns', () => {
 
   test('select and Group.wait under a deadline keep the process alive until it', () => {
     const r = runScript(`
-      import { withTimeout, background } from 'leash';
-      import { Channel, Group, select } from 'leash/task';
+      import { withTimeout, background } from 'leashjs';
+      import { Channel, Group, select } from 'leashjs/task';
       const [ctx] = withTimeout(background(), 150);
       select(ctx, [{ recv: new Channel() }]).then(() => console.log('value'), (e) => console.log('select', e.name));
       const [ctx2] = withTimeout(background(), 200);
@@ -1132,7 +1132,7 @@ describe('task edge cases a Go engineer checks', () => {
       [
         '--input-type=module',
         '-e',
-        "import { background } from 'leash'; import { go, tasks } from 'leash/task';\ngo(background(), () => new Promise((r) => setTimeout(r, 5)));\nconsole.log(JSON.stringify(tasks()[0].stack));",
+        "import { background } from 'leashjs'; import { go, tasks } from 'leashjs/task';\ngo(background(), () => new Promise((r) => setTimeout(r, 5)));\nconsole.log(JSON.stringify(tasks()[0].stack));",
       ],
       { encoding: 'utf8', timeout: 15_000, env: { ...process.env, LEASH_TASK_STACKS: '1' } },
     );
@@ -1144,8 +1144,8 @@ describe('task edge cases a Go engineer checks', () => {
   test('blocked operations release the process as soon as they complete', () => {
     const t = Date.now();
     const r = runScript(`
-      import { withTimeout, background } from 'leash';
-      import { Channel, Group, select, ticker } from 'leash/task';
+      import { withTimeout, background } from 'leashjs';
+      import { Channel, Group, select, ticker } from 'leashjs/task';
       const [c] = withTimeout(background(), 20000);
       const ch = new Channel();
       setTimeout(() => ch.trySend(1), 20);
@@ -1422,7 +1422,7 @@ describe('select interplay (Go select tests)', () => {
   });
 });
 
-describe('acceptance findings (review of leash/task)', () => {
+describe('acceptance findings (review of leashjs/task)', () => {
   test('Group with limit: a queued task has the caller of g.go as parent and runs in its async context', async () => {
     const als = new AsyncLocalStorage<string>();
     const seen: Array<[string, number | undefined, string | undefined]> = [];

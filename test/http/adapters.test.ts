@@ -1,4 +1,4 @@
-// Integration tests for the four leash/http server adapters, on real servers on 127.0.0.1.
+// Integration tests for the four leashjs/http server adapters, on real servers on 127.0.0.1.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -52,7 +52,7 @@ async function nothingLeft(baseline: Map<string, number>): Promise<void> {
 }
 
 // After an aborted fetch, undici (fetch's pool) opens one new connection to the upstream and keeps it
-// idle for its keepAliveTimeout (4 s): its client end is on leash/leak's built-in list, its server end
+// idle for its keepAliveTimeout (4 s): its client end is on leashjs/leak's built-in list, its server end
 // is in our upstream and ends when undici closes it, so the disconnect check waits up to 8 s.
 //
 // Last-resort ignore rules, one per framework, for the one listener each framework object adds to

@@ -1,4 +1,4 @@
-// Test support: the same routes served by each of the four leash/http adapters on 127.0.0.1:0.
+// Test support: the same routes served by each of the four leashjs/http adapters on 127.0.0.1:0.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';

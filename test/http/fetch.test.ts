@@ -1,4 +1,4 @@
-// leash/http fetch against real servers on 127.0.0.1.
+// leashjs/http fetch against real servers on 127.0.0.1.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
@@ -93,7 +93,7 @@ test('fetch rejects a non-context with LEASH_ERR_INVALID_ARG', async () => {
   await assert.rejects(fetch('http://x' as never, 'http://x'), { code: 'LEASH_ERR_INVALID_ARG' });
 });
 
-test('leash/http loads without express, fastify or koa installed', () => {
+test('leashjs/http loads without express, fastify or koa installed', () => {
   // A loader hook makes the three frameworks unresolvable, as for a user who has none of them.
   const hook = `data:text/javascript,${encodeURIComponent(`
     export async function resolve(spec, ctx, next) {

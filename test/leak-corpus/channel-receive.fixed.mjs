@@ -1,7 +1,7 @@
 // Fixed: the task gets a context that the caller cancels when it stops caring, so the receive
 // rejects with CanceledError and the task ends.
-import { background, isCanceled, withCancel } from 'leash';
-import { Channel, go } from 'leash/task';
+import { background, isCanceled, withCancel } from 'leashjs';
+import { Channel, go } from 'leashjs/task';
 import { runIfMain } from './run-main.mjs';
 
 export async function main() {

@@ -1,7 +1,7 @@
 // The article's first example: a goroutine receives from an unbuffered channel nobody sends on.
 // The task is blocked forever; nothing cancels it.
-import { background } from 'leash';
-import { Channel, go } from 'leash/task';
+import { background } from 'leashjs';
+import { Channel, go } from 'leashjs/task';
 import { runIfMain } from './run-main.mjs';
 
 export async function main() {

@@ -1,6 +1,6 @@
 // Fixed: the subscription lives as long as the request's context; afterFunc removes it.
 import { EventEmitter } from 'node:events';
-import { afterFunc, background, withCancel } from 'leash';
+import { afterFunc, background, withCancel } from 'leashjs';
 import { runIfMain } from './run-main.mjs';
 
 const config = new EventEmitter();

@@ -1,7 +1,7 @@
 // Fixed: the reply arrives on a channel and the wait is bound to a deadline, so every handler
 // finishes (with the reply or DeadlineExceededError) and nothing is left pending.
-import { background, isDeadlineExceeded, withTimeout } from 'leash';
-import { Channel } from 'leash/task';
+import { background, isDeadlineExceeded, withTimeout } from 'leashjs';
+import { Channel } from 'leashjs/task';
 import { runIfMain } from './run-main.mjs';
 
 const replies = new Channel();

@@ -1,6 +1,6 @@
 // Fixed: the poller is a ticker bound to the subscription's context, which ends.
-import { background, isDeadlineExceeded, withTimeout } from 'leash';
-import { ticker } from 'leash/task';
+import { background, isDeadlineExceeded, withTimeout } from 'leashjs';
+import { ticker } from 'leashjs/task';
 import { runIfMain } from './run-main.mjs';
 
 export let polls = 0;

@@ -1,7 +1,7 @@
 // Fixed: the worker is a task with a context; each wait is sleep(ctx, ms), which rejects when the
 // context ends, and the caller cancels and waits for it.
-import { background, isCanceled, sleep, withCancel } from 'leash';
-import { go } from 'leash/task';
+import { background, isCanceled, sleep, withCancel } from 'leashjs';
+import { go } from 'leashjs/task';
 import { runIfMain } from './run-main.mjs';
 
 export let processed = 0;

@@ -1,6 +1,6 @@
 // Fixed: abortable(ctx, work) is the race that unregisters from the long-lived context as soon as
 // the work settles.
-import { abortable, background, withCancel } from 'leash';
+import { abortable, background, withCancel } from 'leashjs';
 import { runIfMain } from './run-main.mjs';
 
 const [shutdown, stop] = withCancel(background());

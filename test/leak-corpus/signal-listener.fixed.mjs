@@ -1,6 +1,6 @@
 // Fixed: each request derives a context from the shutdown signal and cancels it when done, which
 // removes its listener.
-import { background, fromSignal } from 'leash';
+import { background, fromSignal } from 'leashjs';
 import { runIfMain } from './run-main.mjs';
 
 const shutdown = new AbortController();

@@ -1,7 +1,7 @@
 // Fixed: each connection is destroyed when its request context ends, and the server is closed
 // (after its accepted sockets) when the work is done.
 import net from 'node:net';
-import { afterFunc, background, withTimeout } from 'leash';
+import { afterFunc, background, withTimeout } from 'leashjs';
 import { runIfMain } from './run-main.mjs';
 
 export async function main() {

@@ -1,7 +1,7 @@
 // Runs one corpus program's main() under verifyNone in a fresh process and prints the result as
 // JSON: { leaks, groups, message }. Used by corpus.test.ts. Usage: node verify-corpus.mjs FILE [MS]
 import { pathToFileURL } from 'node:url';
-import { LeakError, snapshot, verifyNone } from 'leash/leak';
+import { LeakError, snapshot, verifyNone } from 'leashjs/leak';
 
 const base = snapshot();
 const mod = await import(pathToFileURL(process.argv[2]).href);

@@ -1,4 +1,4 @@
-// Integration tests for leash/pg against a real PostgreSQL on 127.0.0.1:5432 (database "test").
+// Integration tests for leashjs/pg against a real PostgreSQL on 127.0.0.1:5432 (database "test").
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -36,7 +36,7 @@ async function goneWithin(observer: pg.Pool, marker: string, ms: number): Promis
   return Number.POSITIVE_INFINITY;
 }
 
-describe('leash/pg', () => {
+describe('leashjs/pg', () => {
   let observer: pg.Pool;
   before(() => {
     if (up) observer = new pg.Pool({ ...pgConfig, max: 1 });

@@ -1,6 +1,6 @@
-// leash/leak/jest: fails the Jest test that leaked.
+// leashjs/leak/jest: fails the Jest test that leaked.
 //
-// One-line setup in jest.config: setupFilesAfterEnv: ['leash/leak/jest'], with Jest in ESM mode
+// One-line setup in jest.config: setupFilesAfterEnv: ['leashjs/leak/jest'], with Jest in ESM mode
 // (leash is ESM-only): node --experimental-vm-modules node_modules/jest/bin/jest.js. It wraps the
 // global test() and it() (and .only, .concurrent, .concurrent.only), so tests that import them
 // from @jest/globals, test.each and callback-style (done) tests are not checked.

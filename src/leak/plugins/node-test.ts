@@ -1,6 +1,6 @@
-// leash/leak/node-test: node:test's test() and it() that fail the test that leaked.
+// leashjs/leak/node-test: node:test's test() and it() that fail the test that leaked.
 //
-// One-line setup: import { test } from 'leash/leak/node-test' instead of from 'node:test'.
+// One-line setup: import { test } from 'leashjs/leak/node-test' instead of from 'node:test'.
 import * as nodeTest from 'node:test';
 import { checkedRun, ensureTracking } from './checked-test.js';
 
@@ -50,7 +50,7 @@ function wrap(original: unknown): (...args: Args) => Promise<void> {
  * as in node:test.
  *
  * @example
- * import { test } from 'leash/leak/node-test';
+ * import { test } from 'leashjs/leak/node-test';
  * test('handler cleans up', async () => { await handler(req); });
  */
 export const test = Object.assign(wrap(nodeTest.test), {

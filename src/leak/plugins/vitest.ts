@@ -1,6 +1,6 @@
-// leash/leak/vitest: fails the Vitest test that leaked.
+// leashjs/leak/vitest: fails the Vitest test that leaked.
 //
-// One-line setup in vitest.config: test: { setupFiles: ['leash/leak/vitest'] }. Needs Vitest 4.1+
+// One-line setup in vitest.config: test: { setupFiles: ['leashjs/leak/vitest'] }. Needs Vitest 4.1+
 // (aroundEach). Works with test.concurrent: every test body runs under its own label.
 import { aroundEach } from 'vitest';
 import { checkedRun, ensureTracking } from './checked-test.js';
