@@ -71,7 +71,9 @@ try {
   result.trace.merge(recorder.toJSON().traceEvents);
   traced = 'request spans, and a 60-request replay recorded with leashjs/leak startTrace';
 } catch (err) {
-  console.log(`(leashjs/leak's trace recorder is not usable here: ${String(err)}; writing request spans only)`);
+  console.log(
+    `(leashjs/leak's trace recorder is not usable here: ${String(err)}; writing request spans only)`,
+  );
 }
 const tracePath = join(tmpdir(), `leash-demo-trace-${process.pid}.json`);
 result.trace.write(tracePath);
