@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { background } from './background.js';
+import { assertContext, assertNumber, assertOneOf, assertOptions, closest, describe } from './internal.js';
+
+test('describe names the type of the value, never throws', () => {
+  assert.equal(describe('4'), 'the string "4"');
+  assert.equal(describe(4), 'the number 4');
+  assert.equal(describe(undefined), 'undefined');
+  assert.equal(describe(Object.create(null)), 'an object with a null prototype');
+  assert.equal(describe(new Map()), 'an object (Map)');
+  const hostile = new Proxy(
+    {},
+    {
+      getPrototypeOf: () => {
+        throw new Error('no');
+      },
+    },
+  );
+  assert.equal(describe(hostile), 'an object that cannot be inspected');
+});
+
+test('assertContext points an AbortSignal at fromSignal', () => {
+  assert.doesNotThrow(() => assertContext(background(), 'f(ctx)'));
+  assert.throws(() => assertContext(new AbortController().signal, 'f(ctx)'), /fromSignal/);
+  assert.throws(() => assertContext(undefined, 'f(ctx)'), {
+    code: 'LEASH_ERR_INVALID_ARG',
+    message: /^f\(ctx\): .*got undefined$/,
+  });
+});
+
+test('assertNumber rejects strings, objects and out-of-range values with a code', () => {
+  for (const bad of [
+    '4',
+    Object.create(null),
+    { valueOf: () => 4 },
+    Number.NaN,
+    -1,
+    1.5,
+    Number.POSITIVE_INFINITY,
+  ]) {
+    assert.throws(() => assertNumber(bad, 'f(n)', 'n', { min: 0, integer: true }), {
+      code: 'LEASH_ERR_INVALID_ARG',
+    });
+  }
+  assert.doesNotThrow(() => assertNumber(Number.POSITIVE_INFINITY, 'f(n)', 'n', { min: 0, infinite: true }));
+  assert.throws(() => assertNumber('4', 'f(n)', 'n'), /got the string "4"/);
+});
+
+test('assertOptions rejects unknown keys with a suggestion and non-objects', () => {
+  assert.deepEqual(assertOptions(undefined, 'f(opts)', ['timeoutMs']), {});
+  assert.throws(
+    () => assertOptions({ timeout: 100 }, 'f(opts)', ['timeoutMs', 'maxTimeoutMs']),
+    /did you mean "timeoutMs"/,
+  );
+  assert.throws(() => assertOptions(4 as never, 'f(opts)', ['limit']), {
+    code: 'LEASH_ERR_INVALID_ARG',
+    message: /got the number 4/,
+  });
+  assert.throws(() => assertOptions(null as never, 'f(opts)', ['limit']), /got null/);
+});
+
+test('assertOneOf and closest suggest the near miss', () => {
+  assert.throws(() => assertOneOf('fifo ', 'f', 'order', ['fifo', 'lifo']), /did you mean "fifo"/);
+  assert.equal(closest('tiemoutMs', ['timeoutMs', 'limit']), 'timeoutMs');
+  assert.equal(closest('zzz', ['timeoutMs', 'limit']), '');
+});

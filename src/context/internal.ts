@@ -1,0 +1,227 @@
+// The core's internal surface for the other leash layers: the one home of argument checking and
+// error construction, so every layer rejects bad input with the same code and the same wording.
+// Not a public export (no subpath names it): layers import it as '../context/internal.js', users
+// never see it, and it may change in any release.
+//
+// Conventions every message follows:
+// - it starts with the public call, as the user wrote it (`Channel.send(ctx, value)`), never an
+//   internal helper's name;
+// - it says what was expected, what was given (describe()), and what to do instead.
+
+import type { Context } from './context.js';
+
+/** invalidArg builds the TypeError with the stable code LEASH_ERR_INVALID_ARG that every layer throws on bad input. */
+export function invalidArg(message: string): TypeError & { code: 'LEASH_ERR_INVALID_ARG' } {
+  const e = new TypeError(message) as TypeError & { code: 'LEASH_ERR_INVALID_ARG' };
+  e.code = 'LEASH_ERR_INVALID_ARG';
+  return e;
+}
+
+/**
+ * describe names a bad value for an error message: its type and, for short primitives, its value,
+ * so `"4"` reads as "the string "4"" and `undefined` as "undefined". Never throws, whatever `v` is
+ * (null-prototype objects, revoked proxies, objects whose toString throws).
+ */
+export function describe(v: unknown): string {
+  try {
+    if (v === null) return 'null';
+    if (v === undefined) return 'undefined';
+    switch (typeof v) {
+      case 'string':
+        return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
+      case 'number':
+        return `the number ${Object.is(v, -0) ? '-0' : String(v)}`;
+      case 'bigint':
+        return `the bigint ${String(v)}n`;
+      case 'boolean':
+        return `the boolean ${String(v)}`;
+      case 'symbol':
+        return `a symbol (${String(v.description ?? '')})`;
+      case 'function':
+        return v.name ? `a function (${v.name})` : 'a function';
+    }
+    if (Array.isArray(v)) return `an array of length ${v.length}`;
+    if (typeof AbortSignal !== 'undefined' && v instanceof AbortSignal) return 'an AbortSignal';
+    const proto = Object.getPrototypeOf(v);
+    if (proto === null) return 'an object with a null prototype';
+    const name = proto?.constructor?.name;
+    return name && name !== 'Object' ? `an object (${name})` : 'an object';
+  } catch {
+    return 'an object that cannot be inspected';
+  }
+}
+
+/**
+ * isContext reports whether `v` can serve as a Context: an object with `deadline`, `err`, `signal`,
+ * `done` and a `value()` method. Structural, so a foreign implementation (another copy of leash, a
+ * wrapper) passes. Never throws.
+ */
+export function isContext(v: unknown): v is Context {
+  try {
+    return (
+      typeof v === 'object' &&
+      v !== null &&
+      typeof (v as Context).value === 'function' &&
+      'err' in v &&
+      'signal' in v &&
+      'done' in v &&
+      'deadline' in v
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * assertContext throws LEASH_ERR_INVALID_ARG unless `v` is a Context. `where` is the public call,
+ * for example `'Channel.send(ctx, value)'`. An AbortSignal gets a pointer to fromSignal().
+ */
+export function assertContext(v: unknown, where: string): asserts v is Context {
+  if (isContext(v)) return;
+  if (typeof AbortSignal !== 'undefined' && v instanceof AbortSignal) {
+    throw invalidArg(
+      `${where}: ctx must be a Context, got an AbortSignal; wrap it with fromSignal(parent, signal) from 'leashjs'`,
+    );
+  }
+  throw invalidArg(
+    `${where}: ctx must be a Context (from background(), withCancel() and friends, or an object with deadline, err, signal, done and value()), got ${describe(v)}`,
+  );
+}
+
+/**
+ * assertFunction throws LEASH_ERR_INVALID_ARG unless `v` is a function.
+ * `name` is the parameter's name as the docs write it.
+ */
+export function assertFunction(
+  v: unknown,
+  where: string,
+  name: string,
+): asserts v is (...args: never[]) => unknown {
+  if (typeof v !== 'function') throw invalidArg(`${where}: ${name} must be a function, got ${describe(v)}`);
+}
+
+/** NumberRule says which numbers a checked option or argument accepts. */
+export interface NumberRule {
+  /** Smallest accepted value (inclusive). Default: none. */
+  readonly min?: number;
+  /** Largest accepted value (inclusive). Default: none. */
+  readonly max?: number;
+  /** Only integers. Default: false. */
+  readonly integer?: boolean;
+  /** Accept Infinity. Default: false. */
+  readonly infinite?: boolean;
+  /** The unit, for the message ("milliseconds"). */
+  readonly unit?: string;
+}
+
+/**
+ * assertNumber throws LEASH_ERR_INVALID_ARG unless `v` is a number (a primitive: no strings, no
+ * boxed numbers, no objects) within `rule`. Never coerces, so an object with a throwing
+ * `valueOf` or a null prototype is rejected with a clear message rather than a raw TypeError.
+ */
+export function assertNumber(
+  v: unknown,
+  where: string,
+  name: string,
+  rule: NumberRule = {},
+): asserts v is number {
+  const { min, max, integer = false, infinite = false, unit } = rule;
+  const ok =
+    typeof v === 'number' &&
+    !Number.isNaN(v) &&
+    (infinite || Number.isFinite(v)) &&
+    (!integer || Number.isInteger(v) || (infinite && v === Number.POSITIVE_INFINITY)) &&
+    (min === undefined || v >= min) &&
+    (max === undefined || v <= max);
+  if (ok) return;
+  const parts: string[] = [integer ? 'an integer' : infinite ? 'a number' : 'a finite number'];
+  if (unit) parts.push(`of ${unit}`);
+  if (min !== undefined && max !== undefined) parts.push(`from ${min} to ${max}`);
+  else if (min !== undefined) parts.push(`>= ${min}`);
+  else if (max !== undefined) parts.push(`<= ${max}`);
+  if (infinite) parts.push('(Infinity allowed)');
+  throw invalidArg(`${where}: ${name} must be ${parts.join(' ')}, got ${describe(v)}`);
+}
+
+/**
+ * assertOptions checks an options argument: `undefined` is accepted (no options), anything that is
+ * not a plain object is rejected (a number where `{ limit }` was meant, a string, null), and every
+ * own key must be one of `known`; an unknown key is rejected with a "did you mean" suggestion, so a
+ * typo such as `{ timeout: 100 }` for `{ timeoutMs: 100 }` fails loudly instead of meaning
+ * "no deadline". Returns the options object, or an empty one for `undefined`.
+ */
+export function assertOptions<T extends object>(
+  v: T | undefined,
+  where: string,
+  known: readonly string[],
+): T {
+  if (v === undefined) return {} as T;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw invalidArg(
+      `${where}: options must be an object such as { ${known[0] ?? ''}: ... }, got ${describe(v)}`,
+    );
+  }
+  for (const key of Reflect.ownKeys(v)) {
+    if (typeof key === 'symbol') continue;
+    if (known.includes(key)) continue;
+    const guess = closest(key, known);
+    throw invalidArg(
+      `${where}: unknown option ${JSON.stringify(key)}${guess ? `; did you mean ${JSON.stringify(guess)}?` : ''} (known options: ${known.join(', ')})`,
+    );
+  }
+  return v;
+}
+
+/**
+ * assertOneOf throws LEASH_ERR_INVALID_ARG unless `v` is one of `allowed` (compared with ===),
+ * naming the allowed values and, for a near-miss string, the closest.
+ */
+export function assertOneOf<T>(
+  v: unknown,
+  where: string,
+  name: string,
+  allowed: readonly T[],
+): asserts v is T {
+  if (allowed.includes(v as T)) return;
+  const guess =
+    typeof v === 'string'
+      ? closest(
+          v,
+          allowed.filter((a): a is T & string => typeof a === 'string'),
+        )
+      : '';
+  throw invalidArg(
+    `${where}: ${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(v)}${guess ? `; did you mean ${JSON.stringify(guess)}?` : ''}`,
+  );
+}
+
+/** closest returns the entry of `names` nearest to `word` (edit distance at most a third of its length, or a case/affix match), or ''. */
+export function closest(word: string, names: readonly string[]): string {
+  const lower = word.toLowerCase();
+  let best = '';
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const name of names) {
+    const n = name.toLowerCase();
+    if (n === lower || n.startsWith(lower) || lower.startsWith(n)) return name;
+    const d = editDistance(lower, n);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = name;
+    }
+  }
+  return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : '';
+}
+
+function editDistance(a: string, b: string): number {
+  if (a.length > 64 || b.length > 64) return Number.POSITIVE_INFINITY;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? Number.POSITIVE_INFINITY;
+}
