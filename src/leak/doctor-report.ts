@@ -1,5 +1,8 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { builtInIgnored } from './ignore-rules.js';
 import { framesOf, groupLeaks, type Leak, type LeakGroup, taskLeak, toLeak } from './leak.js';
+import type { TrackedRecord } from './record.js';
 import { liveTasks } from './task-source.js';
 import { abandonedRecords, liveRecords } from './tracker.js';
 
@@ -33,11 +36,52 @@ export interface DoctorReport {
 }
 
 /**
+ * followedProcesses reads the processes `leash doctor` follows (each announces itself in the doctor's
+ * folder at start, with its ancestors): the pids of every followed Node process and of every process
+ * between it and the doctor (the `sh -c` of `npm start`, tsx's launcher).
+ */
+function followedProcesses(dir: string | undefined): Set<number> {
+  const pids = new Set<number>();
+  if (dir === undefined) return pids;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return pids;
+  }
+  for (const name of names) {
+    if (!name.endsWith('.process')) continue;
+    try {
+      const info = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { pid: number; ancestors: number[] };
+      pids.add(info.pid);
+      for (const a of info.ancestors) pids.add(a);
+    } catch {
+      // Being written or removed: skip it.
+    }
+  }
+  return pids;
+}
+
+/**
+ * isPlumbing reports whether a resource is a launcher's own wait on a followed process: the child
+ * process handle of `npm start`, `npx`, tsx or `sh -c` whose child is (or leads to) a Node process
+ * the doctor follows. That process's own report says what keeps it alive; the launcher waiting on it
+ * is not a leak of the launcher.
+ */
+function isPlumbing(rec: TrackedRecord, followed: ReadonlySet<number>): boolean {
+  if (rec.type !== 'PROCESSWRAP' || followed.size === 0) return false;
+  const pid = (rec.target as { pid?: unknown } | undefined)?.pid;
+  return typeof pid === 'number' && followed.has(pid);
+}
+
+/**
  * buildReport collects the report from the tracker. Call it after collecting garbage so abandoned
  * promises are known. Pending promises count only at exit: while the process runs they may still be
- * waiting on something legitimate.
+ * waiting on something legitimate. `doctorDir` (the doctor's folder) lists the processes it follows,
+ * so a child process handle waiting on one of them is not reported (see isPlumbing).
  */
-export function buildReport(reason: ReportReason): DoctorReport {
+export function buildReport(reason: ReportReason, doctorDir?: string): DoctorReport {
+  const followed = followedProcesses(doctorDir);
   const now = Date.now();
   const keeping: Leak[] = [];
   const unrefed: Leak[] = [];
@@ -45,7 +89,7 @@ export function buildReport(reason: ReportReason): DoctorReport {
   const listeners = new Map<string, Leak[]>();
   for (const rec of liveRecords()) {
     const frames = framesOf(rec);
-    if (builtInIgnored(rec, frames)) continue;
+    if (builtInIgnored(rec, frames) || isPlumbing(rec, followed)) continue;
     const leak = toLeak(rec, frames, now);
     if (rec.kind === 'resource') (leak.keepsAlive ? keeping : unrefed).push(leak);
     else if (rec.kind === 'promise') pending.push(leak);
