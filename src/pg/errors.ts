@@ -11,9 +11,18 @@ export class PoolClosedError extends Error {
   }
 }
 
-/** invalidArg builds the TypeError (code LEASH_ERR_INVALID_ARG) that leashjs/pg throws on bad input. */
-export function invalidArg(message: string): TypeError {
-  const err = new TypeError(message) as TypeError & { code: string };
-  err.code = 'LEASH_ERR_INVALID_ARG';
-  return err;
+/**
+ * ConnectionError is thrown when the connection to PostgreSQL broke while leash used it (the network
+ * dropped, the server restarted or terminated the backend) or a pool could not open one. Code:
+ * LEASH_ERR_PG_CONNECTION; `cause` is pg's own error (for example "Connection terminated
+ * unexpectedly", or ECONNREFUSED). A statement that was running when the connection broke may or may
+ * not have been committed: its outcome is unknown. The broken client is never reused (a pool drops
+ * it); retrying on a new connection is safe for idempotent work.
+ */
+export class ConnectionError extends Error {
+  readonly code = 'LEASH_ERR_PG_CONNECTION';
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'ConnectionError';
+  }
 }

@@ -1,37 +1,45 @@
-import type { Client, Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import type { Context } from '../context/index.js';
 import { afterFunc, remaining, sleep } from '../context/index.js';
+import { assertContext, assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
+import { submitBounded } from './bounded.js';
+import { resetTimeoutSql, setTimeoutSql, statementTimeoutMs } from './budget.js';
 import type { CancelTarget } from './cancel-request.js';
 import { sendCancelRequest } from './cancel-request.js';
-import { invalidArg } from './errors.js';
-import { assertContext, isClient, isPool } from './targets.js';
-import { isHealthy, withClient } from './with-client.js';
+import { ConnectionError } from './errors.js';
+import { isHealthy, lostError, markLost, raw, txStatus } from './session.js';
+import { isClient, isPool } from './targets.js';
+import type { PgClient, PgPool, PgQueryConfig, PgQueryResult, PgRow } from './types.js';
+import { usingClient } from './with-client.js';
 
 /** QueryOptions tunes how a cancelled query is given up. */
 export interface QueryOptions {
   /**
    * cancelGraceMs is how long to wait, after the cancel request was sent, for the server to stop the
    * statement. If it has not by then (server unreachable), the connection is destroyed so the promise
-   * still settles. Default: 5_000.
+   * still settles. Milliseconds, from 0 to 2147483647. Default: 5_000.
    */
   cancelGraceMs?: number;
 }
 
 const queryCanceled = '57014';
+const activeSqlTransaction = '25001';
+const where = 'query(ctx, poolOrClient, text, values?, opts?)';
 
 /**
  * query runs one statement under ctx on a pg Pool (a client is checked out with connect semantics and
  * always given back), a PoolClient or a Client.
  *
- * - If ctx has a deadline, the session's statement_timeout is set to the remaining budget (whole
- *   ms, at least 1) for this statement and reset after it, so the server stops the statement by
- *   itself even if this process dies.
+ * - If ctx has a deadline, the statement runs with statement_timeout set to the remaining budget
+ *   (whole ms, at least 1), sent in the same round trip as the statement and reset after it, so the
+ *   server stops the statement by itself even if this process dies.
  * - When ctx ends first, a PostgreSQL cancel request (the protocol message, on a fresh connection)
  *   stops the statement on the server, and the promise rejects with ctx.err once the server
  *   confirmed (usually within a millisecond or two on a LAN; at most cancelGraceMs, after which the
  *   connection is destroyed rather than waited on). The client is then healthy and goes back to the
  *   pool; a broken one is destroyed instead.
- * - Bad input throws TypeError (LEASH_ERR_INVALID_ARG); an ended pool rejects with PoolClosedError.
+ * - If the connection breaks (network, server restart), the promise rejects with ConnectionError
+ *   (LEASH_ERR_PG_CONNECTION, pg's error as `cause`); the process never sees an unhandled 'error'.
+ * - Bad input rejects with TypeError (LEASH_ERR_INVALID_ARG); an ended pool with PoolClosedError.
  *
  * Safe to call concurrently on a pool. On one client, queries queue as pg queues them; do not share
  * a client between contexts (a cancel stops whatever statement that backend is running).
@@ -39,76 +47,169 @@ const queryCanceled = '57014';
  * @example
  * const { rows } = await query(req.ctx, pool, 'SELECT id, total FROM orders WHERE user_id = $1', [userId]);
  */
-export async function query<R extends QueryResultRow = QueryResultRow>(
+export async function query<R = PgRow>(
   ctx: Context,
-  target: Pool | PoolClient | Client,
-  text: string | QueryConfig,
-  values?: unknown[],
-  opts: QueryOptions = {},
-): Promise<QueryResult<R>> {
-  assertContext(ctx, 'query(ctx, poolOrClient, text): ctx');
-  if (
-    typeof text !== 'string' &&
-    (typeof text !== 'object' || text === null || typeof text.text !== 'string')
-  ) {
-    throw invalidArg('query(ctx, poolOrClient, text): text must be SQL text or a pg QueryConfig');
+  poolOrClient: PgPool | PgClient,
+  text: string | PgQueryConfig,
+  values?: readonly unknown[],
+  opts?: QueryOptions,
+): Promise<PgQueryResult<R>> {
+  assertContext(ctx, where);
+  if (typeof poolOrClient === 'string') {
+    throw invalidArg(
+      `${where}: poolOrClient is missing: got ${describe(poolOrClient)} where a pg Pool or Client belongs; write query(ctx, pool, text)`,
+    );
+  }
+  const pool = isPool(poolOrClient);
+  if (!pool && !isClient(poolOrClient)) {
+    throw invalidArg(
+      `${where}: poolOrClient must be a pg Pool, PoolClient or Client, got ${describe(poolOrClient)}`,
+    );
+  }
+  if (!isQueryText(text)) {
+    throw invalidArg(
+      `${where}: text must be SQL text or a pg QueryConfig ({ text, values? }), got ${describe(text)}`,
+    );
   }
   if (values !== undefined && !Array.isArray(values)) {
-    throw invalidArg('query(ctx, poolOrClient, text, values): values must be an array when given');
+    throw invalidArg(`${where}: values must be an array when given, got ${describe(values)}`);
   }
-  if (isPool(target))
-    return withClient(ctx, target, (client) => runQuery<R>(ctx, client, text, values, opts));
-  if (isClient(target)) return runQuery<R>(ctx, target, text, values, opts);
-  throw invalidArg('query(ctx, poolOrClient, text): poolOrClient must be a pg Pool, PoolClient or Client');
+  const o = assertOptions(opts, where, ['cancelGraceMs']);
+  const graceMs = o.cancelGraceMs ?? 5_000;
+  assertNumber(graceMs, where, 'opts.cancelGraceMs', { min: 0, max: 2_147_483_647, unit: 'milliseconds' });
+  const vals = values as unknown[] | undefined;
+  const result = pool
+    ? await usingClient(ctx, poolOrClient as PgPool, where, (client) =>
+        runQuery(ctx, client, text, vals, graceMs),
+      )
+    : await runQuery(ctx, poolOrClient as PgClient, text, vals, graceMs);
+  return result as PgQueryResult<R>;
 }
 
-async function runQuery<R extends QueryResultRow>(
-  ctx: Context,
-  client: Client | PoolClient,
-  text: string | QueryConfig,
-  values: unknown[] | undefined,
-  opts: QueryOptions,
-): Promise<QueryResult<R>> {
-  if (ctx.err !== undefined) throw ctx.err;
-  const budget = remaining(ctx);
-  const limited = budget !== Number.POSITIVE_INFINITY;
-  if (limited) {
-    // statement_timeout = 0 would mean "no limit": never send less than 1.
-    await client.query(`SET statement_timeout = ${Math.max(1, Math.floor(budget))}`);
+function isQueryText(text: unknown): boolean {
+  if (typeof text === 'string') return true;
+  try {
+    return typeof text === 'object' && text !== null && typeof (text as PgQueryConfig).text === 'string';
+  } catch {
+    return false;
   }
+}
+
+/** runQuery runs one statement on a client leash may use, under ctx. */
+export async function runQuery(
+  ctx: Context,
+  client: PgClient,
+  text: unknown,
+  values: unknown[] | undefined,
+  graceMs: number,
+): Promise<unknown> {
+  if (ctx.err !== undefined) throw ctx.err;
+  const broken = lostError(client);
+  if (broken !== undefined) throw connectionLost(broken, 'before the statement was sent');
+  // Budgets come from remaining(ctx), which reads the monotonic clock: a wall-clock step changes nothing.
+  const ms = statementTimeoutMs(remaining(ctx));
+  const tx = txStatus(client);
+  // In a failed transaction block only ROLLBACK/COMMIT run (and they are quick): no SET there.
+  if (ms === 0 || tx === 'E')
+    return cancellable(ctx, client, () => send(client, text, values), false, graceMs);
+
+  let inline = true;
+  try {
+    return await cancellable(
+      ctx,
+      client,
+      () => {
+        const pending = submitBounded(client, text, values, ms);
+        if (pending !== undefined) return pending;
+        inline = false;
+        return separate(ctx, client, text, values, ms);
+      },
+      true,
+      graceMs,
+    );
+  } catch (err) {
+    if (!inline || !isHealthy(client)) throw err;
+    const code = (err as { code?: unknown }).code;
+    // VACUUM and friends refuse to run in the implicit transaction: they did nothing; run them alone.
+    if (code === activeSqlTransaction && tx === 'I' && ctx.err === undefined) {
+      const again = statementTimeoutMs(remaining(ctx));
+      return cancellable(ctx, client, () => separate(ctx, client, text, values, again), true, graceMs);
+    }
+    // A server error rolled the SET back with the implicit transaction (or the caller's ROLLBACK
+    // will); an error raised in this process (a value pg could not serialize) may have left it set.
+    if (typeof (err as { severity?: unknown }).severity !== 'string' && txStatus(client) !== 'E') {
+      await resetTimeout(client);
+    }
+    throw err;
+  }
+}
+
+function send(client: PgClient, text: unknown, values: unknown[] | undefined): Promise<unknown> {
+  return raw(client).query(text, values);
+}
+
+/** separate: SET, the statement, RESET as three round trips (the fallback). */
+async function separate(
+  ctx: Context,
+  client: PgClient,
+  text: unknown,
+  values: unknown[] | undefined,
+  ms: number,
+): Promise<unknown> {
+  await raw(client).query(setTimeoutSql(ms));
   try {
     if (ctx.err !== undefined) throw ctx.err;
-    return await cancellable<R>(ctx, client, text, values, limited, opts.cancelGraceMs ?? 5_000);
+    return await send(client, text, values);
   } finally {
-    if (limited) await resetTimeout(client);
+    await resetTimeout(client);
   }
 }
 
-async function cancellable<R extends QueryResultRow>(
+function connectionLost(cause: Error, when: string): ConnectionError {
+  return new ConnectionError(
+    `${where}: the connection to PostgreSQL broke ${when} (${cause.message}); the client was discarded and the statement's outcome is unknown`,
+    cause,
+  );
+}
+
+async function cancellable(
   ctx: Context,
-  client: Client | PoolClient,
-  text: string | QueryConfig,
-  values: unknown[] | undefined,
+  client: PgClient,
+  run: () => Promise<unknown>,
   limited: boolean,
   graceMs: number,
-): Promise<QueryResult<R>> {
-  const pending = client.query<R>(text as QueryConfig, values);
+): Promise<unknown> {
   // A cancel request stops whatever the backend runs when the signal lands, so it must never be
   // sent after this statement settled, and one already on its way must have landed before the
-  // client runs anything else (the next statement, the RESET, another request's query).
+  // client runs anything else (the next statement, another request's query).
   let settled = false;
   let cancelling: Promise<void> | undefined;
   let grace: NodeJS.Timeout | undefined;
+  const cancel = () => {
+    if (settled || cancelling !== undefined) return;
+    cancelling = sendCancelRequest(raw(client) as CancelTarget, Math.max(1, graceMs));
+  };
+  // pg emits 'error' on a client whose connection broke; a pool client has no listener while it is
+  // checked out, so without this one the process would die. The statement may still run on the
+  // server (only this connection broke): a best-effort cancel request stops it. It cannot hit
+  // another session: the backend's key pair is its own, and its session is gone.
+  const onError = (err: Error) => {
+    markLost(client, err);
+    cancel();
+  };
+  raw(client).on('error', onError);
   const stop = afterFunc(ctx, () => {
     if (settled) return;
-    cancelling = sendCancelRequest(client as unknown as CancelTarget, graceMs);
+    cancel();
     grace = setTimeout(() => destroyConnection(client), graceMs);
   });
   try {
-    return await pending;
+    return await run();
   } catch (err) {
     settled = true; // already here: the deadline may fire during the sleep below
     if (ctx.err !== undefined) throw ctx.err;
+    const broken = lostError(client);
+    if (broken !== undefined) throw connectionLost(broken, 'while the statement ran');
     // Our own statement_timeout fired a hair before the context's deadline timer: report the deadline.
     if (limited && (err as { code?: string }).code === queryCanceled && remaining(ctx) < 50) {
       await sleep(ctx, remaining(ctx) + 1).catch(() => {});
@@ -119,20 +220,21 @@ async function cancellable<R extends QueryResultRow>(
     settled = true;
     stop();
     if (grace !== undefined) clearTimeout(grace);
+    raw(client).removeListener('error', onError);
     // The server closes the cancel connection only after it signalled the backend; an idle backend
     // drops the signal, so once this resolves the client is safe to reuse. A client whose connection
     // broke (or was destroyed at the grace deadline) is never reused: no need to wait then.
-    if (cancelling !== undefined && isHealthy(client as PoolClient)) await cancelling;
+    if (cancelling !== undefined && isHealthy(client)) await cancelling;
   }
 }
 
-async function resetTimeout(client: Client | PoolClient): Promise<void> {
-  if (!isHealthy(client as PoolClient)) return;
+async function resetTimeout(client: PgClient): Promise<void> {
+  if (!isHealthy(client)) return;
   // A cancel request is asynchronous on the server: in a rare race it lands on this RESET instead
   // of the statement it was meant for. One retry covers that race.
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await client.query('RESET statement_timeout');
+      await raw(client).query(resetTimeoutSql);
       return;
     } catch (err) {
       if ((err as { code?: string }).code !== queryCanceled) throw err;
@@ -142,17 +244,13 @@ async function resetTimeout(client: Client | PoolClient): Promise<void> {
 
 /**
  * destroyConnection ends a client whose server did not stop the statement within the grace period.
- * pg then emits 'error' ("Connection terminated unexpectedly") on the client, and a client checked
- * out of a pg Pool has no 'error' listener at that point (pg-pool removes its own while the client
- * is out), so the process would crash on an error leash caused on purpose. The client gets a
- * listener for that; the caller learns of the cancel through the query's rejection with ctx.err,
- * and the pool drops the client when it is released.
+ * pg then emits 'error' ("Connection terminated unexpectedly"), which markLost's listener absorbs;
+ * the caller learns of the cancel through the query's rejection with ctx.err, and the pool drops the
+ * client when it is released.
  */
-function destroyConnection(client: Client | PoolClient): void {
-  const stream = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+function destroyConnection(client: PgClient): void {
+  const stream = raw(client).connection?.stream;
   if (stream === undefined) return;
-  client.on('error', expectedTermination);
+  markLost(client, new Error('the connection was destroyed: the server did not answer the cancel request'));
   stream.destroy();
 }
-
-function expectedTermination(): void {}

@@ -1,28 +1,46 @@
-import type { Pool, PoolClient } from 'pg';
 import type { Context } from '../context/index.js';
 import { afterFunc } from '../context/index.js';
-import { invalidArg, PoolClosedError } from './errors.js';
-import { assertContext, isPool } from './targets.js';
+import { assertContext, assertFunction, describe, invalidArg } from '../context/internal.js';
+import { ConnectionError, PoolClosedError } from './errors.js';
+import { isHealthy, lostError, markLost, raw } from './session.js';
+import { isPool } from './targets.js';
+import type { PgPool, PgPoolClient, PoolClientOf } from './types.js';
 
 type ConnectCallback = (
   err: Error | undefined,
-  client: PoolClient | undefined,
+  client: PgPoolClient | undefined,
   release: (err?: Error | boolean) => void,
 ) => void;
 type PendingItem = { callback: unknown };
+type PoolState = { ending?: boolean; ended?: boolean };
+
+function assertPool(pool: unknown, where: string): asserts pool is PgPool {
+  if (isPool(pool)) return;
+  throw invalidArg(`${where}: pool must be a pg Pool, got ${describe(pool)}`);
+}
 
 /**
  * connect checks a client out of pool, or rejects with ctx.err if ctx ends first. A waiter whose
  * context ends is taken out of the pool's wait queue at once (pg-pool's queue is not public API; if
  * its shape ever changes, leash falls back to releasing the client the moment it arrives), so an
- * abandoned wait never holds or leaks a client. The caller owns the returned client and must call
- * `client.release()`; prefer withClient, which cannot forget.
+ * abandoned wait never holds or leaks a client. While you hold the client, a broken connection does
+ * not crash the process (pg's 'error' event is handled) and `release()` discards a broken client. A
+ * pool that cannot open a connection rejects with ConnectionError (LEASH_ERR_PG_CONNECTION). The
+ * caller owns the returned client and must call `client.release()`; prefer withClient, which cannot
+ * forget.
  */
-export function connect(ctx: Context, pool: Pool): Promise<PoolClient> {
-  assertContext(ctx, 'connect(ctx, pool): ctx');
-  if (!isPool(pool)) throw invalidArg('connect(ctx, pool): pool must be a pg Pool');
+export function connect<P extends PgPool>(ctx: Context, pool: P): Promise<PoolClientOf<P>> {
+  const where = 'connect(ctx, pool)';
+  assertContext(ctx, where);
+  assertPool(pool, where);
+  return checkout(ctx, pool, where) as Promise<PoolClientOf<P>>;
+}
+
+/** checkout is connect without the argument checks; `where` names the public call for messages. */
+export function checkout(ctx: Context, pool: PgPool, where: string): Promise<PgPoolClient> {
   if (ctx.err !== undefined) return Promise.reject(ctx.err);
-  if (pool.ending || pool.ended) return Promise.reject(new PoolClosedError());
+  const state = pool as unknown as PoolState;
+  if (state.ending || state.ended) return Promise.reject(new PoolClosedError());
   return new Promise((resolve, reject) => {
     let settled = false;
     const callback: ConnectCallback = (err, client, release) => {
@@ -33,9 +51,17 @@ export function connect(ctx: Context, pool: Pool): Promise<PoolClient> {
       }
       settled = true;
       stop();
-      if (err !== undefined || client === undefined)
-        reject(err ?? new Error('pg Pool.connect gave no client'));
-      else resolve(client);
+      if (err !== undefined || client === undefined) {
+        const cause = err ?? new Error('pg Pool.connect gave no client');
+        if (state.ending || state.ended) reject(new PoolClosedError());
+        else
+          reject(
+            new ConnectionError(
+              `${where}: could not get a connection to PostgreSQL from the pool (${cause.message})`,
+              cause,
+            ),
+          );
+      } else resolve(guard(client));
     };
     const stop = afterFunc(ctx, () => {
       if (settled) return;
@@ -47,8 +73,38 @@ export function connect(ctx: Context, pool: Pool): Promise<PoolClient> {
       }
       reject(ctx.err);
     });
-    (pool.connect as (cb: ConnectCallback) => void)(callback);
+    try {
+      (pool.connect as (cb: ConnectCallback) => void)(callback);
+    } catch (err) {
+      if (settled) return;
+      settled = true;
+      stop();
+      reject(err);
+    }
   });
+}
+
+/**
+ * guard makes a checked-out client safe to hold: pg-pool removes its own 'error' listener while a
+ * client is out, so a connection that breaks then (even between queries) would emit an unhandled
+ * 'error' and kill the process. The listener records the failure; release() then discards the
+ * client (release(err)) whatever the caller passes, and removes the listener (pg-pool puts its own
+ * back).
+ */
+function guard(client: PgPoolClient): PgPoolClient {
+  const onError = (err: Error) => markLost(client, err);
+  raw(client).on('error', onError);
+  const release = client.release;
+  client.release = (err?: Error | boolean) => {
+    client.release = release;
+    raw(client).removeListener('error', onError);
+    const broken = lostError(client);
+    return release.call(
+      client,
+      err || broken || (isHealthy(client) ? undefined : new Error('pg client is not queryable')),
+    );
+  };
+  return client;
 }
 
 /**
@@ -64,15 +120,26 @@ export function connect(ctx: Context, pool: Pool): Promise<PoolClient> {
  *   await query(ctx, client, 'COMMIT');
  * });
  */
-export async function withClient<T>(
+export async function withClient<P extends PgPool, T>(
   ctx: Context,
-  pool: Pool,
-  fn: (client: PoolClient) => Promise<T>,
+  pool: P,
+  fn: (client: PoolClientOf<P>) => Promise<T>,
 ): Promise<T> {
-  assertContext(ctx, 'withClient(ctx, pool, fn): ctx');
-  if (!isPool(pool)) throw invalidArg('withClient(ctx, pool, fn): pool must be a pg Pool');
-  if (typeof fn !== 'function') throw invalidArg('withClient(ctx, pool, fn): fn must be a function');
-  const client = await connect(ctx, pool);
+  const where = 'withClient(ctx, pool, fn)';
+  assertContext(ctx, where);
+  assertPool(pool, where);
+  assertFunction(fn, where, 'fn');
+  return usingClient(ctx, pool, where, fn as (client: PgPoolClient) => Promise<T>);
+}
+
+/** usingClient is withClient without the argument checks. */
+export async function usingClient<T>(
+  ctx: Context,
+  pool: PgPool,
+  where: string,
+  fn: (client: PgPoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await checkout(ctx, pool, where);
   let broken: Error | undefined;
   try {
     return await fn(client);
@@ -80,17 +147,6 @@ export async function withClient<T>(
     if (!isHealthy(client)) broken = err instanceof Error ? err : new Error(String(err));
     throw err;
   } finally {
-    client.release(broken ?? (isHealthy(client) ? undefined : new Error('pg client connection is broken')));
+    client.release(broken);
   }
-}
-
-/** isHealthy reports whether a pg client can still run queries (not ended, not errored). */
-export function isHealthy(client: PoolClient): boolean {
-  const c = client as unknown as {
-    _ending?: boolean;
-    _ended?: boolean;
-    _queryable?: boolean;
-    _connectionError?: boolean;
-  };
-  return c._ending !== true && c._ended !== true && c._queryable !== false && c._connectionError !== true;
 }

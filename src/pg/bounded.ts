@@ -1,0 +1,158 @@
+// One round trip for a statement under a deadline: `SET statement_timeout`, the statement and
+// `RESET statement_timeout` travel in one message and come back with one ReadyForQuery, instead of
+// three round trips. Built on node-postgres's own Query class (reached through the client's
+// constructor, `Client.Query`, so leash never imports pg), whose protocol calls it extends:
+//
+// - simple protocol (text without values): one Query message, `SET ...;<text>\n;RESET ...`;
+// - extended protocol (values, named statements): Parse/Bind/Execute of the SET, the statement's own
+//   Parse/Bind/Describe/Execute, Parse/Bind/Execute of the RESET, then one Sync.
+//
+// Either way the three run in one implicit transaction when the session is idle: if the statement
+// fails, the transaction rolls back and takes the SET with it; inside the caller's own transaction
+// block, its ROLLBACK does. The results of the SET and the RESET are dropped, so the caller sees pg's
+// usual result. Statements that refuse to run inside a transaction block (VACUUM, CREATE DATABASE,
+// CREATE INDEX CONCURRENTLY, ...) fail with SQLSTATE 25001 before doing anything; query() then runs
+// them with separate SET/RESET round trips.
+
+import { resetTimeoutSql, setTimeoutSql } from './budget.js';
+import type { PgClient } from './types.js';
+
+type Callback = (err: Error | null, result?: unknown) => void;
+
+interface Connection {
+  parse(config: { text: string; name?: string }): void;
+  bind(config: Record<string, unknown>): void;
+  execute(config: { portal?: string; rows?: number }): void;
+  sync(): void;
+}
+
+interface PgQuery {
+  text: string;
+  portal: string;
+  rows?: number;
+  callback?: Callback;
+  requiresPreparation(): boolean;
+  prepare(connection: Connection): void;
+  _getRows(connection: Connection, rows?: number): void;
+  handleError(err: Error, connection: Connection): void;
+}
+
+type QueryClass = new (config: unknown, values?: unknown, callback?: Callback) => PgQuery;
+
+const classes = new WeakMap<QueryClass, QueryClass>();
+
+/** boundedQueryClass returns the one-round-trip query class for client, or undefined if its pg has no compatible Query. */
+function boundedQueryClass(client: PgClient): QueryClass | undefined {
+  const Base = (client as unknown as { constructor?: { Query?: unknown } }).constructor?.Query;
+  if (typeof Base !== 'function') return undefined;
+  const proto = (Base as { prototype?: Partial<PgQuery> }).prototype;
+  if (
+    typeof proto?.requiresPreparation !== 'function' ||
+    typeof proto.prepare !== 'function' ||
+    typeof proto._getRows !== 'function' ||
+    typeof proto.handleError !== 'function'
+  ) {
+    return undefined;
+  }
+  const cached = classes.get(Base as QueryClass);
+  if (cached !== undefined) return cached;
+  const Bounded = makeClass(Base as QueryClass);
+  classes.set(Base as QueryClass, Bounded);
+  return Bounded;
+}
+
+function makeClass(Base: QueryClass): QueryClass {
+  return class BoundedQuery extends Base {
+    leashSet = '';
+    leashExtended = false;
+    leashPrefix = 0;
+
+    override prepare(connection: Connection): void {
+      if (this.leashExtended) {
+        connection.parse({ text: this.leashSet });
+        connection.bind({});
+        connection.execute({});
+      }
+      super.prepare(connection);
+    }
+
+    override _getRows(connection: Connection, rows?: number): void {
+      if (!this.leashExtended || rows) return super._getRows(connection, rows);
+      connection.execute({ portal: this.portal });
+      connection.parse({ text: resetTimeoutSql });
+      connection.bind({});
+      connection.execute({});
+      connection.sync();
+    }
+
+    override handleError(err: Error, connection: Connection): void {
+      // A syntax error's position counts characters of the text sent: give it back in the caller's text.
+      const e = err as Error & { position?: unknown };
+      if (this.leashPrefix > 0 && typeof e.position === 'string' && /^\d+$/.test(e.position)) {
+        const p = Number(e.position) - this.leashPrefix;
+        if (p >= 1) e.position = String(p);
+      }
+      super.handleError(err, connection);
+    }
+  };
+}
+
+/**
+ * submitBounded runs text (string or QueryConfig) with values on client with statement_timeout = ms
+ * for this statement only, in one round trip. Returns undefined, without sending anything, when it
+ * cannot (not node-postgres, portal paging with `rows`, empty text); the caller then uses separate
+ * round trips.
+ */
+export function submitBounded(
+  client: PgClient,
+  text: unknown,
+  values: unknown[] | undefined,
+  ms: number,
+): Promise<unknown> | undefined {
+  const Bounded = boundedQueryClass(client);
+  if (Bounded === undefined) return undefined;
+  let resolve!: (v: unknown) => void;
+  let reject!: (e: unknown) => void;
+  const done = new Promise<unknown>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  const q = new Bounded(text, values, (err, result) => {
+    if (err) reject(err);
+    else resolve(stripWrapping(result));
+  }) as PgQuery & { leashSet: string; leashExtended: boolean; leashPrefix: number };
+  if (q.rows || typeof q.text !== 'string' || q.text.trim() === '') return undefined;
+  q.leashSet = setTimeoutSql(ms);
+  if (q.requiresPreparation()) {
+    q.leashExtended = true;
+  } else {
+    const prefix = `${q.leashSet};`;
+    q.leashPrefix = prefix.length;
+    // A newline ends a trailing `--` comment in the caller's text; its own trailing `;` is harmless.
+    q.text = `${prefix}${q.text}\n;${resetTimeoutSql}`;
+  }
+  (client as unknown as { query(q: unknown): unknown }).query(q);
+  return done;
+}
+
+interface ResultLike {
+  command: string | null;
+  rowCount: number | null;
+  rows: unknown[];
+  fields: unknown[];
+}
+
+/** stripWrapping drops the SET's and the RESET's results: what is left is what pg returns for the caller's text. */
+export function stripWrapping(result: unknown): unknown {
+  if (!Array.isArray(result)) return result;
+  const inner = result.slice(1, -1);
+  if (inner.length === 1) return inner[0];
+  if (inner.length > 1) return inner;
+  // Only comments between the SET and the RESET: pg's answer to an empty query is an empty result.
+  const last = result[result.length - 1] as ResultLike;
+  last.command = null;
+  last.rowCount = null;
+  last.rows = [];
+  last.fields = [];
+  return last;
+}
