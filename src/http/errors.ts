@@ -1,3 +1,5 @@
+import { CanceledError, DeadlineExceededError, isCanceled, isDeadlineExceeded } from '../context/index.js';
+
 // Causes that leashjs/http gives a request context when it ends for a reason other than its deadline.
 // They are causes (read them with cause(ctx)); ctx.err stays the core CanceledError, as in Go.
 
@@ -50,9 +52,61 @@ export class ServerShutdownError extends Error {
   }
 }
 
-/** invalidArg builds the TypeError (code LEASH_ERR_INVALID_ARG) that leashjs/http throws on bad input. */
-export function invalidArg(message: string): TypeError {
-  const err = new TypeError(message) as TypeError & { code: string };
-  err.code = 'LEASH_ERR_INVALID_ARG';
-  return err;
+/**
+ * statusFor is the status a request whose handler failed with `err` should answer: timeoutStatus
+ * (504) when the deadline passed, 503 when the request was cancelled (root cancelled, server
+ * shutting down, client gone), 500 otherwise. Both follow the `.cause` chain.
+ */
+export function statusFor(err: unknown, timeoutStatus: number): number {
+  if (isDeadlineExceeded(err)) return timeoutStatus;
+  if (isCanceled(err) || err instanceof ClientGoneError || err instanceof ServerShutdownError) return 503;
+  return 500;
+}
+
+/**
+ * RequestEndedError is what an adapter hands its framework in place of a leash error (ctx.err, a
+ * cause): a fresh object carrying the HTTP status (`status`, `statusCode`), with the original as
+ * `cause`, so isCanceled()/isDeadlineExceeded() still recognise it. Frameworks decorate the errors
+ * they catch (Koa writes `status`, `expose`, `headerSent`); leash's errors may be shared across
+ * requests, so no framework ever gets to write on them.
+ */
+class RequestEndedError extends Error {
+  readonly status: number;
+  readonly statusCode: number;
+  /** expose: the message ("context canceled", "context deadline exceeded") is safe to show. */
+  readonly expose = true;
+  readonly code: string | undefined;
+  constructor(original: Error, status: number) {
+    super(original.message, { cause: original });
+    this.name = original.name;
+    this.status = status;
+    this.statusCode = status;
+    const code = (original as { code?: unknown }).code;
+    this.code = typeof code === 'string' ? code : undefined;
+  }
+}
+
+const leashErrors = [
+  ClientGoneError,
+  ResponseFinishedError,
+  ServerShutdownError,
+  CanceledError,
+  DeadlineExceededError,
+];
+
+/**
+ * forFramework returns what to hand a framework's error path in place of `err`: for a leash error
+ * (or an error whose cause chain holds a cancellation or deadline and that carries no status of its
+ * own) a fresh RequestEndedError with the right status; anything else unchanged.
+ */
+export function forFramework(err: unknown, timeoutStatus: number): unknown {
+  if (typeof err !== 'object' || err === null) return err;
+  const own = leashErrors.some((cls) => err instanceof cls);
+  const ended = own || isCanceled(err) || isDeadlineExceeded(err);
+  if (!ended) return err;
+  if (!own) {
+    const e = err as { status?: unknown; statusCode?: unknown };
+    if (typeof e.status === 'number' || typeof e.statusCode === 'number') return err;
+  }
+  return new RequestEndedError(err as Error, statusFor(err, timeoutStatus));
 }

@@ -1,19 +1,36 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../context/index.js';
+import { assertContext } from '../context/internal.js';
 import { contextRunner } from './current-context.js';
 import type { RequestContextOptions } from './request-context.js';
-import { assertContext, checkOptions, requestContext } from './request-context.js';
+import { checkOptions, createRequestContext } from './request-context.js';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** ctx is the leash request context, set by fastifyContext(). */
-    ctx: Context;
-  }
+/** FastifyRequestLike is the part of a Fastify request that fastifyContext() uses. */
+export interface FastifyRequestLike {
+  raw: IncomingMessage;
+  ctx?: Context;
+}
+
+/** FastifyReplyLike is the part of a Fastify reply that fastifyContext() uses. */
+export interface FastifyReplyLike {
+  raw: ServerResponse;
+}
+
+/**
+ * FastifyInstanceLike is the part of a Fastify instance that fastifyContext() uses. Structural, so
+ * leash's declarations need no fastify types; a Fastify instance satisfies it.
+ */
+export interface FastifyInstanceLike {
+  decorateRequest(name: string, value: unknown): unknown;
+  addHook(
+    name: 'onRequest' | 'preHandler',
+    hook: (request: FastifyRequestLike, reply: FastifyReplyLike, done: (err?: Error) => void) => void,
+  ): unknown;
 }
 
 /** FastifyContextPlugin is the plugin fastifyContext() returns; register it on the root instance. */
 export type FastifyContextPlugin = ((
-  instance: FastifyInstance,
+  instance: FastifyInstanceLike,
   opts: unknown,
   done: (err?: Error) => void,
 ) => void) & {
@@ -22,33 +39,34 @@ export type FastifyContextPlugin = ((
 
 /**
  * fastifyContext returns a Fastify 5 plugin that gives each request a context derived from root, as
- * `request.ctx` and through currentContext(). Register it with `app.register(fastifyContext(root))`.
- * It is marked skip-override (what fastify-plugin does), so it applies to the whole instance and to
- * every plugin registered after it. It adds an onRequest hook (creates the context) and a
- * preHandler hook (re-enters it, so handlers of requests with a body also see currentContext()).
- * See requestContext for when the context ends. It does not import fastify at run time.
+ * `request.ctx` (and through currentContext() when opts.asyncLocalStorage is true). Register it with
+ * `app.register(fastifyContext(root))`. It is marked skip-override (what fastify-plugin does), so it
+ * applies to the whole instance and to every plugin registered after it. It adds an onRequest hook
+ * (creates the context) and, with asyncLocalStorage, a preHandler hook (re-enters it, so handlers of
+ * requests with a body also see currentContext()). See requestContext for when the context ends.
+ * It does not import fastify at run time.
+ *
+ * Its declarations do not augment fastify's types (that would fail to compile where fastify is not
+ * installed): read the context with contextOf(request), or add `ctx: Context` to FastifyRequest with
+ * the three-line `declare module 'fastify'` shown in docs/http.md.
  */
-export function fastifyContext(root: Context, opts: RequestContextOptions = {}): FastifyContextPlugin {
-  assertContext(root, 'fastifyContext(root): root');
-  checkOptions(opts);
-  const runWithContext = contextRunner(opts.asyncLocalStorage);
-  const plugin = (instance: FastifyInstance, _opts: unknown, done: (err?: Error) => void) => {
-    instance.decorateRequest('ctx', undefined as unknown as Context);
-    instance.addHook(
-      'onRequest',
-      (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
-        const ctx = requestContext(root, request.raw, reply.raw, opts);
-        request.ctx = ctx;
-        runWithContext(ctx, next);
-      },
-    );
-    if (opts.asyncLocalStorage !== false) {
-      instance.addHook(
-        'preHandler',
-        (request: FastifyRequest, _reply: FastifyReply, next: HookHandlerDoneFunction) => {
-          runWithContext(request.ctx, next);
-        },
-      );
+export function fastifyContext(root: Context, opts?: RequestContextOptions | null): FastifyContextPlugin {
+  assertContext(root, 'fastifyContext(root, opts)');
+  const o = checkOptions(opts, 'fastifyContext(root, opts)');
+  const runWithContext = contextRunner(o.asyncLocalStorage);
+  const plugin = (instance: FastifyInstanceLike, _opts: unknown, done: (err?: Error) => void) => {
+    instance.decorateRequest('ctx', undefined);
+    instance.addHook('onRequest', (request, reply, next) => {
+      const ctx = createRequestContext(root, request.raw, reply.raw, o);
+      request.ctx = ctx;
+      runWithContext(ctx, next);
+    });
+    if (o.asyncLocalStorage === true) {
+      instance.addHook('preHandler', (request, _reply, next) => {
+        const ctx = request.ctx;
+        if (ctx === undefined) next();
+        else runWithContext(ctx, next);
+      });
     }
     done();
   };

@@ -1,6 +1,6 @@
 import type { CancelFunc, Context } from '../context/index.js';
 import { fromSignal, remaining } from '../context/index.js';
-import { assertContext } from './request-context.js';
+import { assertContext, describe, invalidArg } from '../context/internal.js';
 import { requestIdKey } from './request-id.js';
 import { childTraceparent, traceparentKey } from './traceparent.js';
 
@@ -24,11 +24,20 @@ import { childTraceparent, traceparentKey } from './traceparent.js';
 export async function fetch(
   ctx: Context,
   input: string | URL | Request,
-  init: RequestInit = {},
+  init?: RequestInit | null,
 ): Promise<Response> {
-  assertContext(ctx, 'fetch(ctx, input): ctx');
+  const where = 'fetch(ctx, input, init)';
+  assertContext(ctx, where);
+  if (typeof input !== 'string' && !(input instanceof URL) && !(input instanceof Request)) {
+    throw invalidArg(`${where}: input must be a URL string, a URL or a Request, got ${describe(input)}`);
+  }
+  if (init === undefined || init === null) init = {};
+  else if (typeof init !== 'object' || Array.isArray(init)) {
+    throw invalidArg(`${where}: init must be a RequestInit object, got ${describe(init)}`);
+  }
   if (ctx.err !== undefined) throw ctx.err;
   const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+  // remaining() is measured on the monotonic clock: a step of the wall clock changes no budget.
   const budget = remaining(ctx);
   if (budget !== Number.POSITIVE_INFINITY) {
     const ms = Math.floor(budget);

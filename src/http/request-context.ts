@@ -3,14 +3,21 @@ import type { CancelCauseFunc, Context } from '../context/index.js';
 import {
   afterFunc,
   cause,
-  isContext,
   isDeadlineExceeded,
   withCancelCause,
-  withDeadline,
+  withTimeout,
   withValue,
 } from '../context/index.js';
-import { ClientGoneError, invalidArg, responseFinished } from './errors.js';
-import { publishEnd, publishStart } from './request-events.js';
+import {
+  assertContext,
+  assertNumber,
+  assertOneOf,
+  assertOptions,
+  describe,
+  invalidArg,
+} from '../context/internal.js';
+import { ClientGoneError, responseFinished } from './errors.js';
+import { hasEndSubscribers, publishEnd, publishStart } from './request-events.js';
 import { acceptRequestId, requestIdKey } from './request-id.js';
 import { parseRequestTimeout } from './request-timeout.js';
 import { parseTraceparent, traceparentKey } from './traceparent.js';
@@ -18,24 +25,52 @@ import { parseTraceparent, traceparentKey } from './traceparent.js';
 /** RequestContextOptions configures the per-request context of every leashjs/http adapter. */
 export interface RequestContextOptions {
   /**
-   * timeoutMs is the deadline given to a request that sends no valid `x-request-timeout` header.
-   * Default: none (the request ends only with its response, its client or the root context).
+   * timeoutMs is the server's own deadline for each request. A client's `x-request-timeout` header
+   * may only shorten it (unless maxTimeoutMs allows more). Default: none (the request ends only with
+   * its response, its client or the root context; a client's header then sets the deadline).
    */
   timeoutMs?: number;
   /**
-   * maxTimeoutMs caps every request deadline, whether it came from the header or from timeoutMs.
-   * Default: none. Set it on any server reachable by clients you do not control.
+   * maxTimeoutMs is the longest deadline the server accepts, from the header or from timeoutMs.
+   * Set it to let a client's `x-request-timeout` ask for more than timeoutMs, up to this cap.
+   * Default: none (the header can only shorten timeoutMs).
    */
   maxTimeoutMs?: number;
   /** timeoutStatus is the status sent when the deadline passes before the handler answered. Default: 504. */
   timeoutStatus?: number;
   /**
-   * asyncLocalStorage makes the request context reachable through currentContext(). Default: true.
-   * On Node 20, AsyncLocalStorage runs on async_hooks and costs every async operation of the
-   * process a little (see the README's numbers); set false when every call gets `ctx` explicitly.
-   * It is process-wide: once any adapter has used it, the cost is paid by all.
+   * asyncLocalStorage makes the request context reachable through currentContext(). Default: false.
+   * On Node 20 AsyncLocalStorage runs on async_hooks: the first use turns on a promise hook for the
+   * whole process, which costs every await a little (docs/http.md has the measured numbers). Turn it
+   * on only where code that cannot take `ctx` (a logger) needs currentContext().
    */
   asyncLocalStorage?: boolean;
+}
+
+/** The option names of RequestContextOptions, for the did-you-mean check. */
+export const requestContextOptionNames: readonly string[] = [
+  'timeoutMs',
+  'maxTimeoutMs',
+  'timeoutStatus',
+  'asyncLocalStorage',
+];
+
+/**
+ * requestTimeout is the deadline (ms from now) a request gets, or undefined for none: the header may
+ * shorten the server's own timeoutMs; it may ask for more only up to maxTimeoutMs, which caps every
+ * deadline. With neither option set, the header alone decides (there is nothing to lengthen).
+ */
+export function requestTimeout(
+  header: number | undefined,
+  timeoutMs: number | undefined,
+  maxTimeoutMs: number | undefined,
+): number | undefined {
+  let t: number | undefined;
+  if (header === undefined) t = timeoutMs;
+  else if (maxTimeoutMs !== undefined) t = header;
+  else t = timeoutMs === undefined || header < timeoutMs ? header : timeoutMs;
+  if (maxTimeoutMs !== undefined && (t === undefined || t > maxTimeoutMs)) t = maxTimeoutMs;
+  return t;
 }
 
 // serve() needs the cancel function of every request in flight on its server at the drain deadline.
@@ -69,7 +104,30 @@ export function requestContext(
   root: Context,
   req: IncomingMessage,
   res: ServerResponse,
-  opts: RequestContextOptions = {},
+  opts?: RequestContextOptions | null,
+): Context {
+  const where = 'requestContext(root, req, res, opts)';
+  assertContext(root, where);
+  if (req === null || typeof req !== 'object' || typeof req.headers !== 'object' || req.headers === null) {
+    throw invalidArg(`${where}: req must be a node:http IncomingMessage, got ${describe(req)}`);
+  }
+  if (
+    res === null ||
+    typeof res !== 'object' ||
+    typeof res.setHeader !== 'function' ||
+    typeof res.on !== 'function'
+  ) {
+    throw invalidArg(`${where}: res must be a node:http ServerResponse, got ${describe(res)}`);
+  }
+  return createRequestContext(root, req, res, checkOptions(opts, where));
+}
+
+/** createRequestContext is requestContext without the argument checks: the adapters check once, up front. */
+export function createRequestContext(
+  root: Context,
+  req: IncomingMessage,
+  res: ServerResponse,
+  opts: RequestContextOptions,
 ): Context {
   const headers = req.headers;
   const id = acceptRequestId(headers['x-request-id']);
@@ -84,15 +142,17 @@ export function requestContext(
   const live = (req.socket as { server?: Served } | null | undefined)?.server?.[kLiveRequests];
   live?.set(res, cancel);
 
-  let timeout = parseRequestTimeout(headers['x-request-timeout']) ?? opts.timeoutMs;
-  if (opts.maxTimeoutMs !== undefined && (timeout === undefined || timeout > opts.maxTimeoutMs)) {
-    timeout = opts.maxTimeoutMs;
-  }
+  const timeout = requestTimeout(
+    parseRequestTimeout(headers['x-request-timeout']),
+    opts.timeoutMs,
+    opts.maxTimeoutMs,
+  );
   let ctx = owned;
   let stopTimeoutReply: (() => boolean) | undefined;
   // A deadline costs a second context and a callback; requests without one pay for neither.
   if (timeout !== undefined || root.deadline !== undefined) {
-    if (timeout !== undefined) [ctx] = withDeadline(owned, Date.now() + timeout);
+    // withTimeout: measured on the monotonic clock, so a step of the wall clock changes nothing.
+    if (timeout !== undefined) [ctx] = withTimeout(owned, timeout);
     const status = opts.timeoutStatus ?? 504;
     const deadlineCtx = ctx;
     stopTimeoutReply = afterFunc(deadlineCtx, () => {
@@ -103,12 +163,12 @@ export function requestContext(
   }
 
   // 'close' fires once per response; `on` skips the wrapper `once` allocates.
-  const event = publishStart(req, res, ctx);
+  publishStart(req, res, ctx);
   res.on('close', () => {
     stopTimeoutReply?.();
     live?.delete(res);
     cancel(res.writableFinished ? responseFinished : new ClientGoneError());
-    publishEnd(event, cause(ctx));
+    if (hasEndSubscribers()) publishEnd(req, res, ctx, cause(ctx));
   });
   return ctx;
 }
@@ -136,26 +196,35 @@ export function trackLiveRequests(server: object): LiveRequests {
   return live;
 }
 
-/** assertContext throws LEASH_ERR_INVALID_ARG unless value is a Context (the core's isContext). */
-export function assertContext(value: unknown, what: string): asserts value is Context {
-  if (!isContext(value)) {
-    throw invalidArg(`${what} must be a leash Context (for example background() or signalContext(...))`);
+/**
+ * checkOptions validates RequestContextOptions once, when an adapter is created; `where` is the public
+ * call (`expressContext(root, opts)`). null means no options; unknown keys get a did-you-mean.
+ */
+export function checkOptions(
+  opts: RequestContextOptions | null | undefined,
+  where: string,
+  extra: readonly string[] = [],
+): RequestContextOptions {
+  if (opts === null) return {};
+  const o = assertOptions(
+    opts,
+    where,
+    extra.length ? [...requestContextOptionNames, ...extra] : requestContextOptionNames,
+  );
+  const ms = { min: 0, unit: 'milliseconds' };
+  if (o.timeoutMs !== undefined) assertNumber(o.timeoutMs, where, 'opts.timeoutMs', ms);
+  if (o.maxTimeoutMs !== undefined) assertNumber(o.maxTimeoutMs, where, 'opts.maxTimeoutMs', ms);
+  if (o.timeoutStatus !== undefined) {
+    assertNumber(o.timeoutStatus, where, 'opts.timeoutStatus', { min: 100, max: 599, integer: true });
   }
-}
-
-/** checkOptions validates RequestContextOptions once, when an adapter is created. */
-export function checkOptions(opts: RequestContextOptions): void {
-  for (const name of ['timeoutMs', 'maxTimeoutMs'] as const) {
-    const v = opts[name];
-    if (v !== undefined && (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))) {
-      throw invalidArg(`${name} must be a finite number of milliseconds >= 0, got ${String(v)}`);
-    }
+  if (o.asyncLocalStorage !== undefined) {
+    assertOneOf(o.asyncLocalStorage, where, 'opts.asyncLocalStorage', [true, false]);
   }
-  if (opts.asyncLocalStorage !== undefined && typeof opts.asyncLocalStorage !== 'boolean') {
-    throw invalidArg(`asyncLocalStorage must be a boolean, got ${String(opts.asyncLocalStorage)}`);
-  }
-  const s = opts.timeoutStatus;
-  if (s !== undefined && (!Number.isInteger(s) || s < 100 || s > 599)) {
-    throw invalidArg(`timeoutStatus must be an HTTP status code (100-599), got ${String(s)}`);
-  }
+  // A copy: the adapter reads it per request, and a caller's later change must not alter it.
+  return {
+    timeoutMs: o.timeoutMs,
+    maxTimeoutMs: o.maxTimeoutMs,
+    timeoutStatus: o.timeoutStatus,
+    asyncLocalStorage: o.asyncLocalStorage,
+  };
 }

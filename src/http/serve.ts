@@ -1,8 +1,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Context } from '../context/index.js';
 import { afterFunc } from '../context/index.js';
-import { invalidArg, ServerShutdownError } from './errors.js';
-import { assertContext, trackLiveRequests } from './request-context.js';
+import { assertContext, assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
+import { ServerShutdownError } from './errors.js';
+import { trackLiveRequests } from './request-context.js';
 
 /** ServeOptions configures serve(). */
 export interface ServeOptions {
@@ -17,18 +18,36 @@ export interface ServeOptions {
 export interface ShutdownReport {
   /** inFlight is how many requests were running when ctx ended. */
   inFlight: number;
-  /** canceled is how many of them were still running at the drain deadline and were cancelled. */
+  /** canceled is how many requests were still running at the drain deadline and were cancelled. */
   canceled: number;
+  /** refused is how many requests arrived after the drain deadline and were answered 503 without running. */
+  refused: number;
 }
 
 /**
- * serve runs server's graceful shutdown, Go's http.Server.Shutdown style: when ctx ends (use
- * signalContext(background(), ['SIGTERM', 'SIGINT'])), it stops accepting connections, closes idle
- * keep-alive connections, answers requests still arriving on open connections with
- * `connection: close`, and lets in-flight requests finish for up to drainMs. At the drain deadline
- * it cancels the contexts of the requests still running (cause ServerShutdownError) and closes every
- * connection. The promise resolves when the server has closed and no connection is left; it never
- * rejects.
+ * answerGraceMs: after the drain deadline, how long cancelled handlers get to answer (their 503 or
+ * 504) before serve() answers 503 itself. flushMs: how long those answers get to reach the socket
+ * before every connection is closed. serve() therefore resolves at most drainMs + answerGraceMs +
+ * flushMs (250 ms) after ctx ends, plus event-loop delay.
+ */
+const answerGraceMs = 150;
+const flushMs = 100;
+
+/**
+ * serve runs server's graceful shutdown, Go's http.Server.Shutdown style, and loses no request. When
+ * ctx ends (use signalContext(background(), ['SIGTERM', 'SIGINT'])):
+ * - it stops accepting connections and, one event-loop turn later (so a request already sent on an
+ *   idle keep-alive socket is read, not cut), closes idle keep-alive connections;
+ * - every response from then on carries `Connection: close`, so keep-alive clients reconnect
+ *   (and are refused) instead of sending into a closing server;
+ * - in-flight requests, and requests still arriving on open connections, run for up to drainMs.
+ *
+ * At the drain deadline it admits nothing more (a request arriving later is answered 503 without
+ * running), cancels the contexts of the requests still running (cause ServerShutdownError), gives
+ * them 150 ms to answer, answers 503 itself to any that did not (a response already streaming is
+ * cut), and closes every connection 100 ms later at the latest. The promise resolves when the server
+ * has closed and no connection is left: at most drainMs + 250 ms after ctx ended (plus event-loop
+ * delay). It never rejects.
  *
  * Call it before the server accepts requests: requests that started earlier are not tracked. The
  * request contexts must not derive from ctx itself, or the shutdown signal cancels them at once with
@@ -42,47 +61,108 @@ export interface ShutdownReport {
  * server.listen(8080);
  * await done; // after SIGTERM, once drained
  */
-export function serve(ctx: Context, server: Server, opts: ServeOptions = {}): Promise<ShutdownReport> {
-  assertContext(ctx, 'serve(ctx, server): ctx');
-  if (server === null || typeof server !== 'object' || typeof server.close !== 'function') {
-    throw invalidArg('serve(ctx, server): server must be a node:http or node:https Server');
+export function serve(ctx: Context, server: Server, opts?: ServeOptions | null): Promise<ShutdownReport> {
+  const where = 'serve(ctx, server, opts)';
+  assertContext(ctx, where);
+  if (
+    server === null ||
+    typeof server !== 'object' ||
+    typeof server.close !== 'function' ||
+    typeof server.on !== 'function' ||
+    typeof server.closeIdleConnections !== 'function'
+  ) {
+    throw invalidArg(`${where}: server must be a node:http or node:https Server, got ${describe(server)}`);
   }
-  const drainMs = opts.drainMs ?? 10_000;
-  if (typeof drainMs !== 'number' || !(drainMs >= 0)) {
-    throw invalidArg(`serve: drainMs must be a number of milliseconds >= 0, got ${String(drainMs)}`);
-  }
+  const o = opts === null ? {} : assertOptions(opts, where, ['drainMs']);
+  const drainMs = o.drainMs ?? 10_000;
+  assertNumber(drainMs, where, 'opts.drainMs', { min: 0, unit: 'milliseconds' });
 
   const active = new Set<ServerResponse>();
   const live = trackLiveRequests(server);
-  let draining = false;
+  // serving -> draining (ctx ended: finish what runs, admit what arrives on open connections with
+  // Connection: close) -> closing (drain deadline passed: admit nothing, answer every request).
+  let phase: 'serving' | 'draining' | 'closing' = 'serving';
+  let onEmpty: (() => void) | undefined;
   const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
     active.add(res);
-    if (draining && !res.headersSent) res.setHeader('connection', 'close');
     res.once('close', () => {
       active.delete(res);
-      // A response that finished during the drain leaves its keep-alive socket idle: close it now.
-      if (draining) setImmediate(() => server.closeIdleConnections());
+      if (phase === 'serving') return;
+      // A response whose keep-alive headers went out before the drain leaves its socket idle.
+      setImmediate(() => server.closeIdleConnections());
+      if (active.size === 0 && onEmpty !== undefined) onEmpty();
     });
   };
   server.on('request', onRequest);
 
   return new Promise((resolve) => {
     afterFunc(ctx, () => {
-      draining = true;
-      const report: ShutdownReport = { inFlight: active.size, canceled: 0 };
+      phase = 'draining';
+      const report: ShutdownReport = { inFlight: active.size, canceled: 0, refused: 0 };
+      // Every answer from now on says Connection: close (HTTP/1.1), so a keep-alive client opens a
+      // new connection (refused) instead of sending its next request into a closing server.
+      for (const res of active) {
+        if (!res.headersSent) res.shouldKeepAlive = false;
+      }
+      // From now on serve() sees every request first: during the drain it marks it
+      // Connection: close; after the drain deadline it answers 503 and runs no handler.
+      const listeners = server.listeners('request') as ((
+        req: IncomingMessage,
+        res: ServerResponse,
+      ) => void)[];
+      server.removeAllListeners('request');
+      const gate = (req: IncomingMessage, res: ServerResponse) => {
+        res.shouldKeepAlive = false;
+        if (phase === 'closing') {
+          report.refused++;
+          active.add(res);
+          res.once('close', () => {
+            active.delete(res);
+            if (active.size === 0 && onEmpty !== undefined) onEmpty();
+          });
+          answerShutdown(res);
+          return;
+        }
+        for (const l of listeners) l.call(server, req, res);
+      };
+      server.on('request', gate);
+
       let timer: NodeJS.Timeout | undefined;
+      let done = false;
       const closed = () => {
+        if (done) return;
+        done = true;
         if (timer !== undefined) clearTimeout(timer);
-        server.off('request', onRequest);
+        onEmpty = undefined;
+        server.off('request', gate);
+        for (const l of listeners) if (l !== onRequest) server.on('request', l);
         resolve(report);
       };
-      // close() stops listening and calls back once every connection is gone (or at once with
-      // ERR_SERVER_NOT_RUNNING when it never listened: nothing to drain then either).
-      server.close(closed);
-      server.closeIdleConnections();
-      if (active.size === 0) return;
+      // One turn first: a request a client already sent on an idle keep-alive socket is read and
+      // answered (with Connection: close) rather than cut by closing that socket under it.
+      setImmediate(() => {
+        // close() stops listening, closes idle connections, and calls back once every connection
+        // is gone (or at once with ERR_SERVER_NOT_RUNNING when it never listened).
+        server.close(closed);
+        server.closeIdleConnections();
+      });
+
+      // Waits until no response is open or ms pass, then runs next.
+      const untilEmpty = (ms: number, next: () => void) => {
+        if (active.size === 0) return next();
+        const t = setTimeout(() => {
+          onEmpty = undefined;
+          next();
+        }, ms);
+        onEmpty = () => {
+          onEmpty = undefined;
+          clearTimeout(t);
+          next();
+        };
+      };
       timer = setTimeout(() => {
         timer = undefined;
+        phase = 'closing';
         const cause = new ServerShutdownError(drainMs);
         for (const res of active) {
           const cancel = live.get(res);
@@ -90,9 +170,33 @@ export function serve(ctx: Context, server: Server, opts: ServeOptions = {}): Pr
           cancel(cause);
           report.canceled++;
         }
-        // Give the handlers one turn to notice and answer, then cut what is left.
-        setImmediate(() => server.closeAllConnections());
+        // The cancelled handlers answer (503, or 504 for a deadline); what has not answered by
+        // then gets serve()'s 503; a response already streaming cannot be answered and is cut.
+        untilEmpty(answerGraceMs, () => {
+          for (const res of active) {
+            if (!res.headersSent && !res.writableEnded) answerShutdown(res);
+            else if (!res.writableEnded) res.destroy();
+          }
+          untilEmpty(flushMs, () => {
+            if (!done) server.closeAllConnections();
+          });
+        });
       }, drainMs);
     });
   });
+}
+
+/** answerShutdown answers 503 with Connection: close, for a request the server will not run or finish. */
+function answerShutdown(res: ServerResponse): void {
+  try {
+    const body = 'server shutting down\n';
+    res.shouldKeepAlive = false;
+    res.statusCode = 503;
+    res.setHeader('content-type', 'text/plain; charset=utf-8');
+    res.setHeader('content-length', Buffer.byteLength(body));
+    res.setHeader('retry-after', '1');
+    res.end(body);
+  } catch {
+    res.destroy();
+  }
 }

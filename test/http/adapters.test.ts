@@ -12,6 +12,7 @@ import {
   sleep,
   withCancel,
 } from '../../src/context/index.js';
+import type { ShutdownReport } from '../../src/http/index.js';
 import {
   ClientGoneError,
   fetch,
@@ -336,7 +337,7 @@ for (const kind of adapterKinds) {
         const started = new Promise<void>((r) => {
           inflightStarted = r;
         });
-        let served: Promise<{ inFlight: number; canceled: number }> | undefined;
+        let served: Promise<ShutdownReport> | undefined;
         const app = await startApp(
           kind,
           background(),
@@ -392,7 +393,7 @@ for (const kind of adapterKinds) {
           const report = await within(served!, 3000, 'serve() to resolve');
           const elapsed = performance.now() - t0;
           assert.ok(elapsed >= 350 && elapsed < 2500, `shutdown took ${elapsed.toFixed(0)} ms`);
-          assert.deepEqual(report, { inFlight: 2, canceled: 1 });
+          assert.deepEqual(report, { inFlight: 2, canceled: 1, refused: 0 });
           const slowResult = await slow;
           if (!(slowResult instanceof Error)) assert.ok(slowResult.status >= 500);
           assert.equal(app.server.listening, false);

@@ -5,14 +5,24 @@ import express from 'express';
 import Fastify from 'fastify';
 import Koa from 'koa';
 import type { Context } from '../../src/context/index.js';
+import { isCanceled, isDeadlineExceeded } from '../../src/context/index.js';
 import type { RequestContextOptions } from '../../src/http/index.js';
 import {
+  contextOf,
   currentContext,
   expressContext,
   fastifyContext,
   koaContext,
   withContext,
 } from '../../src/http/index.js';
+
+// leashjs/http's declarations do not augment fastify's types (they must compile where fastify is not
+// installed); an application adds request.ctx itself, as docs/http.md shows.
+declare module 'fastify' {
+  interface FastifyRequest {
+    ctx: Context;
+  }
+}
 
 export type AdapterKind = 'node' | 'express' | 'fastify' | 'koa';
 export const adapterKinds: AdapterKind[] = ['node', 'express', 'fastify', 'koa'];
@@ -49,6 +59,8 @@ export async function startApp(
   opts: RequestContextOptions = {},
   beforeListen?: (server: http.Server) => void,
 ): Promise<App> {
+  // The route wrapper checks currentContext(), so AsyncLocalStorage is on unless a test says otherwise.
+  opts = { asyncLocalStorage: true, ...opts };
   let server: http.Server;
   let closeApp: (() => Promise<void>) | undefined;
   const run = async (
@@ -79,11 +91,16 @@ export async function startApp(
     const app = express();
     app.use(expressContext(root, opts));
     app.use(async (req, res) => {
-      const reply = await run(req.ctx, req, res);
+      const reply = await run(contextOf(req), req, res);
       if (reply) res.status(reply.status).send(reply.body);
     });
-    // Quiet error handler: the default one prints stacks for every cancelled request.
-    app.use((err: Error, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    // docs/http.md's error handler: quiet for a request's own cancellation or deadline (the default
+    // handler prints a stack for each), 503/504 unless an answer already went out.
+    app.use((err: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+      if (isCanceled(err) || isDeadlineExceeded(err)) {
+        if (!res.headersSent) res.status(isDeadlineExceeded(err) ? 504 : 503).end();
+        return;
+      }
       if (res.headersSent) return next(err);
       res.status(500).send(String(err));
     });
@@ -91,6 +108,14 @@ export async function startApp(
   } else if (kind === 'fastify') {
     const app = Fastify({ logger: false, forceCloseConnections: false });
     await app.register(fastifyContext(root, opts));
+    // docs/http.md's error handler: quiet for a request's own cancellation or deadline.
+    app.setErrorHandler((err, _request, reply) => {
+      if (isCanceled(err) || isDeadlineExceeded(err)) {
+        if (!reply.sent) reply.code(isDeadlineExceeded(err) ? 504 : 503).send();
+        return;
+      }
+      reply.code(500).send(String(err));
+    });
     app.all('/*', async (request, reply) => {
       const r = await run(request.ctx, request.raw, reply.raw);
       if (r === undefined) return reply.hijack();

@@ -96,7 +96,11 @@ test('node:https: request contexts, client disconnect and graceful shutdown (dra
     slowRequest.on('error', () => {});
     while (slow === undefined) await new Promise((r) => setTimeout(r, 10));
     stop();
-    assert.deepEqual(await within(served, 3000, 'serve() to resolve'), { inFlight: 1, canceled: 1 });
+    assert.deepEqual(await within(served, 3000, 'serve() to resolve'), {
+      inFlight: 1,
+      canceled: 1,
+      refused: 0,
+    });
     assert.ok(cause(slow) instanceof ServerShutdownError, String(cause(slow)));
     assert.equal(server.listening, false);
   } finally {

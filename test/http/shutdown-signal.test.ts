@@ -31,7 +31,7 @@ test('SIGTERM drains in-flight requests, cancels slow ones at the drain deadline
     const slowResult = await within(slow, 5_000, 'the slow request');
     if (!(slowResult instanceof Error)) assert.equal(slowResult.status, 503);
     const report = JSON.parse((await within(lines.next(), 5_000, 'the report')).value as string);
-    assert.deepEqual(report, { inFlight: 2, canceled: 1 });
+    assert.deepEqual(report, { inFlight: 2, canceled: 1, refused: 0 });
     assert.equal(await within(exited, 5_000, 'the process to exit by itself'), 0);
     const elapsed = performance.now() - t0;
     assert.ok(elapsed >= 900 && elapsed < 4_000, `shutdown took ${elapsed.toFixed(0)} ms`);
