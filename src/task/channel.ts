@@ -1,18 +1,32 @@
-import { afterFunc, type Context } from '../context/index.js';
-import { assertContext } from './assert-context.js';
-import { ChannelClosedError, invalidArg } from './errors.js';
-import { canEnd, hold } from './keep-alive.js';
-import { current, enterWait, type TaskState } from './registry.js';
-import { onCancel, settleCleanup, Waiter, WaitQueue } from './wait-queue.js';
+import { type Context, isContext } from '../context/index.js';
+import { assertContext, assertNumber } from '../context/internal.js';
+import { ChannelClosedError } from './errors.js';
+import type { TaskState } from './registry.js';
+import { onCancel, Waiter, WaitQueue } from './wait-queue.js';
 
-/** RecvResult is what a receive yields: `ok` is false only when the channel is closed and drained. */
-export interface RecvResult<T> {
-  readonly value: T | undefined;
-  readonly ok: boolean;
-}
+/**
+ * RecvResult is what a receive yields, discriminated by `ok`: `{ value, ok: true }` carries a value
+ * that was sent; `{ value: undefined, ok: false }` means the channel is closed and drained. So
+ * `if (r.ok)` narrows `r.value` to `T`, as Go's `v, ok := <-ch`.
+ */
+export type RecvResult<T> =
+  | { readonly value: T; readonly ok: true }
+  | { readonly value: undefined; readonly ok: false };
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const CLOSED: RecvResult<never> = Object.freeze({ value: undefined, ok: false });
+const CLOSED_PROMISE: Promise<RecvResult<never>> = Promise.resolve(CLOSED);
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+const DONE_PROMISE: Promise<IteratorReturnResult<undefined>> = Promise.resolve(DONE);
+
+// What #take returns when nothing is ready (a value can be anything, undefined included).
+const NONE: unique symbol = Symbol('none');
+
+// check is assertContext behind the core's isContext, whose first test (instanceof a leash
+// context) is one load on the hot path; the structural test and the message only on failure.
+function check(ctx: unknown, where: string): asserts ctx is Context {
+  if (!isContext(ctx)) assertContext(ctx, where);
+}
 
 /** enqueue puts a select case's waiter on a channel's send or receive queue (select.ts only). */
 export let enqueue: (ch: Channel<unknown>, w: Waiter, send: boolean) => void;
@@ -64,8 +78,7 @@ export class Channel<T> {
 
   constructor(capacity = 0) {
     // The ring indexes with a 32-bit mask, hence the upper bound.
-    if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 0 || capacity > 2 ** 30)
-      throw invalidArg(`Channel: capacity must be an integer from 0 to 2**30, got ${String(capacity)}`);
+    assertNumber(capacity, 'new Channel(capacity)', 'capacity', { min: 0, max: 2 ** 30, integer: true });
     this.#capacity = capacity;
     const size = capacity === 0 ? 0 : Math.min(16, 2 ** Math.ceil(Math.log2(capacity)));
     this.#buf = new Array(size);
@@ -94,7 +107,7 @@ export class Channel<T> {
    * delivered). A send that completes at once returns a shared resolved promise and allocates nothing.
    */
   send(ctx: Context, value: T): Promise<void> {
-    assertContext(ctx, 'Channel.send(ctx, value)');
+    check(ctx, 'Channel.send(ctx, value)');
     if (ctx.err !== undefined) return Promise.reject(ctx.err);
     if (this.#closed) return Promise.reject(new ChannelClosedError());
     if (this.#offer(value)) return RESOLVED;
@@ -107,14 +120,19 @@ export class Channel<T> {
    * and drained. Rejects with `ctx.err` if the context ends first (no value was taken).
    */
   recv(ctx: Context): Promise<RecvResult<T>> {
-    assertContext(ctx, 'Channel.recv(ctx)');
+    check(ctx, 'Channel.recv(ctx)');
     return this.#recv(ctx);
   }
 
   #recv(ctx: Context): Promise<RecvResult<T>> {
     if (ctx.err !== undefined) return Promise.reject(ctx.err);
-    const r = this.tryRecv();
-    if (r !== undefined) return Promise.resolve(r);
+    // Fast path: a value (or the end) is ready, so the receive completes without a suspension and
+    // costs one result object and one already-resolved promise.
+    if (this.#count > 0 || this.#sendq.size > 0) {
+      const v = this.#take();
+      if (v !== NONE) return Promise.resolve({ value: v, ok: true });
+    }
+    if (this.#closed) return CLOSED_PROMISE;
     return this.#block(this.#recvq, ctx, undefined, 'chan receive');
   }
 
@@ -134,27 +152,38 @@ export class Channel<T> {
    * have blocked.
    */
   tryRecv(): RecvResult<T> | undefined {
+    const v = this.#take();
+    if (v !== NONE) return { value: v, ok: true };
+    return this.#closed ? CLOSED : undefined;
+  }
+
+  // take removes the next value, from the buffer or a live blocked sender; NONE if neither.
+  // Returns the bare value so each caller allocates only the result shape it hands out.
+  #take(): T | typeof NONE {
     if (this.#count > 0) {
       const value = this.#buf[this.#head] as T;
       this.#buf[this.#head] = undefined;
       this.#head = (this.#head + 1) & this.#mask;
       this.#count--;
       // A full buffer may have blocked senders: move the first live one's value in behind.
+      if (this.#sendq.size > 0) {
+        const s = this.#sendq.takeLive();
+        if (s !== undefined) {
+          this.#push(s.value as T);
+          wakeSender(s);
+        }
+      }
+      return value;
+    }
+    if (this.#sendq.size > 0) {
       const s = this.#sendq.takeLive();
       if (s !== undefined) {
-        this.#push(s.value as T);
+        const value = s.value as T;
         wakeSender(s);
+        return value;
       }
-      return { value, ok: true };
     }
-    const s = this.#sendq.takeLive();
-    if (s !== undefined) {
-      const value = s.value as T;
-      wakeSender(s);
-      return { value, ok: true };
-    }
-    if (this.#closed) return CLOSED;
-    return undefined;
+    return NONE;
   }
 
   /**
@@ -179,31 +208,37 @@ export class Channel<T> {
    * `ctx.err` after the loop if the difference matters. Leaving the loop early (`break`, `return`,
    * a throw) takes nothing more from the channel.
    */
-  range(ctx: Context): AsyncGenerator<T, void, undefined> {
-    assertContext(ctx, 'Channel.range(ctx)');
-    return this.#range(ctx);
+  range(ctx: Context): AsyncIterableIterator<T> {
+    check(ctx, 'Channel.range(ctx)');
+    return new RangeIterator(this, ctx);
   }
 
-  async *#range(ctx: Context): AsyncGenerator<T, void, undefined> {
-    for (;;) {
-      let r: RecvResult<T>;
-      try {
-        r = await this.#recv(ctx);
-      } catch (err) {
-        if (err === ctx.err) return;
-        throw err;
-      }
-      if (!r.ok) return;
-      yield r.value as T;
+  /**
+   * @internal range()'s step without a suspension: the next value as an IteratorResult, the end
+   * (closed and drained, or `ctx` done), or undefined when it would block.
+   */
+  _tryNext(ctx: Context): IteratorResult<T> | undefined {
+    if (ctx.err !== undefined) return DONE;
+    if (this.#count > 0 || this.#sendq.size > 0) {
+      const v = this.#take();
+      if (v !== NONE) return { value: v, done: false };
     }
+    return this.#closed ? DONE : undefined;
+  }
+
+  /** @internal The receive behind range(): recv without the argument check. */
+  _recv(ctx: Context): Promise<RecvResult<T>> {
+    return this.#recv(ctx);
   }
 
   // offer hands `value` to a live waiting receiver or puts it in the buffer; false if neither.
   #offer(value: T): boolean {
-    const r = this.#recvq.takeLive();
-    if (r !== undefined) {
-      wakeReceiver(r, value, true);
-      return true;
+    if (this.#recvq.size > 0) {
+      const r = this.#recvq.takeLive();
+      if (r !== undefined) {
+        wakeReceiver(r, value, true);
+        return true;
+      }
     }
     if (this.#count < this.#capacity) {
       this.#push(value);
@@ -235,7 +270,7 @@ export class Channel<T> {
       w.reject = reject;
     });
     q.push(w);
-    arm(w, state);
+    w.block(ctx, state, () => onCancel(w));
     return p;
   }
 
@@ -245,24 +280,56 @@ export class Channel<T> {
   }
 }
 
-/**
- * arm finishes blocking a plain send or receive: a context callback that removes the waiter when
- * `ctx` ends, a keep-alive hold if `ctx` has a deadline, and the task's state. Background contexts
- * never end, so they need no callback.
- */
-function arm(w: Waiter, state: TaskState): void {
-  const ctx = w.ctx;
-  if (canEnd(ctx)) {
-    w.stop = afterFunc(ctx, () => onCancel(w));
-    if (ctx.deadline !== undefined) {
-      w.held = true;
-      hold();
-    }
+// RangeIterator is range() written out rather than as an async generator: an async generator
+// costs a promise for next(), another for the await inside and a queue of requests per value;
+// this costs the receive's own promise and one IteratorResult. A value that is already buffered
+// is handed out without a suspension, so a consumer woken once drains everything that was sent
+// meanwhile, each from an already-resolved promise.
+class RangeIterator<T> implements AsyncIterableIterator<T> {
+  readonly #ch: Channel<T>;
+  readonly #ctx: Context;
+  #done = false;
+
+  constructor(ch: Channel<T>, ctx: Context) {
+    this.#ch = ch;
+    this.#ctx = ctx;
   }
-  const task = current();
-  if (task !== undefined) {
-    w.task = task;
-    enterWait(task, w, state);
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.#done) return DONE_PROMISE;
+    const ready = this.#ch._tryNext(this.#ctx);
+    if (ready !== undefined) {
+      if (ready === DONE) this.#done = true;
+      return Promise.resolve(ready);
+    }
+    return this.#ch._recv(this.#ctx).then(this.#onResult, this.#onError);
+  }
+
+  // Bound once per loop, not per value.
+  readonly #onResult = (r: RecvResult<T>): IteratorResult<T> => {
+    if (r.ok) return { value: r.value, done: false };
+    this.#done = true;
+    return DONE;
+  };
+
+  readonly #onError = (err: unknown): IteratorResult<T> => {
+    this.#done = true;
+    if (err === this.#ctx.err) return DONE;
+    throw err;
+  };
+
+  return(): Promise<IteratorResult<T>> {
+    this.#done = true;
+    return DONE_PROMISE;
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<T>> {
+    this.#done = true;
+    return Promise.reject(err);
   }
 }
 
@@ -271,7 +338,7 @@ function wakeReceiver(w: Waiter, value: unknown, ok: boolean): void {
     w.sel.win(w, value, ok);
     return;
   }
-  settleCleanup(w);
+  w.unblock();
   w.resolve!(ok ? { value, ok } : CLOSED);
 }
 
@@ -280,7 +347,7 @@ function wakeSender(w: Waiter): void {
     w.sel.win(w, undefined, true);
     return;
   }
-  settleCleanup(w);
+  w.unblock();
   w.resolve!(undefined);
 }
 
@@ -289,6 +356,6 @@ function failSender(w: Waiter, err: Error): void {
     w.sel.fail(w, err);
     return;
   }
-  settleCleanup(w);
+  w.unblock();
   w.reject!(err);
 }

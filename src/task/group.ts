@@ -117,7 +117,7 @@ export class Group implements AsyncDisposable {
       });
       if (this.#active === 0 && this.#queued() === 0) this.#settle();
     }
-    return this.#closed ? this.#waiting : withTaskState('group wait', this.#waiting);
+    return this.#closed ? this.#waiting : withTaskState(this.ctx, 'group wait', this.#waiting);
   }
 
   /** [Symbol.asyncDispose] cancels `g.ctx` and waits for every task (see the class comment). */

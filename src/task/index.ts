@@ -3,13 +3,16 @@ export { Channel, type RecvResult } from './channel.js';
 export { ChannelClosedError, GroupDoneError } from './errors.js';
 export { Group } from './group.js';
 export {
-  currentTask,
   go,
   setTaskStacks,
+  type TaskEndMessage,
   type TaskHandle,
   type TaskInfo,
+  type TaskStartMessage,
   type TaskState,
+  type TaskUnhandledMessage,
   taskCount,
+  taskOf,
   taskStacksEnabled,
   tasks,
   withTaskState,
@@ -19,6 +22,7 @@ export {
   type DefaultResult,
   type RecvCase,
   type SelectCase,
+  type SelectOptions,
   type SelectResult,
   type SendCase,
   select,

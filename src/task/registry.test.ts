@@ -4,12 +4,15 @@ import { describe, test } from 'node:test';
 import { abortable, background, sleep, withCancel } from '../context/index.js';
 import { Channel } from './channel.js';
 import {
-  currentTask,
   go,
   setTaskStacks,
+  type TaskEndMessage,
   type TaskHandle,
   type TaskInfo,
+  type TaskStartMessage,
+  type TaskUnhandledMessage,
   taskCount,
+  taskOf,
   taskStacksEnabled,
   tasks,
   withTaskState,
@@ -81,19 +84,27 @@ describe('go and the task registry', () => {
     await Promise.all([named.done, fromFn.done, anon.done]);
   });
 
-  test('the parent is the task that called go, found without passing it (AsyncLocalStorage)', async () => {
+  test('the parent is the task carried by ctx; taskOf(ctx) reads it back', async () => {
     const gate = new Channel<void>();
     let childId = 0;
+    let detachedId = 0;
     const parent: TaskHandle<void> = go(bg, async (ctx) => {
-      await flush(); // across an await the store still holds
-      const child = go(ctx, (ctx) => gate.recv(ctx));
+      await flush();
+      const [derived, cancel] = withCancel(ctx); // a context derived from the task's carries it too
+      const child = go(derived, (ctx) => gate.recv(ctx));
       childId = child.id;
-      assert.equal(currentTask()?.id, parent.id);
-      await child.done;
+      assert.equal(taskOf(ctx)?.id, parent.id);
+      assert.equal(taskOf(derived)?.id, parent.id);
+      // A context from outside the task carries no task: the parent rides on ctx, not on the call stack.
+      const detached = go(bg, (ctx) => gate.recv(ctx));
+      detachedId = detached.id;
+      await Promise.all([child.done, detached.done]);
+      cancel();
     });
     await flush();
     assert.equal(find(childId)?.parentId, parent.id);
-    assert.equal(currentTask(), undefined, 'outside any task');
+    assert.equal(find(detachedId)?.parentId, undefined);
+    assert.equal(taskOf(bg), undefined, 'outside any task');
     gate.close();
     await parent.done;
   });
@@ -149,12 +160,21 @@ describe('go and the task registry', () => {
       });
       assert.equal(ends.length, 2);
       assert.deepEqual(
-        ends.map((m) => (m as { ok: boolean }).ok),
-        [true, false],
+        ends.map((m) => (m as TaskEndMessage).state),
+        ['done', 'failed'],
       );
-      assert.match(String((ends[1] as { error: Error }).error), /x/);
+      assert.ok(!('error' in (ends[0] as object)), 'no error key on success');
+      assert.match(String((ends[1] as TaskEndMessage).error), /x/);
+      for (const m of ends) {
+        assert.ok(Object.isFrozen(m));
+        assert.equal(typeof (m as TaskEndMessage).endedAt, 'number');
+      }
     });
-    assert.equal((starts[0] as { task: { id: number; name: string } }).task.id, id);
+    const start = starts[0] as TaskStartMessage;
+    assert.ok(Object.isFrozen(start));
+    assert.deepEqual(Object.keys(start).sort(), ['id', 'name', 'parentId', 'startedAt']);
+    assert.equal(start.id, id);
+    assert.equal(start.name, 'observed');
   });
 
   test('a failure nobody observes is reported on leash:task:unhandled and as a warning', async () => {
@@ -173,8 +193,10 @@ describe('go and the task registry', () => {
         await flush();
       });
       assert.equal(reported.length, 1);
-      const m = reported[0] as { task: { id: number }; error: unknown };
-      assert.equal(m.task.id, id);
+      const m = reported[0] as TaskUnhandledMessage;
+      assert.ok(Object.isFrozen(m));
+      assert.equal(m.id, id);
+      assert.equal(m.name, 'lonely');
       assert.equal(m.error, boom);
     });
     assert.equal(warned.length, 1);
@@ -210,27 +232,28 @@ describe('go and the task registry', () => {
     await assert.rejects(io.done);
     const quick = go(bg, async (ctx) => {
       await sleep(ctx, 1);
-      return currentTask()?.state;
+      return taskOf(ctx)?.state;
     });
     assert.equal(await quick.done, 'running', 'back to running after the sleep');
   });
 
   test('withTaskState marks the current task until the promise settles', async () => {
     let release!: () => void;
-    const h = go(bg, async () => {
+    const h = go(bg, async (ctx) => {
       await withTaskState(
+        ctx,
         'io',
         new Promise<void>((r) => {
           release = r;
         }),
       );
-      return currentTask()?.state;
+      return taskOf(ctx)?.state;
     });
     assert.equal(find(h.id)?.state, 'io');
     release();
     assert.equal(await h.done, 'running');
     const outside = Promise.resolve(1);
-    assert.equal(withTaskState('io', outside), outside, 'outside a task it is the promise itself');
+    assert.equal(withTaskState(bg, 'io', outside), outside, 'outside a task it is the promise itself');
   });
 
   test('concurrent waits in one task: the state is the most recent one still pending', async () => {
@@ -245,9 +268,9 @@ describe('go and the task registry', () => {
       step = r;
     });
     const h = go(bg, async (ctx) => {
-      const io = withTaskState('io', gate());
+      const io = withTaskState(ctx, 'io', gate());
       const recv = ch.recv(ctx);
-      const wait = withTaskState('group wait', gate());
+      const wait = withTaskState(ctx, 'group wait', gate());
       step();
       await Promise.all([io, recv, wait]);
     });

@@ -1,8 +1,13 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { channel, subscribe } from 'node:diagnostics_channel';
-import type { Context } from '../context/index.js';
-import { assertContext } from './assert-context.js';
-import { invalidArg } from './errors.js';
+import { type Context, createKey, withValue } from '../context/index.js';
+import {
+  assertContext,
+  assertFunction,
+  assertOneOf,
+  assertOptions,
+  describe,
+  invalidArg,
+} from '../context/internal.js';
 
 /**
  * TaskState says where a live task is. `running` means it is not blocked in a leash operation;
@@ -99,7 +104,13 @@ export class Task<T = unknown> implements TaskHandle<T> {
   }
 }
 
-const store = new AsyncLocalStorage<Task>();
+// The task rides on its context, as pprof labels ride on a Go context: `go` derives the task's
+// context with the task attached, and everything that needs "the task doing this" (a parent for
+// `go`, the task to mark blocked in a channel operation) reads it from the ctx it was given. No
+// AsyncLocalStorage: on Node 20 its first use turns on a promise hook for the whole process, and
+// from then on every `await` in the program costs two to three times more (issue 11).
+const TASK_KEY = createKey<Task>('leash.task');
+
 let head: Task | undefined;
 let live = 0;
 let nextId = 1;
@@ -112,11 +123,54 @@ const endChannel = channel('leash:task:end');
 const unhandledChannel = channel('leash:task:unhandled');
 
 /**
+ * TaskStartMessage is published on `leash:task:start` when `go` (or a Group) registers a task. A
+ * frozen plain object: subscribers can read and keep it, never change the task through it.
+ * `stack` is the creation stack, present only while task stacks are enabled.
+ */
+export interface TaskStartMessage {
+  readonly id: number;
+  readonly name: string;
+  readonly parentId: number | undefined;
+  /** Epoch ms, as `Date.now()`. */
+  readonly startedAt: number;
+  readonly stack?: string;
+}
+
+/**
+ * TaskEndMessage is published on `leash:task:end` when a task settles: `state` is `done` or
+ * `failed`, and `error` (present only when failed) is what it threw. Frozen, like every leash payload.
+ */
+export interface TaskEndMessage {
+  readonly id: number;
+  readonly name: string;
+  readonly parentId: number | undefined;
+  readonly state: 'done' | 'failed';
+  readonly error?: unknown;
+  /** Epoch ms, as `Date.now()`. */
+  readonly endedAt: number;
+}
+
+/**
+ * TaskUnhandledMessage is published on `leash:task:unhandled` when a task failed and nobody read
+ * its handle's `done` (see `go`). Reading it does not count as observing the task.
+ */
+export interface TaskUnhandledMessage {
+  readonly id: number;
+  readonly name: string;
+  readonly parentId: number | undefined;
+  readonly error: unknown;
+  readonly stack?: string;
+}
+
+/**
  * setTaskStacks turns creation-stack capture on or off for tasks started from now on. Off by
  * default (capturing a stack costs microseconds per `go`); `LEASH_TASK_STACKS=1` turns it on at
- * startup; `leashjs/leak` can turn it on for a debug session. Safe to call at any time.
+ * startup; `leashjs/leak` can turn it on for a debug session. Safe to call at any time. Anything
+ * but a boolean throws TypeError (LEASH_ERR_INVALID_ARG).
  */
 export function setTaskStacks(enabled: boolean): void {
+  if (typeof enabled !== 'boolean')
+    throw invalidArg(`setTaskStacks(enabled): enabled must be true or false, got ${describe(enabled)}`);
   stacks = enabled;
 }
 
@@ -125,19 +179,28 @@ export function taskStacksEnabled(): boolean {
   return stacks;
 }
 
+const GO_OPTIONS = ['name'] as const;
+
 /**
- * go runs `fn(ctx)` as a tracked task and returns its handle at once. The task is in the registry
- * (`tasks()`, `taskCount()`) from this call until its promise settles. Its parent is the task
- * whose code called `go`, found through AsyncLocalStorage.
+ * go runs `fn(taskCtx)` as a tracked task and returns its handle at once. `taskCtx` is a child of
+ * `ctx` that carries the task (it is cancelled with `ctx` and has its deadline and values): pass
+ * it on, and every `go`, channel operation or `select` made with it (or with a context derived
+ * from it) knows which task is doing it. The task is in the registry (`tasks()`, `taskCount()`)
+ * from this call until its promise settles. Its parent is the task carried by `ctx` (none at top
+ * level), exactly as Go's pprof labels ride on a context: no AsyncLocalStorage and no promise hook
+ * is involved, so starting tasks costs nothing to promises that are not part of them.
  *
  * A task that fails while nobody has read its `done` is reported, never swallowed: unless `done`
  * is read by the end of the current event-loop turn (a `setImmediate` after the failure), leash
- * publishes `{ task, error }` on the diagnostics channel `leash:task:unhandled` and emits a process
- * warning with code `LEASH_WARN_TASK_UNHANDLED`. Once `done` has been read, the caller owns the
- * outcome, and a rejection nobody handles is Node's ordinary unhandled rejection.
+ * publishes a {@link TaskUnhandledMessage} on the diagnostics channel `leash:task:unhandled` and
+ * emits a process warning with code `LEASH_WARN_TASK_UNHANDLED`. Once `done` has been read, the
+ * caller owns the outcome, and a rejection nobody handles is Node's ordinary unhandled rejection.
  *
  * go does not cancel anything by itself: the task must watch `ctx` (every blocking leash operation
  * does). A task that ignores its context is the leak `leashjs/leak` reports.
+ *
+ * Arguments are checked in order, `ctx` first: a non-Context, a non-function `fn`, or options that
+ * are not `{ name?: string }` (a bare string, an unknown key) throw TypeError (LEASH_ERR_INVALID_ARG).
  *
  * @example
  * const [ctx, cancel] = withTimeout(background(), 1000);
@@ -148,12 +211,17 @@ export function taskStacksEnabled(): boolean {
 export function go<T>(
   ctx: Context,
   fn: (ctx: Context) => Promise<T>,
-  opts?: { name?: string },
+  opts?: { readonly name?: string },
 ): TaskHandle<T> {
-  if (typeof fn !== 'function')
-    throw invalidArg(`go: fn must be a function (ctx) => Promise, got ${typeof fn}`);
-  assertContext(ctx, 'go');
-  return spawn(ctx, fn, opts?.name, undefined, stacks ? captureSite(go) : undefined);
+  assertContext(ctx, 'go(ctx, fn, opts)');
+  assertFunction(fn, 'go(ctx, fn, opts)', 'fn');
+  let name: string | undefined;
+  if (opts !== undefined) {
+    name = assertOptions(opts, 'go(ctx, fn, opts)', GO_OPTIONS).name;
+    if (name !== undefined && typeof name !== 'string')
+      throw invalidArg(`go(ctx, fn, opts): opts.name must be a string, got ${describe(name)}`);
+  }
+  return spawn(ctx, fn, name, undefined, stacks ? captureSite(go) : undefined);
 }
 
 /**
@@ -170,7 +238,8 @@ export function captureSite(entry: Function): { stack?: string } | undefined {
 
 /**
  * spawn is `go` for the layer's own use: `owner` (a Group) is told the outcome instead of the
- * unobserved-failure report; `site` is the creation stack from `captureSite`.
+ * unobserved-failure report; `site` is the creation stack from `captureSite`. The parent is the
+ * task carried by `ctx`.
  */
 export function spawn<T>(
   ctx: Context,
@@ -180,7 +249,7 @@ export function spawn<T>(
   site: { stack?: string } | undefined,
 ): Task<T> {
   if (!watchingWaits) watchContextWaits();
-  const parent = store.getStore();
+  const parent = taskIn(ctx);
   const task = new Task<T>(nextId++, name ?? (fn.name || 'task'), parent?.id, owner);
   task.site = site;
   if (head !== undefined) {
@@ -189,9 +258,23 @@ export function spawn<T>(
   }
   head = task;
   live++;
-  if (startChannel.hasSubscribers) startChannel.publish({ task });
-  task.run = store.run(task, run, task, ctx, fn);
+  if (startChannel.hasSubscribers) {
+    const msg: { -readonly [K in keyof TaskStartMessage]: TaskStartMessage[K] } = {
+      id: task.id,
+      name: task.name,
+      parentId: task.parentId,
+      startedAt: task.startedAt,
+    };
+    if (site?.stack !== undefined) msg.stack = trimStack(site.stack);
+    startChannel.publish(Object.freeze(msg));
+  }
+  task.run = run(task, withValue(ctx, TASK_KEY, task), fn);
   return task;
+}
+
+/** taskIn is taskOf without the argument check, for this layer's blocking operations. */
+export function taskIn(ctx: Context): Task | undefined {
+  return ctx.value(TASK_KEY);
 }
 
 // run is a plain async function rather than promise.then(closure, closure): no closures per task,
@@ -225,8 +308,17 @@ function settle(task: Task, status: number, result: unknown): void {
   if (task.next !== undefined) task.next.prev = task.prev;
   task.prev = task.next = undefined;
   live--;
-  if (endChannel.hasSubscribers)
-    endChannel.publish(status === FULFILLED ? { task, ok: true } : { task, ok: false, error: result });
+  if (endChannel.hasSubscribers) {
+    const msg: { -readonly [K in keyof TaskEndMessage]: TaskEndMessage[K] } = {
+      id: task.id,
+      name: task.name,
+      parentId: task.parentId,
+      state: status === FULFILLED ? 'done' : 'failed',
+      endedAt: Date.now(),
+    };
+    if (status === REJECTED) msg.error = result;
+    endChannel.publish(Object.freeze(msg));
+  }
   if (task.owner !== undefined) task.owner.taskSettled(status === FULFILLED, result);
   else if (status === REJECTED && !task.observed) setImmediate(reportIfUnobserved, task);
 }
@@ -234,7 +326,18 @@ function settle(task: Task, status: number, result: unknown): void {
 function reportIfUnobserved(task: Task): void {
   if (task.observed) return;
   const error = task.result;
-  if (unhandledChannel.hasSubscribers) unhandledChannel.publish({ task, error });
+  if (unhandledChannel.hasSubscribers) {
+    const msg: { -readonly [K in keyof TaskUnhandledMessage]: TaskUnhandledMessage[K] } = {
+      id: task.id,
+      name: task.name,
+      parentId: task.parentId,
+      error,
+    };
+    if (task.site?.stack !== undefined) msg.stack = trimStack(task.site.stack);
+    unhandledChannel.publish(Object.freeze(msg));
+    // A subscriber may have done anything; only reading the handle's `done` observes a task.
+    if (task.observed) return;
+  }
   const reason = error instanceof Error ? (error.stack ?? String(error)) : String(error);
   const born = task.site?.stack ? `\ntask created ${trimStack(task.site.stack)}` : '';
   process.emitWarning(
@@ -253,10 +356,10 @@ function trimStack(stack: string): string {
   return nl === -1 ? stack : stack.slice(nl + 1).replace(/^\s+/, '');
 }
 
-// The context layer publishes its own blocking waits (sleep, abortable) on diagnostics channels
-// rather than importing this layer; a task blocked in one shows `sleeping` or `io`. Subscribed on
-// the first `go`, so a program that never starts a task pays nothing (nothing is published to a
-// channel without subscribers).
+// The context layer publishes its own blocking waits (sleep, abortable) on diagnostics channels,
+// with the context they wait on, rather than importing this layer; a task blocked in one shows
+// `sleeping` or `io`. Subscribed on the first `go`, so a program that never starts a task pays
+// nothing (nothing is published to a channel without subscribers).
 const waitTask = new WeakMap<object, Task>();
 
 function watchContextWaits(): void {
@@ -265,14 +368,12 @@ function watchContextWaits(): void {
   subscribe('leash:context:wait-end', onWaitEnd);
 }
 
-function waitState(msg: unknown): TaskState {
-  return (msg as { op?: string }).op === 'sleep' ? 'sleeping' : 'io';
-}
-
 function onWaitStart(msg: unknown): void {
-  const task = store.getStore();
+  const m = msg as { op?: string; ctx?: Context };
+  if (m.ctx === undefined) return;
+  const task = taskIn(m.ctx);
   if (task === undefined) return;
-  enterWait(task, msg, waitState(msg));
+  enterWait(task, msg, m.op === 'sleep' ? 'sleeping' : 'io');
   waitTask.set(msg as object, task);
 }
 
@@ -334,28 +435,43 @@ export function taskCount(): number {
 }
 
 /**
- * currentTask returns the handle of the task whose code is running (found through
- * AsyncLocalStorage), or undefined outside any task.
+ * taskOf returns the handle of the task that `ctx` belongs to: the task whose `go` derived `ctx`
+ * (or an ancestor of it), or undefined for a context made outside any task. It is how code learns
+ * "which task is this" (Go's pprof labels, read back from a context); it replaces an implicit
+ * "current task", which would need AsyncLocalStorage and its process-wide promise hook. A settled
+ * task's handle stays readable (state `done` or `failed`).
  */
-export function currentTask(): TaskHandle | undefined {
-  return store.getStore();
+export function taskOf(ctx: Context): TaskHandle | undefined {
+  assertContext(ctx, 'taskOf(ctx)');
+  return taskIn(ctx);
 }
 
-/** current is currentTask for this layer's blocking operations, with the writable state. */
-export function current(): Task | undefined {
-  return store.getStore();
-}
+const WAIT_STATES: readonly TaskState[] = [
+  'sleeping',
+  'chan send',
+  'chan receive',
+  'select',
+  'group wait',
+  'io',
+];
 
 /**
- * withTaskState marks the current task as blocked in `state` until `promise` settles, and returns
- * a promise that settles as `promise` does. Outside a task it returns `promise` itself. For other
- * layers' waits that leashjs/task does not see: `leashjs/http` can mark a socket read as `io`.
- * (Channels, select, Group.wait, ticker, and the core's `sleep` and `abortable` set their states
- * themselves.) With several concurrent waits in one task, the task shows the most recent one
- * still pending, and `running` once none is.
+ * withTaskState marks the task that `ctx` belongs to as blocked in `state` until `promise`
+ * settles, and returns a promise that settles as `promise` does. When `ctx` belongs to no task it
+ * returns `promise` itself. For other layers' waits that leashjs/task does not see: `leashjs/http`
+ * can mark a socket read as `io`. (Channels, select, Group.wait, ticker, and the core's `sleep`
+ * and `abortable` set their states themselves.) With several concurrent waits in one task, the task
+ * shows the most recent one still pending, and `running` once none is. A non-Context, a `state`
+ * that is not a blocked state (`sleeping`, `chan send`, `chan receive`, `select`, `group wait`,
+ * `io`) or a `promise` that is not a promise throws TypeError (LEASH_ERR_INVALID_ARG).
  */
-export function withTaskState<T>(state: TaskState, promise: Promise<T>): Promise<T> {
-  const task = store.getStore();
+export function withTaskState<T>(ctx: Context, state: TaskState, promise: Promise<T>): Promise<T> {
+  const where = 'withTaskState(ctx, state, promise)';
+  assertContext(ctx, where);
+  assertOneOf(state, where, 'state', WAIT_STATES);
+  if (typeof (promise as { then?: unknown } | null)?.then !== 'function')
+    throw invalidArg(`${where}: promise must be a promise, got ${describe(promise)}`);
+  const task = taskIn(ctx);
   if (task === undefined) return promise;
   const token = {};
   enterWait(task, token, state);

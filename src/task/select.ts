@@ -1,10 +1,8 @@
-import { afterFunc, type Context } from '../context/index.js';
-import { assertContext } from './assert-context.js';
-import { Channel, enqueue } from './channel.js';
-import { ChannelClosedError, invalidArg } from './errors.js';
-import { canEnd, hold, release } from './keep-alive.js';
-import { current, enterWait, leaveWait, type Task } from './registry.js';
-import { type Selecting, Waiter } from './wait-queue.js';
+import type { Context } from '../context/index.js';
+import { assertContext, assertOptions, describe, invalidArg } from '../context/internal.js';
+import { Channel, enqueue, type RecvResult } from './channel.js';
+import { ChannelClosedError } from './errors.js';
+import { Blocker, type Selecting, Waiter } from './wait-queue.js';
 
 /** RecvCase is a `select` case that receives from `recv`: Go's `case v, ok := <-ch`. */
 export interface RecvCase<T> {
@@ -24,28 +22,46 @@ type IndexOf<K> = K extends number ? K : K extends `${infer N extends number}` ?
 
 type CaseResult<C, I> =
   C extends RecvCase<infer T>
-    ? { readonly index: I; readonly value: T | undefined; readonly ok: boolean }
-    : { readonly index: I };
+    ? { readonly index: I } & RecvResult<T>
+    : { readonly index: I; readonly value?: undefined; readonly ok?: undefined };
 
 /**
- * SelectResult is what `select` resolves to for the cases `C`: a union discriminated by `index`.
- * A receive case's result carries `value` and `ok` (typed by its channel); a send case's only its
- * index. Narrow with `if (r.index === 0)` or a `switch`.
+ * SelectResult is what `select` resolves to for the cases `C`: a union discriminated by `index`,
+ * and for a receive case by `ok` too. A receive case's result carries `value` and `ok` (typed by
+ * its channel, so `if (r.index === 0 && r.ok)` narrows `r.value` to the element type); a send
+ * case's only its index. Narrow with `if (r.index === 0)` or a `switch`.
  */
 export type SelectResult<C extends readonly SelectCase[]> = {
   [K in keyof C]: CaseResult<C[K], IndexOf<K>>;
 }[number];
 
-/** CheckedCases makes each send case's `value` match its channel's element type. */
+/**
+ * CheckedCases checks each send case's `value` against its channel's element type. A mismatch
+ * asks for a property whose name says what is wrong, so the compiler's message reads
+ * "Property 'value must be a T for this channel' is missing" rather than "not assignable to never".
+ */
 export type CheckedCases<C extends readonly SelectCase[]> = {
-  [K in keyof C]: C[K] extends { readonly send: Channel<infer T> } ? SendCase<T> : C[K];
+  [K in keyof C]: C[K] extends { readonly send: Channel<infer T>; readonly value: infer V }
+    ? [V] extends [T]
+      ? unknown
+      : { readonly 'send case: value does not match the channel element type': T }
+    : unknown;
 };
 
 /** DefaultResult is what a `select` with `{ default: true }` resolves to when no case was ready. */
 export interface DefaultResult {
   readonly index: -1;
+  readonly value?: undefined;
+  readonly ok?: undefined;
 }
 
+/** SelectOptions are select's options. */
+export interface SelectOptions {
+  /** true: never block; resolve `{ index: -1 }` when no case is ready (Go's `default:`). Default: false. */
+  readonly default?: boolean;
+}
+
+const SELECT_OPTIONS = ['default'] as const;
 const order: number[] = [];
 
 /**
@@ -84,16 +100,30 @@ export function select<const C extends readonly SelectCase[]>(
   cases: C & CheckedCases<C>,
   opts?: { readonly default?: false },
 ): Promise<SelectResult<C>>;
+export function select<const C extends readonly SelectCase[]>(
+  ctx: Context,
+  cases: C & CheckedCases<C>,
+  opts?: SelectOptions,
+): Promise<SelectResult<C> | DefaultResult>;
 export function select(
   ctx: Context,
   cases: readonly SelectCase[],
-  opts?: { readonly default?: boolean },
+  opts?: SelectOptions,
 ): Promise<{ index: number; value?: unknown; ok?: boolean }> {
-  assertContext(ctx, 'select(ctx, cases)');
+  assertContext(ctx, WHERE);
   if (!Array.isArray(cases))
-    throw invalidArg('select: cases must be an array of { recv: ch } or { send: ch, value }');
+    throw invalidArg(
+      `${WHERE}: cases must be an array of { recv: ch } or { send: ch, value }, got ${describe(cases)}`,
+    );
   const n = cases.length;
   for (let i = 0; i < n; i++) checkCase(cases[i], i);
+  let nonBlocking = false;
+  if (opts !== undefined) {
+    const d = assertOptions(opts, WHERE, SELECT_OPTIONS).default;
+    if (d !== undefined && typeof d !== 'boolean')
+      throw invalidArg(`${WHERE}: opts.default must be true or false, got ${describe(d)}`);
+    nonBlocking = d === true;
+  }
   if (ctx.err !== undefined) return Promise.reject(ctx.err);
 
   // Pass 1: poll the cases in a random order; the first ready one in a uniformly random
@@ -116,7 +146,7 @@ export function select(
       if (c.send.trySend(c.value)) return Promise.resolve({ index: i });
     }
   }
-  if (opts?.default === true) return Promise.resolve({ index: -1 });
+  if (nonBlocking) return Promise.resolve({ index: -1 });
 
   // Pass 2: nothing ready; wait on every case. Nothing is matched while enqueueing, so a select
   // cannot meet its own opposite case.
@@ -132,43 +162,34 @@ export function select(
     op.waiters.push(w);
     enqueue(send ? (c as SendCase<unknown>).send : (c as RecvCase<unknown>).recv, w, send);
   }
-  if (canEnd(ctx)) {
-    op.stop = afterFunc(ctx, () => op.abort());
-    if (ctx.deadline !== undefined) {
-      op.held = true;
-      hold();
-    }
-  }
-  const task = current();
-  if (task !== undefined) {
-    op.task = task;
-    enterWait(task, op, 'select');
-  }
+  op.block(ctx, 'select', () => op.abort());
   return p;
 }
+
+const WHERE = 'select(ctx, cases, opts)';
 
 function checkCase(c: unknown, i: number): void {
   if (c !== null && typeof c === 'object') {
     if ('recv' in c && c.recv instanceof Channel) return;
     if ('send' in c && c.send instanceof Channel && 'value' in c) return;
   }
-  throw invalidArg(`select: case ${i} must be { recv: Channel } or { send: Channel, value }`);
+  throw invalidArg(
+    `${WHERE}: case ${i} must be { recv: Channel } or { send: Channel, value }, got ${describe(c)}`,
+  );
 }
 
 // SelectOp is one blocked select. Its case waiters sit in the channels' queues; whichever channel
 // completes a case first calls win(), which unlinks every other case before settling.
-class SelectOp implements Selecting {
+class SelectOp extends Blocker implements Selecting {
   readonly ctx: Context;
   readonly cases: readonly SelectCase[];
   readonly waiters: Waiter[] = [];
   resolve: ((r: { index: number; value?: unknown; ok?: boolean }) => void) | undefined = undefined;
   reject: ((e: unknown) => void) | undefined = undefined;
-  stop: (() => boolean) | undefined = undefined;
-  task: Task | undefined = undefined;
-  held = false;
   settled = false;
 
   constructor(ctx: Context, cases: readonly SelectCase[]) {
+    super();
     this.ctx = ctx;
     this.cases = cases;
   }
@@ -193,17 +214,6 @@ class SelectOp implements Selecting {
   #finish(): void {
     this.settled = true;
     for (const w of this.waiters) if (w.queue !== undefined) w.queue.remove(w);
-    if (this.stop !== undefined) {
-      this.stop();
-      this.stop = undefined;
-    }
-    if (this.held) {
-      this.held = false;
-      release();
-    }
-    if (this.task !== undefined) {
-      leaveWait(this.task, this);
-      this.task = undefined;
-    }
+    this.unblock();
   }
 }

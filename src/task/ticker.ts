@@ -2,7 +2,7 @@ import { afterFunc, type Context, sleep } from '../context/index.js';
 import { assertContext } from './assert-context.js';
 import { invalidArg } from './errors.js';
 import { canEnd } from './keep-alive.js';
-import { current, enterWait, leaveWait, type Task } from './registry.js';
+import { enterWait, leaveWait, type Task, taskIn } from './registry.js';
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
@@ -65,7 +65,7 @@ class Ticker implements AsyncIterableIterator<number> {
         invalidArg('ticker: next() called while a previous next() is still pending; await each tick'),
       );
     this.#interval.ref();
-    const task = current();
+    const task = taskIn(this.#ctx);
     if (task !== undefined) {
       this.#task = task;
       enterWait(task, this, 'sleeping');

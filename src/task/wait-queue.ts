@@ -1,6 +1,55 @@
-import type { Context } from '../context/index.js';
-import { release } from './keep-alive.js';
-import { leaveWait, type Task } from './registry.js';
+import { afterFunc, type Context } from '../context/index.js';
+import { canEnd, hold, release } from './keep-alive.js';
+import { enterWait, leaveWait, type Task, type TaskState, taskIn } from './registry.js';
+
+/**
+ * Blocker is the one home of what every blocking operation of this layer sets up while it waits
+ * and undoes when it stops waiting (issue 9: this sequence was written four times): a callback on
+ * its context's end, a keep-alive hold while the context has a deadline (DESIGN.md, deadline
+ * timers), and the blocked state of the task its context belongs to. A channel waiter and a
+ * blocked select are Blockers; a ticker waiting for a tick could be one too.
+ */
+export class Blocker {
+  stop: (() => boolean) | undefined = undefined;
+  task: Task | undefined = undefined;
+  held = false;
+
+  /**
+   * block arms the three: `onEnd` runs (a microtask after the cancel, from `afterFunc`) when `ctx`
+   * ends first; contexts that can never end (background, todo) need no callback and no hold.
+   */
+  block(ctx: Context, state: TaskState, onEnd: () => void): void {
+    if (canEnd(ctx)) {
+      this.stop = afterFunc(ctx, onEnd);
+      if (ctx.deadline !== undefined) {
+        this.held = true;
+        hold();
+      }
+    }
+    const task = taskIn(ctx);
+    if (task !== undefined) {
+      this.task = task;
+      enterWait(task, this, state);
+    }
+  }
+
+  /** unblock undoes block: idempotent, so every way out of a wait can call it. */
+  unblock(): void {
+    if (this.stop !== undefined) {
+      this.stop();
+      this.stop = undefined;
+    }
+    if (this.held) {
+      this.held = false;
+      release();
+    }
+    const task = this.task;
+    if (task !== undefined) {
+      this.task = undefined;
+      leaveWait(task, this);
+    }
+  }
+}
 
 /**
  * Selecting is a blocked `select`, as its case waiters see it. A channel that completes one of its
@@ -19,7 +68,7 @@ export interface Selecting {
  * through `resolve`/`reject`) or one case of a `select` (settled through `sel`). One shape for
  * both keeps the queues monomorphic.
  */
-export class Waiter {
+export class Waiter extends Blocker {
   prev: Waiter | undefined = undefined;
   next: Waiter | undefined = undefined;
   queue: WaitQueue | undefined = undefined;
@@ -32,11 +81,9 @@ export class Waiter {
   // biome-ignore lint/suspicious/noExplicitAny: resolves a Promise<void> or a Promise<RecvResult<T>>.
   resolve: ((v: any) => void) | undefined = undefined;
   reject: ((e: unknown) => void) | undefined = undefined;
-  stop: (() => boolean) | undefined = undefined;
-  task: Task | undefined = undefined;
-  held = false;
 
   constructor(ctx: Context, value: unknown, sel: Selecting | undefined, index: number) {
+    super();
     this.ctx = ctx;
     this.value = value;
     this.sel = sel;
@@ -92,30 +139,13 @@ export class WaitQueue {
   }
 }
 
-/** settleCleanup undoes what blocking set up: the context callback, the keep-alive, the task state. */
-export function settleCleanup(w: Waiter): void {
-  if (w.stop !== undefined) {
-    w.stop();
-    w.stop = undefined;
-  }
-  if (w.held) {
-    w.held = false;
-    release();
-  }
-  const task = w.task;
-  if (task !== undefined) {
-    w.task = undefined;
-    leaveWait(task, w);
-  }
-}
-
 /** abort rejects a waiter whose context ended (already out of its queue) with `ctx.err`. */
 export function abort(w: Waiter): void {
   if (w.sel !== undefined) {
     w.sel.abort();
     return;
   }
-  settleCleanup(w);
+  w.unblock();
   w.reject!(w.ctx.err);
 }
 
@@ -124,6 +154,6 @@ export function onCancel(w: Waiter): void {
   if (w.queue === undefined) return; // already settled
   w.queue.remove(w);
   w.stop = undefined;
-  settleCleanup(w);
+  w.unblock();
   w.reject!(w.ctx.err);
 }

@@ -1,0 +1,3 @@
+module leashbench
+
+go 1.19
