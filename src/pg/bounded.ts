@@ -77,7 +77,10 @@ function makeClass(Base: QueryClass): QueryClass {
     }
 
     override _getRows(connection: Connection, rows?: number): void {
-      if (!this.leashExtended || rows) return super._getRows(connection, rows);
+      if (!this.leashExtended || rows) {
+        super._getRows(connection, rows);
+        return;
+      }
       connection.execute({ portal: this.portal });
       connection.parse({ text: resetTimeoutSql });
       connection.bind({});
