@@ -194,3 +194,93 @@ test('the request deadline: a valid header only shortens timeoutMs unless maxTim
     { numRuns: 500 },
   );
 });
+
+test('a client cannot lengthen the server deadline: timeoutMs 1000 with x-request-timeout 999999999999999 stays 1000', async () => {
+  let budget = 0;
+  let deadline: number | undefined;
+  await once(
+    (req, res) => {
+      const ctx = requestContext(background(), req, res, { timeoutMs: 1000 });
+      budget = remaining(ctx);
+      deadline = ctx.deadline;
+      res.end();
+    },
+    { 'x-request-timeout': '999999999999999' },
+  );
+  assert.ok(budget <= 1000 && budget > 500, `budget ${budget}`);
+  assert.ok(deadline !== undefined && deadline <= Date.now() + 1000, `deadline ${deadline}`);
+  // It may still shorten it.
+  await once(
+    (req, res) => {
+      budget = remaining(requestContext(background(), req, res, { timeoutMs: 1000 }));
+      res.end();
+    },
+    { 'x-request-timeout': '100' },
+  );
+  assert.ok(budget <= 100 && budget > 0, `shortened budget ${budget}`);
+  // maxTimeoutMs lets the client ask for more, up to the cap.
+  await once(
+    (req, res) => {
+      budget = remaining(requestContext(background(), req, res, { timeoutMs: 1000, maxTimeoutMs: 5000 }));
+      res.end();
+    },
+    { 'x-request-timeout': '999999999999999' },
+  );
+  assert.ok(budget <= 5000 && budget > 4000, `capped budget ${budget}`);
+});
+
+test('requestTimeout never exceeds timeoutMs without maxTimeoutMs, nor maxTimeoutMs, and a header never lengthens past the server (property)', async () => {
+  const fc = (await import('fast-check')).default;
+  const { requestTimeout } = await import('./request-context.js');
+  const ms = fc.option(fc.integer({ min: 0, max: 2 ** 40 }), { nil: undefined });
+  fc.assert(
+    fc.property(ms, ms, ms, (header, timeoutMs, maxTimeoutMs) => {
+      const t = requestTimeout(header, timeoutMs, maxTimeoutMs);
+      if (maxTimeoutMs !== undefined) {
+        if (t === undefined || t > maxTimeoutMs) return false;
+      } else if (timeoutMs !== undefined && (t === undefined || t > timeoutMs)) return false;
+      // The header, when given, is never exceeded either: the deadline is at most what was asked.
+      if (header !== undefined && (t === undefined || t > header)) return false;
+      // Without a header the server's own setting applies (capped).
+      if (header === undefined) {
+        const own =
+          maxTimeoutMs === undefined ? timeoutMs : Math.min(timeoutMs ?? maxTimeoutMs, maxTimeoutMs);
+        return t === own;
+      }
+      return true;
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('diagnostics payloads are frozen plain objects: a subscriber cannot change them', async () => {
+  const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
+  const msgs: Record<string, unknown>[] = [];
+  const onMsg = (m: unknown) => {
+    const msg = m as Record<string, unknown>;
+    msgs.push(msg);
+    assert.throws(() => {
+      msg.cause = 'tampered';
+    }, TypeError);
+  };
+  subscribe('leash:http:request-start', onMsg);
+  subscribe('leash:http:request-end', onMsg);
+  try {
+    await once((req, res) => {
+      requestContext(background(), req, res);
+      res.end();
+    });
+    for (let i = 0; i < 50 && msgs.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(msgs.length, 2);
+    for (const m of msgs) {
+      assert.ok(Object.isFrozen(m));
+      assert.equal(Object.getPrototypeOf(m), Object.prototype);
+    }
+    assert.deepEqual(Object.keys(msgs[0]!).sort(), ['ctx', 'req', 'res']);
+    assert.deepEqual(Object.keys(msgs[1]!).sort(), ['cause', 'ctx', 'req', 'res']);
+    assert.equal(msgs[1]!.cause, responseFinished);
+  } finally {
+    unsubscribe('leash:http:request-start', onMsg);
+    unsubscribe('leash:http:request-end', onMsg);
+  }
+});
