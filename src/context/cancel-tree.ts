@@ -4,7 +4,7 @@
 // is a Link in an intrusive doubly linked list owned by the nearest cancellable ancestor (an Owner).
 // Linking and unlinking are O(1) and allocate nothing, so deriving and cancelling a child of a
 // long-lived parent costs tens of nanoseconds and leaves nothing behind: a cancelled child is
-// unlinked at once, with no WeakRef or FinalizationRegistry involved (DESIGN.md).
+// unlinked at once, with no WeakRef or FinalizationRegistry involved (docs/architecture.md).
 //
 // A foreign parent (any object with the Context shape) cannot hold links. Its children hang off a
 // ForeignBridge: one 'abort' listener on the foreign signal per foreign context, however many

@@ -49,7 +49,7 @@ export let queueSizes: (ch: Channel<unknown>) => [number, number];
  *   microtask after the cancel; in between, `ctx.err` is already set and every hand-off checks it,
  *   so the waiter can no longer be matched.) An operation on a context that is already done rejects
  *   at once, whatever the channel's state. While blocked on a context with a deadline, the
- *   operation keeps the process alive until the deadline (DESIGN.md, deadline timers).
+ *   operation keeps the process alive until the deadline (docs/architecture.md, core rules).
  * - `send`, `recv` and `range` check `ctx` before anything else: a non-Context (say, a swapped
  *   `send(value, ctx)`) throws TypeError (code LEASH_ERR_INVALID_ARG) at once, whatever the
  *   channel's state, and delivers or takes nothing.

@@ -1,6 +1,6 @@
 import { background, type Context, todo } from '../context/index.js';
 
-// DESIGN.md: a deadline nothing waits on does not keep the process alive, but a leash operation
+// docs/architecture.md: a deadline nothing waits on does not keep the process alive, but a leash operation
 // blocked on a context with a deadline does, until it completes or the deadline passes, exactly as
 // a pending timer would. Blocked channel operations count themselves here; while the count is
 // above zero one ref'd handle keeps the event loop alive. The context's own (unref'd) deadline

@@ -5,7 +5,7 @@ import { enterWait, leaveWait, type Task, type TaskState, taskIn } from './regis
 /**
  * Blocker is the one home of what every blocking operation of this layer sets up while it waits
  * and undoes when it stops waiting (issue 9: this sequence was written four times): a callback on
- * its context's end, a keep-alive hold while the context has a deadline (DESIGN.md, deadline
+ * its context's end, a keep-alive hold while the context has a deadline (docs/architecture.md, deadline
  * timers), and the blocked state of the task its context belongs to. A channel waiter and a
  * blocked select are Blockers; a ticker waiting for a tick could be one too.
  */

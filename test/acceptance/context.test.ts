@@ -1,4 +1,4 @@
-// Acceptance tests for the `leashjs` export, written from DESIGN.md's "Core contract" and issue 2
+// Acceptance tests for the `leashjs` export, written from the core contract (docs/architecture.md) and issue 2
 // alone (not from the implementation). They import through the package name, as a user would.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

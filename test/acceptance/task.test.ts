@@ -1,4 +1,4 @@
-// Acceptance tests for the `leashjs/task` export, written from DESIGN.md's "Tasks" section and issue 3
+// Acceptance tests for the `leashjs/task` export, written from the task contract (docs/task.md) and issue 3
 // alone (not from the implementation). They import through the package name, as a user would.
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';

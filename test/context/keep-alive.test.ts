@@ -1,4 +1,4 @@
-// The keep-alive rule of DESIGN.md, tested in real child processes with nothing else alive: a
+// The keep-alive rule of docs/architecture.md, tested in real child processes with nothing else alive: a
 // deadline nothing waits on does not keep the process alive, but a leash wait on a context with a
 // deadline does, until the deadline passes.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// DESIGN.md, deadline timers: `await ch.recv(ctx)` on a silent channel under a deadline, in a
+// docs/architecture.md, deadline timers: `await ch.recv(ctx)` on a silent channel under a deadline, in a
 // process with nothing else alive, rejects at the deadline instead of letting the process exit.
 // Each case runs in a fresh child process so nothing else keeps the event loop alive.
 import assert from 'node:assert/strict';
