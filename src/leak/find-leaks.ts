@@ -1,6 +1,9 @@
+import { type CallerChain, isCallersOwn } from './caller-chain.js';
 import { builtInIgnored, type IgnoreRule, matchesRule } from './ignore-rules.js';
 import { framesOf, type Leak, taskLeak, toLeak } from './leak.js';
+import type { TrackedRecord } from './record.js';
 import type { Snapshot } from './snapshot.js';
+import type { Frame } from './stack-frames.js';
 import { liveTasks } from './task-source.js';
 import { abandonedRecords, liveRecords } from './tracker.js';
 
@@ -9,29 +12,33 @@ export interface LeakScope {
   readonly baseline?: Snapshot | undefined;
   readonly label?: string | undefined;
   readonly ignore?: readonly IgnoreRule[] | undefined;
-  /** Report promises that are pending but still reachable (default true). */
-  readonly pending?: boolean;
   /** Ignore promises created after this id (the check's own caller chain, e.g. `assert.rejects(verifyNone())`). */
   readonly before?: number | undefined;
+  /** The stacks at snapshot() and verifyNone(): work their callers made after the call is not in scope. */
+  readonly callers?: readonly CallerChain[] | undefined;
 }
 
 /**
  * findLeaks lists live and abandoned work in scope: created after the baseline (if any), under the
- * label (if any), not accepted by an ignore rule or the built-in list. Tasks are in scope by the
- * label current when they started and by the baseline's list of tasks alive then.
+ * label (if any), not accepted by an ignore rule or the built-in list, and not the caller chain's
+ * own (see caller-chain.ts). Tasks are in scope by the label current when they started and by the
+ * baseline's list of tasks alive then.
  */
 export function findLeaks(scope: LeakScope): Leak[] {
   const now = Date.now();
   const after = scope.baseline?.recordId ?? 0;
-  const leaks: Leak[] = [];
-  const candidates = [...liveRecords(), ...abandonedRecords()];
-  for (const rec of candidates) {
+  const inScope: Array<{ rec: TrackedRecord; frames: Frame[] }> = [];
+  for (const rec of [...liveRecords(), ...abandonedRecords()]) {
     if (rec.id <= after) continue;
     // Only promises: a timer re-armed by leaked work after the call is that work's live trace.
     if (scope.before !== undefined && rec.kind === 'promise' && rec.id > scope.before) continue;
     if (scope.label !== undefined && rec.label !== scope.label) continue;
-    if (rec.kind === 'promise' && rec.state === 'live' && scope.pending === false) continue;
-    const frames = framesOf(rec);
+    inScope.push({ rec, frames: framesOf(rec) });
+  }
+  const callers = scope.callers?.length ? callersOwn(inScope, scope.callers) : undefined;
+  const leaks: Leak[] = [];
+  for (const { rec, frames } of inScope) {
+    if (callers?.has(rec.id)) continue;
     if (builtInIgnored(rec, frames)) continue;
     if (scope.ignore?.some((rule) => matchesRule(rule, rec, frames))) continue;
     leaks.push(toLeak(rec, frames, now));
@@ -43,4 +50,24 @@ export function findLeaks(scope: LeakScope): Leak[] {
     leaks.push(taskLeak(task, now));
   }
   return leaks;
+}
+
+// The ids of records the caller chain made: those whose stack runs into a chain, then, through the
+// promise hooks' parent links (creatorId), the promise each of those awaits (F's own promise, a
+// runner function's) and every continuation created from one of them. Parents are created before
+// their children, so one pass in id order reaches every descendant.
+function callersOwn(
+  records: ReadonlyArray<{ rec: TrackedRecord; frames: Frame[] }>,
+  chains: readonly CallerChain[],
+): Set<number> {
+  const own = new Set<number>();
+  const sorted = [...records].sort((a, b) => a.rec.id - b.rec.id);
+  for (const { rec } of sorted) {
+    if (rec.creatorId !== undefined && own.has(rec.creatorId)) own.add(rec.id);
+    else if (chains.some((chain) => isCallersOwn(chain, rec.origin?.stack))) {
+      own.add(rec.id);
+      if (rec.kind === 'promise' && rec.creatorId !== undefined) own.add(rec.creatorId);
+    }
+  }
+  return own;
 }

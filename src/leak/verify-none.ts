@@ -1,3 +1,5 @@
+import { assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
+import { captureCallerChain } from './caller-chain.js';
 import { collectGarbage } from './collect-garbage.js';
 import { findLeaks, type LeakScope } from './find-leaks.js';
 import { type IgnoreRule, validateIgnoreRules } from './ignore-rules.js';
@@ -5,7 +7,7 @@ import { runInternal } from './labels.js';
 import type { Leak } from './leak.js';
 import { LeakError } from './leak-error.js';
 import { currentId } from './record.js';
-import type { Snapshot } from './snapshot.js';
+import { callerChainOf, type Snapshot } from './snapshot.js';
 import { releaseStacks, startTracking, trackingMode } from './tracker.js';
 
 /** Options for verifyNone. */
@@ -39,27 +41,40 @@ const GC_INTERVAL_MS = 200;
  * await handler(req);
  * await verifyNone({ baseline: base, ignore: [{ package: 'pg-pool' }] });
  */
-export function verifyNone(opts: VerifyOptions = {}): Promise<void> {
-  if (typeof opts !== 'object' || opts === null) throw invalid('verifyNone(opts): opts must be an object');
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-    throw invalid(`verifyNone: timeoutMs must be a number >= 0, got ${String(timeoutMs)}`);
+export function verifyNone(opts?: VerifyOptions): Promise<void> {
+  const where = 'verifyNone(opts)';
+  const o = assertOptions(opts, where, ['baseline', 'ignore', 'timeoutMs', 'label']);
+  const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  assertNumber(timeoutMs, where, 'timeoutMs', { min: 0, infinite: true, unit: 'milliseconds' });
+  if (o.ignore !== undefined) validateIgnoreRules(o.ignore);
+  if (o.baseline !== undefined && !isSnapshot(o.baseline)) {
+    throw invalidArg(`${where}: baseline must come from snapshot(), got ${describe(o.baseline)}`);
   }
-  if (opts.ignore !== undefined) validateIgnoreRules(opts.ignore);
-  if (opts.baseline !== undefined && typeof opts.baseline?.recordId !== 'number') {
-    throw invalid('verifyNone: baseline must come from snapshot()');
+  if (o.label !== undefined && typeof o.label !== 'string') {
+    throw invalidArg(`${where}: label must be a string, got ${describe(o.label)}`);
   }
   const mode = trackingMode();
   if (mode !== 'full') startTracking({ mode: 'full' });
   // Work created after this call cannot be the code under test's: it is the caller's own wait
-  // (`await assert.rejects(verifyNone())`) or work started by something already reported.
+  // (`await assert.rejects(verifyNone())`) or work started by something already reported. Work the
+  // callers of the snapshot's (or this call's) function made after it returned to them is theirs.
+  const callers = [callerChainOf(o.baseline), captureCallerChain(verifyNone)].filter((c) => c !== undefined);
   const scope: LeakScope = {
-    baseline: opts.baseline,
-    label: opts.label,
-    ignore: opts.ignore,
+    baseline: o.baseline,
+    label: o.label,
+    ignore: o.ignore,
     before: currentId(),
+    callers,
   };
   return runInternal(() => waitForNone(scope, timeoutMs));
+}
+
+function isSnapshot(v: unknown): v is Snapshot {
+  try {
+    return typeof (v as Snapshot).recordId === 'number' && (v as Snapshot).taskIds instanceof Set;
+  } catch {
+    return false;
+  }
 }
 
 /** waitForNone is verifyNone without argument checks, shared with the runner plug-ins. */
@@ -93,8 +108,4 @@ export async function waitForLeaks(
     await new Promise<void>((resolve) => setTimeout(resolve, Math.min(delay, timeoutMs - waited)));
     delay = Math.min(delay * 2, MAX_BACKOFF_MS);
   }
-}
-
-function invalid(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: 'LEASH_ERR_INVALID_ARG' });
 }
