@@ -1,0 +1,375 @@
+import type { Context } from '../context/index.js';
+import {
+  assertFunction,
+  assertNumber,
+  assertOneOf,
+  assertOptions,
+  describe,
+  invalidArg,
+} from '../context/internal.js';
+import { CountWindow } from './breaker/count-window.js';
+import { TimeWindow } from './breaker/time-window.js';
+import { FAILURE, SLOW, type SlidingWindow, type WindowJSON } from './breaker/window.js';
+import { BrokenCircuitError, stackless } from './errors.js';
+import { type BreakerState, channels, publish } from './events.js';
+import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
+import { callerCancelled } from './timeout.js';
+
+/** CircuitBreakerOptions configure circuitBreaker(). Defaults are resilience4j's. */
+export interface CircuitBreakerOptions {
+  /** failureRate opens the breaker when failed calls / calls >= it. A fraction in (0, 1]. Default: 0.5. */
+  readonly failureRate?: number;
+  /** slowCallRate opens the breaker when slow calls / calls >= it. A fraction in (0, 1]. Default: 1. */
+  readonly slowCallRate?: number;
+  /** slowCallMs: a call that takes >= this many milliseconds is slow. Default: 60000. */
+  readonly slowCallMs?: number;
+  /**
+   * window is what the rates are measured over: the last `calls` calls, or the calls of the last
+   * `ms` milliseconds in `buckets` buckets (default 10). Default: { calls: 100 }.
+   */
+  readonly window?: { readonly calls: number } | { readonly ms: number; readonly buckets?: number };
+  /** minimumCalls is how many calls the window needs before a rate is judged (capped at a count window's size). Default: 100. */
+  readonly minimumCalls?: number;
+  /** halfOpenCalls is how many probes half-open lets through before deciding. Default: 10. */
+  readonly halfOpenCalls?: number;
+  /** openMs is how long the breaker stays open before it lets probes through. Default: 60000. */
+  readonly openMs?: number;
+  /**
+   * isFailure classifies an error: true counts it as a failure, false as a success. The caller's
+   * own cancellation is never passed to it (it is ignored). Default: every error is a failure.
+   */
+  readonly isFailure?: (err: unknown) => boolean;
+  /** initialState is a breaker's toJSON(), to carry its state across a restart. */
+  readonly initialState?: CircuitBreakerJSON;
+  /** name labels events and messages. Default: 'circuitBreaker'. */
+  readonly name?: string;
+}
+
+/** CircuitBreakerJSON is a breaker's state for hydration: what toJSON() returns. */
+export interface CircuitBreakerJSON {
+  readonly state: BreakerState;
+  /** openUntil is when an open breaker lets probes through, in epoch ms (Date.now()). */
+  readonly openUntil?: number;
+  readonly window: WindowJSON;
+}
+
+/** CircuitBreakerMetrics is a snapshot of the window a breaker judges by. */
+export interface CircuitBreakerMetrics {
+  readonly state: BreakerState;
+  readonly calls: number;
+  readonly failedCalls: number;
+  readonly slowCalls: number;
+  /** failureRate and slowCallRate are NaN until the window has minimumCalls calls. */
+  readonly failureRate: number;
+  readonly slowCallRate: number;
+}
+
+const KNOWN = [
+  'failureRate',
+  'slowCallRate',
+  'slowCallMs',
+  'window',
+  'minimumCalls',
+  'halfOpenCalls',
+  'openMs',
+  'isFailure',
+  'initialState',
+  'name',
+];
+
+const STATES = ['closed', 'open', 'half-open', 'forced-open', 'disabled'] as const;
+
+/**
+ * circuitBreaker returns a breaker that follows resilience4j's state machine. Closed, it lets
+ * calls through and measures them in a sliding window (count or time, O(1) per call); once the
+ * window holds `minimumCalls` calls and the failure rate or the slow-call rate reaches its
+ * threshold, it opens. Open, it rejects every call at once with BrokenCircuitError (one error
+ * instance per opening: the open path allocates nothing else) for `openMs`, then goes half-open and
+ * lets `halfOpenCalls` probes through: if their rates stay under the thresholds it closes, else it
+ * opens again. forceOpen() and disable() pin it open or let everything through unmeasured; reset()
+ * closes it with an empty window.
+ *
+ * The caller's own cancellation (its context ended, cancel or deadline) is never a failure, so
+ * impatient callers cannot open a breaker; a timeout policy's own deadline is a failure, wherever
+ * the timeout sits in a wrap(). A call that settles after its caller left is recorded by its own
+ * outcome. An outcome from an earlier state (a call let through while closed that ends after the
+ * breaker opened) is not recorded. State changes are published on
+ * `leash:resilience:breaker:state-change`, rejections on `leash:resilience:breaker:rejected`.
+ *
+ * @example
+ * const breaker = circuitBreaker({ failureRate: 0.5, window: { calls: 20 }, minimumCalls: 10, openMs: 5_000 });
+ * const user = await breaker.execute(ctx, (ctx) => fetchUser(ctx, id));
+ */
+export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreaker {
+  const where = 'circuitBreaker(options)';
+  const o = assertOptions(options, where, KNOWN);
+  const failureRate = o.failureRate ?? 0.5;
+  assertNumber(failureRate, where, 'failureRate', { min: Number.MIN_VALUE, max: 1, unit: 'a fraction' });
+  const slowCallRate = o.slowCallRate ?? 1;
+  assertNumber(slowCallRate, where, 'slowCallRate', { min: Number.MIN_VALUE, max: 1, unit: 'a fraction' });
+  const slowCallMs = o.slowCallMs ?? 60_000;
+  assertNumber(slowCallMs, where, 'slowCallMs', { min: 0, infinite: true, unit: 'milliseconds' });
+  const minimumCalls = o.minimumCalls ?? 100;
+  assertNumber(minimumCalls, where, 'minimumCalls', { min: 1, integer: true });
+  const halfOpenCalls = o.halfOpenCalls ?? 10;
+  assertNumber(halfOpenCalls, where, 'halfOpenCalls', { min: 1, integer: true });
+  const openMs = o.openMs ?? 60_000;
+  assertNumber(openMs, where, 'openMs', { min: 0, unit: 'milliseconds' });
+  if (o.isFailure !== undefined) assertFunction(o.isFailure, where, 'isFailure');
+  const w = o.window ?? { calls: 100 };
+  const wo = assertOptions(w as { calls?: number; ms?: number; buckets?: number }, `${where} window`, [
+    'calls',
+    'ms',
+    'buckets',
+  ]);
+  let window: SlidingWindow;
+  if (wo.calls !== undefined) {
+    if (wo.ms !== undefined || wo.buckets !== undefined) {
+      throw invalidArg(`${where}: window takes { calls } or { ms, buckets? }, not both`);
+    }
+    assertNumber(wo.calls, where, 'window.calls', { min: 1, integer: true });
+    window = new CountWindow(wo.calls);
+  } else if (wo.ms !== undefined) {
+    assertNumber(wo.ms, where, 'window.ms', { min: Number.MIN_VALUE, unit: 'milliseconds' });
+    const buckets = wo.buckets ?? 10;
+    assertNumber(buckets, where, 'window.buckets', { min: 1, max: 1000, integer: true });
+    window = new TimeWindow(wo.ms, buckets);
+  } else {
+    throw invalidArg(`${where}: window must be { calls: n } or { ms: n }, got ${describe(w)} without either`);
+  }
+  if (o.initialState !== undefined) {
+    const s = o.initialState as unknown as Record<string, unknown>;
+    if (typeof s !== 'object' || s === null || typeof s.window !== 'object') {
+      throw invalidArg(`${where}: initialState must be a breaker's toJSON(), got ${describe(s)}`);
+    }
+    assertOneOf(s.state, where, 'initialState.state', STATES);
+  }
+  return new CircuitBreaker({
+    failureRate,
+    slowCallRate,
+    slowCallMs,
+    minimumCalls: Math.min(minimumCalls, window.capacity),
+    halfOpenCalls,
+    openMs,
+    isFailure: o.isFailure,
+    name: o.name ?? 'circuitBreaker',
+    window,
+    initialState: o.initialState,
+  });
+}
+
+interface Config {
+  failureRate: number;
+  slowCallRate: number;
+  slowCallMs: number;
+  minimumCalls: number;
+  halfOpenCalls: number;
+  openMs: number;
+  isFailure: ((err: unknown) => boolean) | undefined;
+  name: string;
+  window: SlidingWindow;
+  initialState: CircuitBreakerJSON | undefined;
+}
+
+/** CircuitBreaker is the policy made by circuitBreaker(): a Policy with a state you can read and force. */
+export class CircuitBreaker implements InnerPolicy {
+  readonly #c: Config;
+  readonly #window: SlidingWindow;
+  #state: BreakerState = 'closed';
+  // Bumped on every state change: an outcome is recorded only in the state its call started in.
+  #epoch = 0;
+  #openUntil = 0;
+  #openError: BrokenCircuitError | null = null;
+  readonly #halfOpenFullError: BrokenCircuitError;
+  readonly #forcedError: BrokenCircuitError;
+  // Half-open: probes still allowed, and the probes' outcomes.
+  #probesLeft = 0;
+  #probeCalls = 0;
+  #probeFailures = 0;
+  #probeSlow = 0;
+
+  constructor(c: Config) {
+    this.#c = c;
+    this.#window = c.window;
+    this.#halfOpenFullError = stackless(() => new BrokenCircuitError('half-open', 0, c.name));
+    this.#forcedError = stackless(
+      () => new BrokenCircuitError('forced-open', Number.POSITIVE_INFINITY, c.name),
+    );
+    const init = c.initialState;
+    if (init !== undefined) {
+      const now = performance.now();
+      this.#window.load(init.window, now);
+      if (init.state === 'open') {
+        const left = Math.max(0, (init.openUntil ?? 0) - Date.now());
+        this.#open(now, left, false);
+      } else if (init.state === 'half-open') this.#open(now, 0, false);
+      else this.#state = init.state;
+    }
+  }
+
+  /** state is the breaker's state now ('open' turns 'half-open' on the first call after openMs). */
+  get state(): BreakerState {
+    return this.#state;
+  }
+
+  /** metrics reads the window the breaker judges by (the closed state's, or the probes' when half-open). */
+  get metrics(): CircuitBreakerMetrics {
+    const w = this.#window;
+    w.advance(performance.now());
+    const half = this.#state === 'half-open';
+    const calls = half ? this.#probeCalls : w.calls;
+    const failed = half ? this.#probeFailures : w.failures;
+    const slow = half ? this.#probeSlow : w.slowCalls;
+    const enough = calls >= (half ? this.#c.halfOpenCalls : this.#c.minimumCalls);
+    return {
+      state: this.#state,
+      calls,
+      failedCalls: failed,
+      slowCalls: slow,
+      failureRate: enough ? failed / calls : Number.NaN,
+      slowCallRate: enough ? slow / calls : Number.NaN,
+    };
+  }
+
+  execute<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+    return execute(this, ctx, fn, 'circuitBreaker(options).execute(ctx, fn)');
+  }
+
+  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+    switch (this.#state) {
+      case 'closed':
+        break;
+      case 'disabled':
+        return invoke(fn, ctx);
+      case 'forced-open':
+        return this.#reject(this.#forcedError);
+      case 'open':
+        if (performance.now() < this.#openUntil) return this.#reject(this.#openError as BrokenCircuitError);
+        this.#toHalfOpen();
+        this.#probesLeft--;
+        break;
+      case 'half-open':
+        if (this.#probesLeft === 0) return this.#reject(this.#halfOpenFullError);
+        this.#probesLeft--;
+        break;
+    }
+    const epoch = this.#epoch;
+    const started = performance.now();
+    const work = invoke(fn, ctx);
+    work.then(
+      () => this.#settled(epoch, started, 0),
+      (e: unknown) => {
+        // The caller's own cancellation is the caller's decision: not an outcome of the call. Work
+        // that fails on its own after its caller left still counts.
+        if (callerCancelled(ctx, e)) this.#settled(epoch, started, -1);
+        else
+          this.#settled(
+            epoch,
+            started,
+            this.#c.isFailure === undefined || this.#c.isFailure(e) ? FAILURE : 0,
+          );
+      },
+    );
+    return work;
+  }
+
+  /** forceOpen pins the breaker open: every call is rejected until reset() (resilience4j's FORCED_OPEN). */
+  forceOpen(): void {
+    this.#transition('forced-open', Number.NaN, Number.NaN);
+  }
+
+  /** disable lets every call through and records nothing until reset() (resilience4j's DISABLED). */
+  disable(): void {
+    this.#transition('disabled', Number.NaN, Number.NaN);
+  }
+
+  /** reset closes the breaker with an empty window, from any state. */
+  reset(): void {
+    this.#window.reset();
+    this.#transition('closed', Number.NaN, Number.NaN);
+  }
+
+  /** toJSON returns the state to hydrate another breaker with (options.initialState), e.g. after a restart. */
+  toJSON(): CircuitBreakerJSON {
+    const now = performance.now();
+    const window = this.#window.toJSON(now);
+    if (this.#state === 'open') {
+      return { state: 'open', openUntil: Date.now() + Math.max(0, this.#openUntil - now), window };
+    }
+    return { state: this.#state, window };
+  }
+
+  #reject<T>(e: BrokenCircuitError): Promise<T> {
+    if (channels.breakerRejected.hasSubscribers) {
+      publish(channels.breakerRejected, () => ({ name: this.#c.name, state: this.#state }));
+    }
+    return Promise.reject(e);
+  }
+
+  // outcome: -1 ignored, else FAILURE bits (SLOW is added here).
+  #settled(epoch: number, started: number, outcome: number): void {
+    if (epoch !== this.#epoch) return;
+    const state = this.#state;
+    if (outcome < 0) {
+      // An ignored probe gives its permit back, so another caller can probe.
+      if (state === 'half-open') this.#probesLeft++;
+      return;
+    }
+    const now = performance.now();
+    const flags = outcome | (now - started >= this.#c.slowCallMs ? SLOW : 0);
+    const c = this.#c;
+    if (state === 'closed') {
+      const w = this.#window;
+      w.record(now, flags);
+      if (w.calls < c.minimumCalls) return;
+      const fr = w.failures / w.calls;
+      const sr = w.slowCalls / w.calls;
+      if (fr >= c.failureRate || sr >= c.slowCallRate) this.#open(now, c.openMs, true, fr, sr);
+    } else if (state === 'half-open') {
+      this.#probeCalls++;
+      if (flags & FAILURE) this.#probeFailures++;
+      if (flags & SLOW) this.#probeSlow++;
+      if (this.#probeCalls < c.halfOpenCalls) return;
+      const fr = this.#probeFailures / this.#probeCalls;
+      const sr = this.#probeSlow / this.#probeCalls;
+      if (fr >= c.failureRate || sr >= c.slowCallRate) this.#open(now, c.openMs, true, fr, sr);
+      else {
+        this.#window.reset();
+        this.#transition('closed', fr, sr);
+      }
+    }
+  }
+
+  #open(now: number, ms: number, announce: boolean, fr = Number.NaN, sr = Number.NaN): void {
+    this.#openUntil = now + ms;
+    // One error per opening, shared by every call it rejects.
+    this.#openError = stackless(() => new BrokenCircuitError('open', ms, this.#c.name));
+    if (announce) this.#transition('open', fr, sr);
+    else {
+      this.#state = 'open';
+      this.#epoch++;
+    }
+  }
+
+  #toHalfOpen(): void {
+    this.#probesLeft = this.#c.halfOpenCalls;
+    this.#probeCalls = this.#probeFailures = this.#probeSlow = 0;
+    this.#transition('half-open', Number.NaN, Number.NaN);
+  }
+
+  #transition(to: BreakerState, failureRate: number, slowCallRate: number): void {
+    const from = this.#state;
+    this.#state = to;
+    this.#epoch++;
+    if (to !== 'half-open') this.#probesLeft = 0;
+    if (from !== to) {
+      publish(channels.breakerStateChange, () => ({
+        name: this.#c.name,
+        from,
+        to,
+        failureRate,
+        slowCallRate,
+      }));
+    }
+  }
+}

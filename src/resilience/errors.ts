@@ -1,0 +1,116 @@
+// The errors the resilience policies reject with. Each has a stable code and says what to do next.
+// A policy never reports a cancellation by the caller with one of these: the caller gets ctx.err.
+
+/**
+ * BrokenCircuitError is the rejection of a call that a circuit breaker did not let through: the
+ * breaker is open, forced open, or half-open with every probe taken. The dependency was not
+ * called. `retryAfterMs` is the time until the breaker lets a probe through (Infinity when forced
+ * open). One instance is shared by every call rejected while the breaker stays open, so the open
+ * path allocates no error per call: do not mutate it; wrap it (`{ cause }`) to annotate.
+ */
+export class BrokenCircuitError extends Error {
+  /** code is stable across releases: `'LEASH_ERR_CIRCUIT_OPEN'`. */
+  readonly code = 'LEASH_ERR_CIRCUIT_OPEN';
+  /** retryAfterMs is how long, from when the breaker opened, until it lets a probe through. */
+  readonly retryAfterMs: number;
+  /** state is the breaker's state when the call was rejected. */
+  readonly state: 'open' | 'half-open' | 'forced-open';
+  constructor(state: 'open' | 'half-open' | 'forced-open', retryAfterMs: number, name = 'circuitBreaker') {
+    super(
+      state === 'forced-open'
+        ? `${name}: the circuit is forced open; call reset() to close it`
+        : state === 'half-open'
+          ? `${name}: the circuit is half-open and every probe is taken; retry after the probes settle`
+          : `${name}: the circuit is open after too many failed or slow calls; retry in ${Math.ceil(retryAfterMs)} ms`,
+    );
+    this.name = 'BrokenCircuitError';
+    this.state = state;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * BulkheadRejectedError is the rejection of a call that a bulkhead had no room for: every permit
+ * is held and the queue is full, or the caller's remaining budget is shorter than the expected wait.
+ */
+export class BulkheadRejectedError extends Error {
+  /** code is stable across releases: `'LEASH_ERR_BULKHEAD_FULL'`. */
+  readonly code = 'LEASH_ERR_BULKHEAD_FULL';
+  /** limit and queue are the bulkhead's sizes, for the message and for metrics. */
+  readonly limit: number;
+  readonly queue: number;
+  constructor(limit: number, queue: number, reason: 'full' | 'budget' = 'full', name = 'bulkhead') {
+    super(
+      reason === 'full'
+        ? `${name}: all ${limit} permits are held and the queue (${queue}) is full; raise limit or queue, or shed load earlier`
+        : `${name}: the caller's remaining budget is shorter than the expected wait for a permit; give the call a longer deadline`,
+    );
+    this.name = 'BulkheadRejectedError';
+    this.limit = limit;
+    this.queue = queue;
+  }
+}
+
+/**
+ * RateLimitedError is the rejection of a call over a rate limit. `retryAfterMs` is when a call
+ * would next be admitted (the value for a `Retry-After` header; retry() waits for it by default).
+ */
+export class RateLimitedError extends Error {
+  /** code is stable across releases: `'LEASH_ERR_RATE_LIMITED'`. */
+  readonly code = 'LEASH_ERR_RATE_LIMITED';
+  readonly retryAfterMs: number;
+  constructor(retryAfterMs: number, name = 'rateLimiter') {
+    super(`${name}: rate limit exceeded; retry in ${Math.ceil(retryAfterMs)} ms`);
+    this.name = 'RateLimitedError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * RateLimitStoreError is the rejection by a redisRateLimiter with `onStoreError: 'reject'` when
+ * Redis did not answer in time or failed. It is never a RateLimitedError: the limit was not
+ * decided. `cause` holds the store's error.
+ */
+export class RateLimitStoreError extends Error {
+  /** code is stable across releases: `'LEASH_ERR_RATE_LIMIT_STORE'`. */
+  readonly code = 'LEASH_ERR_RATE_LIMIT_STORE';
+  constructor(name: string, cause: unknown) {
+    super(
+      `redisRateLimiter ${name}: the store did not decide (${describeCause(cause)}); check Redis, or choose onStoreError 'allow' or 'local'`,
+      {
+        cause,
+      },
+    );
+    this.name = 'RateLimitStoreError';
+  }
+}
+
+/**
+ * ConcurrencyLimitError is the rejection of a call by an adaptive concurrency limit at its current
+ * limit. Like a full bulkhead, it means "shed this call".
+ */
+export class ConcurrencyLimitError extends Error {
+  /** code is stable across releases: `'LEASH_ERR_CONCURRENCY_LIMIT'`. */
+  readonly code = 'LEASH_ERR_CONCURRENCY_LIMIT';
+  readonly limit: number;
+  constructor(limit: number) {
+    super(`adaptiveLimit: ${limit} calls are in flight, the current limit; shed the call or retry later`);
+    this.name = 'ConcurrencyLimitError';
+    this.limit = limit;
+  }
+}
+
+function describeCause(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** @internal Builds an error without a stack trace (shared instances; a stack costs microseconds). */
+export function stackless<E extends Error>(make: () => E): E {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}

@@ -1,0 +1,184 @@
+import { type Context, remaining, sleep } from '../context/index.js';
+import { assertFunction, assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
+import { type Backoff, exponentialBackoff } from './backoff.js';
+import { channels, publish, type RetryGiveUpEvent } from './events.js';
+import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
+import { RetryBudget } from './retry-budget.js';
+import { endedByPolicyTimeout } from './timeout.js';
+
+/** RetryOptions configure retry(). */
+export interface RetryOptions {
+  /** maxAttempts counts every attempt, the first included. An integer >= 1. Default: 3. */
+  readonly maxAttempts?: number;
+  /** backoff is the wait before each retry. Default: exponentialBackoff() (100 ms doubling to 30 s, full jitter). */
+  readonly backoff?: Backoff;
+  /** retryOn says whether an error is worth another attempt. Default: every error. */
+  readonly retryOn?: (err: unknown, attempt: number) => boolean;
+  /**
+   * retryAfter reads how long the dependency asked to wait (an HTTP `Retry-After`, a rate limit),
+   * in ms, or undefined; the wait is then at least that. Default: the error's `retryAfterMs`
+   * when it is a finite number (RateLimitedError, BrokenCircuitError).
+   */
+  readonly retryAfter?: (err: unknown) => number | undefined;
+  /** budget is a retryBudget() shared with other policies; a retry it refuses is not made. Default: none. */
+  readonly budget?: RetryBudget;
+  /** name labels events. Default: 'retry'. */
+  readonly name?: string;
+}
+
+// Weight of the newest sample in the running estimate of an attempt's duration.
+const EWMA_WEIGHT = 0.2;
+
+function defaultRetryAfter(err: unknown): number | undefined {
+  const v = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
+/**
+ * retry returns a policy that calls `fn` up to `maxAttempts` times while it fails with an error
+ * `retryOn` accepts, waiting `backoff` (or what `retryAfter` asks, if longer) between attempts.
+ * It never starts an attempt that cannot finish before the caller's deadline: a retry is given up
+ * when the wait plus a running estimate of an attempt's duration exceeds the remaining budget, and
+ * the policy rejects with the last error. Waits are cancelled with the context (the caller gets
+ * ctx.err at once and no timer is left). With a shared `budget`, a retry the budget refuses is not
+ * made. The caller's own cancellation is never retried. Every attempt gets the caller's context;
+ * put a timeout() inside retry for a per-attempt deadline.
+ *
+ * @example
+ * const policy = retry({ maxAttempts: 4, backoff: exponentialBackoff({ initialMs: 50, maxMs: 1_000 }) });
+ * const body = await policy.execute(ctx, (ctx) => fetchJson(ctx, url));
+ */
+export function retry(options?: RetryOptions): RetryPolicy {
+  const where = 'retry(options)';
+  const o = assertOptions(options, where, [
+    'maxAttempts',
+    'backoff',
+    'retryOn',
+    'retryAfter',
+    'budget',
+    'name',
+  ]);
+  const maxAttempts = o.maxAttempts ?? 3;
+  assertNumber(maxAttempts, where, 'maxAttempts', { min: 1, integer: true, infinite: true });
+  if (o.backoff !== undefined && typeof (o.backoff as Backoff | null)?.delayMs !== 'function') {
+    throw invalidArg(
+      `${where}: backoff must be a Backoff such as exponentialBackoff() or constantBackoff(ms), got ${describe(o.backoff)}`,
+    );
+  }
+  if (o.retryOn !== undefined) assertFunction(o.retryOn, where, 'retryOn');
+  if (o.retryAfter !== undefined) assertFunction(o.retryAfter, where, 'retryAfter');
+  if (o.budget !== undefined && !(o.budget instanceof RetryBudget)) {
+    throw invalidArg(`${where}: budget must come from retryBudget(), got ${describe(o.budget)}`);
+  }
+  return new RetryPolicy(
+    maxAttempts,
+    o.backoff ?? exponentialBackoff(),
+    o.retryOn,
+    o.retryAfter ?? defaultRetryAfter,
+    o.budget,
+    o.name ?? 'retry',
+  );
+}
+
+/** RetryPolicy is the policy made by retry(). */
+export class RetryPolicy implements InnerPolicy {
+  readonly maxAttempts: number;
+  readonly #backoff: Backoff;
+  readonly #retryOn: ((err: unknown, attempt: number) => boolean) | undefined;
+  readonly #retryAfter: (err: unknown) => number | undefined;
+  readonly #budget: RetryBudget | undefined;
+  readonly #name: string;
+  #attemptMs = 0;
+
+  constructor(
+    maxAttempts: number,
+    backoff: Backoff,
+    retryOn: ((err: unknown, attempt: number) => boolean) | undefined,
+    retryAfter: (err: unknown) => number | undefined,
+    budget: RetryBudget | undefined,
+    name: string,
+  ) {
+    this.maxAttempts = maxAttempts;
+    this.#backoff = backoff;
+    this.#retryOn = retryOn;
+    this.#retryAfter = retryAfter;
+    this.#budget = budget;
+    this.#name = name;
+  }
+
+  /** attemptEstimateMs is the running estimate of how long an attempt takes (0 until one has finished). */
+  get attemptEstimateMs(): number {
+    return this.#attemptMs;
+  }
+
+  execute<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+    return execute(this, ctx, fn, 'retry(options).execute(ctx, fn)');
+  }
+
+  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+    this.#budget?.deposit();
+    const started = performance.now();
+    // The first attempt without an async frame: the common path (it succeeds) costs one then.
+    return invoke(fn, ctx).then(
+      (v) => {
+        this.#sample(performance.now() - started);
+        return v;
+      },
+      (e: unknown) => this.#afterFailure(ctx, fn, e, 1, 0, started),
+    );
+  }
+
+  async #afterFailure<T>(
+    ctx: Context,
+    fn: (ctx: Context) => Promise<T>,
+    err: unknown,
+    attempt: number,
+    previousMs: number,
+    started: number,
+  ): Promise<T> {
+    for (;;) {
+      // The caller left: its decision, never retried (its race already answered it).
+      if (ctx.err !== undefined && !endedByPolicyTimeout(ctx)) throw err;
+      this.#sample(performance.now() - started);
+      if (attempt >= this.maxAttempts) return this.#giveUp(attempt, 'attempts', err);
+      if (this.#retryOn !== undefined && !this.#retryOn(err, attempt)) {
+        return this.#giveUp(attempt, 'not-retryable', err);
+      }
+      let delay = this.#backoff.delayMs(attempt, previousMs);
+      if (!(delay >= 0)) delay = 0;
+      const asked = this.#retryAfter(err);
+      if (asked !== undefined && asked > delay) delay = asked;
+      // No attempt starts that cannot finish before the deadline.
+      if (delay + this.#attemptMs >= remaining(ctx)) return this.#giveUp(attempt, 'deadline', err);
+      if (this.#budget !== undefined && !this.#budget.tryWithdraw())
+        return this.#giveUp(attempt, 'budget', err);
+      if (channels.retry.hasSubscribers) {
+        const a = attempt;
+        const d = delay;
+        publish(channels.retry, () => ({ name: this.#name, attempt: a, delayMs: d, error: err }));
+      }
+      if (delay > 0) await sleep(ctx, delay);
+      previousMs = delay;
+      attempt++;
+      started = performance.now();
+      try {
+        const v = await invoke(fn, ctx);
+        this.#sample(performance.now() - started);
+        return v;
+      } catch (e) {
+        err = e;
+      }
+    }
+  }
+
+  #sample(ms: number): void {
+    this.#attemptMs = this.#attemptMs === 0 ? ms : this.#attemptMs + EWMA_WEIGHT * (ms - this.#attemptMs);
+  }
+
+  #giveUp(attempts: number, reason: RetryGiveUpEvent['reason'], error: unknown): never {
+    if (channels.retryGiveUp.hasSubscribers) {
+      publish(channels.retryGiveUp, () => ({ name: this.#name, attempts, reason, error }));
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,96 @@
+import {
+  abortable,
+  type Context,
+  cause as causeOf,
+  DeadlineExceededError,
+  isCanceled,
+  isDeadlineExceeded,
+  withTimeoutCause,
+} from '../context/index.js';
+import { assertNumber, assertOptions } from '../context/internal.js';
+import { stackless } from './errors.js';
+import { channels, publish } from './events.js';
+import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
+
+/** TimeoutOptions configure timeout(). */
+export interface TimeoutOptions {
+  /** name labels events and messages. Default: 'timeout'. */
+  readonly name?: string;
+}
+
+// Causes recorded by timeout policies' own deadlines, so that a breaker or a fallback around a
+// timeout can tell "this policy's timeout fired" (a failure of the dependency) from "the caller's
+// deadline passed" (the caller's decision), whatever the order of composition.
+const policyCauses = new WeakSet<object>();
+
+/**
+ * @internal
+ * isPolicyTimeout reports whether `ctx` ended because a timeout policy's own deadline passed
+ * (as opposed to its caller cancelling or the caller's own deadline).
+ */
+export function endedByPolicyTimeout(ctx: Context): boolean {
+  const c = causeOf(ctx);
+  return typeof c === 'object' && c !== null && policyCauses.has(c);
+}
+
+/**
+ * @internal
+ * callerCancelled reports whether `err`, the failure of work run under `ctx`, is only the caller's
+ * own decision: `ctx` ended by a cancel or the caller's deadline (not a timeout policy's), and the
+ * work failed with a cancellation or deadline error.
+ */
+export function callerCancelled(ctx: Context, err: unknown): boolean {
+  return ctx.err !== undefined && (isCanceled(err) || isDeadlineExceeded(err)) && !endedByPolicyTimeout(ctx);
+}
+
+/**
+ * timeout returns a policy that gives `fn` a context whose deadline is the sooner of the caller's
+ * and now + `ms`, on the core's shared timer queue (no Node timer per call). When that deadline
+ * passes first, the caller is released at once with a DeadlineExceededError even if `fn` ignores
+ * its context; the work keeps running under its cancelled context and keeps any permit it holds
+ * until it settles. `cause(ctx)` of `fn`'s context is then a DeadlineExceededError naming this
+ * policy, so a breaker or fallback around it counts the timeout as a failure, while the caller's
+ * own deadline is never counted. `ms` is milliseconds, a number >= 0 (Infinity: no timeout).
+ *
+ * @example
+ * const user = await timeout(500).execute(ctx, (ctx) => fetchUser(ctx, id));
+ */
+export function timeout(ms: number, options?: TimeoutOptions): TimeoutPolicy {
+  assertNumber(ms, 'timeout(ms)', 'ms', { min: 0, infinite: true, unit: 'milliseconds' });
+  const opts = assertOptions(options, 'timeout(ms, options)', ['name']);
+  return new TimeoutPolicy(ms, opts.name ?? 'timeout');
+}
+
+/** TimeoutPolicy is the policy made by timeout(). */
+export class TimeoutPolicy implements InnerPolicy {
+  /** ms is the timeout this policy adds, in milliseconds. */
+  readonly ms: number;
+  readonly #name: string;
+  readonly #cause: DeadlineExceededError;
+
+  constructor(ms: number, name: string) {
+    this.ms = ms;
+    this.#name = name;
+    this.#cause = stackless(() => new DeadlineExceededError(`${name}: timed out after ${ms} ms`));
+    policyCauses.add(this.#cause);
+  }
+
+  execute<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+    return execute(this, ctx, fn, 'timeout(ms).execute(ctx, fn)');
+  }
+
+  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+    const [child, cancel] = withTimeoutCause(ctx, this.ms, this.#cause);
+    const work = invoke(fn, child);
+    const result = abortable(child, work);
+    // The derived context ends with the work (it is only the work's), and the deadline entry
+    // leaves the shared queue at once.
+    result.then(cancel, (e: unknown) => {
+      if (e === child.err && endedByPolicyTimeout(child)) {
+        publish(channels.timeout, () => ({ name: this.#name, ms: this.ms }));
+      }
+      cancel();
+    });
+    return result;
+  }
+}

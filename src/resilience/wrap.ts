@@ -1,0 +1,49 @@
+import type { Context } from '../context/index.js';
+import { describe, invalidArg } from '../context/internal.js';
+import { execute, type InnerPolicy, invoke, isPolicy, type Policy, RUN, runInner } from './policy.js';
+
+/**
+ * wrap composes policies into one, outermost first, like cockatiel's wrap:
+ * `wrap(retry, breaker, timeout).execute(ctx, fn)` retries calls through the breaker, each attempt
+ * under its own timeout. The composition races the caller's context once, at the outside, so
+ * wrapping costs a closure per layer and no extra promise race; a caller whose context ends still
+ * gets ctx.err at once. Order matters as it does in cockatiel: a timeout inside a breaker is seen
+ * by the breaker as a failure of the call.
+ *
+ * @example
+ * const policy = wrap(retry({ maxAttempts: 3 }), circuitBreaker({ failureRate: 0.5 }), timeout(1_000));
+ * const user = await policy.execute(ctx, (ctx) => fetchUser(ctx, id));
+ */
+export function wrap(...policies: Policy[]): Policy {
+  for (let i = 0; i < policies.length; i++) {
+    if (!isPolicy(policies[i])) {
+      throw invalidArg(
+        `wrap(...policies): policies[${i}] must be a Policy (an object with execute()), got ${describe(policies[i])}`,
+      );
+    }
+  }
+  const list = policies.slice();
+  return new WrappedPolicy(list);
+}
+
+class WrappedPolicy implements InnerPolicy {
+  readonly #policies: Policy[];
+  constructor(policies: Policy[]) {
+    this.#policies = policies;
+  }
+
+  execute<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+    return execute(this, ctx, fn, 'wrap(...).execute(ctx, fn)');
+  }
+
+  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+    return this.#at(0, ctx, fn);
+  }
+
+  #at<T>(i: number, ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+    const ps = this.#policies;
+    if (ps.length === 0) return invoke(fn, ctx);
+    if (i === ps.length - 1) return runInner(ps[i] as Policy, ctx, fn);
+    return runInner(ps[i] as Policy, ctx, (c) => this.#at(i + 1, c, fn));
+  }
+}
