@@ -337,3 +337,50 @@ describe('Channel: leaks', () => {
     );
   });
 });
+
+describe('Channel: bad input says what it got (issue 8)', () => {
+  const invalid = (fn: () => unknown, message: RegExp) =>
+    assert.throws(fn, (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
+      assert.match((e as Error).message, message);
+      return true;
+    });
+
+  test('new Channel("4") says it got a string; a null-prototype object is rejected', () => {
+    invalid(
+      () => new Channel('4' as unknown as number),
+      /^new Channel\(capacity\): capacity must be an integer.*got the string "4"/,
+    );
+    invalid(() => new Channel(Object.create(null) as number), /got an object with a null prototype/);
+    invalid(() => new Channel({ valueOf: () => 4 } as unknown as number), /got an object/);
+  });
+
+  test('recv() with no context names the call and says "got undefined" once', () => {
+    const ch = new Channel<number>();
+    invalid(
+      () => (ch.recv as () => unknown)(),
+      /^Channel\.recv\(ctx\): ctx must be a Context.*got undefined$/,
+    );
+    assert.throws(
+      () => (ch.recv as () => unknown)(),
+      (e: unknown) => !/undefined undefined/.test((e as Error).message),
+    );
+    invalid(() => ch.send(new AbortController().signal as unknown as Context, 1), /fromSignal/);
+  });
+});
+
+describe('Channel: types', () => {
+  test('RecvResult narrows by ok', async () => {
+    const ch = new Channel<number>(1);
+    ch.trySend(3);
+    const r = await ch.recv(bg);
+    if (r.ok) {
+      const n: number = r.value; // narrowed: no `| undefined`
+      assert.equal(n, 3);
+    } else {
+      const u: undefined = r.value;
+      assert.fail(`unexpected ${u}`);
+    }
+  });
+});

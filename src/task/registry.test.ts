@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describe, test } from 'node:test';
-import { abortable, background, sleep, withCancel } from '../context/index.js';
+import { abortable, background, type Context, sleep, withCancel } from '../context/index.js';
 import { Channel } from './channel.js';
 import {
   go,
@@ -10,6 +10,7 @@ import {
   type TaskHandle,
   type TaskInfo,
   type TaskStartMessage,
+  type TaskState,
   type TaskUnhandledMessage,
   taskCount,
   taskOf,
@@ -293,5 +294,98 @@ describe('go and the task registry', () => {
     assert.throws(() => go(bg, 'nope' as never), isInvalid);
     assert.throws(() => go(null as never, async () => {}), isInvalid);
     assert.throws(() => go({} as never, async () => {}), isInvalid);
+  });
+});
+
+describe('registry: diagnostics payloads cannot change behaviour (issue 9)', () => {
+  test('a subscriber that reads and writes every field changes nothing: the unobserved failure is still warned', async () => {
+    const touch = (msg: unknown) => {
+      const m = msg as Record<string, unknown>;
+      for (const key of [...Object.keys(m), 'done', 'task', 'state', 'observed']) {
+        void m[key];
+        try {
+          m[key] = 'changed';
+        } catch {}
+      }
+    };
+    const names = ['leash:task:start', 'leash:task:end', 'leash:task:unhandled'];
+    for (const n of names) subscribe(n, touch);
+    try {
+      const boom = new Error('still reported');
+      let id = 0;
+      const warned = await warnings('LEASH_WARN_TASK_UNHANDLED', async () => {
+        const reported = await collect('leash:task:unhandled', async () => {
+          id = go(bg, async () => {
+            throw boom;
+          }).id;
+          await flush();
+          await flush();
+        });
+        assert.equal(reported.length, 1);
+        assert.equal((reported[0] as TaskUnhandledMessage).id, id, 'the payload was not changed');
+        assert.equal((reported[0] as TaskUnhandledMessage).error, boom);
+      });
+      assert.equal(warned.length, 1);
+      assert.match(warned[0]!.message, /still reported/);
+    } finally {
+      for (const n of names) unsubscribe(n, touch);
+    }
+  });
+});
+
+describe('registry: bad input (LEASH_ERR_INVALID_ARG)', () => {
+  const invalid = (fn: () => unknown, message: RegExp) =>
+    assert.throws(fn, (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
+      assert.match((e as Error).message, message);
+      return true;
+    });
+
+  test('go checks ctx first, then fn, then options (a string, an unknown key)', () => {
+    const before = taskCount();
+    invalid(
+      () => (go as (...a: unknown[]) => unknown)(async () => 1),
+      /^go\(ctx, fn, opts\): ctx must be a Context.*got a function/,
+    );
+    invalid(
+      () => go(bg, 5 as unknown as () => Promise<void>),
+      /^go\(ctx, fn, opts\): fn must be a function, got the number 5/,
+    );
+    invalid(
+      () => go(bg, async () => {}, 'worker' as unknown as { name: string }),
+      /options must be an object.*got the string "worker"/,
+    );
+    invalid(
+      () => go(bg, async () => {}, { names: 'worker' } as unknown as { name: string }),
+      /unknown option "names"; did you mean "name"\?/,
+    );
+    invalid(
+      () => go(bg, async () => {}, { name: 7 as unknown as string }),
+      /opts\.name must be a string, got the number 7/,
+    );
+    assert.equal(taskCount(), before, 'nothing was started');
+  });
+
+  test('withTaskState and setTaskStacks reject what they cannot use', () => {
+    invalid(
+      () => (withTaskState as (...a: unknown[]) => unknown)('io', 42),
+      /ctx must be a Context.*the string "io"/,
+    );
+    invalid(
+      () => withTaskState(bg, 'io', 42 as unknown as Promise<void>),
+      /promise must be a promise, got the number 42/,
+    );
+    invalid(
+      () => withTaskState(bg, 'sleep' as TaskState, Promise.resolve()),
+      /state must be one of.*did you mean "sleeping"/,
+    );
+    invalid(() => withTaskState(bg, 'done', Promise.resolve()), /state must be one of/);
+    invalid(
+      () => setTaskStacks('yes' as unknown as boolean),
+      /setTaskStacks\(enabled\): enabled must be true or false, got the string "yes"/,
+    );
+    assert.equal(taskStacksEnabled(), false);
+    invalid(() => taskOf(undefined as unknown as Context), /^taskOf\(ctx\): ctx must be a Context/);
   });
 });

@@ -267,3 +267,62 @@ describe('select: types', () => {
     }
   });
 });
+
+describe('select: bad input (LEASH_ERR_INVALID_ARG)', () => {
+  const invalid = (fn: () => unknown, message: RegExp) =>
+    assert.throws(fn, (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
+      assert.match((e as Error).message, message);
+      return true;
+    });
+
+  test('options: { default: 1 }, a typo, a non-object are rejected before any case is polled', () => {
+    const ch = new Channel<number>(1);
+    ch.trySend(1);
+    invalid(
+      () => select(bg, [{ recv: ch }], { default: 1 } as unknown as { default: true }),
+      /^select\(ctx, cases, opts\): opts\.default must be true or false, got the number 1/,
+    );
+    invalid(
+      () => select(bg, [{ recv: ch }], { defualt: true } as unknown as { default: true }),
+      /unknown option "defualt"; did you mean "default"\?/,
+    );
+    invalid(
+      () => select(bg, [{ recv: ch }], true as unknown as { default: true }),
+      /options must be an object/,
+    );
+    assert.equal(ch.length, 1, 'nothing was taken');
+  });
+
+  test('a bad case or ctx names select and says what it got', () => {
+    invalid(
+      () => select(bg, [{ recv: 5 }] as unknown as [{ recv: Channel<number> }]),
+      /case 0 must be.*got an object/,
+    );
+    invalid(() => select(bg, 'x' as unknown as []), /cases must be an array.*got the string "x"/);
+    invalid(
+      () => (select as (...a: unknown[]) => unknown)(),
+      /^select\(ctx, cases, opts\): ctx must be a Context.*got undefined/,
+    );
+  });
+});
+
+describe('select: strict types', () => {
+  test('if (r.index === 0 && r.ok) narrows value to the element type', async () => {
+    const nums = new Channel<number>(1);
+    const names = new Channel<string>(1);
+    nums.trySend(5);
+    const r = await select(bg, [{ recv: nums }, { send: names, value: 'x' }]);
+    if (r.index === 0 && r.ok) {
+      const n: number = r.value;
+      assert.equal(n, 5);
+    } else if (r.index === 1) {
+      assert.equal(names.length, 1);
+    }
+    if (false as boolean) {
+      // @ts-expect-error a boolean cannot be sent on a Channel<string>
+      await select(bg, [{ send: names, value: true }]);
+    }
+  });
+});
