@@ -180,38 +180,40 @@ function render(r: TriggeredReport, timeoutMs: number): string {
     .join('\n');
 }
 
+/** procStat returns the fields after "(comm)" of /proc/PID/stat (state, ppid, pgrp, ...), or undefined. */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+const hasProc = procStat(process.pid) !== undefined;
+
+/** alive reports whether a process is running; a zombie (exited, not yet reaped) is not. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return !hasProc || procStat(pid)?.[0] !== 'Z';
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** groupMembers lists the live processes of a process group, from /proc (Linux); undefined elsewhere. */
+/** groupMembers lists the running processes of a process group, from /proc (Linux); undefined elsewhere. */
 function groupMembers(pgid: number): number[] | undefined {
-  let names: string[];
-  try {
-    names = readdirSync('/proc');
-  } catch {
-    return undefined;
-  }
+  if (!hasProc) return undefined;
   const out: number[] = [];
-  for (const name of names) {
+  for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // state ppid pgrp ...; a zombie is already gone for our purposes.
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(name));
-    } catch {
-      // Exited while we looked.
-    }
+    const fields = procStat(Number(name));
+    if (fields !== undefined && Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(name));
   }
   return out;
 }
@@ -294,7 +296,17 @@ async function doctor(args: Args): Promise<number> {
       .map((n) => Number(n.slice(0, -'.process'.length)))
       .filter(alive);
   };
-  const groupAlive = () => pgid !== undefined && posix && alive(-pgid);
+  const groupAlive = () => {
+    if (pgid === undefined || !posix) return false;
+    const members = groupMembers(pgid);
+    if (members !== undefined) return members.length > 0;
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const signalAll = (signal: NodeJS.Signals) => {
     if (pgid === undefined) return;
     try {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { cliPath, corpusPrograms, leakSites, repoRoot, run } from './corpus-support.js';
@@ -17,6 +18,18 @@ interface Group {
 
 function siteLines(groups: Group[]): string[] {
   return groups.map((g) => g.site.replace(/:\d+$/, ''));
+}
+
+/** doctorJson runs `leash doctor --json FILE ...args` and returns its exit code, stderr and the JSON. */
+async function doctorJson(args: string[]): Promise<{ code: number | null; stderr: string; json: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'leash-corpus-'));
+  try {
+    const file = join(dir, 'doctor.json');
+    const { code, stderr } = await run(process.execPath, [cliPath, 'doctor', '--json', file, ...args]);
+    return { code, stderr, json: existsSync(file) ? readFileSync(file, 'utf8') : '' };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const programs = corpusPrograms();
@@ -60,16 +73,11 @@ interface Report {
 describe('leash doctor finds every corpus leak at its creation line', { concurrency: 2 }, () => {
   for (const [pattern, leakFile, fixedFile] of programs) {
     test(`${pattern}: leak reported, exit code 3 or 4`, async () => {
-      const { code, stdout, stderr } = await run(process.execPath, [
-        cliPath,
-        'doctor',
-        '--json',
-        '--timeout',
-        '2500',
-        '--',
-        process.execPath,
-        leakFile,
-      ]);
+      const {
+        code,
+        json: stdout,
+        stderr,
+      } = await doctorJson(['--timeout', '2500', '--', process.execPath, leakFile]);
       const out = JSON.parse(stdout) as { leaks: number; hung: boolean; reports: Report[] };
       assert.ok(out.leaks > 0, stderr);
       assert.equal(code, out.hung ? 4 : 3);
@@ -86,16 +94,11 @@ describe('leash doctor finds every corpus leak at its creation line', { concurre
       }
     });
     test(`${pattern}: fixed version clean, exit code 0`, async () => {
-      const { code, stdout, stderr } = await run(process.execPath, [
-        cliPath,
-        'doctor',
-        '--json',
-        '--timeout',
-        '5000',
-        '--',
-        process.execPath,
-        fixedFile,
-      ]);
+      const {
+        code,
+        json: stdout,
+        stderr,
+      } = await doctorJson(['--timeout', '5000', '--', process.execPath, fixedFile]);
       const out = JSON.parse(stdout) as { leaks: number; reports: Report[] };
       assert.equal(out.leaks, 0, `${JSON.stringify(out.reports, null, 1)}\n${stderr}`);
       assert.equal(out.reports.length, 1);
@@ -142,15 +145,7 @@ test('leash doctor tracks child Node processes through NODE_OPTIONS', async () =
   const childCode =
     'for (let i = 0; i < 2; i++) setInterval(() => {}, 1000); setTimeout(() => process.exit(0), 300);';
   const parent = `require('node:child_process').spawnSync(process.execPath, ['-e', ${JSON.stringify(childCode)}], { stdio: 'inherit' });`;
-  const { stdout, stderr } = await run(process.execPath, [
-    cliPath,
-    'doctor',
-    '--json',
-    '--',
-    process.execPath,
-    '-e',
-    parent,
-  ]);
+  const { json: stdout, stderr } = await doctorJson(['--', process.execPath, '-e', parent]);
   const out = JSON.parse(stdout) as { reports: Array<Report & { pid: number; ppid: number }> };
   assert.equal(out.reports.length, 2, stderr);
   const child = out.reports.find((r) => r.keepingAlive.length > 0);
