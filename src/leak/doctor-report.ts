@@ -1,3 +1,4 @@
+import { executionAsyncResource } from 'node:async_hooks';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtInIgnored } from './ignore-rules.js';
@@ -82,6 +83,10 @@ function isPlumbing(rec: TrackedRecord, followed: ReadonlySet<number>): boolean 
  */
 export function buildReport(reason: ReportReason, doctorDir?: string): DoctorReport {
   const followed = followedProcesses(doctorDir);
+  // process.exit() from a timer's callback (`setTimeout(() => process.exit(0), n)`) reports from
+  // inside that callback: the timer is still armed until it returns, but it is what is ending the
+  // process, not something keeping it alive.
+  const running = executionAsyncResource();
   const now = Date.now();
   const keeping: Leak[] = [];
   const unrefed: Leak[] = [];
@@ -89,7 +94,7 @@ export function buildReport(reason: ReportReason, doctorDir?: string): DoctorRep
   const listeners = new Map<string, Leak[]>();
   for (const rec of liveRecords()) {
     const frames = framesOf(rec);
-    if (builtInIgnored(rec, frames) || isPlumbing(rec, followed)) continue;
+    if (rec.target === running || builtInIgnored(rec, frames) || isPlumbing(rec, followed)) continue;
     const leak = toLeak(rec, frames, now);
     if (rec.kind === 'resource') (leak.keepsAlive ? keeping : unrefed).push(leak);
     else if (rec.kind === 'promise') pending.push(leak);
