@@ -1,17 +1,21 @@
-import { assertContext } from './base-context.js';
-import { watch } from './cancel-tree.js';
+import { type Watcher, watch } from './cancel-tree.js';
 import type { Context } from './context.js';
-import { holdDeadlines, releaseDeadlines } from './deadline-timers.js';
-import { invalidArg } from './errors.js';
-import { describe } from './key.js';
+import { hold, release } from './deadline-timers.js';
+import { assertContext, describe, invalidArg } from './internal.js';
 import { endWait, reportAbandonedRejection, startWait } from './wait-events.js';
 
+// A getter that throws or a revoked proxy counts as "not a promise" rather than escaping as a raw
+// TypeError.
 function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (
-    (typeof v === 'object' || typeof v === 'function') &&
-    v !== null &&
-    typeof (v as PromiseLike<unknown>).then === 'function'
-  );
+  try {
+    return (
+      (typeof v === 'object' || typeof v === 'function') &&
+      v !== null &&
+      typeof (v as PromiseLike<unknown>).then === 'function'
+    );
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -37,41 +41,43 @@ export function abortable<T>(ctx: Context, work: PromiseLike<T>): Promise<T> {
   }
   const err = ctx.err;
   if (err !== undefined) {
-    work.then(undefined, (e: unknown) => reportAbandonedRejection(e, ctx));
+    try {
+      work.then(undefined, (e: unknown) => reportAbandonedRejection(e, ctx));
+    } catch (e) {
+      reportAbandonedRejection(e, ctx);
+    }
     return Promise.reject(err);
   }
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const held = ctx.deadline !== undefined;
-    if (held) holdDeadlines();
+    if (held) hold();
     const msg = startWait('abortable', ctx);
-    const w = watch(ctx, (e) => {
-      if (settled) return;
+    let w: Watcher | null = null;
+    const finish = (): boolean => {
+      if (settled) return false;
       settled = true;
-      if (held) releaseDeadlines();
+      w?.stop();
+      if (held) release();
       endWait(msg);
-      reject(e);
+      return true;
+    };
+    w = watch(ctx, (o) => {
+      if (finish()) reject(o._errNow());
     });
-    work.then(
-      (v) => {
-        if (settled) return;
-        settled = true;
-        w?.stop();
-        if (held) releaseDeadlines();
-        endWait(msg);
-        resolve(v);
-      },
-      (e: unknown) => {
-        if (settled) {
-          reportAbandonedRejection(e, ctx);
-          return;
-        }
-        settled = true;
-        w?.stop();
-        if (held) releaseDeadlines();
-        endWait(msg);
-        reject(e);
-      },
-    );
+    try {
+      work.then(
+        (v) => {
+          if (finish()) resolve(v);
+        },
+        (e: unknown) => {
+          if (finish()) reject(e);
+          else reportAbandonedRejection(e, ctx);
+        },
+      );
+    } catch (e) {
+      // A thenable whose then() throws rejects as `await thenable` would: with what it threw.
+      if (finish()) reject(e);
+    }
   });
 }

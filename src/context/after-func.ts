@@ -1,8 +1,6 @@
-import { assertContext } from './base-context.js';
 import { propagate, Watcher } from './cancel-tree.js';
 import type { Context } from './context.js';
-import { invalidArg } from './errors.js';
-import { describe } from './key.js';
+import { assertContext, assertFunction } from './internal.js';
 
 /**
  * afterFunc arranges for `fn` to run once, in a microtask of its own, after `ctx` is done (at once
@@ -21,8 +19,7 @@ import { describe } from './key.js';
  */
 export function afterFunc(ctx: Context, fn: () => void): () => boolean {
   assertContext(ctx, 'afterFunc(ctx, fn)');
-  if (typeof fn !== 'function')
-    throw invalidArg(`afterFunc(ctx, fn): fn must be a function, got ${describe(fn)}`);
+  assertFunction(fn, 'afterFunc(ctx, fn)', 'fn');
   // 0: waiting; 1: started (scheduled to run); 2: stopped.
   let state = 0;
   const w = new Watcher(() => {

@@ -1,6 +1,5 @@
 import type { Context, Key } from './context.js';
-import { invalidArg } from './errors.js';
-import { assertKey, ContextKey, describe } from './key.js';
+import { assertKey, ContextKey } from './key.js';
 
 /**
  * @internal
@@ -107,32 +106,4 @@ export abstract class NeverDoneContext extends LeashContext {
 /** @internal The source of any context: for a foreign one, the context itself. */
 export function sourceOf(ctx: Context): Source {
   return ctx instanceof LeashContext ? ctx._source : ctx;
-}
-
-/**
- * isContext reports whether `v` can serve as a Context: one of leash's own, or any object with the
- * Context shape (`deadline`, `err`, `signal`, `done` and a `value()` method), which is what every
- * leash function accepts as a parent. Libraries built on leash use it to validate their `ctx`
- * arguments the way leash does.
- */
-export function isContext(v: unknown): v is Context {
-  if (v instanceof LeashContext) return true;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof (v as Context).value === 'function' &&
-    'err' in v &&
-    'signal' in v &&
-    'done' in v &&
-    'deadline' in v
-  );
-}
-
-/** @internal Throws LEASH_ERR_INVALID_ARG unless `v` is a Context. */
-export function assertContext(v: unknown, where: string): asserts v is Context {
-  if (!isContext(v)) {
-    throw invalidArg(
-      `${where}: expected a Context (from background(), withCancel() and friends, or an object with deadline, err, signal, done and value()), got ${describe(v)}`,
-    );
-  }
 }

@@ -11,8 +11,38 @@
 // children, removed when the last child goes. That keeps Node's MaxListenersExceededWarning away.
 import { LeashContext, SOURCE_KEY, type Source, sourceOf } from './base-context.js';
 import type { Context } from './context.js';
-import { holdDeadlines, releaseDeadlines, unscheduleDeadline } from './deadline-timers.js';
-import { CANCELED, DEADLINE_EXCEEDED } from './errors.js';
+import { hold, release, unscheduleDeadline } from './deadline-timers.js';
+import { CANCELED_KIND, contextError, DEADLINE_KIND } from './errors.js';
+
+/**
+ * @internal
+ * Outcome is why a subtree is done, shared by every context cancelled together: the context whose
+ * cancel started it (its err is made on first read, see errors.ts), or a foreign context or
+ * signal. A child cancelled through its parent has its parent's Outcome, hence the same err and
+ * cause (Go's rule); nothing is shared beyond that subtree.
+ */
+export interface Outcome {
+  _errNow(): Error;
+  _causeNow(): unknown;
+}
+
+/** @internal The Outcome of a foreign context or signal: a given err, or one made from the reason. */
+class ForeignOutcome implements Outcome {
+  _err: Error | undefined;
+  readonly _cause: unknown;
+  constructor(err: Error | undefined, cause: unknown) {
+    this._err = err;
+    this._cause = cause;
+  }
+  _errNow(): Error {
+    let e = this._err;
+    if (e === undefined) e = this._err = contextError(kindForReason(this._cause));
+    return e;
+  }
+  _causeNow(): unknown {
+    return this._cause === undefined ? this._errNow() : this._cause;
+  }
+}
 
 /** @internal A node in an owner's list of children. */
 export interface Link {
@@ -20,7 +50,7 @@ export interface Link {
   _next: Link | null;
   _owner: Owner | null;
   /** Called once, synchronously, when the owner is done; the link is already detached. */
-  _parentDone(err: Error, cause: unknown): void;
+  _parentDone(o: Outcome): void;
 }
 
 /** @internal Something that holds children: a cancel context or a foreign bridge. */
@@ -58,7 +88,7 @@ export function unlink(node: Link): void {
  * Pops every child of `owner` and tells it the owner is done. Popping one at a time from the head
  * keeps the list consistent if a child's cancellation (an abort listener, say) unlinks siblings.
  */
-function finishChildren(owner: Owner, err: Error, cause: unknown): void {
+function finishChildren(owner: Owner, o: Outcome): void {
   let node: Link | null;
   while ((node = owner._head) !== null) {
     const next = node._next;
@@ -66,7 +96,7 @@ function finishChildren(owner: Owner, err: Error, cause: unknown): void {
     if (next !== null) next._prev = null;
     node._next = null;
     node._owner = null;
-    node._parentDone(err, cause);
+    node._parentDone(o);
   }
 }
 
@@ -75,10 +105,21 @@ function finishChildren(owner: Owner, err: Error, cause: unknown): void {
  * CancelCtx is the context made by withCancel, withCancelCause, withDeadline, withTimeout and
  * fromSignal. Deadline contexts are the same class with a heap slot, so that lookups along a chain
  * see few hidden classes.
+ *
+ * Deadlines are kept twice: `_deadline` in epoch ms (what `ctx.deadline` reports, for display and
+ * propagation) and `_when` on the monotonic clock (`performance.now()`), which is what timers,
+ * comparisons and `remaining()` use, so a step of the wall clock changes no timeout (Go's
+ * deadlines carry a monotonic reading for the same reason).
  */
-export class CancelCtx extends LeashContext implements Link, Owner {
+export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
   _deadline: number | undefined;
+  _when: number | undefined;
+  // Done-ness: null while live, else why (this context, an ancestor cancelled with it, or a
+  // foreign outcome). `_err` caches the error once read; `_errKind` and `_cause` describe this
+  // context's own cancellation when it is the Outcome (`_cause` undefined: the cause is the err).
+  _outcome: Outcome | null = null;
   _err: Error | undefined = undefined;
+  _errKind = CANCELED_KIND;
   _cause: unknown = undefined;
   _controller: AbortController | null = null;
   _donePromise: Promise<void> | null = null;
@@ -96,10 +137,25 @@ export class CancelCtx extends LeashContext implements Link, Owner {
   _detach: (() => void) | null = null;
   _kind: string;
 
-  constructor(parent: Context, deadline: number | undefined, kind: string) {
+  /**
+   * A child of `parent`, with the parent's deadline unless `when` (monotonic) and `deadline`
+   * (epoch) give a sooner one.
+   */
+  constructor(parent: Context, kind: string, deadline?: number, when?: number) {
     super(parent, null, undefined, null);
     this._source = this;
-    this._deadline = deadline;
+    if (when === undefined) {
+      if (parent instanceof CancelCtx) {
+        this._deadline = parent._deadline;
+        this._when = parent._when;
+      } else {
+        this._deadline = parent.deadline;
+        this._when = whenOf(parent, this._deadline);
+      }
+    } else {
+      this._deadline = deadline;
+      this._when = when;
+    }
     this._kind = kind;
     propagate(this, parent);
   }
@@ -109,14 +165,18 @@ export class CancelCtx extends LeashContext implements Link, Owner {
   }
 
   get err(): Error | undefined {
-    return this._err;
+    const e = this._err;
+    if (e !== undefined) return e;
+    const o = this._outcome;
+    return o === null ? undefined : (this._err = o._errNow());
   }
 
   get signal(): AbortSignal {
     let c = this._controller;
     if (c === null) {
       c = this._controller = new AbortController();
-      if (this._err !== undefined) c.abort(this._cause);
+      const o = this._outcome;
+      if (o !== null) c.abort(o._causeNow());
     }
     return c.signal;
   }
@@ -124,23 +184,51 @@ export class CancelCtx extends LeashContext implements Link, Owner {
   get done(): Promise<void> {
     let p = this._donePromise;
     if (p === null) {
-      if (this._err !== undefined) p = Promise.resolve();
+      if (this._outcome !== null) p = Promise.resolve();
       else {
         p = new Promise<void>((resolve) => (this._resolveDone = resolve));
         // Awaiting done is waiting on the context, like Go's <-ctx.Done(): with a deadline pending,
         // the process stays alive until it passes (or the context is cancelled sooner).
-        if (this._deadline !== undefined) holdDeadlines();
+        if (this._deadline !== undefined) hold();
       }
       this._donePromise = p;
     }
     return p;
   }
 
+  // As an Outcome: the error and cause of a cancellation that started here.
+  _errNow(): Error {
+    let e = this._err;
+    if (e === undefined) e = this._err = contextError(this._errKind);
+    return e;
+  }
+
+  _causeNow(): unknown {
+    return this._cause === undefined ? this._errNow() : this._cause;
+  }
+
   /**
-   * Cancels this context and its descendants with `err` and `cause`. The first call wins; the
-   * rest do nothing.
+   * Cancels this context on its own account (its cancel function or its deadline): `kind` says
+   * which error `err` will be, `cause` is the custom cause (undefined: the err). The first
+   * cancellation wins.
+   */
+  _cancelSelf(kind: number, cause: unknown): void {
+    if (this._outcome !== null) return;
+    this._errKind = kind;
+    this._cause = cause;
+    this._cancel(this);
+  }
+
+  /** Called by the deadline timer when `_when` has passed. */
+  _expire(): void {
+    this._cancelSelf(DEADLINE_KIND, this._timerCause);
+  }
+
+  /**
+   * Cancels this context and its descendants with Outcome `o`. The first call wins; the rest do
+   * nothing.
    *
-   * It works in two passes. The first marks the whole subtree done (err, cause, timers, links),
+   * It works in two passes. The first marks the whole subtree done (outcome, timers, links),
    * iteratively, so that a chain of contexts thousands deep cannot overflow the stack and leave a
    * half-cancelled tree. The second aborts signals, resolves done promises and tells waiters,
    * parents before children (Go closes a parent's Done channel before its children's; the DOM
@@ -148,9 +236,9 @@ export class CancelCtx extends LeashContext implements Link, Owner {
    * descendant's `err` is already set. Abort listeners run synchronously, as for
    * AbortController.abort; done promises resolve in a later microtask.
    */
-  _cancel(err: Error, cause: unknown): void {
-    if (this._err !== undefined) return;
-    this._markDone(err, cause);
+  _cancel(o: Outcome): void {
+    if (this._outcome !== null) return;
+    this._markDone(o);
     if (this._owner !== null) unlink(this);
     if (this._head === null) {
       this._notify();
@@ -171,8 +259,8 @@ export class CancelCtx extends LeashContext implements Link, Owner {
         child._next = null;
         child._owner = null;
         if (child instanceof CancelCtx) {
-          if (child._err !== undefined) continue;
-          child._markDone(err, cause);
+          if (child._outcome !== null) continue;
+          child._markDone(o);
         }
         tail._next = child;
         tail = child;
@@ -183,15 +271,14 @@ export class CancelCtx extends LeashContext implements Link, Owner {
       const next: Link | null = n._next;
       n._next = null;
       if (n instanceof CancelCtx) n._notify();
-      else n._parentDone(err, cause);
+      else n._parentDone(o);
       n = next;
     }
   }
 
   /** Records the outcome and releases the deadline and foreign listeners; no user code runs. */
-  _markDone(err: Error, cause: unknown): void {
-    this._err = err;
-    this._cause = cause;
+  _markDone(o: Outcome): void {
+    this._outcome = o;
     if (this._heapIndex >= 0) unscheduleDeadline(this);
     const detach = this._detach;
     if (detach !== null) {
@@ -202,27 +289,40 @@ export class CancelCtx extends LeashContext implements Link, Owner {
 
   /** Tells the outside world: aborts the signal and resolves done, if they were ever read. */
   _notify(): void {
-    if (this._controller !== null) this._controller.abort(this._cause);
+    if (this._controller !== null) this._controller.abort((this._outcome as Outcome)._causeNow());
     const resolve = this._resolveDone;
     if (resolve !== null) {
       this._resolveDone = null;
-      if (this._deadline !== undefined) releaseDeadlines();
+      if (this._deadline !== undefined) release();
       resolve();
     }
   }
 
-  _parentDone(err: Error, cause: unknown): void {
-    this._cancel(err, cause);
+  _parentDone(o: Outcome): void {
+    this._cancel(o);
   }
 
   _childrenGone(): void {}
 
   _describe(): string {
     if (this._kind === 'WithDeadline' && this._deadline !== undefined) {
-      return `WithDeadline(${new Date(this._deadline).toISOString()} [${Math.max(0, this._deadline - Date.now())}ms])`;
+      const left = Math.max(0, Math.round((this._when as number) - performance.now()));
+      return `WithDeadline(${new Date(this._deadline).toISOString()} [${left}ms])`;
     }
     return this._kind;
   }
+}
+
+/**
+ * @internal
+ * whenOf is the deadline of any context on the monotonic clock (performance.now()), or undefined.
+ * A foreign context's epoch deadline is converted at the time of the call.
+ */
+export function whenOf(ctx: Context, deadline: number | undefined = ctx.deadline): number | undefined {
+  const src = sourceOf(ctx);
+  if (src instanceof CancelCtx) return src._when;
+  if (deadline === undefined) return undefined;
+  return performance.now() + (deadline - Date.now());
 }
 
 /** @internal A callback registered to run when a context is done (afterFunc, leash's own waits). */
@@ -230,15 +330,15 @@ export class Watcher implements Link {
   _prev: Link | null = null;
   _next: Link | null = null;
   _owner: Owner | null = null;
-  _fn: (err: Error, cause: unknown) => void;
+  _fn: (o: Outcome) => void;
 
-  constructor(fn: (err: Error, cause: unknown) => void) {
+  constructor(fn: (o: Outcome) => void) {
     this._fn = fn;
   }
 
-  _parentDone(err: Error, cause: unknown): void {
+  _parentDone(o: Outcome): void {
     const fn = this._fn;
-    fn(err, cause);
+    fn(o);
   }
 
   /** Unregisters; true when it was still registered. */
@@ -251,10 +351,11 @@ export class Watcher implements Link {
 
 /**
  * @internal
- * watch calls `fn` synchronously when `ctx` is done (at once if it already is) and returns the
- * registration, whose stop() removes it. It returns null when `ctx` can never be done.
+ * watch calls `fn` synchronously when `ctx` is done (at once if it already is) with why
+ * (`o._errNow()` is `ctx.err`), and returns the registration, whose stop() removes it. It returns
+ * null when `ctx` can never be done.
  */
-export function watch(ctx: Context, fn: (err: Error, cause: unknown) => void): Watcher | null {
+export function watch(ctx: Context, fn: (o: Outcome) => void): Watcher | null {
   if (sourceOf(ctx) === null) return null;
   const w = new Watcher(fn);
   propagate(w, ctx);
@@ -270,14 +371,15 @@ export function propagate(child: Link, parent: Context): void {
   const src = sourceOf(parent);
   if (src === null) return; // never done
   if (src instanceof CancelCtx) {
-    if (src._err !== undefined) child._parentDone(src._err, src._cause);
+    const o = src._outcome;
+    if (o !== null) child._parentDone(o);
     else link(src, child);
     return;
   }
   // A foreign context.
   const err = src.err;
   if (err !== undefined) {
-    child._parentDone(err, foreignCause(src, err));
+    child._parentDone(new ForeignOutcome(err, foreignCause(src, err)));
     return;
   }
   link(bridgeFor(src, src.signal, true), child);
@@ -285,13 +387,19 @@ export function propagate(child: Link, parent: Context): void {
 
 /** @internal Links `child` so that it is told when a foreign AbortSignal aborts. */
 export function propagateSignal(child: Link, signal: AbortSignal): void {
-  if (signal.aborted) child._parentDone(errForReason(signal.reason), signal.reason);
+  if (signal.aborted) child._parentDone(new ForeignOutcome(undefined, signal.reason));
   else link(bridgeFor(signal, signal, false), child);
 }
 
-/** @internal The error a context takes when a foreign signal aborts with `reason`. */
-export function errForReason(reason: unknown): Error {
-  return (reason as { name?: unknown } | null)?.name === 'TimeoutError' ? DEADLINE_EXCEEDED : CANCELED;
+/** The kind of error a context takes when a foreign signal aborts with `reason`. */
+function kindForReason(reason: unknown): number {
+  let name: unknown;
+  try {
+    name = (reason as { name?: unknown } | null)?.name;
+  } catch {
+    name = undefined;
+  }
+  return name === 'TimeoutError' ? DEADLINE_KIND : CANCELED_KIND;
 }
 
 // One bridge per foreign context or signal, while it has children.
@@ -322,17 +430,11 @@ class ForeignBridge implements Owner {
 
   #fire(): void {
     bridges.delete(this.#key);
-    let err: Error;
-    let cause: unknown;
-    if (this.#isContext) {
-      const ctx = this.#key as Context;
-      err = ctx.err ?? errForReason(this.#signal.reason);
-      cause = foreignCause(ctx, err);
-    } else {
-      cause = this.#signal.reason;
-      err = errForReason(cause);
-    }
-    finishChildren(this, err, cause);
+    let o: Outcome;
+    const err = this.#isContext ? (this.#key as Context).err : undefined;
+    if (err !== undefined) o = new ForeignOutcome(err, foreignCause(this.#key as Context, err));
+    else o = new ForeignOutcome(undefined, this.#signal.reason);
+    finishChildren(this, o);
   }
 
   _childrenGone(): void {
@@ -352,7 +454,7 @@ function foreignCause(ctx: Context, err: Error): unknown {
   } catch {
     inner = undefined;
   }
-  if (inner instanceof CancelCtx && inner._err !== undefined) return inner._cause;
+  if (inner instanceof CancelCtx && inner._outcome !== null) return inner._outcome._causeNow();
   return err;
 }
 
@@ -360,19 +462,18 @@ function foreignCause(ctx: Context, err: Error): unknown {
 export function causeOf(ctx: Context): unknown {
   const src: Source = sourceOf(ctx);
   if (src === null) return undefined;
-  if (src instanceof CancelCtx) return src._cause;
+  if (src instanceof CancelCtx) {
+    // Without a cause of its own, the outcome's cause is its err, which is also ctx.err.
+    const o = src._outcome;
+    return o === null ? undefined : o._causeNow();
+  }
   const err = src.err;
   return err === undefined ? undefined : foreignCause(src, err);
 }
 
-/** @internal The deadline of any context, read once. */
-export function deadlineOf(ctx: Context): number | undefined {
-  return ctx.deadline;
-}
-
 /** @internal Makes the Disposable cancel function of `c`. */
 export function cancelFuncOf(c: CancelCtx): (() => void) & Disposable {
-  const cancel = (() => c._cancel(CANCELED, CANCELED)) as (() => void) & Disposable;
+  const cancel = (() => c._cancelSelf(CANCELED_KIND, undefined)) as (() => void) & Disposable;
   cancel[Symbol.dispose] = cancel;
   return cancel;
 }

@@ -1,7 +1,8 @@
 // Deadline timers: every leash deadline shares one Node timer.
 //
-// Live deadlines sit in a binary min-heap ordered by deadline; one Node timer is armed for the
-// earliest. A million live withTimeout contexts therefore cost one timer, and cancelling one is an
+// Live deadlines sit in a binary min-heap ordered by deadline on the monotonic clock (`_when`,
+// performance.now()), never the wall clock: a step of the system clock (NTP, a VM resumed, an
+// operator) changes no timeout, as in Go. One Node timer is armed for the earliest. A million live withTimeout contexts therefore cost one timer, and cancelling one is an
 // O(log n) heap removal: its timer is gone at once, nothing waits for it to fire.
 //
 // When the heap empties the Node timer is not cleared: it is unref'd and left to fire once and find
@@ -11,12 +12,15 @@
 //
 // The shared timer is unref'd, so a deadline that nothing waits on does not keep the process alive
 // (like AbortSignal.timeout). A leash operation blocked on a context with a deadline (sleep,
-// abortable, a channel operation, select, Group.wait) takes a hold; while any hold exists the
-// timer is ref'd, so `await ch.recv(ctx)` on a silent channel rejects at the deadline instead of
-// letting the process exit under it. A hold is released when the operation settles, which happens
-// at the latest when its deadline fires.
+// abortable, `await ctx.done`, a channel operation, select, Group.wait) takes a hold; while any
+// hold exists the timer is ref'd, so `await ch.recv(ctx)` on a silent channel rejects at the
+// deadline instead of letting the process exit under it. A hold is released when the operation
+// settles, which happens at the latest when its deadline fires. This is the one home of holds:
+// every layer takes them through ./internal.ts (issue 9); there is no second keep-alive handle.
+//
+// This file imports no other module at run time, so ./internal.ts can re-export it without an
+// import cycle.
 import type { CancelCtx } from './cancel-tree.js';
-import { DEADLINE_EXCEEDED } from './errors.js';
 
 // setTimeout's largest delay; a later deadline is reached in steps.
 const TIMEOUT_MAX = 2 ** 31 - 1;
@@ -29,14 +33,14 @@ let armedFor = Number.POSITIVE_INFINITY;
 let holds = 0;
 let refd = false;
 
-/** @internal Adds `c`, whose `_deadline` is set and in the future, to the heap. */
+/** @internal Adds `c`, whose `_when` is set and in the future, to the heap. */
 export function scheduleDeadline(c: CancelCtx): void {
   const i = heap.length;
   heap.push(c);
   if (i >= highWater) highWater = i + 1;
   c._heapIndex = i;
   siftUp(i);
-  if ((c._deadline as number) < armedFor) arm(c._deadline as number);
+  if ((c._when as number) < armedFor) arm(c._when as number);
   else if (i === 0 && holds > 0) syncRef();
 }
 
@@ -59,14 +63,26 @@ export function unscheduleDeadline(c: CancelCtx): void {
   }
 }
 
-/** @internal Keeps the process alive until released (see the file comment). */
-export function holdDeadlines(): void {
+/**
+ * @internal
+ * hold keeps the process alive while a deadline is pending, until the matching release(). Take
+ * one when an operation starts blocking on a context that has a deadline, and release it exactly
+ * once when the operation stops waiting, whichever way: a hold never released keeps the process
+ * alive until the last pending deadline fires (never past it: an empty heap keeps nothing alive).
+ * A hold costs a counter increment; the timer is ref'd only on the first.
+ */
+export function hold(): void {
   if (holds++ === 0) syncRef();
 }
 
-/** @internal Releases one holdDeadlines(). */
-export function releaseDeadlines(): void {
+/** @internal release ends one hold(). Calling it more often than hold() is a bug. */
+export function release(): void {
   if (--holds === 0) syncRef();
+}
+
+/** @internal heldCount is the number of holds taken and not yet released, for tests. */
+export function heldCount(): number {
+  return holds;
 }
 
 // The timer keeps the process alive only while an operation is blocked and a deadline is pending.
@@ -90,7 +106,7 @@ export function deadlineTimerStats(): {
 
 function arm(at: number): void {
   if (timer !== null) clearTimeout(timer);
-  const delay = Math.min(TIMEOUT_MAX, Math.max(1, at - Date.now()));
+  const delay = Math.min(TIMEOUT_MAX, Math.max(1, Math.ceil(at - performance.now())));
   timer = setTimeout(fire, delay);
   refd = true;
   armedFor = at;
@@ -101,24 +117,24 @@ function fire(): void {
   timer = null;
   refd = false;
   armedFor = Number.POSITIVE_INFINITY;
-  const now = Date.now();
+  const now = performance.now();
   // Cancelling may unschedule other entries (descendants with the same deadline): re-read heap[0].
-  while (heap.length > 0 && (heap[0] as CancelCtx)._deadline! <= now) {
+  while (heap.length > 0 && (heap[0] as CancelCtx)._when! <= now) {
     const c = heap[0] as CancelCtx;
     unscheduleDeadline(c);
-    c._cancel(DEADLINE_EXCEEDED, c._timerCause === undefined ? DEADLINE_EXCEEDED : c._timerCause);
+    c._expire();
   }
-  if (heap.length > 0 && timer === null) arm((heap[0] as CancelCtx)._deadline!);
+  if (heap.length > 0 && timer === null) arm((heap[0] as CancelCtx)._when!);
 }
 
 function siftUp(i: number): boolean {
   const c = heap[i] as CancelCtx;
-  const d = c._deadline!;
+  const d = c._when!;
   const start = i;
   while (i > 0) {
     const p = (i - 1) >> 1;
     const parent = heap[p] as CancelCtx;
-    if (parent._deadline! <= d) break;
+    if (parent._when! <= d) break;
     heap[i] = parent;
     parent._heapIndex = i;
     i = p;
@@ -131,15 +147,15 @@ function siftUp(i: number): boolean {
 function siftDown(i: number): void {
   const n = heap.length;
   const c = heap[i] as CancelCtx;
-  const d = c._deadline!;
+  const d = c._when!;
   for (;;) {
     const l = 2 * i + 1;
     if (l >= n) break;
     const r = l + 1;
     let m = l;
-    let md = (heap[l] as CancelCtx)._deadline!;
+    let md = (heap[l] as CancelCtx)._when!;
     if (r < n) {
-      const rd = (heap[r] as CancelCtx)._deadline!;
+      const rd = (heap[r] as CancelCtx)._when!;
       if (rd < md) {
         m = r;
         md = rd;

@@ -3,11 +3,11 @@
 export { abortable } from './abortable.js';
 export { afterFunc } from './after-func.js';
 export { background, todo } from './background.js';
-export { isContext } from './base-context.js';
 export { cause } from './cause.js';
 export type { CancelCauseFunc, CancelFunc, Context, Key } from './context.js';
 export { CanceledError, DeadlineExceededError, isCanceled, isDeadlineExceeded } from './errors.js';
 export { fromSignal } from './from-signal.js';
+export { isContext } from './internal.js';
 export { createKey } from './key.js';
 export { sleep } from './sleep.js';
 export { withCancel, withCancelCause } from './with-cancel.js';

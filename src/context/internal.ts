@@ -78,7 +78,7 @@ export function isContext(v: unknown): v is Context {
  */
 export function assertContext(v: unknown, where: string): asserts v is Context {
   if (isContext(v)) return;
-  if (typeof AbortSignal !== 'undefined' && v instanceof AbortSignal) {
+  if (isAbortSignalLike(v)) {
     throw invalidArg(
       `${where}: ctx must be a Context, got an AbortSignal; wrap it with fromSignal(parent, signal) from 'leashjs'`,
     );
@@ -86,6 +86,15 @@ export function assertContext(v: unknown, where: string): asserts v is Context {
   throw invalidArg(
     `${where}: ctx must be a Context (from background(), withCancel() and friends, or an object with deadline, err, signal, done and value()), got ${describe(v)}`,
   );
+}
+
+// instanceof asks a proxy for its prototype, which throws when the proxy is revoked.
+function isAbortSignalLike(v: unknown): boolean {
+  try {
+    return typeof AbortSignal !== 'undefined' && v instanceof AbortSignal;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -161,7 +170,14 @@ export function assertOptions<T extends object>(
       `${where}: options must be an object such as { ${known[0] ?? ''}: ... }, got ${describe(v)}`,
     );
   }
-  for (const key of Reflect.ownKeys(v)) {
+  let keys: (string | symbol)[];
+  try {
+    keys = Reflect.ownKeys(v);
+  } catch (cause) {
+    // A proxy whose ownKeys trap throws, or a revoked one.
+    throw Object.assign(invalidArg(`${where}: options cannot be read (${describe(v)})`), { cause });
+  }
+  for (const key of keys) {
     if (typeof key === 'symbol') continue;
     if (known.includes(key)) continue;
     const guess = closest(key, known);
@@ -225,3 +241,22 @@ function editDistance(a: string, b: string): number {
   }
   return prev[b.length] ?? Number.POSITIVE_INFINITY;
 }
+
+/**
+ * readOption reads `opts[key]` once, for options that passed assertOptions. A getter that throws
+ * (or a proxy trap) becomes LEASH_ERR_INVALID_ARG with the thrown value as `cause`, so a caller
+ * validates what it read, never what a second read might return.
+ */
+export function readOption<T extends object, K extends keyof T>(opts: T, key: K, where: string): T[K] {
+  try {
+    return opts[key];
+  } catch (cause) {
+    throw Object.assign(invalidArg(`${where}: option ${String(key)} cannot be read`), { cause });
+  }
+}
+
+// Holds: the one way any layer keeps the process alive while an operation blocks on a context
+// that has a deadline (docs/architecture.md, core rules). Take hold() when the operation starts
+// waiting on such a context and release() exactly once when it stops waiting; heldCount() is for
+// tests. They live with the shared deadline timer because that timer is the handle they ref.
+export { heldCount, hold, release } from './deadline-timers.js';

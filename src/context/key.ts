@@ -1,5 +1,5 @@
 import type { Key } from './context.js';
-import { invalidArg } from './errors.js';
+import { describe, invalidArg } from './internal.js';
 
 /** @internal The one class whose instances are valid keys. */
 export class ContextKey<T> implements Key<T> {
@@ -26,23 +26,20 @@ export class ContextKey<T> implements Key<T> {
  */
 export function createKey<T>(name: string): Key<T> {
   if (typeof name !== 'string')
-    throw invalidArg(`createKey(name): name must be a string, got ${typeof name}`);
+    throw invalidArg(`createKey(name): name must be a string, got ${describe(name)}`);
   return new ContextKey<T>(name);
 }
 
-/** @internal */
-export function assertKey(key: unknown, where: string): asserts key is ContextKey<unknown> {
-  if (!(key instanceof ContextKey)) {
-    throw invalidArg(`${where}: key must be made by createKey(), got ${describe(key)}`);
+// instanceof asks a proxy for its prototype, which throws when the proxy is revoked.
+function isKey(key: unknown): key is ContextKey<unknown> {
+  try {
+    return key instanceof ContextKey;
+  } catch {
+    return false;
   }
 }
 
-/** @internal A short description of a bad argument for error messages. */
-export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (typeof v === 'object') return v.constructor?.name ? `an object (${v.constructor.name})` : 'an object';
-  if (typeof v === 'string')
-    return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
-  return `${typeof v} ${String(v)}`;
+/** @internal Throws LEASH_ERR_INVALID_ARG unless `key` was made by createKey(). */
+export function assertKey(key: unknown, where: string): asserts key is ContextKey<unknown> {
+  if (!isKey(key)) throw invalidArg(`${where}: key must be made by createKey(), got ${describe(key)}`);
 }

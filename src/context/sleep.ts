@@ -1,7 +1,7 @@
-import { assertContext } from './base-context.js';
 import { watch } from './cancel-tree.js';
 import type { Context } from './context.js';
-import { holdDeadlines, releaseDeadlines } from './deadline-timers.js';
+import { hold, release } from './deadline-timers.js';
+import { assertContext } from './internal.js';
 import { endWait, startWait } from './wait-events.js';
 import { toTimeoutMs } from './with-deadline.js';
 
@@ -13,7 +13,8 @@ const TIMEOUT_MAX = 2 ** 31 - 1;
  * whichever comes first. Either way it leaves no timer and no listener behind. While it waits, its
  * timer keeps the process alive, as `setTimeout` does. `sleep(ctx, Infinity)` waits for `ctx` alone
  * (and keeps the process alive only until `ctx`'s deadline, if it has one). Any finite duration
- * works: beyond setTimeout's limit (about 24.8 days) it waits in steps.
+ * works: beyond setTimeout's limit (about 24.8 days) it waits in steps. Durations and the
+ * context's deadline run on the monotonic clock: a step of the system clock moves neither.
  *
  * @example
  * for (;;) {
@@ -30,15 +31,15 @@ export function sleep(ctx: Context, ms: number): Promise<void> {
     const msg = startWait('sleep', ctx);
     let timer: NodeJS.Timeout | null = null;
     let held = false;
-    const w = watch(ctx, (e) => {
+    const w = watch(ctx, (o) => {
       if (timer !== null) clearTimeout(timer);
-      if (held) releaseDeadlines();
+      if (held) release();
       endWait(msg);
-      reject(e);
+      reject(o._errNow());
     });
     if (delay === Number.POSITIVE_INFINITY) {
       if (w !== null && ctx.deadline !== undefined) {
-        holdDeadlines();
+        hold();
         held = true;
       }
     } else {

@@ -1,13 +1,14 @@
-import { assertContext } from './base-context.js';
 import { CancelCtx, cancelFuncOf } from './cancel-tree.js';
 import type { CancelCauseFunc, CancelFunc, Context } from './context.js';
-import { CANCELED } from './errors.js';
+import { CANCELED_KIND } from './errors.js';
+import { assertContext } from './internal.js';
 
 /**
  * withCancel returns a child of `parent` and a function that cancels it. The child is done when
  * `cancel` is called or when `parent` is done, whichever happens first; its `err` is then a
- * CanceledError (or the parent's err). Call `cancel` as soon as the work is over: until then the
- * child stays linked in its parent. `cancel` is idempotent and `Disposable`.
+ * CanceledError (or the parent's err, the very same object). Call `cancel` as soon as the work is
+ * over: until then the child stays linked in its parent (that is what leaks if it is skipped).
+ * `cancel` is idempotent and `Disposable`; safe to call from any callback.
  *
  * @example
  * const [ctx, cancel] = withCancel(parent);
@@ -19,7 +20,7 @@ import { CANCELED } from './errors.js';
  */
 export function withCancel(parent: Context): [Context, CancelFunc] {
   assertContext(parent, 'withCancel(parent)');
-  const c = new CancelCtx(parent, parent.deadline, 'WithCancel');
+  const c = new CancelCtx(parent, 'WithCancel');
   return [c, cancelFuncOf(c)];
 }
 
@@ -35,9 +36,8 @@ export function withCancel(parent: Context): [Context, CancelFunc] {
  */
 export function withCancelCause(parent: Context): [Context, CancelCauseFunc] {
   assertContext(parent, 'withCancelCause(parent)');
-  const c = new CancelCtx(parent, parent.deadline, 'WithCancelCause');
-  const cancel = ((why?: unknown) =>
-    c._cancel(CANCELED, why === undefined ? CANCELED : why)) as CancelCauseFunc;
+  const c = new CancelCtx(parent, 'WithCancelCause');
+  const cancel = ((why?: unknown) => c._cancelSelf(CANCELED_KIND, why)) as CancelCauseFunc;
   cancel[Symbol.dispose] = cancel;
   return [c, cancel];
 }

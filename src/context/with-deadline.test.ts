@@ -148,7 +148,7 @@ describe('bad input', () => {
       assert.throws(fn, (e: unknown) => {
         assert.ok(e instanceof TypeError);
         assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
-        assert.match(e.message, /expected|invalid/);
+        assert.match(e.message, /must be|invalid/);
         return true;
       });
     });

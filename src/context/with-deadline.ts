@@ -1,63 +1,78 @@
-import { assertContext } from './base-context.js';
-import { CancelCtx, cancelFuncOf } from './cancel-tree.js';
+import { isDate } from 'node:util/types';
+import { CancelCtx, cancelFuncOf, whenOf } from './cancel-tree.js';
 import type { CancelFunc, Context } from './context.js';
 import { scheduleDeadline } from './deadline-timers.js';
-import { DEADLINE_EXCEEDED, invalidArg } from './errors.js';
-import { describe } from './key.js';
+import { DEADLINE_KIND } from './errors.js';
+import { assertContext, assertNumber, describe, invalidArg } from './internal.js';
 
+// A Date or epoch ms. isDate() tests the internal slot, so an object that only claims to be a Date
+// (a proxy, Object.create(Date.prototype)) is rejected instead of throwing from getTime().
 function toEpochMs(at: unknown, where: string): number {
-  if (at instanceof Date) {
-    const t = at.getTime();
-    if (Number.isNaN(t)) throw invalidArg(`${where}: the Date is invalid`);
+  if (isDate(at)) {
+    const t = (at as Date).getTime();
+    if (Number.isNaN(t)) throw invalidArg(`${where}: at is an invalid Date`);
     return t;
   }
   if (typeof at !== 'number' || Number.isNaN(at)) {
     throw invalidArg(
-      `${where}: expected a Date or epoch milliseconds (as Date.now() returns), got ${describe(at)}`,
+      `${where}: at must be a Date or epoch milliseconds (as Date.now() returns), got ${describe(at)}`,
     );
   }
   return at;
 }
 
-function toTimeoutMs(ms: unknown, where: string): number {
-  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) {
-    throw invalidArg(
-      `${where}: expected a timeout in milliseconds, a number >= 0 (or Infinity), got ${describe(ms)}`,
-    );
-  }
+/** @internal Validates a duration in ms: a number >= 0, Infinity allowed. Shared with sleep(). */
+export function toTimeoutMs(ms: unknown, where: string): number {
+  assertNumber(ms, where, 'ms', { min: 0, infinite: true, unit: 'milliseconds' });
   return ms;
 }
 
-function deadlineCtx(parent: Context, at: number, cause: unknown): [Context, CancelFunc] {
-  const pd = parent.deadline;
+// `when` is on the monotonic clock, `at` in epoch ms; both name the same instant.
+function deadlineCtx(parent: Context, at: number, when: number, cause: unknown): [Context, CancelFunc] {
+  const pw = whenOf(parent);
   // The parent's deadline is already sooner: the child is a plain cancel context (Go does the same).
-  if (at === Number.POSITIVE_INFINITY || (pd !== undefined && pd <= at)) {
-    const c = new CancelCtx(parent, pd, 'WithCancel');
+  if (when === Number.POSITIVE_INFINITY || (pw !== undefined && pw <= when)) {
+    const c = new CancelCtx(parent, 'WithCancel');
     return [c, cancelFuncOf(c)];
   }
-  const c = new CancelCtx(parent, at, 'WithDeadline');
-  if (c._err === undefined) {
-    const timerCause = cause === undefined ? DEADLINE_EXCEEDED : cause;
-    if (at <= Date.now()) c._cancel(DEADLINE_EXCEEDED, timerCause);
+  const c = new CancelCtx(parent, 'WithDeadline', at, when);
+  if (c._outcome === null) {
+    if (when <= performance.now()) c._cancelSelf(DEADLINE_KIND, cause);
     else {
-      c._timerCause = timerCause;
+      c._timerCause = cause;
       scheduleDeadline(c);
     }
   }
   return [c, cancelFuncOf(c)];
 }
 
+function atDeadline(parent: Context, atArg: unknown, cause: unknown, where: string): [Context, CancelFunc] {
+  assertContext(parent, where);
+  const at = toEpochMs(atArg, where);
+  // Converted once, now: from here on the deadline is a point on the monotonic clock.
+  const when = at === Number.POSITIVE_INFINITY ? at : performance.now() + (at - Date.now());
+  return deadlineCtx(parent, at, when, cause);
+}
+
+function afterTimeout(parent: Context, msArg: unknown, cause: unknown, where: string): [Context, CancelFunc] {
+  assertContext(parent, where);
+  const ms = toTimeoutMs(msArg, where);
+  return deadlineCtx(parent, Date.now() + ms, performance.now() + ms, cause);
+}
+
 /**
  * withDeadline returns a child of `parent` that is done at `at` (a Date, or epoch milliseconds as
  * `Date.now()` counts them) with a DeadlineExceededError, or earlier when `cancel` is called or the
- * parent is done. A deadline later than the parent's changes nothing (the child is a plain
- * `withCancel`); one already past makes a child that is done at once. `Infinity` means no deadline.
- * Every deadline shares one Node timer, which does not by itself keep the process alive. Call
- * `cancel` when the work is over: it removes the deadline at once.
+ * parent is done. `at` is read against the wall clock once, when the context is made; from then
+ * on the deadline runs on the monotonic clock, so a later step of the system clock does not move
+ * it (`ctx.deadline` keeps reporting `at`). A deadline later than the parent's changes nothing
+ * (the child is a plain `withCancel`); one already past makes a child that is done at once.
+ * `Infinity` means no deadline. Every deadline shares one Node timer, which does not by itself
+ * keep the process alive. Call `cancel` when the work is over: it removes the deadline at once;
+ * skipping it keeps the child linked in its parent and its timer entry until the deadline.
  */
 export function withDeadline(parent: Context, at: number | Date): [Context, CancelFunc] {
-  assertContext(parent, 'withDeadline(parent, at)');
-  return deadlineCtx(parent, toEpochMs(at, 'withDeadline(parent, at)'), undefined);
+  return atDeadline(parent, at, undefined, 'withDeadline(parent, at)');
 }
 
 /**
@@ -65,13 +80,15 @@ export function withDeadline(parent: Context, at: number | Date): [Context, Canc
  * `cause(ctx)`. The cause is used only then: `cancel()` still records a CanceledError.
  */
 export function withDeadlineCause(parent: Context, at: number | Date, cause: unknown): [Context, CancelFunc] {
-  assertContext(parent, 'withDeadlineCause(parent, at, cause)');
-  return deadlineCtx(parent, toEpochMs(at, 'withDeadlineCause(parent, at, cause)'), cause);
+  return atDeadline(parent, at, cause, 'withDeadlineCause(parent, at, cause)');
 }
 
 /**
- * withTimeout is `withDeadline(parent, Date.now() + ms)`. `ms` must be a number >= 0; `0` gives a
- * context that is already done, `Infinity` one with no deadline of its own.
+ * withTimeout returns a child of `parent` that is done `ms` milliseconds from now, measured on the
+ * monotonic clock (a step of the system clock changes nothing); `ctx.deadline` reports the
+ * corresponding epoch time, `Date.now() + ms`. `ms` must be a number >= 0; `0` gives a context
+ * that is already done, `Infinity` one with no deadline of its own. Otherwise as
+ * {@link withDeadline}: call `cancel` when the work is over.
  *
  * @example
  * const [ctx, cancel] = withTimeout(parent, 2_000);
@@ -79,26 +96,23 @@ export function withDeadlineCause(parent: Context, at: number | Date, cause: unk
  * const rows = await query(ctx, pool, 'select ...');
  */
 export function withTimeout(parent: Context, ms: number): [Context, CancelFunc] {
-  assertContext(parent, 'withTimeout(parent, ms)');
-  return deadlineCtx(parent, Date.now() + toTimeoutMs(ms, 'withTimeout(parent, ms)'), undefined);
+  return afterTimeout(parent, ms, undefined, 'withTimeout(parent, ms)');
 }
 
 /** withTimeoutCause is {@link withTimeout} with a cause recorded when the timeout fires. */
 export function withTimeoutCause(parent: Context, ms: number, cause: unknown): [Context, CancelFunc] {
-  assertContext(parent, 'withTimeoutCause(parent, ms, cause)');
-  return deadlineCtx(parent, Date.now() + toTimeoutMs(ms, 'withTimeoutCause(parent, ms, cause)'), cause);
+  return afterTimeout(parent, ms, cause, 'withTimeoutCause(parent, ms, cause)');
 }
 
 /**
  * remaining returns the milliseconds left until `ctx`'s deadline: `Infinity` when it has none, `0`
- * when it has passed. Use it to budget downstream calls (a query's statement timeout, a header).
+ * when it has passed. It is measured on the monotonic clock for leash's own deadlines, so it stays
+ * right when the system clock steps. Use it to budget downstream calls (a query's statement
+ * timeout, a header), rather than `ctx.deadline - Date.now()`.
  */
 export function remaining(ctx: Context): number {
   assertContext(ctx, 'remaining(ctx)');
-  const d = ctx.deadline;
-  if (d === undefined) return Number.POSITIVE_INFINITY;
-  return Math.max(0, d - Date.now());
+  const w = whenOf(ctx);
+  if (w === undefined) return Number.POSITIVE_INFINITY;
+  return Math.max(0, w - performance.now());
 }
-
-/** @internal Shared with sleep(): validates a duration. */
-export { toTimeoutMs };

@@ -1,5 +1,6 @@
-import { assertContext, LeashContext, neverDone, neverSignal, sourceOf } from './base-context.js';
+import { LeashContext, neverDone, neverSignal, sourceOf } from './base-context.js';
 import type { Context, Key } from './context.js';
+import { assertContext } from './internal.js';
 import { assertKey, type ContextKey } from './key.js';
 
 /** @internal The context made by withValue: one key, one value, everything else from the parent. */

@@ -1,5 +1,6 @@
-import { assertContext, NeverDoneContext } from './base-context.js';
+import { NeverDoneContext } from './base-context.js';
 import type { Context } from './context.js';
+import { assertContext } from './internal.js';
 
 /** @internal Context made by withoutCancel: the parent's values, nothing else. */
 class WithoutCancelCtx extends NeverDoneContext {
