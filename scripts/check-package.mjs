@@ -97,7 +97,7 @@ if (!tarball) {
   const out = run(npm, ['pack', '--json', '--pack-destination', scratch], { cwd: root });
   tarball = join(scratch, JSON.parse(out.slice(out.indexOf('[')))[0].filename);
 }
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+let pkg;
 const peerSpecs = [
   'express@5',
   'fastify@5',
@@ -126,6 +126,8 @@ function node24() {
   mkdirSync(dir);
   log('bare project: npm install <tarball> typescript@5.9 @types/node (no express, fastify, koa, pg)');
   npmInstall(dir, [tarball, ...toolSpecs]);
+  // The exports of the package as packed (not of the work tree, which may be ahead of the tarball).
+  pkg = JSON.parse(readFileSync(join(dir, 'node_modules/leashjs/package.json'), 'utf8'));
   const subpaths = Object.keys(pkg.exports).filter((k) => k !== './package.json');
   const lines = subpaths.map((k, i) => `import * as m${i} from '${pkg.name}${k.slice(1)}';`);
   lines.push(
