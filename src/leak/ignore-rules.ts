@@ -1,3 +1,4 @@
+import { describe, invalidArg } from '../context/internal.js';
 import type { TrackedRecord } from './record.js';
 import {
   type Frame,
@@ -34,27 +35,38 @@ function matches(pattern: string | RegExp, text: string): boolean {
 
 /** validateIgnoreRules throws a LEASH_ERR_INVALID_ARG TypeError for anything that is not a rule. */
 export function validateIgnoreRules(rules: unknown): asserts rules is IgnoreRule[] {
-  if (!Array.isArray(rules)) throw invalid('ignore must be an array of IgnoreRule');
+  if (!Array.isArray(rules)) {
+    throw invalidArg(`verifyNone(opts): ignore must be an array of IgnoreRule, got ${describe(rules)}`);
+  }
   for (const rule of rules) {
-    const keys = rule && typeof rule === 'object' ? Object.keys(rule) : [];
-    const key = keys[0];
-    const value = key === undefined ? undefined : (rule as Record<string, unknown>)[key];
-    const ok =
-      keys.length === 1 &&
-      (key === 'package'
-        ? typeof value === 'string'
-        : ['topFrame', 'anyFrame', 'creator', 'type'].includes(key!) &&
-          (typeof value === 'string' || value instanceof RegExp));
+    let ok = false;
+    try {
+      const keys = rule && typeof rule === 'object' ? Object.keys(rule) : [];
+      const key = keys[0];
+      const value = key === undefined ? undefined : (rule as Record<string, unknown>)[key];
+      ok =
+        keys.length === 1 &&
+        (key === 'package'
+          ? typeof value === 'string'
+          : ['topFrame', 'anyFrame', 'creator', 'type'].includes(key!) &&
+            (typeof value === 'string' || value instanceof RegExp));
+    } catch {
+      ok = false;
+    }
     if (!ok) {
-      throw invalid(
-        `invalid IgnoreRule ${JSON.stringify(rule)}: use one of { topFrame }, { anyFrame }, { creator }, { type } (string or RegExp) or { package } (string)`,
+      throw invalidArg(
+        `verifyNone(opts): invalid IgnoreRule (${describe(rule)}${ruleKeys(rule)}): use one of { topFrame }, { anyFrame }, { creator }, { type } (string or RegExp) or { package } (string)`,
       );
     }
   }
 }
 
-function invalid(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: 'LEASH_ERR_INVALID_ARG' });
+function ruleKeys(rule: unknown): string {
+  try {
+    return rule && typeof rule === 'object' ? ` with keys ${Object.keys(rule).join(', ') || 'none'}` : '';
+  } catch {
+    return '';
+  }
 }
 
 /** matchesRule reports whether one rule accepts a record with the given parsed frames. */
@@ -111,9 +123,4 @@ export function builtInIgnored(rec: TrackedRecord, frames: readonly Frame[]): bo
   return frames.some(
     (f) => f.file.startsWith('node:internal/deps/undici') || f.file.includes('internal/deps/undici'),
   );
-}
-
-/** isOnlyInternal reports whether no frame is outside Node and leash. */
-export function isOnlyInternal(frames: readonly Frame[]): boolean {
-  return frames.every((f) => isNodeInternal(f) || isLeashFrame(f));
 }

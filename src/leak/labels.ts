@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { assertFunction, describe, invalidArg } from '../context/internal.js';
 
 // Labels work like pprof labels: a value carried by AsyncLocalStorage through every callback, timer
 // and promise started inside withLabel(), stamped on each record the tracker creates. The runner
@@ -22,15 +23,9 @@ export const INTERNAL_LABEL = '\0leash-internal';
  */
 export function withLabel<T>(name: string, fn: () => T): T {
   if (typeof name !== 'string' || name.length === 0 || name === INTERNAL_LABEL) {
-    throw Object.assign(new TypeError('withLabel(name, fn): name must be a non-empty string'), {
-      code: 'LEASH_ERR_INVALID_ARG',
-    });
+    throw invalidArg(`withLabel(name, fn): name must be a non-empty string, got ${describe(name)}`);
   }
-  if (typeof fn !== 'function') {
-    throw Object.assign(new TypeError('withLabel(name, fn): fn must be a function'), {
-      code: 'LEASH_ERR_INVALID_ARG',
-    });
-  }
+  assertFunction(fn, 'withLabel(name, fn)', 'fn');
   return store.run(name, fn);
 }
 

@@ -151,13 +151,6 @@ export function formatAge(ms: number): string {
   return minutes === 1 ? '1 minute' : `${minutes} minutes`;
 }
 
-const describe: Record<Leak['kind'], string> = {
-  task: 'task',
-  resource: 'resource',
-  promise: 'promise',
-  listener: 'listener',
-};
-
 /** formatGroups renders groups for humans: count, kind and state first, then the user's frame. */
 export function formatGroups(groups: readonly LeakGroup[]): string {
   const out: string[] = [];
@@ -169,7 +162,7 @@ export function formatGroups(groups: readonly LeakGroup[]): string {
           ? 'promise still pending'
           : g.kind === 'listener'
             ? `listener on ${g.type}, ${g.state}`
-            : `${describe[g.kind]} ${g.type} [${g.state}]${g.keepsAlive ? ', keeps the process alive' : ''}`;
+            : `${g.kind} ${g.type} [${g.state}]${g.keepsAlive ? ', keeps the process alive' : ''}`;
     out.push(`${g.count} × ${what}, oldest ${formatAge(g.oldestMs)}`);
     out.push(`  created at ${g.site}`);
     for (const frame of g.stack.slice(0, 8)) out.push(`      at ${frame}`);

@@ -19,6 +19,8 @@ interface Entry {
   readonly fn: unknown;
   readonly rec: TrackedRecord;
   readonly origin: Error | undefined;
+  /** EventTarget listeners: the capture flag, part of the listener's identity (DOM). */
+  readonly capture: boolean | undefined;
 }
 const byEmitter = new WeakMap<object, Map<EventKey, Entry[]>>();
 const emitterIds = new WeakMap<object, number>();
@@ -26,6 +28,10 @@ const live = new Set<TrackedRecord>();
 let lastEmitterId = 0;
 let sweepAt = 4096;
 let restore: (() => void) | undefined;
+// EventTarget listeners added with `{ signal }`: the signal whose abort removes them. Read when
+// asked (like a resource's liveness) rather than by listening, which would add a listener to every
+// signal and bring Node's max-listeners warning closer.
+const removedBy = new WeakMap<TrackedRecord, WeakRef<AbortSignal>>();
 
 function emitterId(emitter: object): number {
   let id = emitterIds.get(emitter);
@@ -33,11 +39,17 @@ function emitterId(emitter: object): number {
   return id;
 }
 
-function add(emitter: object, event: EventKey, fn: unknown, above: Function): void {
-  if (typeof fn !== 'function' && (typeof fn !== 'object' || fn === null)) return;
+function add(
+  emitter: object,
+  event: EventKey,
+  fn: unknown,
+  above: Function,
+  capture?: boolean,
+): TrackedRecord | undefined {
+  if (typeof fn !== 'function' && (typeof fn !== 'object' || fn === null)) return undefined;
   const type = emitter.constructor?.name ?? 'EventEmitter';
-  const rec = newRecord('listener', type, undefined, true, undefined, above);
-  if (rec === undefined) return;
+  const rec = newRecord('listener', type, undefined, undefined, above);
+  if (rec === undefined) return undefined;
   const origin = rec.origin;
   Object.defineProperty(rec, 'origin', { get: originOf });
   rec.emitter = new WeakRef(emitter);
@@ -46,13 +58,38 @@ function add(emitter: object, event: EventKey, fn: unknown, above: Function): vo
   let events = byEmitter.get(emitter);
   if (events === undefined) byEmitter.set(emitter, (events = new Map()));
   const list = events.get(event);
-  if (list === undefined) events.set(event, [{ fn, rec, origin }]);
-  else list.push({ fn, rec, origin });
+  if (list === undefined) events.set(event, [{ fn, rec, origin, capture }]);
+  else list.push({ fn, rec, origin, capture });
   live.add(rec);
   if (live.size >= sweepAt) {
     liveListeners();
     sweepAt = Math.max(4096, live.size * 2);
   }
+  return rec;
+}
+
+// The DOM's rules for EventTarget (https://dom.spec.whatwg.org/#add-an-event-listener): a listener
+// is identified by type, callback and capture; adding one that is already there does nothing; the
+// third argument is either the capture boolean or an options object with `capture`, `once` and
+// `signal`.
+function captureOf(options: unknown): boolean {
+  if (typeof options === 'boolean') return options;
+  if (typeof options === 'object' && options !== null)
+    return Boolean((options as { capture?: unknown }).capture);
+  return false;
+}
+
+function hasTargetListener(emitter: object, event: string, fn: unknown, capture: boolean): boolean {
+  const list = byEmitter.get(emitter)?.get(event);
+  return (
+    list?.some(
+      (entry) =>
+        entry.fn === fn &&
+        entry.capture === capture &&
+        entry.rec.state === 'live' &&
+        removedBy.get(entry.rec)?.deref()?.aborted !== true,
+    ) ?? false
+  );
 }
 
 // The `origin` getter of a listener record: its stack while its emitter is alive and it is attached.
@@ -73,12 +110,13 @@ function end(rec: TrackedRecord): void {
   live.delete(rec);
 }
 
-function remove(emitter: object, event: EventKey, fn: unknown): void {
+function remove(emitter: object, event: EventKey, fn: unknown, capture?: boolean): void {
   const list = byEmitter.get(emitter)?.get(event);
   if (list === undefined) return;
   // The most recently added match goes first, as EventEmitter.removeListener does.
   for (let i = list.length - 1; i >= 0; i--) {
     const entry = list[i]!;
+    if (entry.capture !== capture || entry.rec.state !== 'live') continue;
     const target = entry.fn as (Listener & { listener?: unknown }) | undefined;
     if (target === fn || target?.listener === fn) {
       list.splice(i, 1);
@@ -86,6 +124,13 @@ function remove(emitter: object, event: EventKey, fn: unknown): void {
       return;
     }
   }
+}
+
+// Forgets the entry of a listener that left without a remove call (its signal aborted).
+function dropEntry(emitter: object, rec: TrackedRecord): void {
+  const list = byEmitter.get(emitter)?.get(rec.event ?? '');
+  const i = list?.findIndex((entry) => entry.rec === rec) ?? -1;
+  if (i >= 0) list!.splice(i, 1);
 }
 
 function removeAll(emitter: object, event: EventKey | undefined): void {
@@ -141,14 +186,24 @@ export function enableListenerTracking(): void {
     fn: unknown,
     options?: unknown,
   ) {
+    const capture = captureOf(options);
+    // A duplicate (same type, callback and capture) is ignored by EventTarget: record it once.
+    const duplicate = hasTargetListener(this, String(event), fn, capture);
     const result = saved.addEventListener.call(this, event, fn, options);
+    if (duplicate) return result;
     // once listeners leave without calling removeEventListener, so they are not recorded.
-    const once = typeof options === 'object' && options !== null && (options as { once?: boolean }).once;
-    if (!once && !(this instanceof AbortSignal && this.aborted)) add(this, event, fn, addEventListener);
+    const opts = typeof options === 'object' && options !== null ? (options as ListenerOptions) : {};
+    if (opts.once) return result;
+    if (this instanceof AbortSignal && this.aborted) return result;
+    const signal = opts.signal;
+    // A listener added with an aborted signal is never added; one with a live signal leaves when it aborts.
+    if (signal instanceof AbortSignal && signal.aborted) return result;
+    const rec = add(this, String(event), fn, addEventListener, capture);
+    if (rec !== undefined && signal instanceof AbortSignal) removedBy.set(rec, new WeakRef(signal));
     return result;
   };
   et.removeEventListener = function (this: object, event: string, fn: unknown, options?: unknown) {
-    remove(this, event, fn);
+    remove(this, String(event), fn, captureOf(options));
     return saved.removeEventListener.call(this, event, fn, options);
   };
   restore = () => {
@@ -171,6 +226,11 @@ export function enableListenerTracking(): void {
 export function disableListenerTracking(): void {
   restore?.();
   restore = undefined;
+}
+
+interface ListenerOptions {
+  once?: unknown;
+  signal?: unknown;
 }
 
 interface MaybeDead {
@@ -203,8 +263,10 @@ export function liveListeners(): TrackedRecord[] {
   const out: TrackedRecord[] = [];
   for (const rec of live) {
     const emitter = rec.emitter?.deref();
-    if (emitter === undefined || isFinished(emitter)) end(rec);
-    else out.push(rec);
+    if (emitter === undefined || isFinished(emitter) || removedBy.get(rec)?.deref()?.aborted === true) {
+      if (emitter !== undefined) dropEntry(emitter, rec);
+      end(rec);
+    } else out.push(rec);
   }
   return out;
 }

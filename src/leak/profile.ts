@@ -1,3 +1,4 @@
+import { assertOneOf, assertOptions } from '../context/internal.js';
 import { formatAge, framesOf, groupLeaks, type Leak, taskLeak, toLeak } from './leak.js';
 import { liveTasks } from './task-source.js';
 import { counts, liveRecords, trackingMode } from './tracker.js';
@@ -18,11 +19,12 @@ export interface ProfileOptions {
  * mode (or with tracking off) it lists counts by type without stacks. `format: 'json'` returns the
  * same data as JSON text. Read-only and safe to call at any time; cost is linear in what is alive.
  */
-export function profile(opts: ProfileOptions = {}): string {
-  const debug = opts.debug ?? 1;
-  const format = opts.format ?? 'text';
-  if (debug !== 1 && debug !== 2) throw invalid(`profile: debug must be 1 or 2, got ${String(debug)}`);
-  if (format !== 'text' && format !== 'json') throw invalid(`profile: format must be 'text' or 'json'`);
+export function profile(opts?: ProfileOptions): string {
+  const o = assertOptions(opts, 'profile(opts)', ['debug', 'format']);
+  const debug = o.debug ?? 1;
+  const format = o.format ?? 'text';
+  assertOneOf(debug, 'profile(opts)', 'debug', [1, 2] as const);
+  assertOneOf(format, 'profile(opts)', 'format', ['text', 'json'] as const);
   const now = Date.now();
   const items: Leak[] = liveTasks().map((t) => taskLeak(t, now));
   for (const rec of liveRecords()) items.push(toLeak(rec, framesOf(rec), now));
@@ -73,8 +75,4 @@ export function profile(opts: ProfileOptions = {}): string {
     }
   }
   return lines.join('\n');
-}
-
-function invalid(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: 'LEASH_ERR_INVALID_ARG' });
 }

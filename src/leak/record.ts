@@ -69,7 +69,6 @@ export function newRecord(
   kind: RecordKind,
   type: string,
   creatorId: number | undefined,
-  withStack: boolean,
   target: unknown,
   above?: Function,
 ): TrackedRecord | undefined {
@@ -82,7 +81,7 @@ export function newRecord(
     createdAt: Date.now(),
     creatorId,
     label,
-    origin: withStack ? captureOrigin(above) : undefined,
+    origin: captureOrigin(above),
     lineage: undefined,
     target,
     emitter: undefined,

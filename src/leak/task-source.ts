@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { setTaskStacks, type TaskInfo, tasks } from '../task/index.js';
+import { setTaskStacks, type TaskInfo, taskStacksEnabled, tasks } from '../task/index.js';
 import { currentLabel, INTERNAL_LABEL } from './labels.js';
 import { currentId } from './record.js';
 
@@ -14,32 +14,67 @@ interface TaskMeta {
 const meta = new Map<number, TaskMeta>();
 let watching = false;
 
+/** TaskEvent is what leashjs/leak reads from a `leash:task:start` or `leash:task:end` message. */
+export interface TaskEvent {
+  readonly id: number;
+  readonly name: string | undefined;
+  readonly parentId: number | undefined;
+}
+
+/**
+ * readTaskEvent reads a task channel message defensively: the frozen payload
+ * `{ id, name, parentId, ... }` that leashjs/task publishes, or the older `{ task }` wrapper. It
+ * copies the three fields it needs and keeps nothing else, so a subscriber never holds on to (or
+ * changes) what the task layer published. Returns undefined for anything else.
+ */
+export function readTaskEvent(msg: unknown): TaskEvent | undefined {
+  try {
+    if (typeof msg !== 'object' || msg === null) return undefined;
+    const source = (msg as { task?: unknown }).task ?? msg;
+    const { id, name, parentId } = source as { id?: unknown; name?: unknown; parentId?: unknown };
+    if (typeof id !== 'number') return undefined;
+    return {
+      id,
+      name: typeof name === 'string' ? name : undefined,
+      parentId: typeof parentId === 'number' ? parentId : undefined,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 function onStart(msg: unknown): void {
-  const task = (msg as { task?: { id?: number } }).task;
-  if (typeof task?.id === 'number') meta.set(task.id, { label: currentLabel(), afterId: currentId() });
+  const task = readTaskEvent(msg);
+  if (task !== undefined) meta.set(task.id, { label: currentLabel(), afterId: currentId() });
 }
 
 function onEnd(msg: unknown): void {
-  const task = (msg as { task?: { id?: number } }).task;
-  if (typeof task?.id === 'number') meta.delete(task.id);
+  const task = readTaskEvent(msg);
+  if (task !== undefined) meta.delete(task.id);
 }
+
+// Whether task stacks were on before the tracker turned them on (LEASH_TASK_STACKS=1, or the
+// application's own setTaskStacks(true)): stopTracking puts that back instead of forcing them off.
+let stacksBefore: boolean | undefined;
 
 /** watchTasks subscribes to task start and end and turns on task creation stacks; idempotent. */
 export function watchTasks(stacks: boolean): void {
-  setTaskStacks(stacks);
+  stacksBefore ??= taskStacksEnabled();
+  setTaskStacks(stacks || stacksBefore);
   if (watching) return;
   watching = true;
   subscribe('leash:task:start', onStart);
   subscribe('leash:task:end', onEnd);
 }
 
-/** unwatchTasks undoes watchTasks. */
+/** unwatchTasks undoes watchTasks, leaving task stacks as they were before it. */
 export function unwatchTasks(): void {
+  if (stacksBefore !== undefined) setTaskStacks(stacksBefore);
+  stacksBefore = undefined;
   if (!watching) return;
   watching = false;
   unsubscribe('leash:task:start', onStart);
   unsubscribe('leash:task:end', onEnd);
-  setTaskStacks(false);
   meta.clear();
 }
 

@@ -1,6 +1,8 @@
 import { type AsyncHook, createHook } from 'node:async_hooks';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { assertNumber, assertOptions } from '../context/internal.js';
 import { currentLabel, INTERNAL_LABEL } from './labels.js';
+import { readTaskEvent } from './task-source.js';
 
 /** Options for startTrace. */
 export interface TraceOptions {
@@ -64,13 +66,10 @@ function nowUs(): number {
  * rec.stop();
  * writeFileSync('trace.json', JSON.stringify(rec.toJSON())); // open in ui.perfetto.dev
  */
-export function startTrace(opts: TraceOptions = {}): TraceRecorder {
-  const capacity = opts.maxEvents ?? 100_000;
-  if (!Number.isInteger(capacity) || capacity < 16) {
-    throw Object.assign(new TypeError('startTrace: maxEvents must be an integer >= 16'), {
-      code: 'LEASH_ERR_INVALID_ARG',
-    });
-  }
+export function startTrace(opts?: TraceOptions): TraceRecorder {
+  const o = assertOptions(opts, 'startTrace(opts)', ['maxEvents']);
+  const capacity = o.maxEvents ?? 100_000;
+  assertNumber(capacity, 'startTrace(opts)', 'maxEvents', { min: 16, max: 2 ** 26, integer: true });
   const ring: Raw[] = new Array(capacity);
   let head = 0;
   let size = 0;
@@ -123,8 +122,8 @@ export function startTrace(opts: TraceOptions = {}): TraceRecorder {
   // leash tasks, from leashjs/task's diagnostics channels: one async slice per task, named after it.
   const taskNames = new Map<number, string>();
   const onTaskStart = (msg: unknown) => {
-    const task = (msg as { task?: { id?: number; name?: string; parentId?: number } }).task;
-    if (typeof task?.id !== 'number' || currentLabel() === INTERNAL_LABEL) return;
+    const task = readTaskEvent(msg);
+    if (task === undefined || currentLabel() === INTERNAL_LABEL) return;
     const name = `task ${task.name ?? task.id}`;
     taskNames.set(task.id, name);
     push({
@@ -136,7 +135,7 @@ export function startTrace(opts: TraceOptions = {}): TraceRecorder {
     });
   };
   const onTaskEnd = (msg: unknown) => {
-    const id = (msg as { task?: { id?: number } }).task?.id;
+    const id = readTaskEvent(msg)?.id;
     const name = id === undefined ? undefined : taskNames.get(id);
     if (id === undefined || name === undefined) return;
     taskNames.delete(id);
@@ -169,14 +168,18 @@ export function startTrace(opts: TraceOptions = {}): TraceRecorder {
 // Converts raw events to Chrome's format, keeping only complete pairs: an async slice whose begin
 // was evicted is dropped, one still open ends now; callback slices are matched as a stack; a flow is
 // kept only when both its start and finish survived.
+//
+// Every step is one pass or one Map lookup per event, so exporting N events is O(N): the export runs
+// on the event loop of the server behind /debug/leash/trace.
 function toChrome(raw: Raw[]): TraceEvent[] {
   const pid = process.pid;
-  const began = new Set<number>();
+  // The name of each async slice whose begin survived, by asyncId (tasks: negated task id).
+  const began = new Map<number, string>();
   const ended = new Set<number>();
   const flowStart = new Set<number>();
   const flowEnd = new Set<number>();
   for (const e of raw) {
-    if (e.ph === 'b') began.add(e.asyncId);
+    if (e.ph === 'b') began.set(e.asyncId, e.name);
     else if (e.ph === 'e' && began.has(e.asyncId)) ended.add(e.asyncId);
     else if (e.ph === 's') flowStart.add(e.asyncId);
     else if (e.ph === 'f' && flowStart.has(e.asyncId)) flowEnd.add(e.asyncId);
@@ -197,7 +200,7 @@ function toChrome(raw: Raw[]): TraceEvent[] {
   let last = 0;
   for (const e of raw) {
     last = e.ts;
-    const id = e.asyncId < 0 ? `task-${-e.asyncId}` : String(e.asyncId);
+    const id = sliceId(e.asyncId);
     switch (e.ph) {
       case 'b':
         out.push({
@@ -249,14 +252,13 @@ function toChrome(raw: Raw[]): TraceEvent[] {
     const e = open.pop()!;
     out.push({ ph: 'E', name: e.name, cat: 'callback', ts: endTs, pid, tid: 1 });
   }
-  for (const asyncId of began) {
+  for (const [asyncId, name] of began) {
     if (!ended.has(asyncId)) {
-      const b = raw.find((r) => r.ph === 'b' && r.asyncId === asyncId)!;
       out.push({
         ph: 'e',
-        name: b.name,
+        name,
         cat: 'async',
-        id: String(asyncId),
+        id: sliceId(asyncId),
         ts: endTs,
         pid,
         tid: 1,
@@ -265,4 +267,9 @@ function toChrome(raw: Raw[]): TraceEvent[] {
     }
   }
   return out;
+}
+
+// One id per async slice, the same on its begin and its end: a leash task's is `task-<id>`.
+function sliceId(asyncId: number): string {
+  return asyncId < 0 ? `task-${-asyncId}` : String(asyncId);
 }

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { setTaskStacks, taskStacksEnabled } from '../task/index.js';
 import { collectGarbage } from './collect-garbage.js';
 import { withLabel } from './labels.js';
 import { framesOf } from './leak.js';
@@ -132,4 +133,71 @@ test('bad options throw LEASH_ERR_INVALID_ARG', () => {
   assert.throws(() => startTracking({ mode: 'debug', sampleEvery: 0 }), {
     code: 'LEASH_ERR_INVALID_ARG',
   });
+});
+
+test('EventTarget listeners follow the DOM: type + callback + capture is one listener', () => {
+  startTracking({ mode: 'full' });
+  const target = new EventTarget();
+  const mine = () => liveRecords().filter((r) => r.kind === 'listener' && r.emitter?.deref() === target);
+  const fn = () => {};
+  let calls = 0;
+  const counter = () => calls++;
+  // A duplicate add is ignored by EventTarget: one listener, one record.
+  target.addEventListener('x', counter);
+  target.addEventListener('x', counter);
+  target.dispatchEvent(new Event('x'));
+  assert.equal(calls, 1, 'EventTarget itself keeps one listener');
+  assert.equal(mine().length, 1);
+  target.removeEventListener('x', counter);
+  assert.equal(mine().length, 0, 'no phantom after removeEventListener');
+  // capture is part of the identity, given as a boolean or in options.
+  target.addEventListener('y', fn, true);
+  target.addEventListener('y', fn, { capture: true });
+  target.addEventListener('y', fn);
+  target.addEventListener('y', fn, { capture: false });
+  assert.equal(mine().length, 2);
+  target.removeEventListener('y', fn); // the non-capture one
+  assert.deepEqual(
+    mine().map((r) => r.event),
+    ['y'],
+  );
+  target.removeEventListener('y', fn, { capture: false }); // already gone: nothing changes
+  assert.equal(mine().length, 1);
+  target.removeEventListener('y', fn, true);
+  assert.equal(mine().length, 0);
+  // Re-adding after removal is a new listener.
+  target.addEventListener('y', fn, true);
+  assert.equal(mine().length, 1);
+  target.removeEventListener('y', fn, { capture: true });
+  assert.equal(mine().length, 0);
+  // A listener added with a signal leaves when the signal aborts; with an aborted one it never joins.
+  const ac = new AbortController();
+  target.addEventListener('z', fn, { signal: ac.signal });
+  assert.equal(mine().length, 1);
+  ac.abort();
+  assert.equal(mine().length, 0);
+  target.addEventListener('z', fn, { signal: ac.signal });
+  assert.equal(mine().length, 0);
+  target.addEventListener('z', fn);
+  assert.equal(mine().length, 1, 'the aborted one does not count as a duplicate');
+  target.removeEventListener('z', fn);
+  assert.equal(mine().length, 0);
+});
+
+test('stopTracking leaves task stacks as they were (LEASH_TASK_STACKS=1 stays on)', () => {
+  stopTracking();
+  const before = taskStacksEnabled();
+  try {
+    setTaskStacks(true); // what LEASH_TASK_STACKS=1 does at startup
+    startTracking({ mode: 'full' });
+    stopTracking();
+    assert.equal(taskStacksEnabled(), true);
+    setTaskStacks(false);
+    startTracking({ mode: 'full' });
+    assert.equal(taskStacksEnabled(), true, 'tracking turns them on');
+    stopTracking();
+    assert.equal(taskStacksEnabled(), false, 'and off again when it turned them on');
+  } finally {
+    setTaskStacks(before);
+  }
 });

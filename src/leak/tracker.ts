@@ -1,5 +1,6 @@
 import { type AsyncHook, createHook } from 'node:async_hooks';
 import { promiseHooks } from 'node:v8';
+import { assertNumber, assertOneOf, assertOptions } from '../context/internal.js';
 import { disableListenerTracking, enableListenerTracking, liveListeners } from './listener-tracker.js';
 import { captureOrigin, type Lineage, newRecord, type TrackedRecord } from './record.js';
 import { unwatchTasks, watchTasks } from './task-source.js';
@@ -94,22 +95,14 @@ const collected = new FinalizationRegistry<TrackedRecord>((rec) => {
  * seen. Calling it again switches mode (records already made are kept). The hooks are process-wide;
  * leaving tracking on costs what the mode costs (see TrackingMode) until stopTracking.
  */
-export function startTracking(opts: TrackingOptions = {}): void {
-  const next = opts.mode ?? 'full';
-  if (next !== 'count' && next !== 'debug' && next !== 'full') {
-    throw Object.assign(
-      new TypeError(`startTracking: mode must be 'count', 'debug' or 'full', got ${next}`),
-      {
-        code: 'LEASH_ERR_INVALID_ARG',
-      },
-    );
-  }
-  const every = next === 'full' ? 1 : next === 'debug' ? (opts.sampleEvery ?? 64) : 1;
-  if (!Number.isInteger(every) || every < 1) {
-    throw Object.assign(new TypeError('startTracking: sampleEvery must be an integer >= 1'), {
-      code: 'LEASH_ERR_INVALID_ARG',
-    });
-  }
+export function startTracking(opts?: TrackingOptions): void {
+  const where = 'startTracking(opts)';
+  const o = assertOptions(opts, where, ['mode', 'sampleEvery']);
+  const next = o.mode ?? 'full';
+  assertOneOf(next, where, 'mode', ['count', 'debug', 'full'] as const);
+  if (o.sampleEvery !== undefined)
+    assertNumber(o.sampleEvery, where, 'sampleEvery', { min: 1, integer: true });
+  const every = next === 'debug' ? (o.sampleEvery ?? 64) : 1;
   if (mode !== undefined) stopTracking();
   mode = next;
   sampleEvery = every;
@@ -159,7 +152,7 @@ function recordInit(promise: Promise<unknown>, parent: Promise<unknown> | undefi
   if (sampleEvery > 1 && ++sampleCounter < sampleEvery) return;
   sampleCounter = 0;
   const creatorId = parent === undefined ? undefined : promiseRecords.get(parent)?.id;
-  const rec = newRecord('promise', 'Promise', creatorId, true, undefined);
+  const rec = newRecord('promise', 'Promise', creatorId, undefined);
   if (rec === undefined) {
     internalPromises.add(promise);
     return;
@@ -201,7 +194,7 @@ function resourceInit(asyncId: number, type: string, triggerAsyncId: number, res
   ) {
     return;
   }
-  const rec = newRecord('resource', type, trigger?.id, true, resource);
+  const rec = newRecord('resource', type, trigger?.id, resource);
   if (rec === undefined) return;
   rec.lineage =
     lineages.get(triggerAsyncId) ??
@@ -315,11 +308,6 @@ export function releaseStacks(): void {
 /** abandonedRecords returns the promises proven abandoned so far, oldest first (at most 10,000). */
 export function abandonedRecords(): readonly TrackedRecord[] {
   return abandoned;
-}
-
-/** isInternalPromise reports whether a promise is leash's own or derived from it. */
-export function markInternal(promise: Promise<unknown>): void {
-  internalPromises.add(promise);
 }
 
 /** Counts are what count mode knows: cheap totals, no identities. */
