@@ -64,6 +64,7 @@ function boundedQueryClass(client: PgClient): QueryClass | undefined {
 function makeClass(Base: QueryClass): QueryClass {
   return class BoundedQuery extends Base {
     leashSet = '';
+    leashReset = true;
     leashExtended = false;
     leashPrefix = 0;
 
@@ -77,7 +78,7 @@ function makeClass(Base: QueryClass): QueryClass {
     }
 
     override _getRows(connection: Connection, rows?: number): void {
-      if (!this.leashExtended || rows) {
+      if (!this.leashExtended || !this.leashReset || rows) {
         super._getRows(connection, rows);
         return;
       }
@@ -102,7 +103,9 @@ function makeClass(Base: QueryClass): QueryClass {
 
 /**
  * submitBounded runs text (string or QueryConfig) with values on client with statement_timeout = ms
- * for this statement only, in one round trip. Returns undefined, without sending anything, when it
+ * for this statement only, in one round trip: `SET LOCAL` before simple-protocol text when `local`
+ * (the session is idle, so the statement's implicit transaction ends the setting), else `SET` before
+ * and `RESET` after. Returns the result and whether SET LOCAL was used, or undefined, without sending anything, when it
  * cannot (not node-postgres, portal paging with `rows`, empty text); the caller then uses separate
  * round trips.
  */
@@ -111,7 +114,8 @@ export function submitBounded(
   text: unknown,
   values: unknown[] | undefined,
   ms: number,
-): Promise<unknown> | undefined {
+  local: boolean,
+): { done: Promise<unknown>; local: boolean } | undefined {
   const Bounded = boundedQueryClass(client);
   if (Bounded === undefined) return undefined;
   let resolve!: (v: unknown) => void;
@@ -122,20 +126,25 @@ export function submitBounded(
   });
   const q = new Bounded(text, values, (err, result) => {
     if (err) reject(err);
-    else resolve(stripWrapping(result));
-  }) as PgQuery & { leashSet: string; leashExtended: boolean; leashPrefix: number };
+    else resolve(stripWrapping(result, !local));
+  }) as PgQuery & { leashSet: string; leashReset: boolean; leashExtended: boolean; leashPrefix: number };
   if (q.rows || typeof q.text !== 'string' || q.text.trim() === '') return undefined;
-  q.leashSet = setTimeoutSql(ms);
   if (q.requiresPreparation()) {
+    // PostgreSQL does not treat an extended-protocol batch as a transaction block ("SET LOCAL can
+    // only be used in transaction blocks", and it has no effect): a session SET and a RESET.
+    local = false;
     q.leashExtended = true;
-  } else {
+  }
+  q.leashSet = setTimeoutSql(ms, local);
+  q.leashReset = !local;
+  if (!q.leashExtended) {
     const prefix = `${q.leashSet};`;
     q.leashPrefix = prefix.length;
     // A newline ends a trailing `--` comment in the caller's text; its own trailing `;` is harmless.
-    q.text = `${prefix}${q.text}\n;${resetTimeoutSql}`;
+    q.text = local ? `${prefix}${q.text}` : `${prefix}${q.text}\n;${resetTimeoutSql}`;
   }
   (client as unknown as { query(q: unknown): unknown }).query(q);
-  return done;
+  return { done, local };
 }
 
 interface ResultLike {
@@ -145,14 +154,14 @@ interface ResultLike {
   fields: unknown[];
 }
 
-/** stripWrapping drops the SET's and the RESET's results: what is left is what pg returns for the caller's text. */
-export function stripWrapping(result: unknown): unknown {
-  if (!Array.isArray(result)) return result;
-  const inner = result.slice(1, -1);
+/** stripWrapping drops the results of the SET (and of the RESET when sent): what is left is what pg returns for the caller's text. */
+export function stripWrapping(result: unknown, reset: boolean): unknown {
+  const all = Array.isArray(result) ? result : [result];
+  const inner = all.slice(1, reset ? -1 : undefined);
   if (inner.length === 1) return inner[0];
   if (inner.length > 1) return inner;
-  // Only comments between the SET and the RESET: pg's answer to an empty query is an empty result.
-  const last = result[result.length - 1] as ResultLike;
+  // Only comments after the SET: pg's answer to an empty query is an empty result.
+  const last = all[all.length - 1] as ResultLike;
   last.command = null;
   last.rowCount = null;
   last.rows = [];

@@ -16,14 +16,17 @@ export function statementTimeoutMs(remainingMs: number): number {
   return Math.min(maxStatementTimeoutMs, Math.floor(remainingMs));
 }
 
-/** setTimeoutSql is the statement that sets a session's statement_timeout (ms must come from statementTimeoutMs). */
-export function setTimeoutSql(ms: number): string {
+/**
+ * setTimeoutSql is the statement that sets statement_timeout (ms must come from statementTimeoutMs):
+ * for the session, or with `local` for the current transaction only (SET LOCAL).
+ */
+export function setTimeoutSql(ms: number, local = false): string {
   if (!Number.isInteger(ms) || ms < 1 || ms > maxStatementTimeoutMs) {
     throw new RangeError(
       `statement_timeout must be an integer from 1 to ${maxStatementTimeoutMs}, got ${ms}`,
     );
   }
-  return `SET statement_timeout = ${ms}`;
+  return `SET ${local ? 'LOCAL ' : ''}statement_timeout = ${ms}`;
 }
 
 export const resetTimeoutSql = 'RESET statement_timeout';

@@ -1,12 +1,12 @@
 import type { Context } from '../context/index.js';
-import { afterFunc, remaining, sleep } from '../context/index.js';
+import { afterFunc, remaining } from '../context/index.js';
 import { assertContext, assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
 import { submitBounded } from './bounded.js';
 import { resetTimeoutSql, setTimeoutSql, statementTimeoutMs } from './budget.js';
 import type { CancelTarget } from './cancel-request.js';
 import { sendCancelRequest } from './cancel-request.js';
 import { ConnectionError } from './errors.js';
-import { isHealthy, lostError, markLost, raw, txStatus } from './session.js';
+import { isHealthy, lostError, markLost, raw, txStatus, whileRunning } from './session.js';
 import { isClient, isPool } from './targets.js';
 import type { PgClient, PgPool, PgQueryConfig, PgQueryResult, PgRow } from './types.js';
 import { usingClient } from './with-client.js';
@@ -113,14 +113,20 @@ export async function runQuery(
   if (ms === 0 || tx === 'E')
     return cancellable(ctx, client, () => send(client, text, values), false, graceMs);
 
+  // Idle session: SET LOCAL, which ends with the implicit transaction the statement runs in (no
+  // RESET to send). Inside the caller's transaction block: SET, then RESET in the same message.
+  let local = tx === 'I';
   let inline = true;
   try {
     return await cancellable(
       ctx,
       client,
       () => {
-        const pending = submitBounded(client, text, values, ms);
-        if (pending !== undefined) return pending;
+        const sent = submitBounded(client, text, values, ms, local);
+        if (sent !== undefined) {
+          local = sent.local;
+          return sent.done;
+        }
         inline = false;
         return separate(ctx, client, text, values, ms);
       },
@@ -135,9 +141,10 @@ export async function runQuery(
       const again = statementTimeoutMs(remaining(ctx));
       return cancellable(ctx, client, () => separate(ctx, client, text, values, again), true, graceMs);
     }
-    // A server error rolled the SET back with the implicit transaction (or the caller's ROLLBACK
-    // will); an error raised in this process (a value pg could not serialize) may have left it set.
-    if (typeof (err as { severity?: unknown }).severity !== 'string' && txStatus(client) !== 'E') {
+    // SET LOCAL ended with the implicit transaction. A session SET was rolled back with the failed
+    // statement's transaction (or will be by the caller's ROLLBACK), unless the error was raised in
+    // this process (a value pg could not serialize): then it may still be set.
+    if (!local && typeof (err as { severity?: unknown }).severity !== 'string' && txStatus(client) !== 'E') {
       await resetTimeout(client);
     }
     throw err;
@@ -193,11 +200,7 @@ async function cancellable(
   // checked out, so without this one the process would die. The statement may still run on the
   // server (only this connection broke): a best-effort cancel request stops it. It cannot hit
   // another session: the backend's key pair is its own, and its session is gone.
-  const onError = (err: Error) => {
-    markLost(client, err);
-    cancel();
-  };
-  raw(client).on('error', onError);
+  const running = whileRunning(client, cancel);
   const stop = afterFunc(ctx, () => {
     if (settled) return;
     cancel();
@@ -210,9 +213,10 @@ async function cancellable(
     if (ctx.err !== undefined) throw ctx.err;
     const broken = lostError(client);
     if (broken !== undefined) throw connectionLost(broken, 'while the statement ran');
-    // Our own statement_timeout fired a hair before the context's deadline timer: report the deadline.
-    if (limited && (err as { code?: string }).code === queryCanceled && remaining(ctx) < 50) {
-      await sleep(ctx, remaining(ctx) + 1).catch(() => {});
+    // Our own statement_timeout fired a hair before the context's deadline timer (it was at most the
+    // remaining budget when sent): wait for the deadline, then report it rather than pg's 57014.
+    if (limited && isStatementTimeout(err) && remaining(ctx) < 50) {
+      await Promise.race([ctx.done, delay(remaining(ctx) + 100)]);
       if (ctx.err !== undefined) throw ctx.err;
     }
     throw err;
@@ -220,12 +224,21 @@ async function cancellable(
     settled = true;
     stop();
     if (grace !== undefined) clearTimeout(grace);
-    raw(client).removeListener('error', onError);
+    running();
     // The server closes the cancel connection only after it signalled the backend; an idle backend
     // drops the signal, so once this resolves the client is safe to reuse. A client whose connection
     // broke (or was destroyed at the grace deadline) is never reused: no need to wait then.
     if (cancelling !== undefined && isHealthy(client)) await cancelling;
   }
+}
+
+/** isStatementTimeout: SQLSTATE 57014 (the message, which says why, may be translated). */
+function isStatementTimeout(err: unknown): boolean {
+  return (err as { code?: unknown }).code === queryCanceled;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 async function resetTimeout(client: PgClient): Promise<void> {

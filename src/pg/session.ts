@@ -47,6 +47,51 @@ export function markLost(client: PgClient, err: Error): void {
 
 function ignoreAfterLoss(): void {}
 
+// Clients whose 'error' events leash listens to, with how many holders (a checkout, a running query).
+const guards = new WeakMap<object, { holders: number; listener: (err: Error) => void }>();
+// What to do when the connection of a client breaks while a statement runs on it (send a cancel).
+const inflight = new WeakMap<object, () => void>();
+
+/** onConnectionError is the 'error' listener leash puts on a client it holds. */
+export function onConnectionError(client: PgClient, err: Error): void {
+  markLost(client, err);
+  inflight.get(client)?.();
+}
+
+/** guardClient listens to client's 'error' events until every holder called its returned function. */
+export function guardClient(client: PgClient): () => void {
+  let g = guards.get(client);
+  if (g === undefined) {
+    const listener = (err: Error) => onConnectionError(client, err);
+    g = { holders: 0, listener };
+    guards.set(client, g);
+    raw(client).on('error', listener);
+  }
+  g.holders++;
+  const held = g;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--held.holders > 0) return;
+    guards.delete(client);
+    raw(client).removeListener('error', held.listener);
+  };
+}
+
+/**
+ * whileRunning registers onBreak for the statement about to run on client, and makes sure a broken
+ * connection is noticed (one shared listener per client). Call the returned function when the statement settled.
+ */
+export function whileRunning(client: PgClient, onBreak: () => void): () => void {
+  inflight.set(client, onBreak);
+  const unguard = guardClient(client);
+  return () => {
+    if (inflight.get(client) === onBreak) inflight.delete(client);
+    unguard();
+  };
+}
+
 /** isHealthy reports whether a pg client can still run queries (not ended, not errored). */
 export function isHealthy(client: PgClient): boolean {
   const c = raw(client);

@@ -2,7 +2,7 @@ import type { Context } from '../context/index.js';
 import { afterFunc } from '../context/index.js';
 import { assertContext, assertFunction, describe, invalidArg } from '../context/internal.js';
 import { ConnectionError, PoolClosedError } from './errors.js';
-import { isHealthy, lostError, markLost, raw } from './session.js';
+import { guardClient, isHealthy, lostError } from './session.js';
 import { isPool } from './targets.js';
 import type { PgPool, PgPoolClient, PoolClientOf } from './types.js';
 
@@ -92,12 +92,11 @@ export function checkout(ctx: Context, pool: PgPool, where: string): Promise<PgP
  * back).
  */
 function guard(client: PgPoolClient): PgPoolClient {
-  const onError = (err: Error) => markLost(client, err);
-  raw(client).on('error', onError);
+  const unguard = guardClient(client);
   const release = client.release;
   client.release = (err?: Error | boolean) => {
     client.release = release;
-    raw(client).removeListener('error', onError);
+    unguard();
     const broken = lostError(client);
     return release.call(
       client,
