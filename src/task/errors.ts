@@ -27,9 +27,6 @@ export class GroupDoneError extends Error {
   }
 }
 
-/** invalidArg builds the TypeError (code LEASH_ERR_INVALID_ARG) that every leash layer throws on bad input. */
-export function invalidArg(message: string): TypeError {
-  const err = new TypeError(message) as TypeError & { code: string };
-  err.code = 'LEASH_ERR_INVALID_ARG';
-  return err;
-}
+// invalidArg lives in the core's internal surface (one home for every layer); re-exported so that
+// existing imports from this file keep working.
+export { invalidArg } from '../context/internal.js';

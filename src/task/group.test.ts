@@ -264,3 +264,46 @@ describe('Group (errgroup)', () => {
     assert.throws(() => new Group(bg).go('x' as never), isInvalid);
   });
 });
+
+describe('Group: bad input (issues 8, 10)', () => {
+  const invalid = (message: RegExp) => ({ code: 'LEASH_ERR_INVALID_ARG', message });
+
+  test('a number where options belong is rejected, not read as "no limit"', () => {
+    assert.throws(
+      () => new Group(bg, 4 as never),
+      invalid(/^new Group\(ctx, opts\): options must be an object.*the number 4/),
+    );
+  });
+
+  test('an unknown option key is rejected with a suggestion', () => {
+    assert.throws(() => new Group(bg, { limt: 2 } as never), invalid(/did you mean "limit"/));
+    assert.throws(() => new Group(bg, { concurrency: 2 } as never), invalid(/unknown option "concurrency"/));
+  });
+
+  test('a missing ctx names new Group(ctx, opts), not an internal helper', () => {
+    assert.throws(
+      () => new (Group as unknown as new () => Group)(),
+      invalid(/^new Group\(ctx, opts\): .*got undefined/),
+    );
+    assert.throws(() => new Group(new AbortController().signal as never), invalid(/fromSignal/));
+  });
+
+  test('a bad limit, a null-prototype one included, is LEASH_ERR_INVALID_ARG', () => {
+    for (const limit of [0, -1, 1.5, Number.NaN, '2', Object.create(null), { valueOf: () => 2 }]) {
+      assert.throws(() => new Group(bg, { limit: limit as number }), invalid(/opts\.limit must be/));
+    }
+    assert.doesNotThrow(() => new Group(bg, { limit: Number.POSITIVE_INFINITY }));
+    assert.doesNotThrow(() => new Group(bg, { limit: undefined }));
+  });
+
+  test('go and tryGo check fn and their options', () => {
+    const g = new Group(bg);
+    assert.throws(
+      () => g.go(42 as never),
+      invalid(/^Group\.go\(fn, opts\): fn must be a function, got the number 42/),
+    );
+    assert.throws(() => g.tryGo(async () => {}, 'name' as never), invalid(/options must be an object/));
+    assert.throws(() => g.go(async () => {}, { name: 7 } as never), invalid(/opts\.name must be a string/));
+    assert.throws(() => g.go(async () => {}, { nme: 'x' } as never), invalid(/did you mean "name"/));
+  });
+});

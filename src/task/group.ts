@@ -1,5 +1,14 @@
 import { afterFunc, type CancelCauseFunc, type Context, withCancelCause } from '../context/index.js';
-import { GroupDoneError, invalidArg } from './errors.js';
+import {
+  assertContext,
+  assertFunction,
+  assertNumber,
+  assertOptions,
+  describe,
+  invalidArg,
+  readOption,
+} from '../context/internal.js';
+import { GroupDoneError } from './errors.js';
 import { captureSite, spawn, type TaskOwner, withTaskState } from './registry.js';
 
 type Fn = (ctx: Context) => Promise<unknown>;
@@ -57,10 +66,18 @@ export class Group implements AsyncDisposable {
   // The registry reports this group's tasks here instead of as unobserved failures.
   readonly #owner: TaskOwner = { taskSettled: (ok, result) => this.#taskSettled(ok, result) };
 
+  /**
+   * new Group(ctx, opts) derives `g.ctx` from `ctx`. `opts.limit` (an integer >= 1, or Infinity;
+   * default Infinity) bounds how many tasks run at once. A bad `ctx`, a non-object `opts` (such as
+   * `new Group(ctx, 4)` for `{ limit: 4 }`), an unknown option key or a bad limit throws TypeError
+   * (LEASH_ERR_INVALID_ARG) before anything is derived.
+   */
   constructor(parent: Context, opts?: { readonly limit?: number }) {
-    const limit = opts?.limit ?? Infinity;
-    if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1))
-      throw invalidArg(`Group: limit must be a positive integer, got ${String(limit)}`);
+    const where = 'new Group(ctx, opts)';
+    assertContext(parent, where);
+    const o = assertOptions(opts, where, ['limit']);
+    const limit = readOption(o, 'limit', where) ?? Number.POSITIVE_INFINITY;
+    assertNumber(limit, where, 'opts.limit', { min: 1, integer: true, infinite: true });
     this.#limit = limit;
     [this.ctx, this.#cancel] = withCancelCause(parent);
   }
@@ -70,19 +87,18 @@ export class Group implements AsyncDisposable {
    * blocks. Throws `GroupDoneError` once `wait()` has settled.
    */
   go(fn: Fn, opts?: { readonly name?: string }): void {
-    if (typeof fn !== 'function')
-      throw invalidArg(`Group.go: fn must be a function (ctx) => Promise, got ${typeof fn}`);
+    assertFunction(fn, 'Group.go(fn, opts)', 'fn');
+    const name = taskName(opts, 'Group.go(fn, opts)');
     if (this.#closed) throw new GroupDoneError();
     const site = captureSite(Group.prototype.go);
     if (this.#active < this.#limit) {
-      this.#start(fn, opts?.name, site);
+      this.#start(fn, name, site);
       return;
     }
     if (this.ctx.err !== undefined) {
       this.#drop();
       return;
     }
-    const name = opts?.name;
     let start!: () => void;
     new Promise<void>((resolve) => {
       start = resolve;
@@ -96,10 +112,11 @@ export class Group implements AsyncDisposable {
    * limit is reached. Throws `GroupDoneError` once `wait()` has settled.
    */
   tryGo(fn: Fn, opts?: { readonly name?: string }): boolean {
-    if (typeof fn !== 'function') throw invalidArg(`Group.tryGo: fn must be a function, got ${typeof fn}`);
+    assertFunction(fn, 'Group.tryGo(fn, opts)', 'fn');
+    const name = taskName(opts, 'Group.tryGo(fn, opts)');
     if (this.#closed) throw new GroupDoneError();
     if (this.#active >= this.#limit) return false;
-    this.#start(fn, opts?.name, captureSite(Group.prototype.tryGo));
+    this.#start(fn, name, captureSite(Group.prototype.tryGo));
     return true;
   }
 
@@ -214,4 +231,14 @@ export class Group implements AsyncDisposable {
     if (this.#failed) this.#rejectWait!(this.#err);
     else this.#resolveWait!();
   }
+}
+
+// The `{ name }` option of go and tryGo: a string, or absent.
+function taskName(opts: { readonly name?: string } | undefined, where: string): string | undefined {
+  const o = assertOptions(opts, where, ['name']);
+  const name = readOption(o, 'name', where);
+  if (name !== undefined && typeof name !== 'string') {
+    throw invalidArg(`${where}: opts.name must be a string, got ${describe(name)}`);
+  }
+  return name;
 }

@@ -74,12 +74,38 @@ describe('ticker', () => {
   });
 
   test('bad ms throws TypeError LEASH_ERR_INVALID_ARG', () => {
-    for (const bad of [0, -1, Number.NaN, Infinity, '5']) {
+    for (const bad of [0, -1, Number.NaN, Infinity, '5', Object.create(null), { valueOf: () => 5 }]) {
       assert.throws(
         () => ticker(bg, bad as number),
         (e: unknown) => e instanceof TypeError && (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG',
       );
     }
+  });
+
+  // Issue 10: setInterval turns a delay over 2^31-1 into 1 ms, so the ticker fired every millisecond.
+  test('a period over 2^31-1 ms does not tick early (it waits in steps)', async () => {
+    const [ctx, cancel] = withCancel(bg);
+    const it = ticker(ctx, 2 ** 31 + 1_000);
+    let ticked = false;
+    it.next().then((r) => {
+      if (!r.done) ticked = true;
+    });
+    await wait(50);
+    assert.equal(ticked, false, 'a 24.8-day ticker ticked within 50 ms');
+    cancel();
+    await wait(0);
+    assert.equal(timers(), 0, 'no timer remains');
+  });
+
+  test('a null-prototype ms is LEASH_ERR_INVALID_ARG, not "Cannot convert object to primitive value"', () => {
+    assert.throws(() => ticker(bg, Object.create(null)), {
+      code: 'LEASH_ERR_INVALID_ARG',
+      message: /^ticker\(ctx, ms\): ms must be .*null prototype/,
+    });
+    assert.throws(() => timeAfter(bg, Object.create(null)), {
+      code: 'LEASH_ERR_INVALID_ARG',
+      message: /^after\(ctx, ms\): ms must be .*null prototype/,
+    });
   });
 });
 
@@ -147,9 +173,28 @@ describe('signalContext (signal.NotifyContext)', () => {
   });
 
   test('bad signals throw TypeError LEASH_ERR_INVALID_ARG', () => {
-    assert.throws(
-      () => signalContext(bg, [] as never),
-      (e: unknown) => (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG',
-    );
+    for (const bad of [[], 'SIGINT', ['SIGTERN'], [1], null, Object.create(null)]) {
+      assert.throws(
+        () => signalContext(bg, bad as never),
+        (e: unknown) => (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG',
+      );
+    }
+    assert.throws(() => signalContext(new AbortController().signal as never, ['SIGINT']), /fromSignal/);
+  });
+
+  // Issue 10: SIGKILL made Node throw a raw EINVAL after the SIGTERM listener was installed, and
+  // from then on SIGTERM no longer stopped the process.
+  test('an uncatchable signal is rejected before any listener is installed', () => {
+    for (const signals of [
+      ['SIGTERM', 'SIGKILL'],
+      ['SIGTERM', 'SIGSTOP'],
+    ] as NodeJS.Signals[][]) {
+      const before = process.listenerCount('SIGTERM');
+      assert.throws(() => signalContext(bg, signals), {
+        code: 'LEASH_ERR_INVALID_ARG',
+        message: /SIG(KILL|STOP) cannot be caught/,
+      });
+      assert.equal(process.listenerCount('SIGTERM'), before, 'no SIGTERM listener left behind');
+    }
   });
 });
