@@ -40,6 +40,12 @@ export type {
 export { type FallbackOptions, FallbackPolicy, fallback } from './fallback.js';
 export type { Policy } from './policy.js';
 export { RateLimiter, type RateLimiterOptions, rateLimiter } from './rate-limiter.js';
+export {
+  RedisRateLimiter,
+  type RedisRateLimiterOptions,
+  type RedisScripting,
+  redisRateLimiter,
+} from './redis-rate-limiter.js';
 export { type RetryOptions, RetryPolicy, retry } from './retry.js';
 export { RetryBudget, type RetryBudgetOptions, retryBudget } from './retry-budget.js';
 export { type TimeoutOptions, TimeoutPolicy, timeout } from './timeout.js';
