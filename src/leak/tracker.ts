@@ -51,9 +51,25 @@ const RESOURCE_TYPES = new Set([
 
 // Callbacks in which Node itself creates handles on the application's behalf. Their stacks are kept
 // (in a bounded table, there is no destroy hook) so resources made inside inherit the caller's line.
-const LINEAGE_TYPES = new Set(['TickObject', 'GETADDRINFOREQWRAP']);
+// FSREQPROMISE is fs.promises' request: Node creates the FILEHANDLE an open() yields with no async
+// context at all (trigger 0, empty stack), just before that request's callback runs, so the
+// handle takes the stack of the next FSREQPROMISE callback to run (see ownerHook).
+const LINEAGE_TYPES = new Set(['TickObject', 'GETADDRINFOREQWRAP', 'FSREQPROMISE']);
 const LINEAGE_LIMIT = 4096;
 const lineages = new Map<number, Lineage>();
+const fsRequests = new Set<number>();
+// FILEHANDLEs created with no context, waiting for the request that opened them. The before hook
+// is on only while one waits: a before hook on every callback would cost every mode.
+let orphanHandles: TrackedRecord[] = [];
+const ownerHook = createHook({ before: adoptOrphans });
+
+function adoptOrphans(asyncId: number): void {
+  if (!fsRequests.has(asyncId)) return;
+  const lineage = lineages.get(asyncId);
+  for (const rec of orphanHandles) rec.lineage ??= lineage;
+  orphanHandles = [];
+  ownerHook.disable();
+}
 
 const ABANDONED_LIMIT = 10_000;
 
@@ -124,6 +140,8 @@ export function stopTracking(): void {
   stopInit?.();
   stopSettled?.();
   asyncHook?.disable();
+  ownerHook.disable();
+  orphanHandles = [];
   disableListenerTracking();
   unwatchTasks();
   stopInit = stopSettled = asyncHook = undefined;
@@ -180,7 +198,12 @@ function resourceInit(asyncId: number, type: string, triggerAsyncId: number, res
   if (!RESOURCE_TYPES.has(type)) {
     if (LINEAGE_TYPES.has(type)) {
       lineages.set(asyncId, { origin: captureOrigin(resourceInit), parent: lineages.get(triggerAsyncId) });
-      if (lineages.size > LINEAGE_LIMIT) lineages.delete(lineages.keys().next().value!);
+      if (type === 'FSREQPROMISE') fsRequests.add(asyncId);
+      if (lineages.size > LINEAGE_LIMIT) {
+        const oldest = lineages.keys().next().value!;
+        lineages.delete(oldest);
+        fsRequests.delete(oldest);
+      }
     }
     return;
   }
@@ -200,6 +223,10 @@ function resourceInit(asyncId: number, type: string, triggerAsyncId: number, res
     lineages.get(triggerAsyncId) ??
     (trigger?.origin === undefined ? undefined : { origin: trigger.origin, parent: trigger.lineage });
   if (type === 'Timeout' && (resource as TimerLike)._repeat) rec.type = 'Interval';
+  if (type === 'FILEHANDLE' && triggerAsyncId === 0 && rec.lineage === undefined) {
+    orphanHandles.push(rec);
+    if (orphanHandles.length === 1) ownerHook.enable();
+  }
   resources.set(asyncId, rec);
   if (resources.size >= sweepAt) sweep();
 }

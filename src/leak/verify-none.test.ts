@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { background, withCancel } from '../context/index.js';
 import { Channel, go } from '../task/index.js';
 import { collectGarbage } from './collect-garbage.js';
@@ -241,4 +244,25 @@ test('bad input throws LEASH_ERR_INVALID_ARG', () => {
   assert.throws(() => verifyNone({ timeoutMs: -1 }), { code: 'LEASH_ERR_INVALID_ARG' });
   assert.throws(() => verifyNone({ ignore: [{ nope: 1 } as never] }), { code: 'LEASH_ERR_INVALID_ARG' });
   assert.throws(() => verifyNone({ baseline: {} as never }), { code: 'LEASH_ERR_INVALID_ARG' });
+});
+
+// The line of this file that contains `marker`, 1-based.
+function lineOf(marker: string): number {
+  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  return lines.findIndex((l) => l.includes(marker) && !l.includes('lineOf(')) + 1;
+}
+
+test('a file handle never closed names the open() line, not <internal>', async () => {
+  const base = snapshot();
+  async function openConfig(): Promise<fs.FileHandle> {
+    return fs.open(fileURLToPath(import.meta.url)); // OPEN-LINE
+  }
+  const handles = await Promise.all([openConfig(), openConfig()]);
+  const err = await leakError(verifyNone({ baseline: base, timeoutMs: 50 }));
+  for (const h of handles) await h.close();
+  const files = err.leaks.filter((l) => l.type === 'FILEHANDLE');
+  assert.equal(files.length, 2, err.message);
+  for (const leak of files) assert.equal(leak.site.replace(/:\d+$/, ''), `${here}:${lineOf('OPEN-LINE')}`);
+  assert.equal(err.groups.filter((g) => g.type === 'FILEHANDLE').length, 1, err.message);
+  await verifyNone({ baseline: base });
 });
