@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Context } from '../context/index.js';
 import { afterFunc } from '../context/index.js';
 import { assertContext, assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
@@ -36,8 +37,10 @@ const flushMs = 100;
 /**
  * serve runs server's graceful shutdown, Go's http.Server.Shutdown style, and loses no request. When
  * ctx ends (use signalContext(background(), ['SIGTERM', 'SIGINT'])):
- * - it stops accepting connections and, one event-loop turn later (so a request already sent on an
- *   idle keep-alive socket is read, not cut), closes idle keep-alive connections;
+ * - it stops accepting connections at once and, two event-loop turns later (so a request already
+ *   sent on an idle keep-alive socket is read, not cut), closes idle keep-alive connections (those
+ *   that answered a request and run none; a connection whose first request has not arrived yet is
+ *   left until the drain deadline);
  * - every response from then on carries `Connection: close`, so keep-alive clients reconnect
  *   (and are refused) instead of sending into a closing server;
  * - in-flight requests, and requests still arriving on open connections, run for up to drainMs.
@@ -83,16 +86,38 @@ export function serve(ctx: Context, server: Server, opts?: ServeOptions | null):
   // Connection: close) -> closing (drain deadline passed: admit nothing, answer every request).
   let phase: 'serving' | 'draining' | 'closing' = 'serving';
   let onEmpty: (() => void) | undefined;
-  const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
+  // Each connection's state, for closing only the idle keep-alive ones: those that have answered
+  // a request and have none running. A connection that has not yet delivered its first request is
+  // not idle (its request may be on the wire): it gets until the drain deadline, as in Go.
+  const conns = new Map<Socket, { busy: number; served: number }>();
+  const onConnection = (socket: Socket) => {
+    conns.set(socket, { busy: 0, served: 0 });
+    socket.once('close', () => conns.delete(socket));
+  };
+  const closeIdle = () => {
+    for (const [socket, st] of conns) if (st.busy === 0 && st.served > 0) socket.destroy();
+  };
+  // Two turns, so that one full I/O poll runs in between: a request a client already sent on an
+  // idle keep-alive connection is read and answered (with Connection: close) rather than cut by
+  // closing the socket under it (the client would see ECONNRESET).
+  const closeIdleSoon = () => setImmediate(() => setImmediate(closeIdle));
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     active.add(res);
+    const st = conns.get(req.socket);
+    if (st !== undefined) st.busy++;
     res.once('close', () => {
       active.delete(res);
+      if (st !== undefined) {
+        st.busy--;
+        st.served++;
+      }
       if (phase === 'serving') return;
-      // A response whose keep-alive headers went out before the drain leaves its socket idle.
-      setImmediate(() => server.closeIdleConnections());
+      // A response whose keep-alive headers went out before the drain leaves its connection idle.
+      closeIdleSoon();
       if (active.size === 0 && onEmpty !== undefined) onEmpty();
     });
   };
+  server.on('connection', onConnection);
   server.on('request', onRequest);
 
   return new Promise((resolve) => {
@@ -135,17 +160,24 @@ export function serve(ctx: Context, server: Server, opts?: ServeOptions | null):
         if (timer !== undefined) clearTimeout(timer);
         onEmpty = undefined;
         server.off('request', gate);
+        server.off('connection', onConnection);
         for (const l of listeners) if (l !== onRequest) server.on('request', l);
         resolve(report);
       };
-      // One turn first: a request a client already sent on an idle keep-alive socket is read and
-      // answered (with Connection: close) rather than cut by closing that socket under it.
-      setImmediate(() => {
-        // close() stops listening, closes idle connections, and calls back once every connection
-        // is gone (or at once with ERR_SERVER_NOT_RUNNING when it never listened).
+      // Stop listening now: from here on a new connection is refused at once. close() calls back
+      // once every connection is gone (or at once with ERR_SERVER_NOT_RUNNING when it never
+      // listened). node:http's close() would also close every connection without a request
+      // running, including new ones whose first request is on the wire; it looks that method up on
+      // the server, so a no-op shadows it for this one call and closeIdleSoon() does it right.
+      const shadow = Object.getOwnPropertyDescriptor(server, 'closeIdleConnections');
+      server.closeIdleConnections = () => {};
+      try {
         server.close(closed);
-        server.closeIdleConnections();
-      });
+      } finally {
+        if (shadow) Object.defineProperty(server, 'closeIdleConnections', shadow);
+        else delete (server as { closeIdleConnections?: unknown }).closeIdleConnections;
+      }
+      closeIdleSoon();
 
       // Waits until no response is open or ms pass, then runs next.
       const untilEmpty = (ms: number, next: () => void) => {
