@@ -14,7 +14,8 @@
 //    deadline >= 95% of plain.
 // 2. Cancel latency under that load: queries running pg_sleep(10) on a second pool are cancelled
 //    (plain cancel, and by deadline) while the throughput workers keep the server busy; time from the
-//    cancel (or the deadline) to the promise settling, p50/p99/max. Goal: p99 <= 50 ms.
+//    cancel (or from the moment the deadline timer fired) to the promise settling, p50/p99/max, and
+//    the deadline timer's own lateness (event-loop lag, which no library avoids). Goal: p99 <= 50 ms.
 //
 // The machine this was written on has 2 cores shared with other work: absolute numbers are low and
 // noisy; compare ratios within one run, and re-run before believing one.
@@ -166,6 +167,7 @@ async function cancelLatency(): Promise<void> {
   await sleep(300);
   const byCancel: number[] = [];
   const byDeadline: number[] = [];
+  const timerLate: number[] = []; // the deadline timer's own lateness: event-loop lag, not pg
   const one = async (i: number) => {
     if (i % 2 === 0) {
       const [ctx, cancel] = withCancel(background());
@@ -179,8 +181,12 @@ async function cancelLatency(): Promise<void> {
       const ms = 20 + (i % 7) * 5;
       const t0 = performance.now();
       const [ctx, cancel] = withTimeout(background(), ms);
+      let ended = 0;
+      ctx.signal.addEventListener('abort', () => (ended = performance.now()));
       await query(ctx, victims, 'SELECT pg_sleep(10)').catch(() => {});
-      byDeadline.push(performance.now() - t0 - ms);
+      const t1 = performance.now();
+      byDeadline.push(t1 - ended);
+      timerLate.push(ended - t0 - ms);
       cancel();
     }
   };
@@ -189,13 +195,15 @@ async function cancelLatency(): Promise<void> {
   await Promise.all([busy.end(), victims.end()]);
   for (const [name, xs] of [
     ['cancel() -> settled', byCancel],
-    ['deadline -> settled', byDeadline],
+    ['deadline fired -> settled', byDeadline],
+    ['(deadline timer lateness)', timerLate],
   ] as const) {
     console.log(
-      `${name.padEnd(24)} p50 ${pct(xs, 50).toFixed(1)} ms  p99 ${pct(xs, 99).toFixed(1)} ms  max ${Math.max(...xs).toFixed(1)} ms  (n=${xs.length})`,
+      `${name.padEnd(28)} p50 ${pct(xs, 50).toFixed(1)} ms  p99 ${pct(xs, 99).toFixed(1)} ms  max ${Math.max(...xs).toFixed(1)} ms  (n=${xs.length})`,
     );
   }
   const p99 = pct([...byCancel, ...byDeadline], 99);
+  console.log('the timer lateness is event-loop lag under this load; it delays any timer, with or without leash');
   console.log(`goal: p99 <= 50 ms: ${p99 <= 50 ? 'met' : 'MISSED'} (${p99.toFixed(1)} ms)`);
 }
 

@@ -14,7 +14,7 @@
 // CREATE INDEX CONCURRENTLY, ...) fail with SQLSTATE 25001 before doing anything; query() then runs
 // them with separate SET/RESET round trips.
 
-import { resetTimeoutSql, setTimeoutSql } from './budget.js';
+import { resetTimeoutSql, setConfigLocalSql, setTimeoutSql } from './budget.js';
 import type { PgClient } from './types.js';
 
 type Callback = (err: Error | null, result?: unknown) => void;
@@ -23,6 +23,7 @@ interface Connection {
   parse(config: { text: string; name?: string }): void;
   bind(config: Record<string, unknown>): void;
   execute(config: { portal?: string; rows?: number }): void;
+  describe(config: { type: 'P' | 'S'; name: string }): void;
   sync(): void;
 }
 
@@ -72,6 +73,7 @@ function makeClass(Base: QueryClass): QueryClass {
       if (this.leashExtended) {
         connection.parse({ text: this.leashSet });
         connection.bind({});
+        if (!this.leashReset) connection.describe({ type: 'P', name: '' });
         connection.execute({});
       }
       super.prepare(connection);
@@ -129,13 +131,15 @@ export function submitBounded(
     else resolve(stripWrapping(result, !local));
   }) as PgQuery & { leashSet: string; leashReset: boolean; leashExtended: boolean; leashPrefix: number };
   if (q.rows || typeof q.text !== 'string' || q.text.trim() === '') return undefined;
+  q.leashSet = setTimeoutSql(ms, local);
   if (q.requiresPreparation()) {
-    // PostgreSQL does not treat an extended-protocol batch as a transaction block ("SET LOCAL can
-    // only be used in transaction blocks", and it has no effect): a session SET and a RESET.
-    local = false;
+    // PostgreSQL refuses SET LOCAL outside a transaction block ("SET LOCAL can only be used in
+    // transaction blocks", and it has no effect), which an extended-protocol batch is not; but
+    // set_config(..., true) sets the value for the current transaction, and the batch up to Sync
+    // is one transaction.
+    if (local) q.leashSet = setConfigLocalSql(ms);
     q.leashExtended = true;
   }
-  q.leashSet = setTimeoutSql(ms, local);
   q.leashReset = !local;
   if (!q.leashExtended) {
     const prefix = `${q.leashSet};`;

@@ -29,4 +29,10 @@ export function setTimeoutSql(ms: number, local = false): string {
   return `SET ${local ? 'LOCAL ' : ''}statement_timeout = ${ms}`;
 }
 
+/** setConfigLocalSql is SET LOCAL as a function call, which an extended-protocol batch accepts. */
+export function setConfigLocalSql(ms: number): string {
+  setTimeoutSql(ms); // the same range check
+  return `SELECT set_config('statement_timeout', '${ms}', true)`;
+}
+
 export const resetTimeoutSql = 'RESET statement_timeout';

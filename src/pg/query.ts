@@ -9,7 +9,7 @@ import { ConnectionError } from './errors.js';
 import { isHealthy, lostError, markLost, raw, txStatus, whileRunning } from './session.js';
 import { isClient, isPool } from './targets.js';
 import type { PgClient, PgPool, PgQueryConfig, PgQueryResult, PgRow } from './types.js';
-import { usingClient } from './with-client.js';
+import { checkout } from './with-client.js';
 
 /** QueryOptions tunes how a cancelled query is given up. */
 export interface QueryOptions {
@@ -79,11 +79,41 @@ export async function query<R = PgRow>(
   assertNumber(graceMs, where, 'opts.cancelGraceMs', { min: 0, max: 2_147_483_647, unit: 'milliseconds' });
   const vals = values as unknown[] | undefined;
   const result = pool
-    ? await usingClient(ctx, poolOrClient as PgPool, where, (client) =>
-        runQuery(ctx, client, text, vals, graceMs),
-      )
+    ? await onPool(ctx, poolOrClient as PgPool, text, vals, graceMs)
     : await runQuery(ctx, poolOrClient as PgClient, text, vals, graceMs);
   return result as PgQueryResult<R>;
+}
+
+/**
+ * onPool runs the statement on a client checked out for it. The caller's promise settles as soon as
+ * ctx ends (the client is leash's alone, so nobody can send it a statement the cancel could hit);
+ * the client goes back to the pool only once the server confirmed the cancel (or is destroyed at
+ * cancelGraceMs), exactly as when the caller waits.
+ */
+async function onPool(
+  ctx: Context,
+  pool: PgPool,
+  text: unknown,
+  values: unknown[] | undefined,
+  graceMs: number,
+): Promise<unknown> {
+  const client = await checkout(ctx, pool, where);
+  const work = runQuery(ctx, client, text, values, graceMs);
+  const release = () => client.release();
+  work.then(release, release);
+  return new Promise((resolve, reject) => {
+    const stop = afterFunc(ctx, () => reject(ctx.err));
+    work.then(
+      (v) => {
+        stop();
+        resolve(v);
+      },
+      (e: unknown) => {
+        stop();
+        reject(e);
+      },
+    );
+  });
 }
 
 function isQueryText(text: unknown): boolean {
