@@ -249,3 +249,26 @@ test('a traced process whose doctor folder is gone (it outlived leash doctor) ne
   assert.equal(signalled.stdout, 'still here\n');
   assert.equal(signalled.stderr, '');
 });
+
+test('LEASH_TASK_STACKS=1 survives the preload and stopTracking() (stacks are not forced off)', async () => {
+  const script = `
+    const { stopTracking } = await import('leashjs/leak');
+    const { taskStacksEnabled } = await import('leashjs/task');
+    const during = taskStacksEnabled();
+    stopTracking();
+    console.log(during, taskStacksEnabled());`;
+  const on = await sh(process.execPath, ['--import', registerUrl, '--input-type=module', '-e', script], {
+    cwd: repoRoot,
+    env: { LEASH_TASK_STACKS: '1' },
+  });
+  assert.equal(on.stdout, 'true true\n', on.stderr);
+  const off = await sh(process.execPath, ['--import', registerUrl, '--input-type=module', '-e', script], {
+    cwd: repoRoot,
+    env: { LEASH_TASK_STACKS: '' },
+  });
+  assert.equal(
+    off.stdout,
+    'true false\n',
+    'full tracking turns stacks on, stopTracking puts back what was there',
+  );
+});

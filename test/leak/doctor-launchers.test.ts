@@ -81,7 +81,8 @@ writeFileSync(server, "setInterval(() => {}, 1000);\nconsole.log('server up');\n
 
 test('sh -c: at --timeout every Node process in the group reports, then the whole group is stopped', async () => {
   const { code, out, stderr } = await doctor(
-    ['--timeout', '3000'],
+    // Long enough for both servers to start on a loaded machine.
+    ['--timeout', '6000'],
     [
       'sh',
       '-c',
@@ -99,13 +100,13 @@ test('sh -c: at --timeout every Node process in the group reports, then the whol
     assert.match(site(report), /Interval .*server\.js:1/);
     assert.equal(running(pid), false, `pid ${pid} was left running`);
   }
-  assert.match(stderr, /still running at --timeout 3000 ms/);
+  assert.match(stderr, /still running at --timeout 6000 ms/);
 });
 
 test('sh -c: a grandchild left running after the command exited is reported and stopped (exit 3)', async () => {
   const { code, out, stderr } = await doctor(
     [],
-    ['sh', '-c', `${JSON.stringify(process.execPath)} ${server} & sleep 1`],
+    ['sh', '-c', `${JSON.stringify(process.execPath)} ${server} & sleep 3`],
   );
   assert.equal(code, 3, stderr);
   assert.equal(out.hung, false);
