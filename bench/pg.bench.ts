@@ -10,8 +10,9 @@
 //    - the same without a deadline (no statement_timeout);
 //    - "three round trips": SET statement_timeout, the query, RESET on a checked-out client, which is
 //      what leash did before (the cost issue 10 measured), for reference.
-//    Each variant runs the parameterless text and a parameterized statement. Goal: leash under a
-//    deadline >= 95% of plain.
+//    Each variant runs the parameterless text, a parameterized statement and a 5 ms statement
+//    (latency-bound: what the pool's hold time per query costs). Printed: queries/s and this
+//    process's CPU time per query, median round. Goal: leash under a deadline >= 95% of plain.
 // 2. Cancel latency under that load: queries running pg_sleep(10) on a second pool are cancelled
 //    (plain cancel, and by deadline) while the throughput workers keep the server busy; time from the
 //    cancel (or from the moment the deadline timer fired) to the promise settling, p50/p99/max, and
@@ -44,6 +45,8 @@ interface Workload {
 const workloads: Workload[] = [
   { name: 'text', text: 'SELECT 1 AS n', values: () => undefined },
   { name: 'param', text: 'SELECT $1::int + 1 AS n', values: (i) => [i] },
+  // Latency-bound rather than CPU-bound: the pool's hold time per query is what round trips cost.
+  { name: 'sleep', text: 'SELECT pg_sleep(0.005) AS n', values: () => undefined },
 ];
 
 function variants(w: Workload): Array<[string, Op]> {
@@ -129,16 +132,20 @@ async function throughput(): Promise<void> {
       await l.stop();
     }
     const qps: number[][] = vs.map(() => []);
+    const cpu: number[][] = vs.map(() => []);
     for (let r = 0; r < rounds; r++) {
       for (const [k, [, op]] of vs.entries()) {
         const l = load(pools[k]!, op, concurrency);
         const t0 = performance.now();
+        const c0 = process.cpuUsage();
         await sleep(seconds * 1000);
         const n = l.done;
+        const c = process.cpuUsage(c0);
         const t1 = performance.now();
         await l.stop();
         if (l.errors > 0) console.log(`  ${vs[k]![0]}: ${l.errors} errors`);
         qps[k]!.push(n / ((t1 - t0) / 1000));
+        cpu[k]!.push((c.user + c.system) / Math.max(1, n));
       }
     }
     const base = median(qps[0]!);
@@ -146,7 +153,10 @@ async function throughput(): Promise<void> {
     for (const [k, [name]] of vs.entries()) {
       const m = median(qps[k]!);
       const ratio = k === 0 ? '' : `  ${((m / base) * 100).toFixed(1)}% of plain`;
-      console.log(`${name.padEnd(40)} ${m.toFixed(0).padStart(8)} queries/s${ratio}`);
+      const us = median(cpu[k]!).toFixed(1);
+      console.log(
+        `${name.padEnd(40)} ${m.toFixed(0).padStart(8)} queries/s ${us.padStart(7)} µs CPU/query (this process)${ratio}`,
+      );
     }
     const leash = median(qps[1]!);
     console.log(
@@ -203,10 +213,14 @@ async function cancelLatency(): Promise<void> {
     );
   }
   const p99 = pct([...byCancel, ...byDeadline], 99);
-  console.log('the timer lateness is event-loop lag under this load; it delays any timer, with or without leash');
+  console.log(
+    'the timer lateness is event-loop lag under this load; it delays any timer, with or without leash',
+  );
   console.log(`goal: p99 <= 50 ms: ${p99 <= 50 ? 'met' : 'MISSED'} (${p99.toFixed(1)} ms)`);
 }
 
-console.log(`node ${process.version}, pg ${(await import('pg/package.json', { with: { type: 'json' } })).default.version}`);
+console.log(
+  `node ${process.version}, pg ${(await import('pg/package.json', { with: { type: 'json' } })).default.version}`,
+);
 if (process.env.BENCH_PART !== 'cancel') await throughput();
 if (process.env.BENCH_PART !== 'throughput') await cancelLatency();
