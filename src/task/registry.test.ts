@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describe, test } from 'node:test';
+import { quietWarnings } from '../../test/support/quiet-warnings.js';
 import { abortable, background, type Context, sleep, withCancel } from '../context/index.js';
 import { Channel } from './channel.js';
 import {
@@ -18,6 +19,9 @@ import {
   tasks,
   withTaskState,
 } from './registry.js';
+
+// Several tests make a task fail with nobody reading done, on purpose; they observe the warning.
+quietWarnings('LeashTaskWarning');
 
 const bg = background();
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));

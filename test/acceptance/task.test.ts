@@ -32,7 +32,11 @@ import {
   ticker,
   after as timeAfter,
 } from 'leashjs/task';
+import { quietWarnings } from '../support/quiet-warnings.js';
 import { delay, expectInvalid, isPending, turn } from './support.js';
+
+// Several tests make a task fail with nobody reading done, on purpose; they observe the warning.
+quietWarnings('LeashTaskWarning');
 
 const errOf = (ctx: Context): Error | undefined => ctx.err;
 const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;

@@ -95,6 +95,7 @@ test('serve: any ctx, server and options (property)', () => {
     fc.property(ctxArg, fc.oneof(fc.constant(server), anyValue), anyOptions, (ctx, srv, opts) =>
       leashOnly(() => {
         server.removeAllListeners('request');
+        server.removeAllListeners('connection'); // each successful serve() adds one: no MaxListeners warning
         // A call that succeeds on background() waits forever for a shutdown that never comes: fine,
         // it holds nothing but a listener on an idle server.
         void serve(ctx as never, srv as never, opts as never);
