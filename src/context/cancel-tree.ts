@@ -114,6 +114,7 @@ function finishChildren(owner: Owner, o: Outcome): void {
 export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
   _deadline: number | undefined;
   _when: number | undefined;
+  // `_deadline` is NaN until first read for withTimeout (see the getter).
   // Done-ness: null while live, else why (this context, an ancestor cancelled with it, or a
   // foreign outcome). `_err` caches the error once read; `_errKind` and `_cause` describe this
   // context's own cancellation when it is the Outcome (`_cause` undefined: the cause is the err).
@@ -161,7 +162,10 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
   }
 
   get deadline(): number | undefined {
-    return this._deadline;
+    const d = this._deadline;
+    // NaN: a withTimeout deadline, kept on the monotonic clock only until someone asks.
+    if (d !== d) return (this._deadline = Date.now() + ((this._when as number) - performance.now()));
+    return d;
   }
 
   get err(): Error | undefined {
@@ -307,7 +311,7 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
   _describe(): string {
     if (this._kind === 'WithDeadline' && this._deadline !== undefined) {
       const left = Math.max(0, Math.round((this._when as number) - performance.now()));
-      return `WithDeadline(${new Date(this._deadline).toISOString()} [${left}ms])`;
+      return `WithDeadline(${new Date(this.deadline as number).toISOString()} [${left}ms])`;
     }
     return this._kind;
   }

@@ -1,6 +1,6 @@
 import { background, type Context, todo } from '../context/index.js';
 
-// DESIGN.md: a deadline nothing waits on does not keep the process alive, but a leash operation
+// docs/architecture.md: a deadline nothing waits on does not keep the process alive, but a leash operation
 // blocked on a context with a deadline does, until it completes or the deadline passes, exactly as
 // a pending timer would. The hold itself has one home, the core's internal surface (it refs the
 // shared deadline timer, so there is no second keep-alive handle and nothing is blamed on the
