@@ -164,7 +164,7 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
   get deadline(): number | undefined {
     const d = this._deadline;
     // NaN: a withTimeout deadline, kept on the monotonic clock only until someone asks.
-    if (d !== d) return (this._deadline = Date.now() + ((this._when as number) - performance.now()));
+    if (Number.isNaN(d)) return (this._deadline = Date.now() + ((this._when as number) - performance.now()));
     return d;
   }
 
