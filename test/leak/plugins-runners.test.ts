@@ -3,7 +3,8 @@
 //   node --test, Jest and Vitest end the run, with that test failed (leaked handles are unref'd
 //   after the report);
 // - with leashjs/leak/node-test, TAP `location:` is the user's test file and line;
-// - callback-style node:test tests (t, done) type-check under strict TypeScript, run and are checked;
+// - callback-style node:test tests (t, done) type-check under strict TypeScript, run and are checked,
+//   and so are Jest's (done);
 // - configureLeakCheck rejects unknown keys with a did-you-mean.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -152,6 +153,39 @@ test('callback-style node:test tests (t, done) run and are checked', async () =>
   assert.equal(results['callback fails through done']?.ok, false);
   assert.match(results['callback fails through done']!.block, /failed on purpose/);
   assert.equal(r.signal, null);
+});
+
+test('callback-style Jest tests (done) run and are checked', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'leash-jest-callback-'));
+  try {
+    const out = join(dir, 'result.json');
+    const r = await runBounded(process.execPath, [
+      '--experimental-vm-modules',
+      join(repoRoot, 'node_modules/jest/bin/jest.js'),
+      '--config',
+      join(fixtures, 'jest-callback/jest.config.mjs'),
+      '--json',
+      '--outputFile',
+      out,
+    ]);
+    assert.equal(r.signal, null, r.stderr);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as {
+      testResults: Array<{
+        assertionResults: Array<{ title: string; status: string; failureMessages: string[] }>;
+      }>;
+    };
+    const byTitle = new Map(report.testResults[0]!.assertionResults.map((a) => [a.title, a]));
+    assert.equal(byTitle.get('callback passes')?.status, 'passed', r.stderr);
+    const [site] = leakSites(join(fixtures, 'jest-callback/callback.test.mjs'));
+    const leaked = byTitle.get('callback leaks an interval')!;
+    assert.equal(leaked.status, 'failed');
+    assert.match(leaked.failureMessages.join('\n'), new RegExp(`Interval.*\\n\\s+created at ${site}:`));
+    const failed = byTitle.get('callback fails through done')!;
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.failureMessages.join('\n'), /failed on purpose/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('callback-style tests and every test() form type-check under strict TypeScript', async () => {

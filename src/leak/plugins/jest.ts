@@ -3,7 +3,8 @@
 // One-line setup in jest.config: setupFilesAfterEnv: ['leashjs/leak/jest'], with Jest in ESM mode
 // (leash is ESM-only): node --experimental-vm-modules node_modules/jest/bin/jest.js. It wraps the
 // global test() and it() (and .only, .concurrent, .concurrent.only), so tests that import them
-// from @jest/globals, test.each and callback-style (done) tests are not checked.
+// from @jest/globals and test.each are not checked. Callback-style (done) tests are checked once they
+// call done.
 import { checkedRun, ensureTracking } from './checked-test.js';
 
 export { configureLeakCheck, type LeakCheckOptions } from './checked-test.js';
@@ -14,9 +15,26 @@ type Body = (...args: unknown[]) => unknown;
 type JestTest = ((name: string, fn?: Body, timeout?: number) => unknown) & Record<string, unknown>;
 
 function wrapFn(name: string, fn: Body | undefined): Body | undefined {
-  // Jest passes `done` to a function that declares a parameter: leave those as they are.
-  if (typeof fn !== 'function' || fn.length > 0) return fn;
-  return () => checkedRun(name, () => fn());
+  if (typeof fn !== 'function') return fn;
+  if (fn.length === 0) return () => checkedRun(name, () => fn());
+  // A callback-style test `(done) => ...` is run as a promise that settles when it calls done
+  // (failing with what it passes, as Jest does), so it is checked like the others.
+  return () =>
+    checkedRun(
+      name,
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const done = (err?: unknown) => (err ? reject(err) : resolve());
+          const returned = fn(done) as { then?: unknown } | undefined;
+          if (returned !== null && typeof returned?.then === 'function') {
+            reject(
+              new Error(
+                `test "${name}" takes a done callback and also returned a promise: use one or the other`,
+              ),
+            );
+          }
+        }),
+    );
 }
 
 function wrapTest(original: JestTest): JestTest {
