@@ -40,7 +40,7 @@ export function contextRunner(useStorage: boolean | undefined): <R>(ctx: Context
  * (koaContext). It throws (code LEASH_ERR_INVALID_ARG) when there is none, which means the adapter
  * is not mounted before this route: a clearer failure than a TypeError on `undefined` later.
  */
-export function contextOf(req: { ctx?: Context } | { state: { ctx?: Context } }): Context {
+export function contextOf(req: object): Context {
   const where = 'contextOf(req)';
   if (req === null || typeof req !== 'object') {
     throw invalidArg(`${where}: req must be a request (or Koa context), got ${describe(req)}`);
