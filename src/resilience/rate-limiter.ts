@@ -58,7 +58,7 @@ export class Gcra {
    */
   take(key: string | undefined, now: number, reserveUpTo = 0): number {
     const stored = key === undefined ? this.#tat : (this.#keys.get(key) ?? Number.NEGATIVE_INFINITY);
-    const tat = stored > now ? stored : now;
+    const tat = Math.max(stored, now);
     const next = tat + this.interval;
     // (tat - now) - (tolerance - interval) rather than next - tolerance - now: the same value with
     // fewer roundings, so a fresh bucket is exactly 0 ms away. The nanosecond of slack absorbs the rest.

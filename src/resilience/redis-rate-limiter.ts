@@ -211,7 +211,7 @@ export class RedisRateLimiter implements InnerPolicy {
     if (decision === 'allow') return 0;
     if (decision === 'reject') throw new RateLimitStoreError(this.name, error);
     const r = this.#local.take(key, performance.now());
-    return r > 0 ? r : 0;
+    return Math.max(r, 0);
   }
 
   #limited(key: string | undefined, retryAfterMs: number): RateLimitedError {

@@ -1,0 +1,21 @@
+/**
+ * @internal
+ * LimitAlgorithm is one of Netflix concurrency-limits' algorithms: it turns samples of successful
+ * calls (round-trip time, calls in flight when the call started, and whether it was dropped: timed
+ * out or the event loop was overloaded) into a concurrency limit.
+ */
+export interface LimitAlgorithm {
+  readonly limit: number;
+  onSample(rttMs: number, inflight: number, dropped: boolean): void;
+}
+
+/** @internal Bounds shared by every algorithm. */
+export interface LimitBounds {
+  readonly min: number;
+  readonly max: number;
+  readonly initial: number;
+}
+
+export function clamp(v: number, b: LimitBounds): number {
+  return Math.min(b.max, Math.max(b.min, v));
+}
