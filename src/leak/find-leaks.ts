@@ -1,9 +1,10 @@
 import { type CallerChain, isCallersOwn } from './caller-chain.js';
+import { type FoldItem, foldLeaks, visibleFrames } from './fold-leaks.js';
 import { builtInIgnored, type IgnoreRule, matchesRule } from './ignore-rules.js';
 import { framesOf, type Leak, taskLeak, toLeak } from './leak.js';
 import type { TrackedRecord } from './record.js';
 import type { Snapshot } from './snapshot.js';
-import type { Frame } from './stack-frames.js';
+import { type Frame, parseStack } from './stack-frames.js';
 import { liveTasks } from './task-source.js';
 import { abandonedRecords, liveRecords } from './tracker.js';
 
@@ -22,7 +23,8 @@ export interface LeakScope {
  * findLeaks lists live and abandoned work in scope: created after the baseline (if any), under the
  * label (if any), not accepted by an ignore rule or the built-in list, and not the caller chain's
  * own (see caller-chain.ts). Tasks are in scope by the label current when they started and by the
- * baseline's list of tasks alive then.
+ * baseline's list of tasks alive then. Items that are part of another's leak are folded into it
+ * (see fold-leaks.ts), so one mistake is one item.
  */
 export function findLeaks(scope: LeakScope): Leak[] {
   const now = Date.now();
@@ -36,20 +38,24 @@ export function findLeaks(scope: LeakScope): Leak[] {
     inScope.push({ rec, frames: framesOf(rec) });
   }
   const callers = scope.callers?.length ? callersOwn(inScope, scope.callers) : undefined;
-  const leaks: Leak[] = [];
+  const items: FoldItem[] = [];
   for (const { rec, frames } of inScope) {
     if (callers?.has(rec.id)) continue;
     if (builtInIgnored(rec, frames)) continue;
     if (scope.ignore?.some((rule) => matchesRule(rule, rec, frames))) continue;
-    leaks.push(toLeak(rec, frames, now));
+    items.push({ leak: toLeak(rec, frames, now), rec, frames: visibleFrames(frames) });
   }
   for (const task of liveTasks()) {
     if (scope.baseline?.taskIds.has(task.info.id)) continue;
     if (scope.label !== undefined && task.label !== scope.label) continue;
     if (scope.before !== undefined && task.afterId >= scope.before) continue;
-    leaks.push(taskLeak(task, now));
+    items.push({
+      leak: taskLeak(task, now),
+      rec: undefined,
+      frames: visibleFrames(parseStack(task.info.stack)),
+    });
   }
-  return leaks;
+  return foldLeaks(items);
 }
 
 // The ids of records the caller chain made: those whose stack runs into a chain, then, through the

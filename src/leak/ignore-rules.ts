@@ -111,8 +111,9 @@ export function builtInIgnored(rec: TrackedRecord, frames: readonly Frame[]): bo
   // Node creates FileHandles with no async context, so no stack reaches the application; they are
   // always the application's (fs.promises.open), so they are reported anyway.
   if (top === undefined) return rec.type !== 'FILEHANDLE';
-  // leash's own long-lived, unref'd handles (leashjs/task's keep-alive interval): the first frame
-  // outside Node is leash itself and the handle does not hold the process.
+  if (isLeashMachinery(rec, frames)) return true;
+  // leash's own long-lived, unref'd handles: the first frame outside Node is leash itself and the
+  // handle does not hold the process.
   const creator = frames.find((f) => !isNodeInternal(f));
   if (rec.kind === 'resource' && creator !== undefined && isLeashFrame(creator) && !keepsAlive(rec))
     return true;
@@ -123,4 +124,21 @@ export function builtInIgnored(rec: TrackedRecord, frames: readonly Frame[]): bo
   return frames.some(
     (f) => f.file.startsWith('node:internal/deps/undici') || f.file.includes('internal/deps/undici'),
   );
+}
+
+// The files of leash's shared machinery: the one keep-alive interval that a blocked operation refs,
+// the one timer behind every context deadline, the wait queues' sweep. They are created lazily,
+// inside whatever user call needed them first, so their stacks name a user line that did not
+// create them.
+const MACHINERY = /[\\/](?:keep-alive|deadline-timers|wait-queue)\.[cm]?[jt]s$/;
+
+/**
+ * isLeashMachinery reports whether a resource is leash's own shared machinery (created by the
+ * files above), ref'd or not. It is never the application's leak: what holds it is a blocked
+ * operation, reported as its task or promise. profile() leaves it out too.
+ */
+export function isLeashMachinery(rec: TrackedRecord, frames: readonly Frame[]): boolean {
+  if (rec.kind !== 'resource') return false;
+  const creator = frames.find((f) => !isNodeInternal(f));
+  return creator !== undefined && isLeashFrame(creator) && MACHINERY.test(creator.file);
 }

@@ -117,7 +117,12 @@ function stackKey(stack: readonly string[]): string {
   return stack.map((frame) => frame.replace(/:\d+\)?$/, '')).join('\n');
 }
 
-/** groupLeaks groups identical creation stacks, largest group first (ties: oldest first). */
+// Tasks lead a report: a leash task is what the application started, its promises and timers follow.
+function taskFirst(g: LeakGroup): number {
+  return g.kind === 'task' ? 0 : 1;
+}
+
+/** groupLeaks groups identical creation stacks: tasks first, then largest group first (ties: oldest first). */
 export function groupLeaks(leaks: readonly Leak[]): LeakGroup[] {
   const groups = new Map<string, { first: Leak; count: number; oldestMs: number }>();
   for (const leak of leaks) {
@@ -140,7 +145,7 @@ export function groupLeaks(leaks: readonly Leak[]): LeakGroup[] {
       oldestMs,
       keepsAlive: first.keepsAlive,
     }))
-    .sort((a, b) => b.count - a.count || b.oldestMs - a.oldestMs);
+    .sort((a, b) => taskFirst(a) - taskFirst(b) || b.count - a.count || b.oldestMs - a.oldestMs);
 }
 
 /** formatAge renders milliseconds the way Go's goroutine dumps do ("40 ms", "3.2 s", "2 minutes"). */

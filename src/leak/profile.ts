@@ -1,4 +1,5 @@
 import { assertOneOf, assertOptions } from '../context/internal.js';
+import { isLeashMachinery } from './ignore-rules.js';
 import { formatAge, framesOf, groupLeaks, type Leak, taskLeak, toLeak } from './leak.js';
 import { liveTasks } from './task-source.js';
 import { counts, liveRecords, trackingMode } from './tracker.js';
@@ -27,7 +28,11 @@ export function profile(opts?: ProfileOptions): string {
   assertOneOf(format, 'profile(opts)', 'format', ['text', 'json'] as const);
   const now = Date.now();
   const items: Leak[] = liveTasks().map((t) => taskLeak(t, now));
-  for (const rec of liveRecords()) items.push(toLeak(rec, framesOf(rec), now));
+  for (const rec of liveRecords()) {
+    const frames = framesOf(rec);
+    // leash's own keep-alive and deadline timers are never shown as the application's.
+    if (!isLeashMachinery(rec, frames)) items.push(toLeak(rec, frames, now));
+  }
   const c = counts();
   const mode = trackingMode();
   const stackless = mode === undefined || mode === 'count';

@@ -201,3 +201,26 @@ test('stopTracking leaves task stacks as they were (LEASH_TASK_STACKS=1 stays on
     setTaskStacks(before);
   }
 });
+
+test('counts stay consistent when promises from before tracking settle (settled <= created)', async () => {
+  for (const mode of ['count', 'debug', 'full'] as const) {
+    stopTracking();
+    const resolvers: Array<() => void> = [];
+    const early = Array.from({ length: 5 }, () => new Promise<void>((r) => resolvers.push(r)));
+    startTracking({ mode });
+    const before = counts();
+    for (const resolve of resolvers) resolve();
+    await Promise.all(early);
+    const after = counts();
+    assert.ok(after.promisesSettled <= after.promisesCreated, `${mode}: ${JSON.stringify(after)}`);
+    assert.equal(after.promisesPending, after.promisesCreated - after.promisesSettled);
+    if (mode === 'full') {
+      // The five early promises are not counted: no more settled than created since `before`.
+      assert.ok(
+        after.promisesSettled - before.promisesSettled <= after.promisesCreated - before.promisesCreated,
+        JSON.stringify({ before, after }),
+      );
+    }
+  }
+  stopTracking();
+});

@@ -170,7 +170,7 @@ function recordInit(promise: Promise<unknown>, parent: Promise<unknown> | undefi
   if (sampleEvery > 1 && ++sampleCounter < sampleEvery) return;
   sampleCounter = 0;
   const creatorId = parent === undefined ? undefined : promiseRecords.get(parent)?.id;
-  const rec = newRecord('promise', 'Promise', creatorId, undefined);
+  const rec = newRecord('promise', 'Promise', creatorId, undefined, recordInit);
   if (rec === undefined) {
     internalPromises.add(promise);
     return;
@@ -181,8 +181,10 @@ function recordInit(promise: Promise<unknown>, parent: Promise<unknown> | undefi
 }
 
 function recordSettled(promise: Promise<unknown>): void {
-  promisesSettled++;
   const rec = promiseRecords.get(promise);
+  // Full mode knows every promise created since tracking started (a record or leash's own), so a
+  // promise from before that settles now is not counted: settled never runs ahead of created.
+  if (rec !== undefined || sampleEvery > 1 || internalPromises.has(promise)) promisesSettled++;
   if (rec === undefined || rec.state !== 'live') return;
   rec.state = 'settled';
   rec.endedAt = Date.now();
@@ -217,7 +219,7 @@ function resourceInit(asyncId: number, type: string, triggerAsyncId: number, res
   ) {
     return;
   }
-  const rec = newRecord('resource', type, trigger?.id, resource);
+  const rec = newRecord('resource', type, trigger?.id, resource, resourceInit);
   if (rec === undefined) return;
   rec.lineage =
     lineages.get(triggerAsyncId) ??
@@ -342,7 +344,7 @@ export interface Counts {
   readonly mode: TrackingMode | undefined;
   readonly promisesCreated: number;
   readonly promisesSettled: number;
-  /** created minus settled since tracking started (promises from before may make it an estimate). */
+  /** created minus settled since tracking started: exact in full mode, an estimate in count and debug mode. */
   readonly promisesPending: number;
   readonly promisesAbandoned: number;
   /** Node's active resources by type (process.getActiveResourcesInfo). */
@@ -353,11 +355,14 @@ export interface Counts {
 export function counts(): Counts {
   const byType: Record<string, number> = {};
   for (const type of process.getActiveResourcesInfo()) byType[type] = (byType[type] ?? 0) + 1;
+  // Count and debug mode keep no per-promise state, so promises created before tracking started
+  // and settled since are counted as settled; capping keeps created >= settled >= 0.
+  const settled = Math.min(promisesSettled, promisesCreated);
   return {
     mode,
     promisesCreated,
-    promisesSettled,
-    promisesPending: Math.max(0, promisesCreated - promisesSettled),
+    promisesSettled: settled,
+    promisesPending: promisesCreated - settled,
     promisesAbandoned: abandoned.length + abandonedDropped,
     resources: byType,
   };
