@@ -186,7 +186,7 @@ test('the header says which trigger fired: at exit, or still running at --timeou
   const hung = await leash([
     'doctor',
     '--timeout',
-    '1500',
+    '4000',
     '--',
     process.execPath,
     '-e',
