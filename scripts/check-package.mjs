@@ -187,7 +187,7 @@ spawnSync(
      CREATE TABLE IF NOT EXISTS ${schema}.stock (id int PRIMARY KEY, n int NOT NULL);
      INSERT INTO ${schema}.stock VALUES (42, 1000000) ON CONFLICT DO NOTHING;`,
   ],
-  { env: { ...process.env, ...pgEnv }, stdio: 'inherit' },
+  { env: { ...process.env, ...pgEnv, PGOPTIONS: '-c client_min_messages=warning' }, stdio: 'inherit' },
 );
 const upstream = http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
