@@ -1,9 +1,12 @@
 import { executionAsyncResource } from 'node:async_hooks';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type FoldItem, foldLeaks, visibleFrames } from './fold-leaks.js';
 import { builtInIgnored } from './ignore-rules.js';
 import { framesOf, groupLeaks, type Leak, type LeakGroup, taskLeak, toLeak } from './leak.js';
+import { isListenerPile } from './listener-piles.js';
 import type { TrackedRecord } from './record.js';
+import type { Frame } from './stack-frames.js';
 import { liveTasks } from './task-source.js';
 import { abandonedRecords, liveRecords } from './tracker.js';
 
@@ -90,27 +93,35 @@ export function buildReport(reason: ReportReason, doctorDir?: string): DoctorRep
   const now = Date.now();
   const keeping: Leak[] = [];
   const unrefed: Leak[] = [];
-  const pending: Leak[] = [];
-  const listeners = new Map<string, Leak[]>();
+  // Promises pending or abandoned, folded together so one mistake is one item (see fold-leaks.ts).
+  const promises: FoldItem[] = [];
+  const listeners = new Map<string, { leaks: Leak[]; frames: Frame[] }>();
   for (const rec of liveRecords()) {
     const frames = framesOf(rec);
     if (rec.target === running || builtInIgnored(rec, frames) || isPlumbing(rec, followed)) continue;
     const leak = toLeak(rec, frames, now);
     if (rec.kind === 'resource') (leak.keepsAlive ? keeping : unrefed).push(leak);
-    else if (rec.kind === 'promise') pending.push(leak);
+    else if (rec.kind === 'promise') promises.push({ leak, rec, frames: visibleFrames(frames) });
     else if (rec.kind === 'listener') {
       const key = `${rec.emitterId}\n${rec.event}\n${leak.site}`;
       const list = listeners.get(key);
-      if (list === undefined) listeners.set(key, [leak]);
-      else list.push(leak);
+      if (list === undefined) listeners.set(key, { leaks: [leak], frames });
+      else list.leaks.push(leak);
     }
   }
-  const abandoned: Leak[] = [];
   for (const rec of abandonedRecords()) {
     const frames = framesOf(rec);
-    if (!builtInIgnored(rec, frames)) abandoned.push(toLeak(rec, frames, now));
+    if (!builtInIgnored(rec, frames)) {
+      promises.push({ leak: toLeak(rec, frames, now), rec, frames: visibleFrames(frames) });
+    }
   }
-  const piles = [...listeners.values()].filter((l) => l.length >= 2).flat();
+  const folded = foldLeaks(promises);
+  const abandoned = folded.filter((l) => l.state === 'abandoned');
+  const pending = folded.filter((l) => l.state !== 'abandoned');
+  // A library's fixed listeners (pg's two 'end' listeners per socket) are not a pile-up.
+  const piles = [...listeners.values()]
+    .filter((l) => isListenerPile(l.leaks.length, l.frames))
+    .flatMap((l) => l.leaks);
   const tasks = liveTasks().map((t) => taskLeak(t, now));
   const groups = {
     keepingAlive: groupLeaks(keeping),

@@ -39,22 +39,43 @@ test('one `await new Promise(() => {})` is one item in one group, at the await l
   assert.equal(err.groups[0]!.site.replace(/:\d+$/, ''), `${here}:${lineOf('FOREVER')}`);
 });
 
-test('a task blocked on a channel is one group, the task first, at the go() line', async () => {
+test('a task blocked on a channel is one group, the task first, at the line where it is blocked', async () => {
   const [ctx, cancel] = withCancel(background());
   const ch = new Channel<number>();
   const base = snapshot();
   const task = go(ctx, async function consumer(ctx) {
-    await ch.recv(ctx);
-  }); // GO-LINE
+    await ch.recv(ctx); // BLOCKED-LINE
+  });
   const err = await leakError(verifyNone({ baseline: base, timeoutMs: 100 }));
   cancel();
   await task.done.catch(() => {});
   assert.equal(err.groups.length, 1, err.message);
+  assert.equal(err.leaks.length, 1, err.message);
   assert.equal(err.groups[0]!.kind, 'task');
-  assert.equal(err.leaks[0]!.kind, 'task');
-  assert.match(err.groups[0]!.site, new RegExp(`^${here}:(${lineOf('GO-LINE') - 2}|${lineOf('GO-LINE')}):`));
+  assert.equal(err.groups[0]!.state, 'chan receive');
+  assert.equal(err.groups[0]!.site.replace(/:\d+$/, ''), `${here}:${lineOf('BLOCKED-LINE')}`);
+  // The go() call is below it, as a goroutine dump's "created by".
+  assert.ok(
+    err.groups[0]!.stack.some((f) => f.includes(`${here}:${lineOf('BLOCKED-LINE') - 1}:`)),
+    err.message,
+  );
   assert.doesNotMatch(err.message, /go\.name|<internal>/);
   await verifyNone({ baseline: base });
+});
+
+test('continuations made elsewhere stay their own leak (Promise.race on a long-lived promise)', async () => {
+  let stop: (() => void) | undefined;
+  const shutdown = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  const base = snapshot();
+  for (let i = 0; i < 5; i++) await Promise.race([Promise.resolve(i), shutdown]); // RACE-LINE
+  const err = await leakError(verifyNone({ baseline: base, timeoutMs: 50 }));
+  stop!();
+  assert.ok(
+    err.groups.some((g) => g.site.replace(/:\d+$/, '') === `${here}:${lineOf('RACE-LINE')}` && g.count >= 5),
+    err.message,
+  );
 });
 
 test("leash's keep-alive and deadline timers are never blamed on the user's line", async () => {

@@ -8,12 +8,12 @@ import { type Frame, isLeashFrame, isNodeInternal } from './stack-frames.js';
 // of them are one mistake at one line. foldLeaks keeps the item that names it and drops the rest:
 //
 // 1. a promise created as a `then`/await continuation of another reported promise (the promise hooks'
-//    parent link) is that promise's leak;
+//    parent link) at the same line is that promise's leak;
 // 2. an async function's own promise (created at the function's entry, so at its first line) is
 //    the leak of the first promise reported later in the same invocation (same function, same
 //    callers, a later line): the function is stuck there;
 // 3. a promise created at a reported task's `go()` call, or in the task's function called from
-//    there, is the task's leak.
+//    there, is the task's leak, and the task is reported at the line where it is blocked.
 
 /** FoldItem is one reported item with what folding needs: its record (not for tasks) and visible frames. */
 export interface FoldItem {
@@ -45,15 +45,29 @@ function sameFrames(a: readonly Frame[], b: readonly Frame[], from: number): boo
   return true;
 }
 
+// Same line at the top (any column) and the same callers.
+function sameSite(a: readonly Frame[], b: readonly Frame[]): boolean {
+  return (
+    a.length > 0 &&
+    a[0]!.file === b[0]?.file &&
+    a[0]!.line === b[0]?.line &&
+    a[0]!.fn === b[0]?.fn &&
+    sameFrames(a, b, 1)
+  );
+}
+
 /** foldLeaks drops the items that are part of another item's leak (see above); order is kept. */
 export function foldLeaks(items: readonly FoldItem[]): Leak[] {
   const folded = new Set<FoldItem>();
   const promises = items.filter((i) => i.rec?.kind === 'promise');
   const byId = new Map(promises.map((i) => [i.rec!.id, i]));
-  // 1. Continuations.
+  // 1. Continuations made at the same line as the promise they wait on (an await's throwaway). A
+  //    continuation made elsewhere is its own leak: `Promise.race([work, shutdown])` in a loop
+  //    piles reactions on one long-lived promise, and the loop's line is the one to report.
   for (const item of promises) {
     const creator = item.rec!.creatorId;
-    if (creator !== undefined && byId.has(creator)) folded.add(item);
+    const parent = creator === undefined ? undefined : byId.get(creator);
+    if (parent !== undefined && sameSite(item.frames, parent.frames)) folded.add(item);
   }
   // 2. An async function's own promise into the first later promise of the same invocation.
   const roots = promises.filter((i) => !folded.has(i) && i.frames.length > 0);
@@ -75,6 +89,7 @@ export function foldLeaks(items: readonly FoldItem[]): Leak[] {
     }
   }
   // 3. Into a task: created at its go() call, or by its function called from there.
+  const blockedAt = new Map<FoldItem, FoldItem>();
   for (const task of items.filter((i) => i.leak.kind === 'task' && i.frames.length > 0)) {
     const site = task.frames;
     for (const item of promises) {
@@ -89,8 +104,18 @@ export function foldLeaks(items: readonly FoldItem[]): Leak[] {
         caller?.file === site[0]!.file
       ) {
         folded.add(item);
+        // The newest promise made inside the task's function is where it is blocked now: the
+        // report names that line, as a Go goroutine dump does, with the go() call below it.
+        if (extra > 0 && (blockedAt.get(task)?.rec!.id ?? -1) < item.rec!.id) blockedAt.set(task, item);
       }
     }
   }
-  return items.filter((i) => !folded.has(i)).map((i) => i.leak);
+  return items
+    .filter((i) => !folded.has(i))
+    .map((i) => {
+      const blocked = blockedAt.get(i);
+      return blocked === undefined
+        ? i.leak
+        : { ...i.leak, site: blocked.leak.site, stack: blocked.leak.stack };
+    });
 }
