@@ -31,7 +31,14 @@ export class CanceledError extends Error {
   declare readonly code: 'LEASH_ERR_CANCELED';
   constructor(message?: string, options?: ErrorOptions) {
     checkArgs(message, options, 'new CanceledError(message, options)');
-    super(message ?? 'context canceled', options);
+    try {
+      super(message ?? 'context canceled', options);
+    } catch (cause) {
+      // Error reads options.cause: a proxy trap that throws, or a revoked proxy.
+      throw Object.assign(invalidArg(`new CanceledError(message, options): options cannot be read`), {
+        cause,
+      });
+    }
     (this as { code: string }).code = 'LEASH_ERR_CANCELED';
   }
   /** @internal Recognised across copies of leash in one process. */
@@ -59,7 +66,14 @@ export class DeadlineExceededError extends Error {
   declare readonly timeout: true;
   constructor(message?: string, options?: ErrorOptions) {
     checkArgs(message, options, 'new DeadlineExceededError(message, options)');
-    super(message ?? 'context deadline exceeded', options);
+    try {
+      super(message ?? 'context deadline exceeded', options);
+    } catch (cause) {
+      // Error reads options.cause: a proxy trap that throws, or a revoked proxy.
+      throw Object.assign(invalidArg(`new DeadlineExceededError(message, options): options cannot be read`), {
+        cause,
+      });
+    }
     (this as { code: string }).code = 'LEASH_ERR_DEADLINE_EXCEEDED';
     (this as { timeout: boolean }).timeout = true;
   }

@@ -165,7 +165,7 @@ export function assertOptions<T extends object>(
   known: readonly string[],
 ): T {
   if (v === undefined) return {} as T;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+  if (typeof v !== 'object' || v === null || isArraySafe(v)) {
     throw invalidArg(
       `${where}: options must be an object such as { ${known[0] ?? ''}: ... }, got ${describe(v)}`,
     );
@@ -186,6 +186,15 @@ export function assertOptions<T extends object>(
     );
   }
   return v;
+}
+
+// Array.isArray throws on a revoked proxy; such a value is not an options object either.
+function isArraySafe(v: object): boolean {
+  try {
+    return Array.isArray(v);
+  } catch {
+    return false;
+  }
 }
 
 /**
