@@ -2,7 +2,7 @@ import { type Context, isContext } from '../context/index.js';
 import { assertContext, assertNumber } from '../context/internal.js';
 import { ChannelClosedError } from './errors.js';
 import type { TaskState } from './registry.js';
-import { onCancel, Waiter, WaitQueue } from './wait-queue.js';
+import { capture, captured, Waiter, WaitQueue } from './wait-queue.js';
 
 /**
  * RecvResult is what a receive yields, discriminated by `ok`: `{ value, ok: true }` carries a value
@@ -265,12 +265,12 @@ export class Channel<T> {
 
   #block<R>(q: WaitQueue, ctx: Context, value: unknown, state: TaskState): Promise<R> {
     const w = new Waiter(ctx, value, undefined, -1);
-    const p = new Promise<R>((resolve, reject) => {
-      w.resolve = resolve;
-      w.reject = reject;
-    });
+    // A shared executor rather than a closure per operation (see capture below).
+    const p = new Promise<R>(capture);
+    w.resolve = captured.resolve;
+    w.reject = captured.reject;
     q.push(w);
-    w.block(ctx, state, () => onCancel(w));
+    w.block(ctx, state);
     return p;
   }
 

@@ -2,7 +2,7 @@ import type { Context } from '../context/index.js';
 import { assertContext, assertOptions, describe, invalidArg } from '../context/internal.js';
 import { Channel, enqueue, type RecvResult } from './channel.js';
 import { ChannelClosedError } from './errors.js';
-import { Blocker, type Selecting, Waiter } from './wait-queue.js';
+import { Blocker, capture, captured, type Selecting, Waiter } from './wait-queue.js';
 
 /** RecvCase is a `select` case that receives from `recv`: Go's `case v, ok := <-ch`. */
 export interface RecvCase<T> {
@@ -151,10 +151,9 @@ export function select(
   // Pass 2: nothing ready; wait on every case. Nothing is matched while enqueueing, so a select
   // cannot meet its own opposite case.
   const op = new SelectOp(ctx, cases);
-  const p = new Promise<{ index: number; value?: unknown; ok?: boolean }>((resolve, reject) => {
-    op.resolve = resolve;
-    op.reject = reject;
-  });
+  const p = new Promise<{ index: number; value?: unknown; ok?: boolean }>(capture);
+  op.resolve = captured.resolve;
+  op.reject = captured.reject;
   for (let i = 0; i < n; i++) {
     const c = cases[i]!;
     const send = !('recv' in c);
@@ -162,7 +161,7 @@ export function select(
     op.waiters.push(w);
     enqueue(send ? (c as SendCase<unknown>).send : (c as RecvCase<unknown>).recv, w, send);
   }
-  op.block(ctx, 'select', () => op.abort());
+  op.block(ctx, 'select');
   return p;
 }
 
@@ -203,6 +202,10 @@ class SelectOp extends Blocker implements Selecting {
   fail(_w: Waiter, err: unknown): void {
     this.#finish();
     this.reject!(err);
+  }
+
+  override ended(): void {
+    this.abort();
   }
 
   abort(): void {
