@@ -67,6 +67,12 @@ export function debugHandler(
   const tracePath = `${prefix}/trace`;
 
   return (req, res, next) => {
+    const call = 'debugHandler(opts)(req, res, next)';
+    if (typeof req !== 'object' || req === null)
+      throw invalidArg(`${call}: req must be an IncomingMessage, got ${describe(req)}`);
+    if (next !== undefined && typeof next !== 'function') {
+      throw invalidArg(`${call}: next must be a function when given, got ${describe(next)}`);
+    }
     // The raw request target, as a guard reads it: never parsed as a URL, so `//host/...` and
     // `http://host/...` cannot reach a path the guard did not see, and nothing here can throw.
     const url = typeof req.url === 'string' ? req.url : '';
@@ -75,6 +81,13 @@ export function debugHandler(
     if ((req.method !== 'GET' && req.method !== 'HEAD') || (path !== tasksPath && path !== tracePath)) {
       next?.();
       return false;
+    }
+    if (
+      typeof res?.writeHead !== 'function' ||
+      typeof res.end !== 'function' ||
+      typeof res.once !== 'function'
+    ) {
+      throw invalidArg(`${call}: res must be a ServerResponse, got ${describe(res)}`);
     }
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
     if (path === tasksPath) {

@@ -1,3 +1,4 @@
+import { assertNumber, describe, invalidArg } from '../context/internal.js';
 import { formatGroups, groupLeaks, type Leak, type LeakGroup } from './leak.js';
 
 /**
@@ -13,6 +14,12 @@ export class LeakError extends Error {
   readonly groups: readonly LeakGroup[];
 
   constructor(leaks: readonly Leak[], waitedMs: number) {
+    if (!isLeakList(leaks)) {
+      throw invalidArg(
+        `new LeakError(leaks, waitedMs): leaks must be an array of Leak records (from verifyNone), got ${describe(leaks)}`,
+      );
+    }
+    assertNumber(waitedMs, 'new LeakError(leaks, waitedMs)', 'waitedMs', { min: 0, unit: 'milliseconds' });
     const groups = groupLeaks(leaks);
     super(
       `${leaks.length} leaked ${leaks.length === 1 ? 'item' : 'items'} in ${groups.length} ${
@@ -25,5 +32,28 @@ export class LeakError extends Error {
     this.name = 'LeakError';
     this.leaks = leaks;
     this.groups = groups;
+  }
+}
+
+// Whether `v` is an array of Leak-shaped records; never throws (revoked proxies, throwing getters).
+function isLeakList(v: unknown): v is readonly Leak[] {
+  try {
+    return (
+      Array.isArray(v) &&
+      v.every(
+        (l: Leak) =>
+          typeof l === 'object' &&
+          l !== null &&
+          typeof l.kind === 'string' &&
+          typeof l.type === 'string' &&
+          typeof l.state === 'string' &&
+          typeof l.site === 'string' &&
+          typeof l.ageMs === 'number' &&
+          Array.isArray(l.stack) &&
+          l.stack.every((f) => typeof f === 'string'),
+      )
+    );
+  } catch {
+    return false;
   }
 }
