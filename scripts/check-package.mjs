@@ -239,10 +239,10 @@ async function runExample(nodePath, major, ex) {
   if (until) {
     if (until.port === undefined) await new Promise((resolve) => setTimeout(resolve, 1_000));
     else if (!(await waitForPort(until.port, 10_000))) problem = `nothing listened on port ${until.port}`;
-    for (const path of problem ? [] : until.gets) {
+    for (const { path, status } of problem ? [] : until.gets) {
       const res = await fetch(`http://127.0.0.1:${until.port}${path}`).catch((e) => e);
-      if (res instanceof Error || res.status >= 500) {
-        problem = `GET ${path}: ${res instanceof Error ? res.message : res.status}`;
+      if (res instanceof Error || (status === undefined ? res.status >= 500 : res.status !== status)) {
+        problem = `GET ${path}: ${res instanceof Error ? res.message : res.status}${status ? ` (expected ${status})` : ''}`;
         break;
       }
       output += `GET ${path} -> ${res.status} ${(await res.text()).slice(0, 200)}\n`;

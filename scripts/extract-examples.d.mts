@@ -14,7 +14,7 @@ export interface Example {
   minNode?: number;
   reason?: string;
   /** <!-- until-sigterm: port=N get=/path --> */
-  untilSigterm?: { port: number | undefined; gets: string[] };
+  untilSigterm?: { port: number | undefined; gets: Array<{ path: string; status: number | undefined }> };
 }
 export function markdownFiles(): string[];
 export function examplesOf(file: string): Example[];

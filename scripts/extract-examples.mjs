@@ -9,10 +9,11 @@
 //   <!-- not-runnable: reason -->      neither run nor type-checked (a signature, a config fragment)
 //   <!-- typecheck-only: reason -->    type-checked, never run
 //   <!-- min-node: 24 reason -->       type-checked everywhere, run only on Node >= 24 (`using`)
-//   <!-- until-sigterm: port=8080 get=/a get=/b -->
+//   <!-- until-sigterm: port=8080 get=/a get=/b->504 -->
 //                                      a program that runs until SIGTERM (a server): the check
 //                                      waits for the port (or 1 s without one), sends each GET (any
-//                                      answer below 500 passes), then SIGTERM, and expects exit 0
+//                                      answer below 500 passes, or exactly the status after ->),
+//                                      then SIGTERM, and expects exit 0
 //                                      (or death by SIGTERM's default action, for a bare server)
 //
 // A reason is required for the first three: a block nobody can run must say why. Any other
@@ -56,7 +57,10 @@ function parseDirective(comment, where) {
   }
   if (name === 'until-sigterm') {
     const port = /\bport=(\d+)/.exec(arg);
-    const gets = [...arg.matchAll(/\bget=(\S+)/g)].map((g) => g[1]);
+    const gets = [...arg.matchAll(/\bget=(\S+?)(?:->(\d{3}))?(?=\s|$)/g)].map((g) => ({
+      path: g[1],
+      status: g[2] === undefined ? undefined : Number(g[2]),
+    }));
     if (gets.length && !port) throw new Error(`${where}: get= needs port=N`);
     return { untilSigterm: { port: port ? Number(port[1]) : undefined, gets } };
   }
