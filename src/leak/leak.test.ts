@@ -18,7 +18,7 @@ const leakArb = fc.record({
   keepsAlive: fc.boolean(),
 });
 
-test('groupLeaks: counts add up, groups are sorted by count, each group is homogeneous', () => {
+test('groupLeaks: counts add up, tasks first then sorted by count, each group is homogeneous', () => {
   fc.assert(
     fc.property(fc.array(leakArb, { maxLength: 60 }), (leaks) => {
       const groups = groupLeaks(leaks);
@@ -26,7 +26,12 @@ test('groupLeaks: counts add up, groups are sorted by count, each group is homog
         groups.reduce((n, g) => n + g.count, 0),
         leaks.length,
       );
-      for (let i = 1; i < groups.length; i++) assert.ok(groups[i - 1]!.count >= groups[i]!.count);
+      for (let i = 1; i < groups.length; i++) {
+        const [a, b] = [groups[i - 1]!, groups[i]!];
+        // A task group never follows another kind's; within the same rank, larger first.
+        assert.ok(!(a.kind !== 'task' && b.kind === 'task'));
+        if ((a.kind === 'task') === (b.kind === 'task')) assert.ok(a.count >= b.count);
+      }
       for (const g of groups) {
         const members = leaks.filter(
           (l) => l.site === g.site && l.kind === g.kind && l.state === g.state && l.type === g.type,
