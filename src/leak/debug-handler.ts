@@ -12,7 +12,7 @@ export interface DebugHandlerOptions {
   maxTraceSeconds?: number;
   /** Traces recorded at the same time in the process (through any handler); a request beyond gets 503 with Retry-After. Minimum: 1. Default: 1. */
   maxConcurrentTraces?: number;
-  /** Events one trace keeps (a ring buffer: the oldest go first). Minimum: 16. Default: 100,000 (about 15 MB of JSON). */
+  /** Events one trace keeps (a ring buffer: the oldest go first). Minimum: 16. Default: 100,000 (about 13 MB of JSON). */
   maxTraceEvents?: number;
 }
 
