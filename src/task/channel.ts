@@ -19,8 +19,8 @@ const CLOSED_PROMISE: Promise<RecvResult<never>> = Promise.resolve(CLOSED);
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 const DONE_PROMISE: Promise<IteratorReturnResult<undefined>> = Promise.resolve(DONE);
 
-// What #take returns when nothing is ready (a value can be anything, undefined included).
-const NONE: unique symbol = Symbol('none');
+/** What a poll returns when nothing is ready (a value can be anything, undefined included). */
+export const NONE: unique symbol = Symbol('none');
 
 // check is assertContext behind the core's isContext, whose first test (instanceof a leash
 // context) is one load on the hot path; the structural test and the message only on failure.
@@ -224,6 +224,11 @@ export class Channel<T> {
       if (v !== NONE) return { value: v, done: false };
     }
     return this.#closed ? DONE : undefined;
+  }
+
+  /** @internal select's poll: the next value without a result object, or NONE. */
+  _poll(): T | typeof NONE {
+    return this.#take();
   }
 
   /** @internal The receive behind range(): recv without the argument check. */
