@@ -163,9 +163,21 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
 
   get deadline(): number | undefined {
     const d = this._deadline;
-    // NaN: a withTimeout deadline, kept on the monotonic clock only until someone asks.
-    if (Number.isNaN(d)) return (this._deadline = Date.now() + ((this._when as number) - performance.now()));
-    return d;
+    if (!Number.isNaN(d)) return d;
+    // NaN: a withTimeout deadline, kept on the monotonic clock only until someone asks. Children
+    // that copied the NaN report the number their withTimeout ancestor reports, so that a child's
+    // deadline equals its parent's exactly.
+    let o: CancelCtx = this;
+    for (;;) {
+      const p = o._parent;
+      if (!(p instanceof CancelCtx) || p._when !== o._when || !Number.isNaN(o._deadline)) break;
+      o = p;
+    }
+    let od = o._deadline;
+    // Rounded up to whole ms, as Date.now() counts: never earlier than the deadline it names.
+    if (Number.isNaN(od))
+      od = o._deadline = Math.ceil(Date.now() + ((o._when as number) - performance.now()));
+    return (this._deadline = od);
   }
 
   get err(): Error | undefined {
