@@ -1,4 +1,4 @@
-import { type Frame, isLeashFrame, isNodeInternal, parseStack } from './stack-frames.js';
+import { type Frame, isLeashFrame, isNodeInternal, packageOf, parseStack } from './stack-frames.js';
 
 // The goleak pattern `const base = snapshot(); await codeUnderTest(); await verifyNone({ baseline })`
 // runs inside a function F that a test runner called and now waits on (mocha's `fn().then(done)`,
@@ -13,6 +13,8 @@ import { type Frame, isLeashFrame, isNodeInternal, parseStack } from './stack-fr
 // a caller frame (same function, and the frames below it on the same lines) with no frame of F above
 // that point: the caller had resumed after F returned or suspended. V8 reports an await at the call
 // it awaits (same position) and a suspended caller at its await (same line), so both forms match.
+// How much of that is excluded depends on who the caller is (see CallerJunction): F may be a helper
+// called by the test itself, whose work after the helper returned is the code under test's.
 // Promises created from there on as a `then`/await continuation of such a record, and the promise it
 // awaits (F's own, or a runner function's), are excluded through the promise hooks' parent links
 // (see findLeaks); nothing is ignored by package name.
@@ -78,11 +80,23 @@ function followsChain(x: readonly Frame[], j: number, s: readonly Frame[], k: nu
 }
 
 /**
- * isCallersOwn reports whether a record with creation stack `stack` was made by a caller of the
- * function that took `chain` (after that function returned to it), rather than by that function
- * or by anything it called.
+ * CallerJunction says how a record's creation stack runs into a caller chain:
+ * - `'at-call'`: made at the very call that ran F, with nothing of the application or a library
+ *   above it: the caller's await or `then` on what F returned (`await fn()`);
+ * - `'library'`: made by a library caller after F returned (a runner in node_modules: mocha's
+ *   `fn().then(done)` and its timeout timer);
+ * - `'application'`: made by an application caller after F returned. Only a promise waiting on one
+ *   made before the snapshot (`const p = fn(); await p`) is then the caller's own: the caller may be
+ *   the test itself, when snapshot() or verifyNone() is called from a helper.
  */
-export function isCallersOwn(chain: CallerChain, stack: string | undefined): boolean {
+export type CallerJunction = 'at-call' | 'library' | 'application';
+
+/**
+ * callerJunction reports how a record with creation stack `stack` was made by a caller of the
+ * function that took `chain` (after that function returned to it), or undefined when it was made by
+ * that function, by anything it called, or elsewhere.
+ */
+export function callerJunction(chain: CallerChain, stack: string | undefined): CallerJunction | undefined {
   const s = chain.frames;
   const self = s[0]!;
   const frames = parseChain(stack);
@@ -92,18 +106,21 @@ export function isCallersOwn(chain: CallerChain, stack: string | undefined): boo
     // The caller's own work is made by its code running, never by a caller suspended at an await
     // (an async frame): what is above such a frame is the work of the callee it awaits.
     if (x.async) {
-      if (sameFunction(x, self)) return false;
+      if (sameFunction(x, self)) return undefined;
       continue;
     }
     for (let k = 1; k < s.length; k++) {
       if (isNodeInternal(s[k]!) || !followsChain(frames, j, s, k)) continue;
-      if (!samePosition(x, s[k]!)) return !frames.slice(0, j).some((f) => sameFunction(f, self));
-      // At the very call that is still running F: the caller's own only if nothing of the
-      // application or a library is above it (an await's throwaway promise, made at the call).
-      return frames.slice(0, j).every((f) => isNodeInternal(f) || isLeashFrame(f));
+      const above = frames.slice(0, j);
+      if (samePosition(x, s[k]!)) {
+        // At the very call that is still running F: only what nothing visible is above.
+        return above.every((f) => isNodeInternal(f) || isLeashFrame(f)) ? 'at-call' : undefined;
+      }
+      if (above.some((f) => sameFunction(f, self))) return undefined;
+      return packageOf(x) === undefined ? 'application' : 'library';
     }
     // A frame of the function that took the chain, above any junction: its own work.
-    if (sameFunction(x, self)) return false;
+    if (sameFunction(x, self)) return undefined;
   }
-  return false;
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import { type CallerChain, isCallersOwn } from './caller-chain.js';
+import { type CallerChain, callerJunction } from './caller-chain.js';
 import { type FoldItem, foldLeaks, visibleFrames } from './fold-leaks.js';
 import { builtInIgnored, type IgnoreRule, matchesRule } from './ignore-rules.js';
 import { framesOf, type Leak, taskLeak, toLeak } from './leak.js';
@@ -37,7 +37,7 @@ export function findLeaks(scope: LeakScope): Leak[] {
     if (scope.label !== undefined && rec.label !== scope.label) continue;
     inScope.push({ rec, frames: framesOf(rec) });
   }
-  const callers = scope.callers?.length ? callersOwn(inScope, scope.callers) : undefined;
+  const callers = scope.callers?.length ? callersOwn(inScope, scope.callers, after) : undefined;
   const items: FoldItem[] = [];
   for (const { rec, frames } of inScope) {
     if (callers?.has(rec.id)) continue;
@@ -65,12 +65,24 @@ export function findLeaks(scope: LeakScope): Leak[] {
 function callersOwn(
   records: ReadonlyArray<{ rec: TrackedRecord; frames: Frame[] }>,
   chains: readonly CallerChain[],
+  baselineId: number,
 ): Set<number> {
   const own = new Set<number>();
   const sorted = [...records].sort((a, b) => a.rec.id - b.rec.id);
   for (const { rec } of sorted) {
-    if (rec.creatorId !== undefined && own.has(rec.creatorId)) own.add(rec.id);
-    else if (chains.some((chain) => isCallersOwn(chain, rec.origin?.stack))) {
+    if (rec.creatorId !== undefined && own.has(rec.creatorId)) {
+      own.add(rec.id);
+      continue;
+    }
+    // A promise waiting on one made before the snapshot (or before tracking): what F returned.
+    const awaitsOlder =
+      rec.kind === 'promise' &&
+      (rec.parentUntracked === true || (rec.creatorId !== undefined && rec.creatorId <= baselineId));
+    const junctions = chains.map((chain) => callerJunction(chain, rec.origin?.stack));
+    const mine = junctions.some(
+      (j) => j === 'at-call' || j === 'library' || (j === 'application' && awaitsOlder),
+    );
+    if (mine) {
       own.add(rec.id);
       if (rec.kind === 'promise' && rec.creatorId !== undefined) own.add(rec.creatorId);
     }

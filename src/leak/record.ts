@@ -24,6 +24,8 @@ export interface TrackedRecord {
   type: string;
   readonly createdAt: number;
   readonly creatorId: number | undefined;
+  /** promises: created as a continuation of a promise the tracker has no record of (from before tracking). */
+  parentUntracked?: boolean;
   readonly label: string | undefined;
   readonly origin: Error | undefined;
   /** The stack of the callback this was created in, when known. */

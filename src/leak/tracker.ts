@@ -175,6 +175,7 @@ function recordInit(promise: Promise<unknown>, parent: Promise<unknown> | undefi
     internalPromises.add(promise);
     return;
   }
+  if (parent !== undefined && creatorId === undefined) rec.parentUntracked = true;
   promiseRecords.set(promise, rec);
   pendingPromises.add(rec);
   collected.register(promise, rec, rec);

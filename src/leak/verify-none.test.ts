@@ -266,3 +266,29 @@ test('a file handle never closed names the open() line, not <internal>', async (
   assert.equal(err.groups.filter((g) => g.type === 'FILEHANDLE').length, 1, err.message);
   await verifyNone({ baseline: base });
 });
+
+test('snapshot() and verifyNone() called from helpers: the test’s own leaks are still reported', async () => {
+  const takeBaseline = () => snapshot();
+  const check = (base: ReturnType<typeof snapshot>) => verifyNone({ baseline: base, timeoutMs: 50 });
+  const base = takeBaseline();
+  const timer = setInterval(() => {}, 1000); // HELPER-INTERVAL
+  const held = [new Promise<void>(() => {})]; // HELPER-PROMISE
+  const err = await leakError(check(base));
+  clearInterval(timer);
+  const sites = err.leaks.map((l) => l.site.replace(/:\d+$/, ''));
+  assert.ok(sites.includes(`${here}:${lineOf('HELPER-INTERVAL')}`), err.message);
+  assert.ok(sites.includes(`${here}:${lineOf('HELPER-PROMISE')}`), err.message);
+  assert.equal(held.length, 1);
+});
+
+test('a harness that awaits the returned promise on its own line is not reported', async () => {
+  async function harness(fn: () => Promise<void>): Promise<void> {
+    const pending = fn();
+    await pending;
+  }
+  await harness(async () => {
+    const base = snapshot();
+    await new Promise((r) => setTimeout(r, 2));
+    await verifyNone({ baseline: base, timeoutMs: 300 });
+  });
+});
