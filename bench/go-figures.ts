@@ -125,6 +125,7 @@ export function mergeGo(a: GoFigures | undefined, b: GoFigures | undefined): GoF
 export function printGo(figs: GoFigures | undefined): void {
   if (figs === undefined) return;
   console.log(`\n## Go (${goVersion()}), bench/go, measured in this run`);
+  if (Object.keys(figs).length === 0) console.log('(go test printed no figure this bench could read)');
   for (const [k, f] of Object.entries(figs)) {
     console.log(
       `Go ${k.padEnd(20)} ${f.ns.toFixed(1).padStart(9)} ns/op CPU (GOMAXPROCS=1: ${f.cpu1.toFixed(1)}, 2: ${f.cpu2.toFixed(1)}) wall ${f.wall.toFixed(0)}`,
