@@ -69,6 +69,7 @@ export class Bulkhead implements InnerPolicy {
   #avgHeldMs = 0;
   // One release function per bulkhead, shared by every call: nothing allocated per call for it.
   readonly #releaseTimed: (startedAt: number) => () => void;
+  readonly #release = (): void => this.#released();
 
   constructor(limit: number, queue: number, order: 'fifo' | 'lifo', name: string) {
     this.limit = limit;
@@ -132,7 +133,9 @@ export class Bulkhead implements InnerPolicy {
   #start<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
     this.#active++;
     const work = invoke(fn, ctx);
-    const release = this.#releaseTimed(performance.now());
+    // Hold times feed the expected-wait check, which only a bulkhead with a queue makes: without
+    // one, no clock is read and the shared release is used (nothing allocated per call).
+    const release = this.queue === 0 ? this.#release : this.#releaseTimed(performance.now());
     work.then(release, release);
     return work;
   }

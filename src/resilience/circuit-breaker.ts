@@ -21,7 +21,11 @@ export interface CircuitBreakerOptions {
   readonly failureRate?: number;
   /** slowCallRate opens the breaker when slow calls / calls >= it. A fraction in (0, 1]. Default: 1. */
   readonly slowCallRate?: number;
-  /** slowCallMs: a call that takes >= this many milliseconds is slow. Default: 60000. */
+  /**
+   * slowCallMs: a call that takes >= this many milliseconds is slow. Default: Infinity (off:
+   * resilience4j's default is 60000, but timing every call costs two clock reads, which on some
+   * machines is most of a closed breaker's cost, so leash times calls only when asked).
+   */
   readonly slowCallMs?: number;
   /**
    * window is what the rates are measured over: the last `calls` calls, or the calls of the last
@@ -107,7 +111,7 @@ export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreaker 
   assertNumber(failureRate, where, 'failureRate', { min: Number.MIN_VALUE, max: 1, unit: 'a fraction' });
   const slowCallRate = o.slowCallRate ?? 1;
   assertNumber(slowCallRate, where, 'slowCallRate', { min: Number.MIN_VALUE, max: 1, unit: 'a fraction' });
-  const slowCallMs = o.slowCallMs ?? 60_000;
+  const slowCallMs = o.slowCallMs ?? Number.POSITIVE_INFINITY;
   assertNumber(slowCallMs, where, 'slowCallMs', { min: 0, infinite: true, unit: 'milliseconds' });
   const minimumCalls = o.minimumCalls ?? 100;
   assertNumber(minimumCalls, where, 'minimumCalls', { min: 1, integer: true });
@@ -187,10 +191,18 @@ export class CircuitBreaker implements InnerPolicy {
   #probeCalls = 0;
   #probeFailures = 0;
   #probeSlow = 0;
+  // Whether calls are timed (slow-call detection on), whether the window needs the clock, and the
+  // success handler shared by every untimed call of the current epoch.
+  readonly #timed: boolean;
+  readonly #timeWindow: boolean;
+  #onSuccess: (() => void) | null = null;
 
   constructor(c: Config) {
     this.#c = c;
     this.#window = c.window;
+    this.#timed = Number.isFinite(c.slowCallMs);
+    this.#timeWindow = c.window instanceof TimeWindow;
+    this.#newEpoch();
     this.#halfOpenFullError = stackless(() => new BrokenCircuitError('half-open', 0, c.name));
     this.#forcedError = stackless(
       () => new BrokenCircuitError('forced-open', Number.POSITIVE_INFINITY, c.name),
@@ -254,10 +266,12 @@ export class CircuitBreaker implements InnerPolicy {
         break;
     }
     const epoch = this.#epoch;
-    const started = performance.now();
+    const timed = this.#timed;
+    const started = timed ? performance.now() : 0;
     const work = invoke(fn, ctx);
     work.then(
-      () => this.#settled(epoch, started, 0),
+      // Untimed, every success of one epoch shares a handler: nothing allocated for it per call.
+      timed ? () => this.#settled(epoch, started, 0) : (this.#onSuccess as () => void),
       (e: unknown) => {
         // The caller's own cancellation is the caller's decision: not an outcome of the call. Work
         // that fails on its own after its caller left still counts.
@@ -315,16 +329,16 @@ export class CircuitBreaker implements InnerPolicy {
       if (state === 'half-open') this.#probesLeft++;
       return;
     }
-    const now = performance.now();
-    const flags = outcome | (now - started >= this.#c.slowCallMs ? SLOW : 0);
     const c = this.#c;
+    const now = this.#timed || this.#timeWindow ? performance.now() : 0;
+    const flags = outcome | (this.#timed && now - started >= c.slowCallMs ? SLOW : 0);
     if (state === 'closed') {
       const w = this.#window;
       w.record(now, flags);
       if (w.calls < c.minimumCalls) return;
       const fr = w.failures / w.calls;
       const sr = w.slowCalls / w.calls;
-      if (fr >= c.failureRate || sr >= c.slowCallRate) this.#open(now, c.openMs, true, fr, sr);
+      if (fr >= c.failureRate || sr >= c.slowCallRate) this.#open(performance.now(), c.openMs, true, fr, sr);
     } else if (state === 'half-open') {
       this.#probeCalls++;
       if (flags & FAILURE) this.#probeFailures++;
@@ -332,7 +346,7 @@ export class CircuitBreaker implements InnerPolicy {
       if (this.#probeCalls < c.halfOpenCalls) return;
       const fr = this.#probeFailures / this.#probeCalls;
       const sr = this.#probeSlow / this.#probeCalls;
-      if (fr >= c.failureRate || sr >= c.slowCallRate) this.#open(now, c.openMs, true, fr, sr);
+      if (fr >= c.failureRate || sr >= c.slowCallRate) this.#open(performance.now(), c.openMs, true, fr, sr);
       else {
         this.#window.reset();
         this.#transition('closed', fr, sr);
@@ -347,8 +361,13 @@ export class CircuitBreaker implements InnerPolicy {
     if (announce) this.#transition('open', fr, sr);
     else {
       this.#state = 'open';
-      this.#epoch++;
+      this.#newEpoch();
     }
+  }
+
+  #newEpoch(): void {
+    const epoch = ++this.#epoch;
+    this.#onSuccess = () => this.#settled(epoch, 0, 0);
   }
 
   #toHalfOpen(): void {
@@ -360,7 +379,7 @@ export class CircuitBreaker implements InnerPolicy {
   #transition(to: BreakerState, failureRate: number, slowCallRate: number): void {
     const from = this.#state;
     this.#state = to;
-    this.#epoch++;
+    this.#newEpoch();
     if (to !== 'half-open') this.#probesLeft = 0;
     if (from !== to) {
       publish(channels.breakerStateChange, () => ({

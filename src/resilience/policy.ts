@@ -22,9 +22,18 @@ export interface Policy {
  */
 export const RUN: unique symbol = Symbol('leash.resilience.run');
 
+/**
+ * @internal
+ * RACES marks a built-in policy whose RUN already settles with ctx.err as soon as the caller's
+ * context ends, whatever fn does (a timeout races its derived context, whose end follows the
+ * caller's). execute and wrap skip their own race for it: one race per call, not two.
+ */
+export const RACES: unique symbol = Symbol('leash.resilience.races');
+
 /** @internal A policy built by this layer. */
 export interface InnerPolicy extends Policy {
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T>;
+  readonly [RACES]?: boolean;
 }
 
 /** @internal Calls `fn(ctx)` and always returns a promise: a synchronous throw becomes a rejection. */
@@ -53,6 +62,7 @@ export function execute<T>(
   if (typeof fn !== 'function') assertFunction(fn, where, 'fn');
   const err = ctx.err;
   if (err !== undefined) return Promise.reject(err);
+  if (policy[RACES] === true) return policy[RUN](ctx, fn);
   return abortable(ctx, policy[RUN](ctx, fn));
 }
 

@@ -10,7 +10,7 @@ import {
 import { assertNumber, assertOptions } from '../context/internal.js';
 import { stackless } from './errors.js';
 import { channels, publish } from './events.js';
-import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
+import { execute, type InnerPolicy, invoke, RACES, RUN } from './policy.js';
 
 /** TimeoutOptions configure timeout(). */
 export interface TimeoutOptions {
@@ -67,6 +67,8 @@ export class TimeoutPolicy implements InnerPolicy {
   readonly ms: number;
   readonly #name: string;
   readonly #cause: DeadlineExceededError;
+  /** @internal Its RUN races its derived context, which ends with the caller's. */
+  readonly [RACES] = true;
 
   constructor(ms: number, name: string) {
     this.ms = ms;

@@ -1,6 +1,6 @@
 import type { Context } from '../context/index.js';
 import { describe, invalidArg } from '../context/internal.js';
-import { execute, type InnerPolicy, invoke, isPolicy, type Policy, RUN, runInner } from './policy.js';
+import { execute, type InnerPolicy, invoke, isPolicy, type Policy, RACES, RUN, runInner } from './policy.js';
 
 /**
  * wrap composes policies into one, outermost first, like cockatiel's wrap:
@@ -28,8 +28,17 @@ export function wrap(...policies: Policy[]): Policy {
 
 class WrappedPolicy implements InnerPolicy {
   readonly #policies: Policy[];
+  /**
+   * @internal
+   * A chain of built-in policies with a racing one (a timeout) anywhere in it needs no race of
+   * its own: inside the timeout the work is raced, and every other built-in policy waits only
+   * through things that end with the context (sleep, a bulkhead's queue, the inner policy), so
+   * the caller is still answered with ctx.err at once.
+   */
+  readonly [RACES]: boolean;
   constructor(policies: Policy[]) {
     this.#policies = policies;
+    this[RACES] = policies.every((p) => RUN in p) && policies.some((p) => (p as InnerPolicy)[RACES] === true);
   }
 
   execute<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
