@@ -1,6 +1,8 @@
 // RuleTester wired to node:test, with the two parsers the rules must work under: espree (plain
 // JavaScript modules) and typescript-eslint's parser (TypeScript, without type information).
-import { after, describe, it } from 'node:test';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { RuleTester } from 'eslint';
 import tseslint from 'typescript-eslint';
 
@@ -13,7 +15,6 @@ const tester = RuleTester as unknown as {
 tester.describe = describe;
 tester.it = it;
 tester.itOnly = it.only;
-void after;
 
 /** jsTester lints plain ES2025 modules with espree. */
 export const jsTester = new RuleTester({
@@ -23,4 +24,17 @@ export const jsTester = new RuleTester({
 /** tsTester lints TypeScript with typescript-eslint's parser and no program (syntactic only). */
 export const tsTester = new RuleTester({
   languageOptions: { parser: tseslint.parser, ecmaVersion: 'latest', sourceType: 'module' },
+});
+
+const fixtures = fileURLToPath(new URL('../fixtures/typed/', import.meta.url));
+
+/** typedFile is the file name type-aware cases lint as (inside the fixture project). */
+export const typedFile = join(fixtures, 'file.ts');
+
+/** typedTester lints TypeScript with a program: rules see types through parserServices. */
+export const typedTester = new RuleTester({
+  languageOptions: {
+    parser: tseslint.parser,
+    parserOptions: { projectService: true, tsconfigRootDir: fixtures },
+  },
 });
