@@ -100,7 +100,7 @@ test('ctx.err reads as a stack-less CanceledError / DeadlineExceededError', () =
   assert.equal(e.code, 'LEASH_ERR_CANCELED');
   assert.equal(e.stack, 'AbortError: context canceled');
   assert.equal(String(e), 'AbortError: context canceled');
-  assert.equal(Object.prototype.toString.call(e), '[object Error]');
+  assert.equal(e.constructor, CanceledError);
   e.stack = 'rewritten';
   assert.equal(e.stack, 'rewritten', 'stack is writable, as on a native error');
   const [t] = withTimeout(background(), 0);

@@ -90,39 +90,32 @@ Object.defineProperty(DeadlineExceededError.prototype, 'name', {
 
 // The errors of cancelled contexts. Constructing an Error costs about 0.5 us on Node 20 even with
 // Error.stackTraceLimit = 0 (V8's runtime call and stack accessor), several times a whole
-// derive+cancel; Go's WithCancel costs about 0.2 us. So ctx.err is made by a plain constructor
-// whose prototype chain runs through CanceledError.prototype: `instanceof CanceledError` and
-// `instanceof Error` hold, name, message, code and a one-line `stack` read as a stack-less native
-// error's would, for about the price of an object literal (bench/context-errors.bench.ts). The one
-// difference: it is not a V8 native error (util.types.isNativeError() is false; structuredClone
-// copies it as a plain object).
-function stackLine(this: Error): string {
-  return `${this.name}: ${this.message}`;
+// derive+cancel; Go's WithCancel costs about 0.2 us. So ctx.err is made by a small class whose
+// prototype chain runs through CanceledError.prototype: `instanceof CanceledError` and
+// `instanceof Error` hold, and name, message, code and a one-line own `stack` read as those of a
+// stack-less native error (Node's unhandled-rejection and inspect paths treat an object with an
+// own `stack` as an error), for about the price of an object literal
+// (bench/context-errors.bench.ts). The one difference: it is not a V8 native error
+// (util.types.isNativeError() is false; structuredClone copies it as a plain object).
+// Class fields, not assignments: they define own properties whatever the prototypes hold.
+class ContextCanceled {
+  code = 'LEASH_ERR_CANCELED';
+  stack = 'AbortError: context canceled';
 }
-function setStack(this: Error, v: unknown): void {
-  Object.defineProperty(this, 'stack', { value: v, writable: true, configurable: true });
+class ContextDeadlineExceeded {
+  code = 'LEASH_ERR_DEADLINE_EXCEEDED';
+  timeout = true;
+  stack = 'TimeoutError: context deadline exceeded';
 }
-function errorProto(base: object, message: string): object {
-  return Object.create(base, {
+function extend(cls: Function, base: Function, message: string): void {
+  Object.setPrototypeOf(cls.prototype, base.prototype);
+  Object.defineProperties(cls.prototype, {
+    constructor: { value: base, writable: true, configurable: true },
     message: { value: message, writable: true, configurable: true },
-    stack: { get: stackLine, set: setStack, configurable: true },
-    [Symbol.toStringTag]: { value: 'Error', configurable: true },
   });
 }
-
-interface Mutable {
-  code: string;
-  timeout?: boolean;
-}
-function ContextCanceled(this: Mutable): void {
-  this.code = 'LEASH_ERR_CANCELED';
-}
-ContextCanceled.prototype = errorProto(CanceledError.prototype, 'context canceled');
-function ContextDeadlineExceeded(this: Mutable): void {
-  this.code = 'LEASH_ERR_DEADLINE_EXCEEDED';
-  this.timeout = true;
-}
-ContextDeadlineExceeded.prototype = errorProto(DeadlineExceededError.prototype, 'context deadline exceeded');
+extend(ContextCanceled, CanceledError, 'context canceled');
+extend(ContextDeadlineExceeded, DeadlineExceededError, 'context deadline exceeded');
 
 /** @internal Why a context ended on its own: cancelled, or its deadline passed. */
 export const CANCELED_KIND = 0;
@@ -131,9 +124,7 @@ export const DEADLINE_KIND = 1;
 
 /** @internal A fresh, stack-less ctx.err of the given kind (see above). */
 export function contextError(kind: number): Error {
-  return kind === DEADLINE_KIND
-    ? (new (ContextDeadlineExceeded as unknown as new () => Error)() as Error)
-    : (new (ContextCanceled as unknown as new () => Error)() as Error);
+  return (kind === DEADLINE_KIND ? new ContextDeadlineExceeded() : new ContextCanceled()) as unknown as Error;
 }
 
 function holds(e: unknown, brand: symbol, cls: Function): boolean {
