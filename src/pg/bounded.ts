@@ -36,6 +36,8 @@ interface PgQuery {
   prepare(connection: Connection): void;
   _getRows(connection: Connection, rows?: number): void;
   handleError(err: Error, connection: Connection): void;
+  handleDataRow(msg: unknown): void;
+  handleCommandComplete(msg: unknown, connection: Connection): void;
 }
 
 type QueryClass = new (config: unknown, values?: unknown, callback?: Callback) => PgQuery;
@@ -51,7 +53,9 @@ function boundedQueryClass(client: PgClient): QueryClass | undefined {
     typeof proto?.requiresPreparation !== 'function' ||
     typeof proto.prepare !== 'function' ||
     typeof proto._getRows !== 'function' ||
-    typeof proto.handleError !== 'function'
+    typeof proto.handleError !== 'function' ||
+    typeof proto.handleDataRow !== 'function' ||
+    typeof proto.handleCommandComplete !== 'function'
   ) {
     return undefined;
   }
@@ -68,15 +72,26 @@ function makeClass(Base: QueryClass): QueryClass {
     leashReset = true;
     leashExtended = false;
     leashPrefix = 0;
+    // The SET's answer comes first: its row (set_config returns one) and its CommandComplete are
+    // swallowed, so no result object is built for it and the caller's results are pg's own.
+    leashSkip = 1;
 
     override prepare(connection: Connection): void {
       if (this.leashExtended) {
         connection.parse({ text: this.leashSet });
         connection.bind({});
-        if (!this.leashReset) connection.describe({ type: 'P', name: '' });
         connection.execute({});
       }
       super.prepare(connection);
+    }
+
+    override handleDataRow(msg: unknown): void {
+      if (this.leashSkip === 0) super.handleDataRow(msg);
+    }
+
+    override handleCommandComplete(msg: unknown, connection: Connection): void {
+      if (this.leashSkip > 0) this.leashSkip--;
+      else super.handleCommandComplete(msg, connection);
     }
 
     override _getRows(connection: Connection, rows?: number): void {
@@ -128,9 +143,9 @@ export function submitBounded(
   });
   const q = new Bounded(text, values, (err, result) => {
     if (err) reject(err);
-    else resolve(stripWrapping(result, !local));
+    else resolve(local ? result : stripReset(result));
   }) as PgQuery & { leashSet: string; leashReset: boolean; leashExtended: boolean; leashPrefix: number };
-  if (q.rows || typeof q.text !== 'string' || q.text.trim() === '') return undefined;
+  if (q.rows || typeof q.text !== 'string' || !/\S/.test(q.text)) return undefined;
   q.leashSet = setTimeoutSql(ms, local);
   if (q.requiresPreparation()) {
     // PostgreSQL refuses SET LOCAL outside a transaction block ("SET LOCAL can only be used in
@@ -158,17 +173,16 @@ interface ResultLike {
   fields: unknown[];
 }
 
-/** stripWrapping drops the results of the SET (and of the RESET when sent): what is left is what pg returns for the caller's text. */
-export function stripWrapping(result: unknown, reset: boolean): unknown {
-  const all = Array.isArray(result) ? result : [result];
-  const inner = all.slice(1, reset ? -1 : undefined);
-  if (inner.length === 1) return inner[0];
-  if (inner.length > 1) return inner;
-  // Only comments after the SET: pg's answer to an empty query is an empty result.
-  const last = all[all.length - 1] as ResultLike;
-  last.command = null;
-  last.rowCount = null;
-  last.rows = [];
-  last.fields = [];
-  return last;
+/** stripReset drops the RESET's result (the last): what is left is what pg returns for the caller's text. */
+export function stripReset(result: unknown): unknown {
+  if (!Array.isArray(result)) {
+    // Only comments before the RESET: pg's answer to an empty query is an empty result.
+    const r = result as ResultLike;
+    r.command = null;
+    r.rowCount = null;
+    r.rows = [];
+    r.fields = [];
+    return r;
+  }
+  return result.length === 2 ? result[0] : result.slice(0, -1);
 }
