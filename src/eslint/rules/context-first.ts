@@ -89,7 +89,7 @@ export const contextFirst: Rule.RuleModule = {
       if (!v || v.defs[0]?.name !== id) return [];
       // The new name must not be bound anywhere the parameter is used.
       for (const ref of v.references) {
-        const other = findVariable(context, ref.identifier, to);
+        const other = findVariable(context, ref.identifier as ESTree.Identifier, to);
         if (other && other.defs.length > 0) return [];
       }
       if (findVariable(context, fn as ESTree.Node, to)?.defs.length) return [];

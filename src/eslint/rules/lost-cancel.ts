@@ -197,7 +197,7 @@ export const lostCancel: Rule.RuleModule = {
         let usedEverywhere = false;
         for (const ref of t.variable.references) {
           if (!ref.isRead()) continue;
-          const closure = closureOf(ref.identifier, frame.node);
+          const closure = closureOf(ref.identifier as ESTree.Identifier, frame.node);
           let segs: Segment[] | undefined;
           let pos: number;
           if (closure) {
@@ -206,8 +206,8 @@ export const lostCancel: Rule.RuleModule = {
             segs = fnOuterSegments.get(closure);
             pos = rangeStart(closure);
           } else {
-            segs = identSegments.get(ref.identifier);
-            pos = rangeStart(ref.identifier);
+            segs = identSegments.get(ref.identifier as ESTree.Identifier);
+            pos = rangeStart(ref.identifier as ESTree.Identifier);
           }
           // Not seen in traversal order (a use written before the declaration, in a loop): be lenient.
           if (!segs) usedEverywhere = true;

@@ -87,7 +87,7 @@ export const unboundedWait: Rule.RuleModule = {
         if (p.type === 'Identifier' && (p.name === 'req' || p.name === 'request')) return true;
       }
       const parent = parentOf(fn);
-      if (parent?.type === 'CallExpression' && parent.arguments.includes(fn)) {
+      if (parent?.type === 'CallExpression' && parent.arguments.includes(fn as ESTree.Expression)) {
         const name = leashNameOf(context, parent.callee);
         if (name === 'go') return true;
         const c = parent.callee;
@@ -174,7 +174,7 @@ export const unboundedWait: Rule.RuleModule = {
       for (const v of settle) {
         for (const ref of v.references) {
           any = true;
-          let p: ESTree.Node | null = parentOf(ref.identifier);
+          let p: ESTree.Node | null = parentOf(ref.identifier as ESTree.Identifier);
           let inListener = false;
           while (p && p !== executor) {
             if (isListenerCall(p)) {
