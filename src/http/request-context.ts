@@ -119,8 +119,10 @@ export function requestContext(
   ) {
     throw invalidArg(`${where}: res must be a node:http ServerResponse, got ${describe(res)}`);
   }
-  return createRequestContext(root, req, res, checkOptions(opts, where));
+  return createRequestContext(root, req, res, opts == null ? noOptions : checkOptions(opts, where));
 }
+
+const noOptions: RequestContextOptions = Object.freeze({});
 
 /** createRequestContext is requestContext without the argument checks: the adapters check once, up front. */
 export function createRequestContext(
