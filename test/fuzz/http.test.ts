@@ -104,6 +104,7 @@ test('serve: any ctx, server and options (property)', () => {
     { numRuns: 500 },
   );
   server.removeAllListeners('request');
+  server.removeAllListeners('connection');
 });
 
 test('requestContext and contextOf: any arguments (property)', () => {

@@ -102,8 +102,12 @@ for (const kind of adapterKinds) {
           const t0 = performance.now();
           req.destroy();
           const seen = await within(cancelled, 2000, 'the request context to end');
+          // "At once": on the socket's close event. The bound is wide for a loaded machine (issue 10
+          // saw < 50 ms flake); a context left to end with the response would take seconds.
+          // "At once": on the socket's close event. Wide bound for a loaded machine (issue 10 saw a
+          // 50 ms bound flake); a context left to end with its response would take seconds here.
           assert.ok(
-            seen.at - t0 < 50,
+            seen.at - t0 < 500,
             `request context ended ${(seen.at - t0).toFixed(1)} ms after the client left`,
           );
           assert.ok(seen.cause instanceof ClientGoneError, `cause was ${String(seen.cause)}`);
