@@ -75,20 +75,21 @@ export function debugHandler(
     }
     // The raw request target, as a guard reads it: never parsed as a URL, so `//host/...` and
     // `http://host/...` cannot reach a path the guard did not see, and nothing here can throw.
-    const url = typeof req.url === 'string' ? req.url : '';
+    let url: string;
+    let method: unknown;
+    try {
+      url = typeof req.url === 'string' ? req.url : '';
+      method = req.method;
+    } catch (cause) {
+      throw Object.assign(invalidArg(`${call}: req cannot be read (${describe(req)})`), { cause });
+    }
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    if ((req.method !== 'GET' && req.method !== 'HEAD') || (path !== tasksPath && path !== tracePath)) {
+    if ((method !== 'GET' && method !== 'HEAD') || (path !== tasksPath && path !== tracePath)) {
       next?.();
       return false;
     }
-    if (
-      typeof res?.writeHead !== 'function' ||
-      typeof res.end !== 'function' ||
-      typeof res.once !== 'function'
-    ) {
-      throw invalidArg(`${call}: res must be a ServerResponse, got ${describe(res)}`);
-    }
+    if (!isResponse(res)) throw invalidArg(`${call}: res must be a ServerResponse, got ${describe(res)}`);
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
     if (path === tasksPath) {
       const format = query.get('format') === 'json' ? 'json' : 'text';
@@ -149,4 +150,13 @@ function reply(
 ): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
   res.end(body);
+}
+
+function isResponse(res: unknown): res is ServerResponse {
+  try {
+    const r = res as ServerResponse;
+    return typeof r?.writeHead === 'function' && typeof r.end === 'function' && typeof r.once === 'function';
+  } catch {
+    return false;
+  }
 }

@@ -166,7 +166,15 @@ test('every public function of leashjs/leak: only LEASH_ERR_* errors, never a cr
   const handler = debugHandler({ maxTraceSeconds: 0.01 });
   const calls: Record<string, (a: unknown[]) => unknown> = {
     verifyNone: (a) => verifyNone(a[0] as never),
-    'verifyNone with a baseline': (a) => verifyNone({ baseline: base, timeoutMs: 0, ...(a[0] as object) }),
+    'verifyNone with a baseline': (a) => {
+      let opts: object;
+      try {
+        opts = { baseline: base, timeoutMs: 0, ...(a[0] as object) };
+      } catch (e) {
+        throw new HostileError(`spreading the argument threw: ${String(e)}`); // the test's own spread
+      }
+      return verifyNone(opts);
+    },
     snapshot: () => snapshot(),
     withLabel: (a) => {
       const fn = a[1];
