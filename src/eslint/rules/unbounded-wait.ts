@@ -130,9 +130,9 @@ export const unboundedWait: Rule.RuleModule = {
     }
 
     /** A variable holding a context that never ends: `= background()`, or the ctx of a task started on one. */
-    function isUnboundedContext(node: ESTree.Node): string | undefined {
+    function isUnboundedContext(node: ESTree.Node): { what: string; task: boolean } | undefined {
       const n = unwrap(node);
-      if (isBackgroundCall(context, n)) return `${sourceCode.getText(n)}`;
+      if (isBackgroundCall(context, n)) return { what: sourceCode.getText(n), task: false };
       if (n.type !== 'Identifier') return undefined;
       const v = findVariable(context, n, n.name);
       const def = v?.defs[0];
@@ -140,7 +140,7 @@ export const unboundedWait: Rule.RuleModule = {
       if (def.type === 'Variable') {
         const d = def.node as ESTree.VariableDeclarator;
         if (d.id.type === 'Identifier' && isBackgroundCall(context, d.init))
-          return `'${n.name}' (background())`;
+          return { what: `'${n.name}' (background())`, task: false };
         return undefined;
       }
       if (def.type === 'Parameter') {
@@ -151,7 +151,7 @@ export const unboundedWait: Rule.RuleModule = {
         if (leashNameOf(context, spawn.callee) !== 'go') return undefined;
         const parentCtx = spawn.arguments[0];
         if (parentCtx && isUnboundedContext(parentCtx))
-          return `'${n.name}', the context of a task started on background()`;
+          return { what: `'${n.name}', the context of a task started on background()`, task: true };
       }
       return undefined;
     }
@@ -298,12 +298,12 @@ export const unboundedWait: Rule.RuleModule = {
       if (!op) return;
       const first = call.arguments[0];
       if (!first || first.type === 'SpreadElement') return;
-      const what = isUnboundedContext(first);
-      if (!what) return;
-      // background() handed straight in is reported everywhere it waits for a request or task;
-      // a task's own ctx from background() is, by definition, inside a task.
-      if (!inRequestOrTask(call) && isBackgroundCall(context, unwrap(first))) return;
-      context.report({ node: call, messageId: 'background', data: { op, what } });
+      const unbounded = isUnboundedContext(first);
+      if (!unbounded) return;
+      // A task's own ctx from a background() parent is, by definition, inside a task; background()
+      // itself (or a variable holding it) only matters where a request or task waits.
+      if (!unbounded.task && !inRequestOrTask(call)) return;
+      context.report({ node: call, messageId: 'background', data: { op, what: unbounded.what } });
     }
 
     return {
