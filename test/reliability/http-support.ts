@@ -8,6 +8,8 @@ export interface Outcome {
   status?: number;
   connection?: string;
   body?: string;
+  /** The x-after-drain header the server set: '1' when the answer was written after the drain began. */
+  afterDrain?: boolean;
   /** The socket error code (ECONNREFUSED, ECONNRESET, ...), when there was no answer. */
   error?: string;
 }
@@ -29,7 +31,12 @@ export function request(url: string, agent: http.Agent | false, timeoutMs = 10_0
         body += c;
       });
       res.on('end', () =>
-        done({ status: res.statusCode ?? 0, connection: String(res.headers.connection ?? ''), body }),
+        done({
+          status: res.statusCode ?? 0,
+          connection: String(res.headers.connection ?? ''),
+          body,
+          afterDrain: res.headers['x-after-drain'] === '1',
+        }),
       );
       res.on('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message }));
     });
