@@ -27,6 +27,12 @@ interface ChainFrame extends Frame {
 /** CallerChain is the stack at a snapshot() or verifyNone() call: `fn` first, then its callers. */
 export interface CallerChain {
   readonly frames: readonly ChainFrame[];
+  /** The indexes in `frames` (from 1) of each caller function, by functionKey. */
+  readonly callers: ReadonlyMap<string, readonly number[]>;
+}
+
+function functionKey(f: Frame): string {
+  return f.fn === '' ? `${f.file}:${f.line}` : `${f.fn}\n${f.file}`;
 }
 
 function parseChain(stack: string | undefined): ChainFrame[] {
@@ -53,7 +59,16 @@ export function captureCallerChain(above: Function): CallerChain | undefined {
   const first = frames.findIndex((f) => !isLeashFrame(f) && !isNodeInternal(f));
   // Only the user function and its callers: nothing to compare when F has no caller.
   if (first < 0 || first === frames.length - 1) return undefined;
-  return { frames: frames.slice(first) };
+  const chain = frames.slice(first);
+  const callers = new Map<string, number[]>();
+  for (let k = 1; k < chain.length; k++) {
+    if (isNodeInternal(chain[k]!)) continue;
+    const key = functionKey(chain[k]!);
+    const list = callers.get(key);
+    if (list === undefined) callers.set(key, [k]);
+    else list.push(k);
+  }
+  return { frames: chain, callers };
 }
 
 // Anonymous functions (an arrow passed to `it`, a module's top-level code) share the empty name:
@@ -109,8 +124,8 @@ export function callerJunction(chain: CallerChain, stack: string | undefined): C
       if (sameFunction(x, self)) return undefined;
       continue;
     }
-    for (let k = 1; k < s.length; k++) {
-      if (isNodeInternal(s[k]!) || !followsChain(frames, j, s, k)) continue;
+    for (const k of chain.callers.get(functionKey(x)) ?? []) {
+      if (!followsChain(frames, j, s, k)) continue;
       const above = frames.slice(0, j);
       if (samePosition(x, s[k]!)) {
         // At the very call that is still running F: only what nothing visible is above.

@@ -1,4 +1,4 @@
-import { type CallerChain, callerJunction } from './caller-chain.js';
+import { type CallerChain, type CallerJunction, callerJunction } from './caller-chain.js';
 import { type FoldItem, foldLeaks, visibleFrames } from './fold-leaks.js';
 import { builtInIgnored, type IgnoreRule, matchesRule } from './ignore-rules.js';
 import { framesOf, type Leak, taskLeak, toLeak } from './leak.js';
@@ -62,6 +62,10 @@ export function findLeaks(scope: LeakScope): Leak[] {
 // promise hooks' parent links (creatorId), the promise each of those awaits (F's own promise, a
 // runner function's) and every continuation created from one of them. Parents are created before
 // their children, so one pass in id order reaches every descendant.
+// A record's stack never changes, so each check of one verifyNone call (one `chains` array) reads
+// each record's junctions once, however many times it polls.
+const junctionCache = new WeakMap<readonly CallerChain[], Map<number, Array<CallerJunction | undefined>>>();
+
 function callersOwn(
   records: ReadonlyArray<{ rec: TrackedRecord; frames: Frame[] }>,
   chains: readonly CallerChain[],
@@ -78,7 +82,13 @@ function callersOwn(
     const awaitsOlder =
       rec.kind === 'promise' &&
       (rec.parentUntracked === true || (rec.creatorId !== undefined && rec.creatorId <= baselineId));
-    const junctions = chains.map((chain) => callerJunction(chain, rec.origin?.stack));
+    let junctions = junctionCache.get(chains)?.get(rec.id);
+    if (junctions === undefined) {
+      junctions = chains.map((chain) => callerJunction(chain, rec.origin?.stack));
+      let cache = junctionCache.get(chains);
+      if (cache === undefined) junctionCache.set(chains, (cache = new Map()));
+      cache.set(rec.id, junctions);
+    }
     const mine = junctions.some(
       (j) => j === 'at-call' || j === 'library' || (j === 'application' && awaitsOlder),
     );
