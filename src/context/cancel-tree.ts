@@ -173,10 +173,15 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
       if (!(p instanceof CancelCtx) || p._when !== o._when || !Number.isNaN(o._deadline)) break;
       o = p;
     }
-    let od = o._deadline;
-    // Rounded up to whole ms, as Date.now() counts: never earlier than the deadline it names.
-    if (Number.isNaN(od))
-      od = o._deadline = Math.ceil(Date.now() + ((o._when as number) - performance.now()));
+    let od = o._deadline as number;
+    if (Number.isNaN(od)) {
+      // Rounded up to whole ms, as Date.now() counts: never earlier than the deadline it names;
+      // and never later than the parent's (rounding must not break Go's rule).
+      od = Math.ceil(Date.now() + ((o._when as number) - performance.now()));
+      const pd = o._parent === null ? undefined : o._parent.deadline;
+      if (pd !== undefined && pd < od) od = pd;
+      o._deadline = od;
+    }
     return (this._deadline = od);
   }
 

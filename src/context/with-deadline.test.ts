@@ -92,6 +92,28 @@ describe('deadlines', () => {
     assert.ok(isDeadlineExceeded(a.err));
   });
 
+  test('ctx.deadline of withTimeout is whole epoch ms, and a child reports exactly its parent number', () => {
+    for (let i = 0; i < 200; i++) {
+      const t0 = Date.now();
+      const [p, cancel] = withTimeout(background(), 1_000 + i);
+      const [child] = withCancel(p);
+      const [valued] = withCancel(withValue(p, createKey('k'), 1));
+      const [sooner] = withTimeout(p, 999 + i);
+      // Read the child first: it must still agree with the parent read afterwards.
+      const cd = child.deadline as number;
+      assert.equal(Number.isInteger(cd), true);
+      assert.equal(cd, p.deadline);
+      assert.equal(valued.deadline, p.deadline);
+      assert.ok((sooner.deadline as number) <= cd, 'never later than the parent, rounding included');
+      const t1 = Date.now();
+      assert.ok(
+        cd >= t0 + 1_000 + i - 1 && cd <= t1 + 1_000 + i,
+        `${cd} not in [${t0}, ${t1}] + ${1_000 + i}`,
+      );
+      cancel();
+    }
+  });
+
   test('Infinity means no deadline', () => {
     const [ctx, cancel] = withTimeout(background(), Number.POSITIVE_INFINITY);
     assert.equal(ctx.deadline, undefined);
