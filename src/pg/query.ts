@@ -9,7 +9,7 @@ import { ConnectionError } from './errors.js';
 import { isHealthy, lostError, markLost, raw, txStatus, whileRunning } from './session.js';
 import { isClient, isPool } from './targets.js';
 import type { PgClient, PgPool, PgQueryConfig, PgQueryResult, PgRow } from './types.js';
-import { checkout } from './with-client.js';
+import { acquire } from './with-client.js';
 
 /** QueryOptions tunes how a cancelled query is given up. */
 export interface QueryOptions {
@@ -116,24 +116,24 @@ function onPool(
   values: unknown[] | undefined,
   graceMs: number,
 ): Promise<unknown> {
-  return checkout(ctx, pool, where).then(
-    (client) =>
-      new Promise((resolve, reject) => {
-        const stop = afterFunc(ctx, () => reject(ctx.err));
-        runQuery(ctx, client, text, values, graceMs).then(
-          (v) => {
-            stop();
-            client.release();
-            resolve(v);
-          },
-          (e: unknown) => {
-            stop();
-            client.release();
-            reject(e);
-          },
-        );
-      }),
-  );
+  return new Promise((resolve, reject) => {
+    acquire(ctx, pool, where, (err, client, giveBack) => {
+      if (client === undefined || giveBack === undefined) {
+        reject(err);
+        return;
+      }
+      runQuery(ctx, client, text, values, graceMs, () => reject(ctx.err)).then(
+        (v) => {
+          giveBack();
+          resolve(v);
+        },
+        (e: unknown) => {
+          giveBack();
+          reject(e);
+        },
+      );
+    });
+  });
 }
 
 function isQueryText(text: unknown): boolean {
@@ -152,6 +152,7 @@ export async function runQuery(
   text: unknown,
   values: unknown[] | undefined,
   graceMs: number,
+  onEnd?: () => void,
 ): Promise<unknown> {
   if (ctx.err !== undefined) throw ctx.err;
   const broken = lostError(client);
@@ -161,7 +162,7 @@ export async function runQuery(
   const tx = txStatus(client);
   // In a failed transaction block only ROLLBACK/COMMIT run (and they are quick): no SET there.
   if (ms === 0 || tx === 'E')
-    return cancellable(ctx, client, () => send(client, text, values), false, graceMs);
+    return cancellable(ctx, client, () => send(client, text, values), false, graceMs, onEnd);
 
   // Idle session: SET LOCAL, which ends with the implicit transaction the statement runs in (no
   // RESET to send). Inside the caller's transaction block: SET, then RESET in the same message.
@@ -182,6 +183,7 @@ export async function runQuery(
       },
       true,
       graceMs,
+      onEnd,
     );
   } catch (err) {
     if (!inline || !isHealthy(client)) throw err;
@@ -189,7 +191,7 @@ export async function runQuery(
     // VACUUM and friends refuse to run in the implicit transaction: they did nothing; run them alone.
     if (code === activeSqlTransaction && tx === 'I' && ctx.err === undefined) {
       const again = statementTimeoutMs(remaining(ctx));
-      return cancellable(ctx, client, () => separate(ctx, client, text, values, again), true, graceMs);
+      return cancellable(ctx, client, () => separate(ctx, client, text, values, again), true, graceMs, onEnd);
     }
     // SET LOCAL ended with the implicit transaction. A session SET was rolled back with the failed
     // statement's transaction (or will be by the caller's ROLLBACK), unless the error was raised in
@@ -235,6 +237,7 @@ async function cancellable(
   run: () => Promise<unknown>,
   limited: boolean,
   graceMs: number,
+  onEnd?: () => void,
 ): Promise<unknown> {
   // A cancel request stops whatever the backend runs when the signal lands, so it must never be
   // sent after this statement settled, and one already on its way must have landed before the
@@ -252,6 +255,7 @@ async function cancellable(
   // another session: the backend's key pair is its own, and its session is gone.
   const running = whileRunning(client, cancel);
   const stop = afterFunc(ctx, () => {
+    onEnd?.(); // a query on a pool settles now; this client is leash's alone until it is given back
     if (settled) return;
     cancel();
     grace = setTimeout(() => destroyConnection(client), graceMs);
@@ -266,7 +270,9 @@ async function cancellable(
     // Our own statement_timeout fired a hair before the context's deadline timer (it was at most the
     // remaining budget when sent): wait for the deadline, then report it rather than pg's 57014.
     if (limited && isStatementTimeout(err) && remaining(ctx) < 50) {
-      await Promise.race([ctx.done, delay(remaining(ctx) + 100)]);
+      // Bounded, for a foreign context whose deadline might never fire; generous, because a
+      // loaded event loop runs the deadline timer late (100 ms and more was measured).
+      await Promise.race([ctx.done, delay(remaining(ctx) + 2_000)]);
       if (ctx.err !== undefined) throw ctx.err;
     }
     throw err;

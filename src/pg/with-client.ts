@@ -36,74 +36,92 @@ export function connect<P extends PgPool>(ctx: Context, pool: P): Promise<PoolCl
   return checkout(ctx, pool, where) as Promise<PoolClientOf<P>>;
 }
 
-/** checkout is connect without the argument checks; `where` names the public call for messages. */
-export function checkout(ctx: Context, pool: PgPool, where: string): Promise<PgPoolClient> {
-  if (ctx.err !== undefined) return Promise.reject(ctx.err);
+/** Acquired receives a checked-out, guarded client and the function that gives it back, or the error. */
+export type Acquired = (
+  err: unknown,
+  client?: PgPoolClient,
+  giveBack?: (err?: Error | boolean) => void,
+) => void;
+
+/**
+ * acquire checks a client out of pool under ctx, callback style (no promise: it runs for every
+ * query on a pool). While it is out, its 'error' events are handled (see guardClient); giveBack()
+ * releases it, discarding it (release(err)) if its connection broke. `where` names the public call.
+ */
+export function acquire(ctx: Context, pool: PgPool, where: string, done: Acquired): void {
+  if (ctx.err !== undefined) return done(ctx.err);
   const state = pool as unknown as PoolState;
-  if (state.ending || state.ended) return Promise.reject(new PoolClosedError());
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const callback: ConnectCallback = (err, client, release) => {
-      if (settled) {
-        // The context ended first and the waiter could not be unqueued: give the client back.
-        if (client !== undefined) release();
-        return;
-      }
-      settled = true;
-      stop();
-      if (err !== undefined || client === undefined) {
-        const cause = err ?? new Error('pg Pool.connect gave no client');
-        if (state.ending || state.ended) reject(new PoolClosedError());
-        else
-          reject(
-            new ConnectionError(
-              `${where}: could not get a connection to PostgreSQL from the pool (${cause.message})`,
-              cause,
-            ),
-          );
-      } else resolve(guard(client));
-    };
-    const stop = afterFunc(ctx, () => {
-      if (settled) return;
-      settled = true;
-      const queue = (pool as unknown as { _pendingQueue?: PendingItem[] })._pendingQueue;
-      if (Array.isArray(queue)) {
-        const i = queue.findIndex((item) => item.callback === callback);
-        if (i >= 0) queue.splice(i, 1);
-      }
-      reject(ctx.err);
-    });
-    try {
-      (pool.connect as (cb: ConnectCallback) => void)(callback);
-    } catch (err) {
-      if (settled) return;
-      settled = true;
-      stop();
-      reject(err);
+  if (state.ending || state.ended) return done(new PoolClosedError());
+  let settled = false;
+  const callback: ConnectCallback = (err, client, release) => {
+    if (settled) {
+      // The context ended first and the waiter could not be unqueued: give the client back.
+      if (client !== undefined) release();
+      return;
     }
+    settled = true;
+    stop();
+    if (err !== undefined || client === undefined) {
+      const cause = err ?? new Error('pg Pool.connect gave no client');
+      if (state.ending || state.ended) done(new PoolClosedError());
+      else
+        done(
+          new ConnectionError(
+            `${where}: could not get a connection to PostgreSQL from the pool (${cause.message})`,
+            cause,
+          ),
+        );
+      return;
+    }
+    const unguard = guardClient(client);
+    done(undefined, client, (e?: Error | boolean) => {
+      unguard();
+      release(
+        e || lostError(client) || (isHealthy(client) ? undefined : new Error('pg client is not queryable')),
+      );
+    });
+  };
+  const stop = afterFunc(ctx, () => {
+    if (settled) return;
+    settled = true;
+    const queue = (pool as unknown as { _pendingQueue?: PendingItem[] })._pendingQueue;
+    if (Array.isArray(queue)) {
+      const i = queue.findIndex((item) => item.callback === callback);
+      if (i >= 0) queue.splice(i, 1);
+    }
+    done(ctx.err);
   });
+  try {
+    (pool.connect as (cb: ConnectCallback) => void)(callback);
+  } catch (err) {
+    if (settled) return;
+    settled = true;
+    stop();
+    done(err);
+  }
 }
 
 /**
- * guard makes a checked-out client safe to hold: pg-pool removes its own 'error' listener while a
- * client is out, so a connection that breaks then (even between queries) would emit an unhandled
- * 'error' and kill the process. The listener records the failure; release() then discards the
- * client (release(err)) whatever the caller passes, and removes the listener (pg-pool puts its own
- * back).
+ * checkout is connect without the argument checks. The client's release() gives it back as
+ * acquire's giveBack does: a broken client is discarded, whatever the caller passes. pg-pool
+ * removes its own 'error' listener while a client is out, so a connection that breaks then (even
+ * between queries) would emit an unhandled 'error' and kill the process; leash listens instead.
  */
-function guard(client: PgPoolClient): PgPoolClient {
-  const unguard = guardClient(client);
-  const release = client.release;
-  client.release = (err?: Error | boolean) => {
-    client.release = release;
-    unguard();
-    const broken = lostError(client);
-    return release.call(
-      client,
-      err || broken || (isHealthy(client) ? undefined : new Error('pg client is not queryable')),
-    );
-  };
-  return client;
+export function checkout(ctx: Context, pool: PgPool, where: string): Promise<PgPoolClient> {
+  return new Promise((resolve, reject) =>
+    acquire(ctx, pool, where, (err, client, giveBack) => {
+      if (client === undefined || giveBack === undefined) {
+        reject(err);
+        return;
+      }
+      const release = client.release;
+      client.release = (e?: Error | boolean) => {
+        client.release = release;
+        giveBack(e);
+      };
+      resolve(client);
+    }),
+  );
 }
 
 /**
