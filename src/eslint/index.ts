@@ -8,6 +8,7 @@ import { contextFirst } from './rules/context-first.js';
 import { loopChecksContext } from './rules/loop-checks-context.js';
 import { lostCancel } from './rules/lost-cancel.js';
 import { noBackgroundInRequest } from './rules/no-background-in-request.js';
+import { noOrphanResource } from './rules/no-orphan-resource.js';
 import { noRaceWithDone } from './rules/no-race-with-done.js';
 import { unboundedWait } from './rules/unbounded-wait.js';
 
@@ -19,6 +20,7 @@ export const rules: Record<string, Rule.RuleModule> = {
   'loop-checks-context': loopChecksContext,
   'context-first': contextFirst,
   'unbounded-wait': unboundedWait,
+  'no-orphan-resource': noOrphanResource,
 };
 
 interface LeashPlugin extends ESLint.Plugin {
@@ -29,8 +31,8 @@ interface LeashPlugin extends ESLint.Plugin {
 
 /**
  * plugin is the flat-config plug-in object. `plugin.configs.recommended` turns every rule on
- * (lost-cancel, no-background-in-request, no-race-with-done and unbounded-wait as errors;
- * loop-checks-context and context-first as warnings) for .js, .mjs, .cjs, .ts, .mts and .cts files.
+ * (lost-cancel, no-background-in-request, no-race-with-done, unbounded-wait and no-orphan-resource
+ * as errors; loop-checks-context and context-first as warnings) for the files the config applies to.
  *
  * @example
  * // eslint.config.js
@@ -51,6 +53,7 @@ plugin.configs.recommended = {
     'leash/no-background-in-request': 'error',
     'leash/no-race-with-done': 'error',
     'leash/unbounded-wait': 'error',
+    'leash/no-orphan-resource': 'error',
     'leash/loop-checks-context': 'warn',
     'leash/context-first': 'warn',
   },

@@ -27,7 +27,8 @@ interface FunctionLike {
  * then never wonder where it goes, and `grep '(ctx'` finds every function on the cancellation path.
  * With typescript-eslint type information a parameter is a Context by its type; without, by its
  * annotation (`x: Context`), and in plain JavaScript by its name (`ctx` or `context`).
- * Callbacks are exempt: their order belongs to the API that calls them.
+ * Callbacks are exempt: their order belongs to the API that calls them. A name starting with `_`
+ * (an unused parameter) is left alone.
  */
 export const contextFirst: Rule.RuleModule = {
   meta: {
@@ -122,7 +123,7 @@ export const contextFirst: Rule.RuleModule = {
         if (i > 0) {
           if (!isCallback(fn as unknown as ESTree.Node))
             context.report({ node: id, messageId: 'first', data: { name: id.name } });
-        } else if (kind === 'typed' && !names.includes(id.name)) {
+        } else if (kind === 'typed' && !names.includes(id.name) && !id.name.startsWith('_')) {
           context.report({
             node: id,
             messageId: 'name',

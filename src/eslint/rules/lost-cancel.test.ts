@@ -82,6 +82,8 @@ async function main() { const [ctx, stop] = signalContext(background(), ['SIGTER
 async function main() { const [ctx, cancel] = withCancel(bg); go(ctx, safeRoutine); await sleep(bg, 3000); cancel(); }`,
     // A loop that cancels every iteration.
     `${imp}async function f(items) { for (const i of items) { const [ctx, cancel] = withTimeout(bg, 10); try { await work(ctx, i); } finally { cancel(); } } }`,
+    // Top-level code runs once: the program's root context (Go checks function bodies only).
+    "import { signalContext } from 'leashjs/task'; import { background } from 'leashjs';\nconst [stop] = signalContext(background(), ['SIGTERM']);",
     // Module level, used from a hoisted function.
     `${imp}const [shutdown, stop] = withCancel(bg); export function close() { stop(); }`,
     // afterFunc-style hand-off.
@@ -232,6 +234,11 @@ function f() { const [ctx] = leash.withTimeout(leash.background(), 1); return ct
       code: `const { withCancel: wc, background } = require('leashjs');
 function f() { const [ctx, stop] = wc(background()); return ctx; }`,
       errors: [{ messageId: 'notOnAllPaths', suggestions: 1 }],
+    },
+    // A top-level loop derives one per turn.
+    {
+      code: `${imp}for (const id of ids) { const [ctx] = withTimeout(bg, 10); run(ctx, id); }`,
+      errors: [{ messageId: 'discarded', suggestions: 1 }],
     },
     // signalContext from leashjs/task.
     {

@@ -128,6 +128,9 @@ export const lostCancel: Rule.RuleModule = {
       const frame = top();
       const parent = parentOf(call);
       if (!frame || !parent) return;
+      // Top-level code runs once: a root context there lives as long as the program (Go's
+      // lostcancel checks function bodies only). In a top-level loop it is one per turn.
+      if (frame.node.type === 'Program' && !inLoop(call)) return;
       let pattern: ESTree.Pattern | undefined;
       let declarator: ESTree.VariableDeclarator | undefined;
       if (parent.type === 'VariableDeclarator' && parent.init === call) {
@@ -168,6 +171,21 @@ export const lostCancel: Rule.RuleModule = {
         defSegments: [...frame.current],
         defPos: rangeStart(call),
       });
+    }
+
+    function inLoop(node: ESTree.Node): boolean {
+      for (let p = parentOf(node); p; p = parentOf(p)) {
+        if (
+          p.type === 'ForStatement' ||
+          p.type === 'ForInStatement' ||
+          p.type === 'ForOfStatement' ||
+          p.type === 'WhileStatement' ||
+          p.type === 'DoWhileStatement'
+        ) {
+          return true;
+        }
+      }
+      return false;
     }
 
     /** The outermost function between `id` and the frame's function, if the reference is in a closure. */
