@@ -12,7 +12,11 @@ export interface RetryOptions {
   readonly maxAttempts?: number;
   /** backoff is the wait before each retry. Default: exponentialBackoff() (100 ms doubling to 30 s, full jitter). */
   readonly backoff?: Backoff;
-  /** retryOn says whether an error is worth another attempt. Default: every error. */
+  /**
+   * retryOn says whether an error is worth another attempt. Default: every error but an open
+   * circuit's BrokenCircuitError (the breaker has just said the dependency is down; waiting out its
+   * openMs inside one call rarely helps the caller).
+   */
   readonly retryOn?: (err: unknown, attempt: number) => boolean;
   /**
    * retryAfter reads how long the dependency asked to wait (an HTTP `Retry-After`, a rate limit),
@@ -29,6 +33,10 @@ export interface RetryOptions {
 // Weight of the newest sample in the running estimate of an attempt's duration.
 const EWMA_WEIGHT = 0.2;
 
+function defaultRetryOn(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code !== 'LEASH_ERR_CIRCUIT_OPEN';
+}
+
 function defaultRetryAfter(err: unknown): number | undefined {
   const v = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
@@ -36,7 +44,7 @@ function defaultRetryAfter(err: unknown): number | undefined {
 
 /**
  * retry returns a policy that calls `fn` up to `maxAttempts` times while it fails with an error
- * `retryOn` accepts, waiting `backoff` (or what `retryAfter` asks, if longer) between attempts.
+ * `retryOn` accepts (by default every error but an open circuit's), waiting `backoff` (or what `retryAfter` asks, if longer) between attempts.
  * It never starts an attempt that cannot finish before the caller's deadline: a retry is given up
  * when the wait plus a running estimate of an attempt's duration exceeds the remaining budget, and
  * the policy rejects with the last error. Waits are cancelled with the context (the caller gets
@@ -73,7 +81,7 @@ export function retry(options?: RetryOptions): RetryPolicy {
   return new RetryPolicy(
     maxAttempts,
     o.backoff ?? exponentialBackoff(),
-    o.retryOn,
+    o.retryOn ?? defaultRetryOn,
     o.retryAfter ?? defaultRetryAfter,
     o.budget,
     o.name ?? 'retry',
