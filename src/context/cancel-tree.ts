@@ -114,7 +114,6 @@ function finishChildren(owner: Owner, o: Outcome): void {
 export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
   _deadline: number | undefined;
   _when: number | undefined;
-  // `_deadline` is NaN until first read for withTimeout (see the getter).
   // Done-ness: null while live, else why (this context, an ancestor cancelled with it, or a
   // foreign outcome). `_err` caches the error once read; `_errKind` and `_cause` describe this
   // context's own cancellation when it is the Outcome (`_cause` undefined: the cause is the err).
@@ -162,27 +161,7 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
   }
 
   get deadline(): number | undefined {
-    const d = this._deadline;
-    if (!Number.isNaN(d)) return d;
-    // NaN: a withTimeout deadline, kept on the monotonic clock only until someone asks. Children
-    // that copied the NaN report the number their withTimeout ancestor reports, so that a child's
-    // deadline equals its parent's exactly.
-    let o: CancelCtx = this;
-    for (;;) {
-      const p = o._parent;
-      if (!(p instanceof CancelCtx) || p._when !== o._when || !Number.isNaN(o._deadline)) break;
-      o = p;
-    }
-    let od = o._deadline as number;
-    if (Number.isNaN(od)) {
-      // Rounded up to whole ms, as Date.now() counts: never earlier than the deadline it names;
-      // and never later than the parent's (rounding must not break Go's rule).
-      od = Math.ceil(Date.now() + ((o._when as number) - performance.now()));
-      const pd = o._parent === null ? undefined : o._parent.deadline;
-      if (pd !== undefined && pd < od) od = pd;
-      o._deadline = od;
-    }
-    return (this._deadline = od);
+    return this._deadline;
   }
 
   get err(): Error | undefined {

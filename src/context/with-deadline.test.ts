@@ -92,7 +92,7 @@ describe('deadlines', () => {
     assert.ok(isDeadlineExceeded(a.err));
   });
 
-  test('ctx.deadline of withTimeout is whole epoch ms, and a child reports exactly its parent number', () => {
+  test('ctx.deadline of withTimeout is Date.now() + ms, and a child reports exactly its parent number', () => {
     for (let i = 0; i < 200; i++) {
       const t0 = Date.now();
       const [p, cancel] = withTimeout(background(), 1_000 + i);
@@ -106,10 +106,7 @@ describe('deadlines', () => {
       assert.equal(valued.deadline, p.deadline);
       assert.ok((sooner.deadline as number) <= cd, 'never later than the parent, rounding included');
       const t1 = Date.now();
-      assert.ok(
-        cd >= t0 + 1_000 + i - 1 && cd <= t1 + 1_000 + i,
-        `${cd} not in [${t0}, ${t1}] + ${1_000 + i}`,
-      );
+      assert.ok(cd >= t0 + 1_000 + i && cd <= t1 + 1_000 + i, `${cd} not in [${t0}, ${t1}] + ${1_000 + i}`);
       cancel();
     }
   });
