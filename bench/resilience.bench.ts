@@ -30,7 +30,7 @@ import {
   timeout,
   wrap,
 } from '../src/resilience/index.js';
-import { type Case, fmt, header, interleave, type Result } from './harness.js';
+import { fmt, header, interleave, type Result } from './harness.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
 const RESOLVED = Promise.resolve(1);
