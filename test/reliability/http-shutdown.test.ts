@@ -10,9 +10,17 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { background, sleep, withCancel } from '../../src/context/index.js';
-import { fetch, serve, withContext } from '../../src/http/index.js';
+import { serve, withContext } from '../../src/http/index.js';
 import type { Outcome } from './http-support.js';
-import { count, request, sleepMs } from './http-support.js';
+import {
+  answeredOrRefused,
+  count,
+  countAdmitted,
+  load,
+  request,
+  serviceHandler,
+  sleepMs,
+} from './http-support.js';
 
 async function listen(server: http.Server): Promise<string> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -115,53 +123,26 @@ async function underLoad(upstream: Awaited<ReturnType<typeof hungUpstream>>): Pr
   const drainMs = 1000;
   const [stopCtx, stop] = withCancel(background());
   const handlerStarts: number[] = [];
-  const server = http.createServer(
-    withContext(background(), async (req, res) => {
-      handlerStarts.push(performance.now());
-      if (req.url === '/hang') {
-        // Waits on the hung upstream until the request context ends (client gone or shutdown).
-        const r = await fetch(req.ctx, `${upstream.url}/hang`);
-        res.end(await r.text());
-        return;
-      }
-      await sleep(req.ctx, 20);
-      res.end('ok');
-    }),
-  );
-  let admitted = 0;
-  let finished = 0;
-  server.on('request', (_req, res: http.ServerResponse) => {
-    admitted++;
-    res.once('finish', () => finished++);
-  });
+  const server = http.createServer(serviceHandler(upstream.url, () => handlerStarts.push(performance.now())));
+  const counts = countAdmitted(server);
   const served = serve(stopCtx, server, { drainMs });
   const url = await listen(server);
 
   let stopAt = Number.POSITIVE_INFINITY;
   const outcomes: Outcome[] = [];
-  const worker = async (i: number) => {
-    // A new connection per request: the load keeps arriving during the drain and after it.
-    while (performance.now() < stopAt + drainMs + 600) {
-      const o = await request(`${url}${i % 3 === 0 ? '/hang' : '/fast'}`, false, 10_000);
-      outcomes.push(o);
-      if (o.error !== undefined) await sleepMs(5);
-    }
-  };
-  const workers = Array.from({ length: 100 }, (_, i) => worker(i));
+  // A new connection per request: the load keeps arriving during the drain and after it.
+  const workers = load(url, 100, 3, () => stopAt + drainMs + 600, outcomes);
   await sleepMs(400);
   stopAt = performance.now();
   stop();
   const report = await served;
   const resolvedAfter = performance.now() - stopAt;
-  await Promise.all(workers);
+  await workers;
+  const { admitted, finished } = counts;
 
   const byKind = count(outcomes);
-  // A connection still in the kernel's accept queue when the server stops listening is reset by
-  // the kernel (ECONNRESET) without ever being admitted; the counts below prove that no admitted
-  // request was cut.
-  const unexpected = outcomes.filter(
-    (o) => !(o.status === 200 || o.status === 503 || o.error === 'ECONNREFUSED' || o.error === 'ECONNRESET'),
-  );
+  // See answeredOrRefused for ECONNRESET: the counts below prove that no admitted request was cut.
+  const unexpected = outcomes.filter((o) => !answeredOrRefused(o));
   assert.deepEqual(count(unexpected), {}, `every request is answered or refused: ${JSON.stringify(byKind)}`);
   assert.equal(finished, admitted, `admitted ${admitted}, completely answered ${finished}`);
   const answered = outcomes.filter((o) => o.status !== undefined).length;
@@ -195,30 +176,20 @@ test('SIGTERM under load: a child process with signalContext + serve answers eve
     const url = `http://127.0.0.1:${port}`;
     let stopAt = Number.POSITIVE_INFINITY;
     const outcomes: Outcome[] = [];
-    const worker = async (i: number) => {
-      while (performance.now() < stopAt + drainMs + 600) {
-        const o = await request(`${url}${i % 4 === 0 ? '/hang' : '/fast'}`, false, 10_000);
-        outcomes.push(o);
-        if (o.error !== undefined) await sleepMs(5);
-      }
-    };
-    const workers = Array.from({ length: 60 }, (_, i) => worker(i));
+    const workers = load(url, 60, 4, () => stopAt + drainMs + 600, outcomes);
     await sleepMs(500);
     stopAt = performance.now();
     child.kill('SIGTERM');
     const code = await exited;
     const exitedAfter = performance.now() - stopAt;
-    await Promise.all(workers);
+    await workers;
     const stats = JSON.parse((await lines.next()).value as string) as {
       report: { inFlight: number; canceled: number; refused: number };
       admitted: number;
       finished: number;
     };
     assert.equal(code, 0, 'the process exits by itself, with nothing left running');
-    const unexpected = outcomes.filter(
-      (o) =>
-        !(o.status === 200 || o.status === 503 || o.error === 'ECONNREFUSED' || o.error === 'ECONNRESET'),
-    );
+    const unexpected = outcomes.filter((o) => !answeredOrRefused(o));
     assert.deepEqual(count(unexpected), {}, JSON.stringify(count(outcomes)));
     assert.equal(stats.finished, stats.admitted, 'every admitted request was completely answered');
     const answered = outcomes.filter((o) => o.status !== undefined).length;

@@ -1,6 +1,8 @@
 // Support for the leashjs/http reliability tests: load generators over real loopback sockets that
 // record exactly what every client saw (answer, status, Connection header, or the socket error).
 import http from 'node:http';
+import { background, sleep } from '../../src/context/index.js';
+import { fetch, withContext } from '../../src/http/index.js';
 
 export interface Outcome {
   /** When the client got its answer or error (performance.now()). */
@@ -59,3 +61,61 @@ export function count(outcomes: Outcome[]): Record<string, number> {
 }
 
 export const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * serviceHandler is the service of the shutdown tests, in-process and in the SIGTERM child alike:
+ * /hang waits on a hung upstream through leash's fetch until its request context ends; anything
+ * else answers after 20 ms.
+ */
+export function serviceHandler(upstream: string, onStart?: () => void): http.RequestListener {
+  return withContext(background(), async (req, res) => {
+    onStart?.();
+    if (req.url === '/hang') {
+      const r = await fetch(req.ctx, `${upstream}/hang`);
+      res.end(await r.text());
+      return;
+    }
+    await sleep(req.ctx, 20);
+    res.end('ok');
+  }) as http.RequestListener;
+}
+
+/** countAdmitted counts the requests the server admitted (its 'request' event) and answered completely. */
+export function countAdmitted(server: http.Server): { admitted: number; finished: number } {
+  const counts = { admitted: 0, finished: 0 };
+  server.on('request', (_req, res: http.ServerResponse) => {
+    counts.admitted++;
+    res.once('finish', () => counts.finished++);
+  });
+  return counts;
+}
+
+/**
+ * load runs `workers` clients, each opening a new connection per request (every `hangEvery`-th
+ * worker asks for /hang), until `until()` returns a time that has passed; collects every outcome.
+ */
+export function load(
+  url: string,
+  workers: number,
+  hangEvery: number,
+  until: () => number,
+  outcomes: Outcome[],
+): Promise<void> {
+  const worker = async (i: number) => {
+    while (performance.now() < until()) {
+      const o = await request(`${url}${i % hangEvery === 0 ? '/hang' : '/fast'}`, false, 10_000);
+      outcomes.push(o);
+      if (o.error !== undefined) await sleepMs(5);
+    }
+  };
+  return Promise.all(Array.from({ length: workers }, (_, i) => worker(i))).then(() => {});
+}
+
+/**
+ * answeredOrRefused: a request either got an answer (200, or 503 from the shutdown) or its
+ * connection was refused; or it was reset by the kernel while still in the accept queue when the
+ * server stopped listening (never admitted: the tests prove it by counting what the server admitted).
+ */
+export function answeredOrRefused(o: Outcome): boolean {
+  return o.status === 200 || o.status === 503 || o.error === 'ECONNREFUSED' || o.error === 'ECONNRESET';
+}
