@@ -106,7 +106,7 @@ export function foldLeaks(items: readonly FoldItem[]): Leak[] {
         folded.add(item);
         // The newest promise made inside the task's function is where it is blocked now: the
         // report names that line, as a Go goroutine dump does, with the go() call below it.
-        if (extra > 0 && (blockedAt.get(task)?.rec!.id ?? -1) < item.rec!.id) blockedAt.set(task, item);
+        if (extra > 0 && (blockedAt.get(task)?.rec?.id ?? -1) < item.rec!.id) blockedAt.set(task, item);
       }
     }
   }
