@@ -141,6 +141,8 @@ export function bindingOf(context: Rule.RuleContext, id: ESTree.Identifier): Bin
  */
 export function leashNameOf(context: Rule.RuleContext, callee: ESTree.Node): string | undefined {
   if (callee.type === 'Identifier') {
+    // The scope lookup below is the costly part: most calls are rejected by name first.
+    if (!KNOWN_NAMES.has(callee.name) && !importsOf(context).names.has(callee.name)) return undefined;
     const b = bindingOf(context, callee);
     if (b.kind === 'name') return b.name;
     if (b.kind === 'global' && KNOWN_NAMES.has(callee.name)) return callee.name;
@@ -148,10 +150,49 @@ export function leashNameOf(context: Rule.RuleContext, callee: ESTree.Node): str
   }
   if (callee.type === 'MemberExpression' && !callee.computed && callee.property.type === 'Identifier') {
     if (callee.object.type !== 'Identifier') return undefined;
+    if (!importsOf(context).namespaces.has(callee.object.name)) return undefined;
     const b = bindingOf(context, callee.object);
     if (b.kind === 'namespace') return callee.property.name;
   }
   return undefined;
+}
+
+interface FileImports {
+  /** Local names bound to a leash export (aliases included). */
+  names: Set<string>;
+  /** Local names bound to a whole leash module (`import * as leash`, `const leash = require(...)`). */
+  namespaces: Set<string>;
+}
+
+const fileImports = new WeakMap<object, FileImports>();
+
+/** importsOf lists, once per file, the names its top level binds to leash. */
+function importsOf(context: Rule.RuleContext): FileImports {
+  const program = context.sourceCode.ast;
+  let info = fileImports.get(program);
+  if (info) return info;
+  info = { names: new Set(), namespaces: new Set() };
+  for (const stmt of program.body) {
+    if (stmt.type === 'ImportDeclaration') {
+      if (!isLeashSource(context, stmt.source.value)) continue;
+      for (const spec of stmt.specifiers) {
+        if (spec.type === 'ImportSpecifier') info.names.add(spec.local.name);
+        else info.namespaces.add(spec.local.name);
+      }
+    } else if (stmt.type === 'VariableDeclaration') {
+      for (const d of stmt.declarations) {
+        const src = requireSource(d.init);
+        if (src === undefined || !isLeashSource(context, src)) continue;
+        if (d.id.type === 'Identifier') info.namespaces.add(d.id.name);
+        else if (d.id.type === 'ObjectPattern') {
+          for (const p of d.id.properties)
+            if (p.type === 'Property' && p.value.type === 'Identifier') info.names.add(p.value.name);
+        }
+      }
+    }
+  }
+  fileImports.set(program, info);
+  return info;
 }
 
 /** isBackgroundCall: `background()` or `todo()` from leash. */
