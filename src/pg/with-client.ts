@@ -49,9 +49,15 @@ export type Acquired = (
  * releases it, discarding it (release(err)) if its connection broke. `where` names the public call.
  */
 export function acquire(ctx: Context, pool: PgPool, where: string, done: Acquired): void {
-  if (ctx.err !== undefined) return done(ctx.err);
+  if (ctx.err !== undefined) {
+    done(ctx.err);
+    return;
+  }
   const state = pool as unknown as PoolState;
-  if (state.ending || state.ended) return done(new PoolClosedError());
+  if (state.ending || state.ended) {
+    done(new PoolClosedError());
+    return;
+  }
   let settled = false;
   const callback: ConnectCallback = (err, client, release) => {
     if (settled) {

@@ -58,7 +58,7 @@ describe('leashjs/pg, as docs/pg.md describes it', () => {
       `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%' || $1 || '%'`,
       [marker],
     );
-    return r.rows[0].n;
+    return r.rows[0]!.n;
   }
   async function goneWithin(marker: string, limit: number): Promise<boolean> {
     const t0 = performance.now();
@@ -100,7 +100,7 @@ describe('leashjs/pg, as docs/pg.md describes it', () => {
       await client?.end();
     });
     const setting = async () =>
-      (await client.query("SELECT current_setting('statement_timeout') AS st")).rows[0].st;
+      (await client.query("SELECT current_setting('statement_timeout') AS st")).rows[0]!.st;
 
     test('statement_timeout is the remaining budget, rounded down, only while the statement runs, in every row of the table', async (t) => {
       if (!up) return t.skip(skipReason);
@@ -113,7 +113,7 @@ describe('leashjs/pg, as docs/pg.md describes it', () => {
               ? "SELECT current_setting('statement_timeout') AS st, $1::int AS n"
               : "SELECT current_setting('statement_timeout') AS st";
             const r = await query(ctx, client, text, values);
-            const v = ms(r.rows[0].st);
+            const v = ms(r.rows[0]!.st);
             assert.ok(v >= 1 && v <= 3000, `${v} ms for a 3000 ms budget`);
             assert.equal(await setting(), '0', 'nothing left set after the statement');
           }
@@ -180,7 +180,7 @@ describe('leashjs/pg, as docs/pg.md describes it', () => {
       if (!up) return t.skip(skipReason);
       const [ctx, cancel] = withTimeout(background(), 60 * 24 * 3600 * 1000);
       try {
-        assert.equal((await query(ctx, client, 'SELECT 5 AS n')).rows[0].n, 5);
+        assert.equal((await query(ctx, client, 'SELECT 5 AS n')).rows[0]!.n, 5);
       } finally {
         cancel();
       }
@@ -226,7 +226,7 @@ describe('leashjs/pg, as docs/pg.md describes it', () => {
         assert.equal(err, ctx.err);
         assert.ok(took < 200, `rejected ${took.toFixed(1)} ms after cancel()`);
         assert.ok(await goneWithin(marker, 1000));
-        assert.equal((await query(background(), pool, 'SELECT 1 AS n')).rows[0].n, 1);
+        assert.equal((await query(background(), pool, 'SELECT 1 AS n')).rows[0]!.n, 1);
         assert.equal(pool.totalCount, 1, 'the same client, back in the pool');
       } finally {
         await pool.end();
@@ -245,7 +245,7 @@ describe('leashjs/pg, as docs/pg.md describes it', () => {
             assert.equal(e, ctx.err),
           );
           cancel();
-          assert.equal((await c.query('SELECT pg_sleep(0.01), 1 AS n')).rows[0].n, 1, `round ${i}`);
+          assert.equal((await c.query('SELECT pg_sleep(0.01), 1 AS n')).rows[0]!.n, 1, `round ${i}`);
         }
       } finally {
         await c.end();
@@ -270,7 +270,7 @@ describe('leashjs/pg, as docs/pg.md describes it', () => {
         assert.equal(err, ctx.err);
         for (let i = 0; i < 100 && pool.totalCount > 0; i++) await delay(10);
         assert.equal(pool.totalCount, 0);
-        assert.equal((await query(background(), pool, 'SELECT 2 AS n')).rows[0].n, 2);
+        assert.equal((await query(background(), pool, 'SELECT 2 AS n')).rows[0]!.n, 2);
       } finally {
         await pool.end();
         await proxy.close();
@@ -303,7 +303,7 @@ describe('leashjs/pg, as docs/pg.md describes it', () => {
         await withClient(
           background(),
           pool,
-          async (c) => (await query(background(), c, 'SELECT 3 AS n')).rows[0].n,
+          async (c) => (await query(background(), c, 'SELECT 3 AS n')).rows[0]!.n,
         ),
         3,
       );

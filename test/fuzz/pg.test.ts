@@ -131,7 +131,7 @@ describe('leashjs/pg under hostile input', () => {
     await fc.assert(
       fc.asyncProperty(contexts(), pools, async (ctx, p) => {
         await settles(
-          async () => (await connect(ctx as never, p as never)).release(),
+          async () => ((await connect(ctx as never, p as never)) as { release(): void }).release(),
           /^connect\(ctx, pool\)/,
         );
       }),
