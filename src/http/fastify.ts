@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../context/index.js';
 import { assertContext } from '../context/internal.js';
 import { contextRunner } from './current-context.js';
+import { statusFor } from './errors.js';
 import type { RequestContextOptions } from './request-context.js';
 import { checkOptions, createRequestContext } from './request-context.js';
 
@@ -14,6 +15,7 @@ export interface FastifyRequestLike {
 /** FastifyReplyLike is the part of a Fastify reply that fastifyContext() uses. */
 export interface FastifyReplyLike {
   raw: ServerResponse;
+  code(statusCode: number): unknown;
 }
 
 /**
@@ -25,6 +27,10 @@ export interface FastifyInstanceLike {
   addHook(
     name: 'onRequest' | 'preHandler',
     hook: (request: FastifyRequestLike, reply: FastifyReplyLike, done: (err?: Error) => void) => void,
+  ): unknown;
+  addHook(
+    name: 'onError',
+    hook: (request: FastifyRequestLike, reply: FastifyReplyLike, error: Error, done: () => void) => void,
   ): unknown;
 }
 
@@ -44,7 +50,9 @@ export type FastifyContextPlugin = ((
  * applies to the whole instance and to every plugin registered after it. It adds an onRequest hook
  * (creates the context) and, with asyncLocalStorage, a preHandler hook (re-enters it, so handlers of
  * requests with a body also see currentContext()). See requestContext for when the context ends.
- * It does not import fastify at run time.
+ * It does not import fastify at run time. A handler that rejects with its request's cancellation or
+ * deadline is answered 503 or the timeout status (an onError hook sets it; Fastify's default error
+ * handler keeps it), not 500.
  *
  * Its declarations do not augment fastify's types (that would fail to compile where fastify is not
  * installed): read the context with contextOf(request), or add `ctx: Context` to FastifyRequest with
@@ -54,12 +62,21 @@ export function fastifyContext(root: Context, opts?: RequestContextOptions | nul
   assertContext(root, 'fastifyContext(root, opts)');
   const o = checkOptions(opts, 'fastifyContext(root, opts)');
   const runWithContext = contextRunner(o.asyncLocalStorage);
+  const timeoutStatus = o.timeoutStatus ?? 504;
   const plugin = (instance: FastifyInstanceLike, _opts: unknown, done: (err?: Error) => void) => {
     instance.decorateRequest('ctx', undefined);
     instance.addHook('onRequest', (request, reply, next) => {
       const ctx = createRequestContext(root, request.raw, reply.raw, o);
       request.ctx = ctx;
       runWithContext(ctx, next);
+    });
+    // A handler that fails with its request's cancellation or deadline: set the status before the
+    // error handler runs (Fastify's default one keeps a status set on the reply), so the client gets
+    // 503 (cancelled) or the timeout status, not 500. The error itself is left as it is.
+    instance.addHook('onError', (_request, reply, error, next) => {
+      const status = statusFor(error, timeoutStatus);
+      if (status !== 500 && !reply.raw.headersSent) reply.code(status);
+      next();
     });
     if (o.asyncLocalStorage === true) {
       instance.addHook('preHandler', (request, _reply, next) => {

@@ -230,3 +230,36 @@ describe('withContext: a failing handler is never silent', () => {
     assert.deepEqual(printed, []);
   });
 });
+
+describe("fastify's own error handler", () => {
+  test('a cancelled request answers 503 and a timed-out one 504, without an error handler of the app', async () => {
+    const Fastify = (await import('fastify')).default;
+    const { contextOf, fastifyContext } = await import('../../src/http/index.js');
+    const [root, cancelRoot] = withCancel(background());
+    let arrived: (() => void) | undefined;
+    const app = Fastify({ logger: false });
+    await app.register(fastifyContext(root, { timeoutStatus: 504 }));
+    app.get('/', async (request) => {
+      arrived?.();
+      await sleep(contextOf(request), 5000);
+      return 'late';
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    try {
+      const timedOut = await within(get(`${url}/`, { 'x-request-timeout': '50' }), 5000, 'the 504');
+      assert.equal(timedOut.status, 504);
+      const started = new Promise<void>((r) => {
+        arrived = r;
+      });
+      const pending = get(`${url}/`);
+      await within(started, 5000, 'the request to start');
+      cancelRoot();
+      assert.equal((await within(pending, 5000, 'the 503')).status, 503);
+      await assertFreshErrorsClean();
+    } finally {
+      cancelRoot();
+      await app.close();
+    }
+  });
+});
