@@ -65,3 +65,30 @@ test('assertOneOf and closest suggest the near miss', () => {
   assert.equal(closest('tiemoutMs', ['timeoutMs', 'limit']), 'timeoutMs');
   assert.equal(closest('zzz', ['timeoutMs', 'limit']), '');
 });
+
+test('every core function that takes a ctx points an AbortSignal at fromSignal, naming itself', async () => {
+  const core = await import('./index.js');
+  const signal = new AbortController().signal as never;
+  const calls: [string, () => unknown][] = [
+    ['withCancel(parent)', () => core.withCancel(signal)],
+    ['withCancelCause(parent)', () => core.withCancelCause(signal)],
+    ['withTimeout(parent, ms)', () => core.withTimeout(signal, 1)],
+    ['withDeadline(parent, at)', () => core.withDeadline(signal, Date.now())],
+    ['withValue(parent, key, value)', () => core.withValue(signal, core.createKey('k'), 1)],
+    ['withoutCancel(parent)', () => core.withoutCancel(signal)],
+    ['afterFunc(ctx, fn)', () => core.afterFunc(signal, () => {})],
+    ['cause(ctx)', () => core.cause(signal)],
+    ['remaining(ctx)', () => core.remaining(signal)],
+    ['sleep(ctx, ms)', () => core.sleep(signal, 1)],
+    ['abortable(ctx, work)', () => core.abortable(signal, Promise.resolve())],
+    ['fromSignal(parent, signal)', () => core.fromSignal(signal, signal)],
+  ];
+  for (const [where, call] of calls) {
+    assert.throws(call, (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'LEASH_ERR_INVALID_ARG');
+      assert.ok(e.message.startsWith(`${where}: `), e.message);
+      assert.match(e.message, /fromSignal/);
+      return true;
+    });
+  }
+});
