@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { abortable, type Context, withTimeout } from '../context/index.js';
+import { type Context, withTimeout } from '../context/index.js';
 import {
   assertFunction,
   assertNumber,
@@ -10,7 +10,7 @@ import {
 } from '../context/internal.js';
 import { RateLimitedError, RateLimitStoreError } from './errors.js';
 import { channels, publish } from './events.js';
-import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
+import { execute, type InnerPolicy, invoke, RUN, race } from './policy.js';
 import { Gcra } from './rate-limiter.js';
 
 /**
@@ -170,12 +170,12 @@ export class RedisRateLimiter implements InnerPolicy {
   take(ctx: Context, key?: string): Promise<number> {
     const err = ctx.err;
     if (err !== undefined) return Promise.reject(err);
-    return abortable(ctx, this.#decide(ctx, key));
+    return race(ctx, this.#decide(ctx, key));
   }
 
   #decide(ctx: Context, key: string | undefined): Promise<number> {
     const [bounded, cancel] = withTimeout(ctx, this.#storeTimeoutMs);
-    return abortable(bounded, this.#eval(this.redisKey(key))).then(
+    return race(bounded, this.#eval(this.redisKey(key))).then(
       (reply) => {
         cancel();
         let r: number;

@@ -1,5 +1,4 @@
 import {
-  abortable,
   type Context,
   cause as causeOf,
   DeadlineExceededError,
@@ -10,7 +9,7 @@ import {
 import { assertNumber, assertOptions } from '../context/internal.js';
 import { stackless } from './errors.js';
 import { channels, publish } from './events.js';
-import { execute, type InnerPolicy, invoke, RACES, RUN } from './policy.js';
+import { execute, type InnerPolicy, invoke, RACES, RUN, race } from './policy.js';
 
 /** TimeoutOptions configure timeout(). */
 export interface TimeoutOptions {
@@ -84,7 +83,7 @@ export class TimeoutPolicy implements InnerPolicy {
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
     const [child, cancel] = withTimeoutCause(ctx, this.ms, this.#cause);
     const work = invoke(fn, child);
-    const result = abortable(child, work);
+    const result = race(child, work);
     // The derived context ends with the work (it is only the work's), and the deadline entry
     // leaves the shared queue at once.
     result.then(cancel, (e: unknown) => {
