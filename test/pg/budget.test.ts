@@ -103,6 +103,21 @@ describe('leashjs/pg server-side budget', () => {
     }
   });
 
+  test('the session forgets prepared statements (DISCARD ALL, DEALLOCATE ALL): the next query under a deadline still runs', async (t) => {
+    if (!up) return t.skip(skipReason);
+    const [ctx, cancel] = withTimeout(background(), 5_000);
+    try {
+      assert.equal((await query(ctx, client, 'SELECT $1::int AS n', [1])).rows[0]!.n, 1);
+      for (const forget of ['DISCARD ALL', 'DEALLOCATE ALL']) {
+        await client.query(forget);
+        assert.equal((await query(ctx, client, 'SELECT $1::int AS n', [2])).rows[0]!.n, 2, `after ${forget}`);
+        assert.equal((await query(ctx, client, 'SELECT $1::int AS n', [3])).rows[0]!.n, 3);
+      }
+    } finally {
+      cancel();
+    }
+  });
+
   test('a deadline 40 days away: statement_timeout is capped at PostgreSQL’s maximum instead of failing', async (t) => {
     if (!up) return t.skip(skipReason);
     const [ctx, cancel] = withTimeout(background(), 40 * 24 * 3600 * 1000);
