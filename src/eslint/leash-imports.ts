@@ -195,6 +195,15 @@ function importsOf(context: Rule.RuleContext): FileImports {
   return info;
 }
 
+/**
+ * mentionsAny: the file's text contains one of the words. A rule whose subject never appears in a
+ * file registers no listeners for it; a plain substring search is far cheaper than the traversal.
+ */
+export function mentionsAny(text: string, words: Iterable<string>): boolean {
+  for (const w of words) if (text.includes(w)) return true;
+  return false;
+}
+
 /** isBackgroundCall: `background()` or `todo()` from leash. */
 export function isBackgroundCall(context: Rule.RuleContext, node: ESTree.Node | null | undefined): boolean {
   if (node?.type !== 'CallExpression') return false;

@@ -54,6 +54,7 @@ export const contextFirst: Rule.RuleModule = {
     },
   },
   create(context) {
+    if (!/ctx|context/i.test(context.sourceCode.text)) return {};
     const options = (context.options[0] ?? {}) as Options;
     const names = options.names ?? DEFAULT_NAMES;
     const typed = hasTypeInformation(context);

@@ -106,6 +106,7 @@ export const loopChecksContext: Rule.RuleModule = {
   },
   create(context) {
     const sourceCode = context.sourceCode;
+    if (!sourceCode.text.includes('await')) return {};
 
     function ctxNamesOf(loop: Loop): { names: Set<string>; first: string | undefined } {
       const names = new Set<string>();

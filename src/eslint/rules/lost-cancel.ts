@@ -1,7 +1,7 @@
 import type { Rule, Scope } from 'eslint';
 import type * as ESTree from 'estree';
 import { isFunctionNode, parentOf } from '../context-detection.js';
-import { CANCEL_PRODUCERS, findVariable, leashNameOf } from '../leash-imports.js';
+import { CANCEL_PRODUCERS, findVariable, leashNameOf, mentionsAny } from '../leash-imports.js';
 
 type Segment = Rule.CodePathSegment;
 
@@ -58,7 +58,12 @@ export const lostCancel: Rule.RuleModule = {
     },
   },
   create(context) {
+    // A file that never names a producer has nothing to check: no listeners at all (the code path
+    // events are the costly part). Aliases and namespace calls still spell the exported name.
+    if (!mentionsAny(context.sourceCode.text, CANCEL_PRODUCERS)) return {};
     const frames: Frame[] = [];
+    /** Frames on the stack that track a cancel function: closure positions matter only then. */
+    let tracking = 0;
     /** Where a nested function appears in its parent's code path: a reference inside it is a use there. */
     const fnOuterSegments = new Map<ESTree.Node, Segment[]>();
     const identSegments = new Map<ESTree.Node, Segment[]>();
@@ -163,6 +168,7 @@ export const lostCancel: Rule.RuleModule = {
       // A variable of an enclosing function (Go issue 31856): stored for later.
       if (variable.scope.variableScope.block !== frame.node) return;
       trackedNames.add(second.name);
+      if (frame.tracked.length === 0) tracking++;
       frame.tracked.push({
         variable,
         binding: second,
@@ -276,7 +282,7 @@ export const lostCancel: Rule.RuleModule = {
     return {
       onCodePathStart(codePath, node) {
         const outer = top();
-        if (outer) fnOuterSegments.set(node, [...outer.current]);
+        if (outer && tracking > 0) fnOuterSegments.set(node, [...outer.current]);
         frames.push({
           node,
           codePath,
@@ -288,7 +294,10 @@ export const lostCancel: Rule.RuleModule = {
       },
       onCodePathEnd() {
         const frame = frames.pop();
-        if (frame && frame.tracked.length > 0) analyse(frame);
+        if (frame && frame.tracked.length > 0) {
+          tracking--;
+          analyse(frame);
+        }
       },
       onCodePathSegmentStart(segment) {
         top()?.current.add(segment);

@@ -1,7 +1,7 @@
 import type { Rule } from 'eslint';
 import type * as ESTree from 'estree';
 import { contextParamsOf, type FunctionNode, isFunctionNode, parentOf } from '../context-detection.js';
-import { findVariable, leashNameOf } from '../leash-imports.js';
+import { findVariable, leashNameOf, mentionsAny } from '../leash-imports.js';
 
 /** How a function holds its context: the expression to write instead of background(). */
 interface HeldContext {
@@ -35,6 +35,7 @@ export const noBackgroundInRequest: Rule.RuleModule = {
     },
   },
   create(context) {
+    if (!mentionsAny(context.sourceCode.text, ['background', 'todo'])) return {};
     const held = new Map<ESTree.Node, HeldContext>();
     const calls: Array<{ node: ESTree.CallExpression; name: string }> = [];
 

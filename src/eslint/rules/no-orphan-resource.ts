@@ -61,6 +61,8 @@ export const noOrphanResource: Rule.RuleModule = {
     },
   },
   create(context) {
+    if (!/setInterval|\.on\(|Listener\(|connect|create(Secure)?Server/.test(context.sourceCode.text))
+      return {};
     function isGlobal(id: ESTree.Identifier): boolean {
       const v = findVariable(context, id, id.name);
       return !v || v.defs.length === 0;

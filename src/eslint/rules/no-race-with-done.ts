@@ -76,6 +76,7 @@ export const noRaceWithDone: Rule.RuleModule = {
   },
   create(context) {
     const sourceCode = context.sourceCode;
+    if (!sourceCode.text.includes('race')) return {};
 
     function signalListenerIn(fn: ESTree.Node): ESTree.Node | undefined {
       let found: ESTree.Node | undefined;

@@ -79,6 +79,7 @@ export const unboundedWait: Rule.RuleModule = {
   },
   create(context) {
     const sourceCode = context.sourceCode;
+    if (!sourceCode.text.includes('Promise') && !sourceCode.text.includes('await')) return {};
 
     /** isRequestOrTask: a function that runs for a request or as a task. */
     function isRequestOrTask(fn: FunctionNode): boolean {
