@@ -12,6 +12,10 @@ import { assertContext, assertFunction } from './internal.js';
  * long-lived context leaves nothing behind. An exception thrown by `fn` is not caught: it reaches
  * `process.on('uncaughtException')` like any error thrown in a microtask.
  *
+ * A registered `fn` does not keep the process alive until a deadline, just as an `'abort'` listener
+ * on `AbortSignal.timeout()` does not: to wait for the context in an otherwise idle process, await
+ * `ctx.done` (which does hold the process until the deadline) or a leash operation such as `sleep`.
+ *
  * @example
  * const stop = afterFunc(ctx, () => socket.destroy());
  * await useSocket(socket);

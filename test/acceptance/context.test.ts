@@ -540,7 +540,12 @@ describe('afterFunc', () => {
         r();
       }),
     );
+    // afterFunc, like an 'abort' listener on AbortSignal.timeout, does not keep the process alive
+    // (only blocking operations and reading ctx.done do): this ref'd timer stands in for the rest
+    // of a program that is still running.
+    const alive = setTimeout(() => {}, 5000);
     await ran;
+    clearTimeout(alive);
     assert.ok(seen instanceof DeadlineExceededError);
   });
 
