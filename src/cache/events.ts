@@ -1,0 +1,58 @@
+// Diagnostics for leashjs/cache, on node:diagnostics_channel, for observers (metrics, tracing) that
+// must not be imported here. Nothing is built or published when nobody listens: the cost is one
+// property read per event. Every payload is a new frozen plain object, so a subscriber can keep it
+// but never change what the cache does (docs/diagnostics.md).
+import diagnostics_channel from 'node:diagnostics_channel';
+
+/** Tier names the tier an event is about; only the memory tier exists so far. */
+export type Tier = 'memory';
+
+/** CacheHitEvent is the payload of `leash:cache:hit`: a fresh value was found (get or getOrLoad). */
+export interface CacheHitEvent {
+  readonly name: string;
+  readonly key: string;
+  readonly tier: Tier;
+}
+
+/** CacheMissEvent is the payload of `leash:cache:miss`: no servable value in that tier. */
+export interface CacheMissEvent {
+  readonly name: string;
+  readonly key: string;
+  readonly tier: Tier;
+}
+
+/** CacheCoalescedEvent is the payload of `leash:cache:coalesced`: a getOrLoad joined a load already running; `waiters` counts it. */
+export interface CacheCoalescedEvent {
+  readonly name: string;
+  readonly key: string;
+  readonly waiters: number;
+}
+
+/** CacheStaleEvent is the payload of `leash:cache:stale`: getOrLoad served a value past its ttl, within staleMs, while a refresh runs. */
+export interface CacheStaleEvent {
+  readonly name: string;
+  readonly key: string;
+  /** staleForMs is how long ago the value expired. */
+  readonly staleForMs: number;
+}
+
+/** LoadOutcome is how a load ended: stored, rejected, over loadTimeoutMs, or cancelled because every waiter left. */
+export type LoadOutcome = 'ok' | 'error' | 'timeout' | 'abandoned';
+
+/** CacheLoadEvent is the payload of `leash:cache:load`: a loader settled (or was given up on). */
+export interface CacheLoadEvent {
+  readonly name: string;
+  readonly key: string;
+  readonly durationMs: number;
+  readonly outcome: LoadOutcome;
+  /** refresh is true for a background refresh (refreshAfterMs or a stale value), false for a miss. */
+  readonly refresh: boolean;
+  /** error is the loader's rejection when outcome is 'error', else undefined. */
+  readonly error: unknown;
+}
+
+export const hitChannel = diagnostics_channel.channel('leash:cache:hit');
+export const missChannel = diagnostics_channel.channel('leash:cache:miss');
+export const coalescedChannel = diagnostics_channel.channel('leash:cache:coalesced');
+export const staleChannel = diagnostics_channel.channel('leash:cache:stale');
+export const loadChannel = diagnostics_channel.channel('leash:cache:load');

@@ -1,0 +1,207 @@
+// The memory tier against a naive reference model (fast-check), and W-TinyLFU's behaviour on
+// patterns whose right answer is known.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { FrequencySketch, hashKey } from './frequency-sketch.js';
+import { MemoryTier } from './memory-tier.js';
+
+type Op =
+  | { kind: 'set'; key: number; size: number; ttl: number | undefined; tag: number | undefined }
+  | { kind: 'get'; key: number }
+  | { kind: 'delete'; key: number }
+  | { kind: 'deleteByTag'; tag: number }
+  | { kind: 'advance'; ms: number }
+  | { kind: 'clear' };
+
+const keyArb = fc.nat(30);
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('set' as const),
+      key: keyArb,
+      size: fc.integer({ min: 0, max: 12 }),
+      ttl: fc.option(fc.integer({ min: 1, max: 50 }), { nil: undefined }),
+      tag: fc.option(fc.nat(3), { nil: undefined }),
+    }),
+    weight: 6,
+  },
+  { arbitrary: fc.record({ kind: fc.constant('get' as const), key: keyArb }), weight: 8 },
+  { arbitrary: fc.record({ kind: fc.constant('delete' as const), key: keyArb }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant('deleteByTag' as const), tag: fc.nat(3) }), weight: 1 },
+  {
+    arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 30 }) }),
+    weight: 2,
+  },
+  { arbitrary: fc.record({ kind: fc.constant('clear' as const) }), weight: 1 },
+);
+
+interface Ref {
+  value: string;
+  expiresAt: number;
+  tag: number | undefined;
+}
+
+for (const weighted of [false, true]) {
+  test(`${weighted ? 'weight' : 'size'}-bounded tier agrees with a naive model: bound kept, TTL respected, nothing returned after delete`, () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
+        fc.nat(20),
+        fc.array(opArb, { maxLength: 300 }),
+        (maximum, ttlMs, staleMs, ops) => {
+          let now = 0;
+          const tier = new MemoryTier<string>({
+            maximum,
+            weigh: weighted ? (_k, v) => v.length : undefined,
+            ttlMs,
+            staleMs,
+            clock: () => now,
+          });
+          const ref = new Map<string, Ref>();
+          let serial = 0;
+          for (const op of ops) {
+            switch (op.kind) {
+              case 'set': {
+                const key = String(op.key);
+                const value = `${'x'.repeat(op.size)}#${serial++}`.slice(-Math.max(op.size, 1));
+                // The weight is the value's length; make values unique while keeping that length.
+                const unique = op.size === 0 ? '' : value;
+                const v = weighted ? `${unique}` : `v${serial}`;
+                tier.set(key, v, op.ttl, op.tag === undefined ? undefined : [`t${op.tag}`]);
+                ref.set(key, {
+                  value: v,
+                  expiresAt: now + (op.ttl ?? ttlMs ?? Number.POSITIVE_INFINITY),
+                  tag: op.tag,
+                });
+                break;
+              }
+              case 'get': {
+                const key = String(op.key);
+                const got = tier.get(key);
+                const r = ref.get(key);
+                if (got !== undefined) {
+                  assert.ok(r, `get(${key}) returned ${got} for a key deleted, cleared or never set`);
+                  assert.ok(
+                    now < r.expiresAt,
+                    `get(${key}) returned a value at ${now}, expired at ${r.expiresAt}`,
+                  );
+                  if (!weighted) assert.equal(got, r.value, 'get returned an older value');
+                  else assert.equal(got.length, r.value.length, 'get returned an older value');
+                }
+                break;
+              }
+              case 'delete':
+                tier.delete(String(op.key));
+                ref.delete(String(op.key));
+                break;
+              case 'deleteByTag':
+                tier.deleteByTag(`t${op.tag}`);
+                for (const [k, r] of ref) if (r.tag === op.tag) ref.delete(k);
+                break;
+              case 'advance':
+                now += op.ms;
+                break;
+              case 'clear':
+                tier.clear();
+                ref.clear();
+                break;
+            }
+            assert.ok(tier.weight <= maximum, `weight ${tier.weight} over maximum ${maximum}`);
+            assert.ok(tier.weight >= 0);
+            assert.ok(tier.size <= ref.size, 'the tier holds a key the model does not');
+            for (const k of tier.keys()) assert.ok(ref.has(k), `the tier still holds ${k}`);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+}
+
+test('weights: the sum of weights stays within maximumWeight and an entry heavier than it is not kept', () => {
+  const tier = new MemoryTier<string>({ maximum: 10, weigh: (_k, v) => v.length });
+  tier.set('a', 'aaaa');
+  tier.set('b', 'bbbb');
+  assert.equal(tier.weight, 8);
+  tier.set('huge', 'x'.repeat(11));
+  assert.equal(tier.get('huge'), undefined);
+  assert.equal(tier.weight, 8, 'a too-heavy entry evicts nothing');
+  tier.set('c', 'cccc');
+  assert.ok(tier.weight <= 10);
+  assert.equal(tier.size, 2);
+});
+
+test('replacing a value changes its weight in place', () => {
+  const tier = new MemoryTier<string>({ maximum: 10, weigh: (_k, v) => v.length });
+  tier.set('a', 'aa');
+  tier.set('a', 'aaaaaa');
+  assert.equal(tier.weight, 6);
+  assert.equal(tier.size, 1);
+  assert.equal(tier.get('a'), 'aaaaaa');
+});
+
+test('an expired entry is not returned and is removed once its stale grace is over', () => {
+  let now = 0;
+  const tier = new MemoryTier<string>({ maximum: 10, ttlMs: 100, staleMs: 50, clock: () => now });
+  tier.set('a', 'A');
+  now = 99;
+  assert.equal(tier.get('a'), 'A');
+  now = 100;
+  assert.equal(tier.get('a'), undefined);
+  assert.equal(tier.size, 1, 'kept for getOrLoad during staleMs');
+  assert.equal(tier.lookup('a', now)?.value, 'A');
+  now = 150;
+  assert.equal(tier.get('a'), undefined);
+  assert.equal(tier.size, 0);
+});
+
+test('W-TinyLFU keeps a frequently used set through scans of one-time keys (an LRU would lose it)', () => {
+  // 50 hot keys read once per round; between two rounds, 200 one-time keys: twice the cache's
+  // size, so an LRU has evicted every hot key by the time it is read again and never hits.
+  const tier = new MemoryTier<number>({ maximum: 100 });
+  const hot = Array.from({ length: 50 }, (_, i) => `hot${i}`);
+  let hotHits = 0;
+  let serial = 0;
+  for (let round = 0; round < 50; round++) {
+    for (const k of hot) {
+      if (tier.get(k) === undefined) tier.set(k, 1);
+      else if (round >= 40) hotHits++;
+    }
+    for (let i = 0; i < 200; i++) {
+      const k = `scan${serial++}`;
+      if (tier.get(k) === undefined) tier.set(k, 1);
+    }
+  }
+  assert.ok(hotHits >= 450, `only ${hotHits} of 500 hot reads hit in the last 10 rounds`);
+  assert.equal(tier.size, 100);
+});
+
+test('W-TinyLFU admits a newcomer that becomes more popular than the residents', () => {
+  const tier = new MemoryTier<number>({ maximum: 20 });
+  for (let i = 0; i < 20; i++) tier.set(`old${i}`, 1);
+  for (let round = 0; round < 10; round++) {
+    if (tier.get('new') === undefined) tier.set('new', 1);
+    for (let i = 0; i < 30; i++) {
+      const k = `filler${round}-${i}`;
+      if (tier.get(k) === undefined) tier.set(k, 1);
+    }
+  }
+  assert.ok(tier.has('new'));
+});
+
+test('frequency sketch: counts grow to the 4-bit limit, the doorkeeper takes the first sighting, halving ages them', () => {
+  const sketch = new FrequencySketch(64);
+  const h = hashKey('k');
+  assert.equal(sketch.frequency(h), 0);
+  sketch.increment(h);
+  assert.equal(sketch.frequency(h), 1, 'the first sighting sets only the doorkeeper');
+  for (let i = 0; i < 40; i++) sketch.increment(h);
+  assert.equal(sketch.frequency(h), 16, '15 in the counters + 1 from the doorkeeper');
+  // Reach sampleSize with other keys: every counter is halved and the doorkeeper cleared.
+  for (let i = 0; sketch.frequency(h) === 16 && i < sketch.sampleSize; i++)
+    sketch.increment(hashKey(`other${i}`));
+  const aged = sketch.frequency(h);
+  assert.ok(aged >= 7 && aged <= 8, `after a reset the count is halved, got ${aged}`);
+});

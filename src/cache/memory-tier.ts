@@ -1,0 +1,256 @@
+// The memory tier: a Map from key to entry, bounded by W-TinyLFU, with per-entry time to live,
+// refresh-after-write and a stale grace. Synchronous throughout; getOrLoad and the loaders live in
+// cache.ts and single-flight.ts.
+//
+// Times: an entry written at `t` is fresh until `t + ttlMs` (its hard expiry; get() never returns
+// it after that), is due for a background refresh from `t + refreshAfterMs`, and is kept, for
+// getOrLoad to serve while a refresh runs, until `t + ttlMs + staleMs`; after that it is removed
+// the next time anything looks at it, or evicted by the policy before, like any cold entry.
+
+import { invalidArg } from '../context/internal.js';
+import { hashKey } from './frequency-sketch.js';
+import { DETACHED, type PolicyNode, WTinyLfu } from './w-tiny-lfu.js';
+
+/** Entry is one cached value and its times. Read-only outside the memory tier. */
+export interface Entry<V> extends PolicyNode {
+  readonly key: string;
+  value: V;
+  writtenAt: number;
+  expiresAt: number;
+  refreshAt: number;
+  retainUntil: number;
+  tags: readonly string[] | undefined;
+}
+
+/** MemoryTierOptions configures a MemoryTier; validated by createCache. */
+export interface MemoryTierOptions<V> {
+  readonly maximum: number;
+  readonly weigh?: ((key: string, value: V) => number) | undefined;
+  readonly ttlMs?: number | undefined;
+  readonly refreshAfterMs?: number | undefined;
+  readonly staleMs?: number | undefined;
+  /** clock returns milliseconds on a monotonic scale; performance.now by default (tests inject one). */
+  readonly clock?: (() => number) | undefined;
+}
+
+/**
+ * MemoryTier holds at most `maximum` weight of entries (entries when there is no `weigh`). Not a
+ * public export: createCache wraps it. Every method is synchronous and O(1) amortised, except
+ * deleteByTag (O(entries with the tag)) and clear (O(entries)).
+ */
+export class MemoryTier<V> {
+  readonly #map = new Map<string, Entry<V>>();
+  readonly #tags = new Map<string, Set<Entry<V>>>();
+  readonly #policy: WTinyLfu<Entry<V>>;
+  readonly #weigh: ((key: string, value: V) => number) | undefined;
+  readonly #ttlMs: number;
+  readonly #refreshAfterMs: number;
+  readonly #staleMs: number;
+  readonly clock: () => number;
+  hits = 0;
+  misses = 0;
+  evictions = 0;
+  expirations = 0;
+
+  constructor(o: MemoryTierOptions<V>) {
+    this.#weigh = o.weigh;
+    this.#ttlMs = o.ttlMs ?? Number.POSITIVE_INFINITY;
+    this.#refreshAfterMs = o.refreshAfterMs ?? Number.POSITIVE_INFINITY;
+    this.#staleMs = o.staleMs ?? 0;
+    this.clock = o.clock ?? (() => performance.now());
+    this.#policy = new WTinyLfu<Entry<V>>(o.maximum, (e) => {
+      this.evictions++;
+      this.#forget(e);
+    });
+  }
+
+  /** size is the number of entries held (including expired ones not yet looked at). */
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** weight is the total weight held. */
+  get weight(): number {
+    return this.#policy.weight;
+  }
+
+  /** maximum is the bound on weight (or on entries). */
+  get maximum(): number {
+    return this.#policy.maximum;
+  }
+
+  /** get returns the fresh value for `key`, or undefined (absent, expired or deleted). Counts a hit or a miss. */
+  get(key: string): V | undefined {
+    const e = this.#map.get(key);
+    if (e !== undefined) {
+      const now = this.clock();
+      if (now < e.expiresAt) {
+        this.hits++;
+        this.#policy.hit(e);
+        return e.value;
+      }
+      if (now >= e.retainUntil) this.#expire(e);
+    }
+    this.misses++;
+    this.#policy.recordMiss();
+    return undefined;
+  }
+
+  /**
+   * lookup returns the entry for `key` if it may still be served (fresh, or within its stale
+   * grace), recording an access when it is fresh, or undefined after recording a miss. The caller
+   * decides what to do with a stale or refresh-due entry by comparing `now` with its times.
+   */
+  lookup(key: string, now: number): Entry<V> | undefined {
+    const e = this.#map.get(key);
+    if (e !== undefined) {
+      if (now < e.retainUntil) {
+        if (now < e.expiresAt) {
+          this.hits++;
+          this.#policy.hit(e);
+        }
+        return e;
+      }
+      this.#expire(e);
+    }
+    this.misses++;
+    this.#policy.recordMiss();
+    return undefined;
+  }
+
+  /** has reports whether `key` has a fresh value, without counting an access. */
+  has(key: string): boolean {
+    const e = this.#map.get(key);
+    return e !== undefined && this.clock() < e.expiresAt;
+  }
+
+  /**
+   * set stores `value` under `key`, replacing any entry, with the tier's times or `ttlMs` for this
+   * entry. An entry heavier than the maximum is not kept (and evicts nothing else). Throws
+   * LEASH_ERR_INVALID_ARG when `weigh` returns anything but a non-negative integer.
+   */
+  set(key: string, value: V, ttlMs?: number, tags?: readonly string[]): void {
+    const weight = this.#weightOf(key, value);
+    const now = this.clock();
+    const ttl = ttlMs ?? this.#ttlMs;
+    if (weight > this.#policy.maximum) {
+      this.delete(key);
+      return;
+    }
+    const old = this.#map.get(key);
+    if (old !== undefined) this.#untag(old);
+    const e: Entry<V> =
+      old ??
+      ({
+        key,
+        value,
+        hash: hashKey(key),
+        weight,
+        queue: DETACHED,
+        prev: null,
+        next: null,
+        writtenAt: now,
+        expiresAt: 0,
+        refreshAt: 0,
+        retainUntil: 0,
+        tags: undefined,
+      } as Entry<V>);
+    e.value = value;
+    e.writtenAt = now;
+    e.expiresAt = now + ttl;
+    e.refreshAt = now + Math.min(this.#refreshAfterMs, ttl);
+    e.retainUntil = e.expiresAt + this.#staleMs;
+    e.tags = tags && tags.length > 0 ? tags : undefined;
+    this.#tag(e);
+    if (old !== undefined) {
+      this.#policy.setWeight(e, weight);
+    } else {
+      this.#map.set(key, e);
+      this.#policy.add(e);
+    }
+  }
+
+  /** delete removes `key`; true when an entry (fresh or not) was there. */
+  delete(key: string): boolean {
+    const e = this.#map.get(key);
+    if (e === undefined) return false;
+    this.#policy.remove(e);
+    this.#forget(e);
+    return true;
+  }
+
+  /** deleteByTag removes every entry stored with `tag`, returning their keys. */
+  deleteByTag(tag: string): string[] {
+    const set = this.#tags.get(tag);
+    if (!set) return [];
+    const keys: string[] = [];
+    for (const e of [...set]) {
+      keys.push(e.key);
+      this.delete(e.key);
+    }
+    return keys;
+  }
+
+  /** clear removes every entry. */
+  clear(): void {
+    this.#policy.clear();
+    this.#map.clear();
+    this.#tags.clear();
+  }
+
+  /** keys lists the keys held (fresh or stale), for tests and revalidation. */
+  keys(): string[] {
+    return [...this.#map.keys()];
+  }
+
+  #expire(e: Entry<V>): void {
+    this.expirations++;
+    this.#policy.remove(e);
+    this.#forget(e);
+  }
+
+  #forget(e: Entry<V>): void {
+    if (this.#map.get(e.key) === e) this.#map.delete(e.key);
+    this.#untag(e);
+  }
+
+  #tag(e: Entry<V>): void {
+    if (!e.tags) return;
+    for (const t of e.tags) {
+      let set = this.#tags.get(t);
+      if (!set) this.#tags.set(t, (set = new Set()));
+      set.add(e);
+    }
+  }
+
+  #untag(e: Entry<V>): void {
+    if (!e.tags) return;
+    for (const t of e.tags) {
+      const set = this.#tags.get(t);
+      if (!set) continue;
+      set.delete(e);
+      if (set.size === 0) this.#tags.delete(t);
+    }
+  }
+
+  #weightOf(key: string, value: V): number {
+    if (!this.#weigh) return 1;
+    let w: unknown;
+    try {
+      w = this.#weigh(key, value);
+    } catch (cause) {
+      throw Object.assign(
+        invalidArg(`createCache(options): weigh(key, value) threw for key ${JSON.stringify(key)}`),
+        {
+          cause,
+        },
+      );
+    }
+    if (typeof w !== 'number' || !Number.isInteger(w) || w < 0) {
+      throw invalidArg(
+        `createCache(options): weigh(key, value) must return a non-negative integer, got ${String(w)} for key ${JSON.stringify(key)}`,
+      );
+    }
+    return w;
+  }
+}
