@@ -18,6 +18,7 @@ const allowed: Record<string, string[]> = {
   http: ['context', 'task'],
   pg: ['context'],
   resilience: ['context', 'task'],
+  cache: ['context', 'task'],
   eslint: [],
 };
 
