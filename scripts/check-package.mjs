@@ -13,7 +13,7 @@
 //    run as ESM JavaScript (types stripped by TypeScript's transpileModule, nothing downlevelled, so
 //    syntax Node 20 lacks fails) on this Node and on Node 24.
 //
-// Examples run against the local services: PostgreSQL on 127.0.0.1:5432 (PGHOST/PGUSER/PGDATABASE
+// Examples run against the local services: Redis on 127.0.0.1:6379, PostgreSQL on 127.0.0.1:5432 (PGHOST/PGUSER/PGDATABASE
 // are set, as a user would; tables `orders` and `stock` are created in a schema of their own), and
 // a stub upstream on 127.0.0.1:8081 answering GET /stock/:sku, which the HTTP examples call.
 //
@@ -125,6 +125,7 @@ const peerSpecs = [
   'fastify@5',
   'koa@3',
   'pg@8',
+  'ioredis@5', // for the Redis examples (the local Redis at 127.0.0.1:6379, as in the tests)
   '@types/express@5',
   '@types/koa',
   '@types/pg@8',
