@@ -55,29 +55,17 @@ export const noBackgroundInRequest: Rule.RuleModule = {
       return p ?? undefined;
     }
 
-    function onFunction(fn: FunctionNode): void {
-      const params = contextParamsOf(context, fn);
-      if (params[0]) hold(fn, { text: params[0].name, root: params[0].name });
-    }
+    /** Parameters' `.ctx` reads and contextOf/currentContext calls, resolved only if a background() call exists. */
+    const ctxReads: ESTree.MemberExpression[] = [];
+    const ctxCalls: Array<{ node: ESTree.CallExpression; name: string }> = [];
 
-    return {
-      FunctionDeclaration: onFunction,
-      FunctionExpression: onFunction,
-      ArrowFunctionExpression: onFunction,
-      MemberExpression(node) {
-        // req.ctx (or any parameter's .ctx): the framework adapter's per-request context.
-        if (node.computed || node.property.type !== 'Identifier' || node.property.name !== 'ctx') return;
-        if (node.object.type !== 'Identifier') return;
-        const fn = functionOfParam(node.object);
-        if (fn) hold(fn, { text: `${node.object.name}.ctx`, root: node.object.name });
-      },
-      CallExpression(node) {
-        const name = leashNameOf(context, node.callee);
-        if (name === 'background' || name === 'todo') {
-          calls.push({ node, name });
-          return;
-        }
-        if (name !== 'contextOf' && name !== 'currentContext') return;
+    function resolveHolders(): void {
+      for (const node of ctxReads) {
+        const obj = node.object as ESTree.Identifier;
+        const fn = functionOfParam(obj);
+        if (fn) hold(fn, { text: `${obj.name}.ctx`, root: obj.name });
+      }
+      for (const { node, name } of ctxCalls) {
         const parent = parentOf(node);
         const fn = nearestFunction(node);
         if (parent?.type === 'VariableDeclarator' && parent.id.type === 'Identifier') {
@@ -85,12 +73,38 @@ export const noBackgroundInRequest: Rule.RuleModule = {
         } else {
           hold(fn, { text: `${name}(…)`, root: '' });
         }
+      }
+    }
+
+    /** A function's own context parameter, looked up when a background() call needs it. */
+    function heldBy(fn: ESTree.Node): HeldContext | undefined {
+      const h = held.get(fn);
+      if (h) return h;
+      const params = contextParamsOf(context, fn as FunctionNode);
+      if (!params[0]) return undefined;
+      const p = { text: params[0].name, root: params[0].name };
+      held.set(fn, p);
+      return p;
+    }
+
+    return {
+      MemberExpression(node) {
+        // req.ctx (or any parameter's .ctx): the framework adapter's per-request context.
+        if (node.computed || node.property.type !== 'Identifier' || node.property.name !== 'ctx') return;
+        if (node.object.type === 'Identifier') ctxReads.push(node);
+      },
+      CallExpression(node) {
+        const name = leashNameOf(context, node.callee);
+        if (name === 'background' || name === 'todo') calls.push({ node, name });
+        else if (name === 'contextOf' || name === 'currentContext') ctxCalls.push({ node, name });
       },
       'Program:exit'() {
+        if (calls.length === 0) return;
+        resolveHolders();
         for (const { node, name } of calls) {
           let fn = nearestFunction(node);
           while (fn) {
-            const h = held.get(fn);
+            const h = heldBy(fn);
             if (h) {
               // The name must mean the same thing at the call (not shadowed by an inner binding).
               const def = h.root === '' ? undefined : findVariable(context, node, h.root)?.defs[0];
