@@ -10,7 +10,6 @@
 // lets a once-popular key lose to today's. Layout after Caffeine's FrequencySketch (Ben Manes) and
 // TinyLFU (Einziger, Friedman, Manes, ACM ToS 2017).
 
-const SEEDS = [0x97cb3127, 0xb492b66f, 0x9ae16a3b, 0xcbf29ce5] as const;
 const RESET_MASK = 0x77777777; // each nibble shifted right by one loses its high bit into the next: mask it off
 
 /** hashKey is the 32-bit hash the sketch and the policy share for a key (FNV-1a, then mixed). */
@@ -63,14 +62,18 @@ export class FrequencySketch {
 
   /** frequency is the estimated number of recent accesses to the key of hash `h`. */
   frequency(h: number): number {
-    let min = 15;
-    for (let i = 0; i < 4; i++) {
-      const x = this.#slot(h, i);
-      const c = (this.#table[x >>> 3] as number) >>> ((x & 7) << 2);
-      const v = c & 0xf;
-      if (v < min) min = v;
-    }
-    return min + (this.#inDoor(h) ? 1 : 0);
+    const t = this.#table;
+    const m = this.#mask;
+    // Four rows, each a word index and a nibble index from one multiply of the key's hash.
+    const r0 = rehash(h, 0x97cb3127);
+    const r1 = rehash(h, 0xb492b66f);
+    const r2 = rehash(h, 0x9ae16a3b);
+    const r3 = rehash(h, 0xcbf29ce5);
+    const c0 = ((t[r0 & m] as number) >>> ((r0 >>> 29) << 2)) & 0xf;
+    const c1 = ((t[r1 & m] as number) >>> ((r1 >>> 29) << 2)) & 0xf;
+    const c2 = ((t[r2 & m] as number) >>> ((r2 >>> 29) << 2)) & 0xf;
+    const c3 = ((t[r3 & m] as number) >>> ((r3 >>> 29) << 2)) & 0xf;
+    return Math.min(c0, c1, c2, c3) + (this.#inDoor(h) ? 1 : 0);
   }
 
   /** increment records one access to the key of hash `h`. */
@@ -78,48 +81,50 @@ export class FrequencySketch {
     if (!this.#inDoor(h)) {
       this.#addDoor(h);
     } else {
+      const t = this.#table;
+      const m = this.#mask;
+      const r0 = rehash(h, 0x97cb3127);
+      const r1 = rehash(h, 0xb492b66f);
+      const r2 = rehash(h, 0x9ae16a3b);
+      const r3 = rehash(h, 0xcbf29ce5);
+      const i0 = r0 & m;
+      const i1 = r1 & m;
+      const i2 = r2 & m;
+      const i3 = r3 & m;
+      const s0 = (r0 >>> 29) << 2;
+      const s1 = (r1 >>> 29) << 2;
+      const s2 = (r2 >>> 29) << 2;
+      const s3 = (r3 >>> 29) << 2;
+      const c0 = ((t[i0] as number) >>> s0) & 0xf;
+      const c1 = ((t[i1] as number) >>> s1) & 0xf;
+      const c2 = ((t[i2] as number) >>> s2) & 0xf;
+      const c3 = ((t[i3] as number) >>> s3) & 0xf;
       // Conservative update: only the counters at the current minimum grow, which keeps the
       // estimate of keys that share counters with a hot key from drifting up with it.
-      let min = 15;
-      const slots = [0, 0, 0, 0];
-      for (let i = 0; i < 4; i++) {
-        const x = this.#slot(h, i);
-        slots[i] = x;
-        const v = ((this.#table[x >>> 3] as number) >>> ((x & 7) << 2)) & 0xf;
-        if (v < min) min = v;
-      }
+      const min = Math.min(c0, c1, c2, c3);
       if (min < 15) {
-        for (let i = 0; i < 4; i++) {
-          const x = slots[i] as number;
-          const shift = (x & 7) << 2;
-          const w = this.#table[x >>> 3] as number;
-          if (((w >>> shift) & 0xf) === min) this.#table[x >>> 3] = (w + (1 << shift)) >>> 0;
-        }
+        if (c0 === min) t[i0] = ((t[i0] as number) + (1 << s0)) >>> 0;
+        if (c1 === min) t[i1] = ((t[i1] as number) + (1 << s1)) >>> 0;
+        if (c2 === min) t[i2] = ((t[i2] as number) + (1 << s2)) >>> 0;
+        if (c3 === min) t[i3] = ((t[i3] as number) + (1 << s3)) >>> 0;
       }
     }
     if (++this.#additions >= this.#sampleSize) this.#reset();
   }
 
-  #slot(h: number, i: number): number {
-    // One 3-bit nibble index and one word index per row, from a per-row remix of the key's hash.
-    const r = mix(Math.imul(h ^ (SEEDS[i] as number), 0x9e3779b1));
-    return ((r & this.#mask) << 3) | (r >>> 29);
-  }
-
   #inDoor(h: number): boolean {
     const a = h & this.#doorMask;
-    const b = mix(h ^ 0x5bd1e995) & this.#doorMask;
-    return (
-      (((this.#door[a >>> 5] as number) >>> (a & 31)) & 1) === 1 &&
-      (((this.#door[b >>> 5] as number) >>> (b & 31)) & 1) === 1
-    );
+    const b = rehash(h, 0x5bd1e995) & this.#doorMask;
+    const d = this.#door;
+    return (((d[a >>> 5] as number) >>> (a & 31)) & ((d[b >>> 5] as number) >>> (b & 31)) & 1) === 1;
   }
 
   #addDoor(h: number): void {
     const a = h & this.#doorMask;
-    const b = mix(h ^ 0x5bd1e995) & this.#doorMask;
-    this.#door[a >>> 5] = ((this.#door[a >>> 5] as number) | (1 << (a & 31))) >>> 0;
-    this.#door[b >>> 5] = ((this.#door[b >>> 5] as number) | (1 << (b & 31))) >>> 0;
+    const b = rehash(h, 0x5bd1e995) & this.#doorMask;
+    const d = this.#door;
+    d[a >>> 5] = ((d[a >>> 5] as number) | (1 << (a & 31))) >>> 0;
+    d[b >>> 5] = ((d[b >>> 5] as number) | (1 << (b & 31))) >>> 0;
   }
 
   #reset(): void {
@@ -128,6 +133,13 @@ export class FrequencySketch {
     for (let i = 0; i < t.length; i++) t[i] = ((t[i] as number) >>> 1) & RESET_MASK;
     this.#door.fill(0);
   }
+}
+
+// One row's index: the key's (already mixed) hash times an odd seed, high bits folded down. The
+// low bits index the word, the top 3 bits the nibble.
+function rehash(h: number, seed: number): number {
+  const x = Math.imul(h, seed);
+  return (x ^ (x >>> 17)) >>> 0;
 }
 
 function nextPowerOfTwo(n: number): number {

@@ -47,6 +47,7 @@ export class MemoryTier<V> {
   readonly #refreshAfterMs: number;
   readonly #staleMs: number;
   readonly clock: () => number;
+  #mayExpire = false;
   hits = 0;
   misses = 0;
   evictions = 0;
@@ -83,7 +84,8 @@ export class MemoryTier<V> {
   get(key: string): V | undefined {
     const e = this.#map.get(key);
     if (e !== undefined) {
-      const now = this.clock();
+      // No clock read while no entry can expire: the clock is a third of a hit's cost.
+      const now = this.#mayExpire ? this.clock() : 0;
       if (now < e.expiresAt) {
         this.hits++;
         this.#policy.hit(e);
@@ -158,6 +160,7 @@ export class MemoryTier<V> {
     e.value = value;
     e.writtenAt = now;
     e.expiresAt = now + ttl;
+    if (ttl !== Number.POSITIVE_INFINITY) this.#mayExpire = true;
     e.refreshAt = now + Math.min(this.#refreshAfterMs, ttl);
     e.retainUntil = e.expiresAt + this.#staleMs;
     e.tags = tags && tags.length > 0 ? tags : undefined;
