@@ -36,7 +36,6 @@ export const contextFirst: Rule.RuleModule = {
     docs: {
       description: 'Require a Context parameter to come first and be named ctx',
       recommended: true,
-      url: 'https://github.com/leashjs/leash/blob/main/docs/eslint/rules/context-first.md',
     },
     hasSuggestions: true,
     schema: [

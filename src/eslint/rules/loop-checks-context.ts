@@ -92,7 +92,6 @@ export const loopChecksContext: Rule.RuleModule = {
     docs: {
       description: 'Require long async loops to observe the context they run under',
       recommended: true,
-      url: 'https://github.com/leashjs/leash/blob/main/docs/eslint/rules/loop-checks-context.md',
     },
     hasSuggestions: true,
     schema: [],

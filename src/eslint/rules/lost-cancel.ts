@@ -44,7 +44,6 @@ export const lostCancel: Rule.RuleModule = {
       description:
         'Require the cancel function of withCancel/withTimeout/withDeadline/fromSignal to be used on every path',
       recommended: true,
-      url: 'https://github.com/leashjs/leash/blob/main/docs/eslint/rules/lost-cancel.md',
     },
     hasSuggestions: true,
     schema: [],

@@ -24,7 +24,6 @@ export const noBackgroundInRequest: Rule.RuleModule = {
     docs: {
       description: 'Disallow background()/todo() where a request or caller context is already available',
       recommended: true,
-      url: 'https://github.com/leashjs/leash/blob/main/docs/eslint/rules/no-background-in-request.md',
     },
     hasSuggestions: true,
     schema: [],

@@ -48,7 +48,6 @@ export const noOrphanResource: Rule.RuleModule = {
     docs: {
       description: 'Disallow intervals, listeners, sockets and servers that nothing can release',
       recommended: true,
-      url: 'https://github.com/leashjs/leash/blob/main/docs/eslint/rules/no-orphan-resource.md',
     },
     schema: [],
     messages: {

@@ -60,7 +60,6 @@ export const noRaceWithDone: Rule.RuleModule = {
     docs: {
       description: 'Disallow Promise.race against ctx.done, ctx.signal or another long-lived promise',
       recommended: true,
-      url: 'https://github.com/leashjs/leash/blob/main/docs/eslint/rules/no-race-with-done.md',
     },
     hasSuggestions: true,
     schema: [],

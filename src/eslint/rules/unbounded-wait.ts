@@ -62,7 +62,6 @@ export const unboundedWait: Rule.RuleModule = {
       description:
         'Disallow waits that no deadline or cancellation can release in request handlers and tasks',
       recommended: true,
-      url: 'https://github.com/leashjs/leash/blob/main/docs/eslint/rules/unbounded-wait.md',
     },
     hasSuggestions: true,
     schema: [],
