@@ -338,10 +338,8 @@ test('createCache checks its options: TypeError LEASH_ERR_INVALID_ARG with a did
   const cache = createCache<string>({ name: 'x', maximumSize: 10 });
   assert.throws(() => cache.set(1 as never, 'v'), /x\.set\(key, value, opts\): key must be a string/);
   assert.throws(() => cache.set('k', 'v', { tag: ['a'] } as never), /did you mean "tags"/);
-  assert.rejects(
-    cache.getOrLoad({} as never, 'k', async () => 'v'),
-    /ctx must be a Context/,
-  );
+  assert.throws(() => cache.getOrLoad({} as never, 'k', async () => 'v'), /ctx must be a Context/);
+  assert.throws(() => cache.getOrLoad(background(), 'k', 'loader' as never), /loader must be a function/);
   const weighed = createCache<string>({ name: 'w', maximumWeight: 10, weigh: () => -1 });
   assert.throws(() => weighed.set('k', 'v'), /weigh\(key, value\) must return a non-negative integer/);
 });

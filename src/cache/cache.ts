@@ -250,20 +250,21 @@ export function createCacheWithClock<V>(
       return v;
     },
 
-    async getOrLoad(ctx, key, loader, opts) {
+    getOrLoad(ctx, key, loader, opts) {
+      // Bad arguments throw synchronously, as everywhere in leash; everything after is a promise.
       const where = `${name}.getOrLoad(ctx, key, loader, opts)`;
       assertContext(ctx, where);
       assertKey(key, where);
       assertFunction(loader, where, 'loader');
       const entry = entryOptions(opts, where);
-      if (ctx.err !== undefined) throw ctx.err;
+      if (ctx.err !== undefined) return Promise.reject(ctx.err);
       const now = memory.clock();
       const e = memory.lookup(key, now);
       if (e !== undefined) {
         if (now < e.expiresAt) {
           hit(key);
           if (now >= e.refreshAt && flights.get(key) === undefined) startLoad(ctx, key, loader, entry, true);
-          return e.value;
+          return Promise.resolve(e.value);
         }
         // Past its ttl, within staleMs: serve it while one refresh runs.
         staleServed++;
@@ -273,7 +274,7 @@ export function createCacheWithClock<V>(
           );
         }
         if (flights.get(key) === undefined) startLoad(ctx, key, loader, entry, true);
-        return e.value;
+        return Promise.resolve(e.value);
       }
       miss(key);
       let flight = flights.get(key);
