@@ -237,7 +237,7 @@ async function cleanUp(name: string, result: unknown, boundMs: number): Promise<
     return;
   }
   if (result !== null && typeof result === 'object' && Symbol.asyncIterator in result) {
-    const it = result as AsyncIterator<unknown>;
+    const it = (result as AsyncIterable<unknown>)[Symbol.asyncIterator]();
     await settle(`${name} next()`, it.next(), boundMs);
     await settle(`${name} return()`, it.return?.() ?? Promise.resolve(), boundMs);
   }
