@@ -1,4 +1,4 @@
-import { jsTester, tsTester } from '../test-support/rule-tester.js';
+import { jsTester, tsTester, typedFile, typedTester } from '../test-support/rule-tester.js';
 import { noBackgroundInRequest } from './no-background-in-request.js';
 
 const imp =
@@ -112,6 +112,27 @@ tsTester.run('no-background-in-request (TypeScript)', noBackgroundInRequest, {
       code: `import { background, type Context } from 'leashjs';
 export async function load(parent: Context, id: string): Promise<unknown> { return get(background(), id); }`,
       errors: [{ messageId: 'background', data: { call: 'background', ctx: 'parent' }, suggestions: 1 }],
+    },
+  ],
+});
+
+// With type information a context is found by its type, through an alias the syntax cannot see.
+const typedHead =
+  "import type { Context, KoaContext } from './context.js';\ntype Ctx = Context;\nimport { background } from 'leashjs';\n";
+
+typedTester.run('no-background-in-request (type-aware)', noBackgroundInRequest, {
+  valid: [
+    // Named ctx, but Koa's: the type decides.
+    {
+      code: `${typedHead}export function mw(ctx: KoaContext): Context { return background(); }`,
+      filename: typedFile,
+    },
+  ],
+  invalid: [
+    {
+      code: `${typedHead}export function load(reqContext: Ctx): Context { return background(); }`,
+      filename: typedFile,
+      errors: [{ messageId: 'background', data: { call: 'background', ctx: 'reqContext' }, suggestions: 1 }],
     },
   ],
 });
