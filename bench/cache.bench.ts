@@ -1,0 +1,226 @@
+// Benchmarks for leashjs/cache (docs/cache.md).
+//
+// 1. Hit ratio on the ARC block traces (OLTP, P3, P6, P12), beside a plain LRU and a reference ARC
+//    written here from the paper, at the sizes of the traces' README. The traces are not in this
+//    repository (13 MB compressed): pass their directory as the first argument or in
+//    LEASH_ARC_TRACES; each `<name>.lis.zst` (or `.lis`) is read through the `zstd` command.
+//    Traces: Nimrod Megiddo and Dharmendra S. Modha, "ARC: A Self-Tuning, Low Overhead Replacement
+//    Cache," USENIX FAST 03, San Francisco, CA, pp. 115-130, March 31-April 2, 2003 (released on
+//    the condition that this paper is cited).
+// 2. Memory-tier get() against lru-cache's get(), interleaved rounds, same keys, all hits.
+//
+//   cd bench && node --expose-gc --import tsx cache.bench.ts <dir-with-arc-traces> [--only=OLTP,P3] [--sizes=1000,8000] [--no-speed]
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { type Cache, createCache } from 'leashjs/cache';
+import { LRUCache } from 'lru-cache';
+
+const args = process.argv.slice(2);
+const dir = args.find((a) => !a.startsWith('--')) ?? process.env.LEASH_ARC_TRACES;
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
+const noSpeed = args.includes('--no-speed');
+const sizes = args
+  .find((a) => a.startsWith('--sizes='))
+  ?.slice(8)
+  .split(',')
+  .map(Number);
+
+const SIZES: Record<string, number[]> = {
+  OLTP: [1000, 2000, 5000, 10000, 15000],
+  P3: [8000, 32000, 131072],
+  P6: [8000, 32000, 131072],
+  P12: [8000, 32000, 131072],
+};
+
+async function readTrace(name: string): Promise<Uint32Array> {
+  if (!dir) throw new Error('pass the directory of the ARC traces as the first argument');
+  const zst = join(dir, `${name}.lis.zst`);
+  const child = existsSync(zst)
+    ? spawn('zstd', ['-dc', zst], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn('cat', [join(dir, `${name}.lis`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = new Uint32Array(1 << 20);
+  let n = 0;
+  for await (const line of createInterface({ input: child.stdout })) {
+    const sp = line.indexOf(' ');
+    const sp2 = line.indexOf(' ', sp + 1);
+    const first = Number(line.slice(0, sp));
+    const count = Number(line.slice(sp + 1, sp2));
+    for (let i = 0; i < count; i++) {
+      if (n === out.length) {
+        const bigger = new Uint32Array(out.length * 2);
+        bigger.set(out);
+        out = bigger;
+      }
+      out[n++] = first + i;
+    }
+  }
+  return out.subarray(0, n);
+}
+
+interface Sim {
+  access(key: number): boolean;
+}
+
+class Lru implements Sim {
+  readonly #map = new Map<number, true>();
+  constructor(readonly size: number) {}
+  access(k: number): boolean {
+    if (this.#map.delete(k)) {
+      this.#map.set(k, true);
+      return true;
+    }
+    this.#map.set(k, true);
+    if (this.#map.size > this.size) this.#map.delete(this.#map.keys().next().value as number);
+    return false;
+  }
+}
+
+// ARC exactly as in Megiddo & Modha's Figure 4: T1/T2 resident, B1/B2 ghost lists, target p.
+class Arc implements Sim {
+  readonly #t1 = new Map<number, true>();
+  readonly #t2 = new Map<number, true>();
+  readonly #b1 = new Map<number, true>();
+  readonly #b2 = new Map<number, true>();
+  #p = 0;
+  constructor(readonly c: number) {}
+  #replace(inB2: boolean): void {
+    if (this.#t1.size > 0 && (this.#t1.size > this.#p || (inB2 && this.#t1.size === this.#p))) {
+      const k = this.#t1.keys().next().value as number;
+      this.#t1.delete(k);
+      this.#b1.set(k, true);
+    } else {
+      const k = this.#t2.keys().next().value as number;
+      this.#t2.delete(k);
+      this.#b2.set(k, true);
+    }
+  }
+  access(x: number): boolean {
+    const c = this.c;
+    if (this.#t1.delete(x) || this.#t2.delete(x)) {
+      this.#t2.set(x, true);
+      return true;
+    }
+    if (this.#b1.has(x)) {
+      this.#p = Math.min(c, this.#p + Math.max(this.#b2.size / this.#b1.size, 1));
+      this.#replace(false);
+      this.#b1.delete(x);
+      this.#t2.set(x, true);
+      return false;
+    }
+    if (this.#b2.has(x)) {
+      this.#p = Math.max(0, this.#p - Math.max(this.#b1.size / this.#b2.size, 1));
+      this.#replace(true);
+      this.#b2.delete(x);
+      this.#t2.set(x, true);
+      return false;
+    }
+    const l1 = this.#t1.size + this.#b1.size;
+    const total = l1 + this.#t2.size + this.#b2.size;
+    if (l1 === c) {
+      if (this.#t1.size < c) {
+        this.#b1.delete(this.#b1.keys().next().value as number);
+        this.#replace(false);
+      } else {
+        this.#t1.delete(this.#t1.keys().next().value as number);
+      }
+    } else if (total >= c) {
+      if (total === 2 * c) this.#b2.delete(this.#b2.keys().next().value as number);
+      this.#replace(false);
+    }
+    this.#t1.set(x, true);
+    return false;
+  }
+}
+
+class Leash implements Sim {
+  readonly #tier: Cache<true>;
+  constructor(size: number) {
+    this.#tier = createCache<true>({ name: 'trace', maximumSize: size });
+  }
+  access(k: number): boolean {
+    const key = String(k);
+    if (this.#tier.get(key) !== undefined) return true;
+    this.#tier.set(key, true);
+    return false;
+  }
+}
+
+function ratio(sim: Sim, trace: Uint32Array): number {
+  let hits = 0;
+  for (let i = 0; i < trace.length; i++) if (sim.access(trace[i] as number)) hits++;
+  return (100 * hits) / trace.length;
+}
+
+async function hitRatios(): Promise<void> {
+  console.log('Hit ratio (%) on the ARC traces (Megiddo & Modha, FAST 03)');
+  console.log('| trace | size | LRU | ARC | leash W-TinyLFU | leash - best(LRU, ARC) |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const name of Object.keys(SIZES)) {
+    if (only && !only.includes(name)) continue;
+    const trace = await readTrace(name);
+    for (const size of sizes ?? (SIZES[name] as number[])) {
+      const lru = ratio(new Lru(size), trace);
+      const arc = ratio(new Arc(size), trace);
+      const leash = ratio(new Leash(size), trace);
+      const d = leash - Math.max(lru, arc);
+      console.log(
+        `| ${name} | ${size} | ${lru.toFixed(2)} | ${arc.toFixed(2)} | ${leash.toFixed(2)} | ${d >= 0 ? '+' : ''}${d.toFixed(2)} |`,
+      );
+    }
+  }
+}
+
+function speed(): void {
+  const N = 10_000;
+  const keys = Array.from({ length: N }, (_, i) => `key:${i}`);
+  const leash = createCache<number>({ name: 'bench', maximumSize: N * 2 });
+  const lru = new LRUCache<string, number>({ max: N * 2 });
+  for (let i = 0; i < N; i++) {
+    leash.set(keys[i] as string, i);
+    lru.set(keys[i] as string, i);
+  }
+  const ROUNDS = 15;
+  const OPS = 2_000_000;
+  const results: Record<string, number[]> = { leash: [], 'lru-cache': [] };
+  let sink = 0;
+  const runs: [string, () => void][] = [
+    [
+      'leash',
+      () => {
+        for (let i = 0; i < OPS; i++) sink += leash.get(keys[(i * 7919) % N] as string) ?? 0;
+      },
+    ],
+    [
+      'lru-cache',
+      () => {
+        for (let i = 0; i < OPS; i++) sink += lru.get(keys[(i * 7919) % N] as string) ?? 0;
+      },
+    ],
+  ];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, fn] of r % 2 === 0 ? runs : [...runs].reverse()) {
+      const t0 = performance.now();
+      fn();
+      const ms = performance.now() - t0;
+      (results[name] as number[]).push((OPS / ms) * 1000);
+    }
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  console.log(
+    `\nget() hits, ${N} keys, ${ROUNDS} interleaved rounds of ${OPS} (median ops/s), Node ${process.version}`,
+  );
+  const l = median(results.leash as number[]);
+  const c = median(results['lru-cache'] as number[]);
+  console.log(`| leash memory tier | ${(l / 1e6).toFixed(2)} M/s |`);
+  console.log(`| lru-cache         | ${(c / 1e6).toFixed(2)} M/s |`);
+  console.log(`leash / lru-cache = ${(l / c).toFixed(2)}  (sink ${sink % 10})`);
+}
+
+await hitRatios();
+if (!noSpeed) speed();
