@@ -1,5 +1,5 @@
-import type { CancelFunc, Context } from '../context/index.js';
-import { fromSignal, remaining } from '../context/index.js';
+import type { Context } from '../context/index.js';
+import { remaining } from '../context/index.js';
 import { assertContext, describe, invalidArg } from '../context/internal.js';
 import { requestIdKey } from './request-id.js';
 import { childTraceparent, traceparentKey } from './traceparent.js';
@@ -12,8 +12,8 @@ import { childTraceparent, traceparentKey } from './traceparent.js';
  * (keeping a smaller value the caller set), and forwards the request id (`x-request-id`) and a child
  * `traceparent` (same trace, new span id) when ctx carries them and the caller did not set them.
  *
- * init.signal may still be given: the call then also aborts when it aborts, with its reason. That
- * pairing lives until ctx or init.signal ends, so give it a per-call signal, not a process-wide one.
+ * init.signal may still be given: the call then also aborts when it aborts, with its reason. The
+ * pairing is `AbortSignal.any`, so it retains nothing once the response is gone.
  * A response whose body you never read holds its connection: read it or call `body.cancel()`.
  *
  * @example
@@ -49,13 +49,13 @@ export async function fetch(
   const trace = ctx.value(traceparentKey);
   if (trace !== undefined && !headers.has('traceparent')) headers.set('traceparent', childTraceparent(trace));
 
-  let bound = ctx;
-  let unbind: CancelFunc | undefined;
-  if (init.signal) [bound, unbind] = fromSignal(ctx, init.signal);
+  // With a caller's own signal, the platform's AbortSignal.any pairs the two: its result is held
+  // only weakly by its sources, so nothing outlives the response however long ctx lives (a leash
+  // child context would have to stay linked until the body was read, which fetch cannot see).
+  const signal = init.signal ? AbortSignal.any([ctx.signal, init.signal]) : ctx.signal;
   try {
-    return await globalThis.fetch(input, { ...init, headers, signal: bound.signal });
+    return await globalThis.fetch(input, { ...init, headers, signal });
   } catch (err) {
-    unbind?.();
     if (ctx.err !== undefined) throw ctx.err;
     throw err;
   }

@@ -112,13 +112,6 @@ const SUPPRESSIONS: Array<{ file: string; rule: string; count: number; reason: s
     reason:
       'the done promise of background() and todo(): a context that is never done has a done promise that never settles, by contract (one shared instance)',
   },
-  {
-    file: 'src/http/fetch.ts',
-    rule: 'leash/lost-cancel',
-    count: 1,
-    reason:
-      "a real finding, left to the http layer's owner: unbind() (fromSignal's cancel) runs only when fetch throws, so after a successful fetch with init.signal the child context and its listener on that signal stay until ctx ends",
-  },
   ...[
     ['src/http/express.ts', 1],
     ['src/http/fastify.ts', 1],

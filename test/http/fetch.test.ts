@@ -89,6 +89,27 @@ test('fetch keeps caller headers, a smaller caller timeout, and also aborts on i
   cancel();
 });
 
+test('fetch with init.signal on a long-lived context retains neither the signal nor anything tied to it once the response is read', async () => {
+  // The pairing of ctx and init.signal used to be a child context linked under ctx until ctx ended,
+  // so every successful call with its own signal stayed reachable from a long-lived context.
+  const [ctx, cancel] = withCancel(background());
+  const refs: WeakRef<AbortSignal>[] = [];
+  for (let i = 0; i < 50; i++) {
+    const ac = new AbortController();
+    refs.push(new WeakRef(ac.signal));
+    const r = await fetch(ctx, `${upstream.url}/echo`, { signal: ac.signal });
+    await r.json();
+  }
+  for (let i = 0; i < 10 && refs.some((r) => r.deref() !== undefined); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    globalThis.gc?.();
+  }
+  const alive = refs.filter((r) => r.deref() !== undefined).length;
+  assert.ok(globalThis.gc, 'run with --expose-gc');
+  assert.ok(alive <= 1, `${alive} of 50 per-call signals are still reachable while ctx lives`);
+  cancel();
+});
+
 test('fetch rejects a non-context with LEASH_ERR_INVALID_ARG', async () => {
   await assert.rejects(fetch('http://x' as never, 'http://x'), { code: 'LEASH_ERR_INVALID_ARG' });
 });
