@@ -222,5 +222,37 @@ function speed(): void {
   console.log(`leash / lru-cache = ${(l / c).toFixed(2)}  (sink ${sink % 10})`);
 }
 
+function heapUsed(): number {
+  for (let i = 0; i < 3; i++) globalThis.gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+// Memory per entry: heap growth for 100,000 entries (string keys and small-integer values, which
+// take no heap of their own), keys allocated before the measurement so only the cache is counted.
+function memoryPerEntry(): void {
+  if (!globalThis.gc) {
+    console.log('\nmemory per entry: run with --expose-gc');
+    return;
+  }
+  const N = 100_000;
+  const keys = Array.from({ length: N }, (_, i) => `key:${i}`);
+  const perEntry = (make: () => { set(k: string, v: number): unknown }): number => {
+    const before = heapUsed();
+    const c = make();
+    for (let i = 0; i < N; i++) c.set(keys[i] as string, i);
+    const bytes = (heapUsed() - before) / N;
+    if (c === undefined) console.log('unreachable');
+    return bytes;
+  };
+  const leash = perEntry(() => createCache<number>({ name: 'mem', maximumSize: N }));
+  const lru = perEntry(() => new LRUCache<string, number>({ max: N }));
+  console.log(
+    `\nmemory per entry (${N} entries, keys not counted): leash ${leash.toFixed(0)} B, lru-cache ${lru.toFixed(0)} B`,
+  );
+}
+
 await hitRatios();
-if (!noSpeed) speed();
+if (!noSpeed) {
+  speed();
+  memoryPerEntry();
+}

@@ -1,5 +1,5 @@
 // createCache: the memory tier (memory-tier.ts) plus getOrLoad's single-flight loads
-// (single-flight.ts), stale-while-refresh and refresh-ahead, behind the names of index.ts.
+// (single-flight.ts), stale-while-refresh and refresh-ahead, behind the names that index.ts exports.
 
 import type { Context } from '../context/index.js';
 import {
