@@ -15,6 +15,7 @@
 // them with separate SET/RESET round trips.
 
 import { resetTimeoutSql, setConfigLocalSql, setTimeoutSql } from './budget.js';
+import { txStatus } from './session.js';
 import type { PgClient } from './types.js';
 
 type Callback = (err: Error | null, result?: unknown) => void;
@@ -38,7 +39,15 @@ interface PgQuery {
   handleError(err: Error, connection: Connection): void;
   handleDataRow(msg: unknown): void;
   handleCommandComplete(msg: unknown, connection: Connection): void;
+  submit(connection: Connection): unknown;
 }
+
+type BoundedQuery = PgQuery & {
+  leashMs: number;
+  leashLocal: boolean;
+  leashReset: boolean;
+  leashTx: () => string | null;
+};
 
 type QueryClass = new (config: unknown, values?: unknown, callback?: Callback) => PgQuery;
 
@@ -55,7 +64,8 @@ function boundedQueryClass(client: PgClient): QueryClass | undefined {
     typeof proto._getRows !== 'function' ||
     typeof proto.handleError !== 'function' ||
     typeof proto.handleDataRow !== 'function' ||
-    typeof proto.handleCommandComplete !== 'function'
+    typeof proto.handleCommandComplete !== 'function' ||
+    typeof proto.submit !== 'function'
   ) {
     return undefined;
   }
@@ -69,12 +79,49 @@ function boundedQueryClass(client: PgClient): QueryClass | undefined {
 function makeClass(Base: QueryClass): QueryClass {
   return class BoundedQuery extends Base {
     leashSet = '';
-    leashReset = true;
+    leashReset = false;
     leashExtended = false;
     leashPrefix = 0;
     // The SET's answer comes first: its row (set_config returns one) and its CommandComplete are
     // swallowed, so no result object is built for it and the caller's results are pg's own.
     leashSkip = 1;
+    leashMs = 0;
+    leashLocal = false;
+    leashTx: () => string | null = () => null;
+
+    // The form is chosen when pg sends the statement, not when query() is called: pg sends it after
+    // the previous statement's ReadyForQuery, whose transaction status is only known then (a caller
+    // that catches an error inside its block and calls query() at once runs ahead of that message).
+    // - idle session: SET LOCAL (simple protocol) or set_config(..., true) (extended), which end with
+    //   the statement's implicit transaction;
+    // - inside the caller's block: SET before and RESET after;
+    // - a failed block: the text alone (only ROLLBACK or COMMIT can run there, and quickly).
+    override submit(connection: Connection): unknown {
+      const tx = this.leashTx();
+      if (tx === 'E') {
+        this.leashSkip = 0;
+        this.leashReset = false;
+        return super.submit(connection);
+      }
+      const local = tx === 'I';
+      this.leashLocal = local;
+      this.leashReset = !local;
+      this.leashSet = setTimeoutSql(this.leashMs, local);
+      if (this.requiresPreparation()) {
+        // PostgreSQL refuses SET LOCAL outside a transaction block ("SET LOCAL can only be used in
+        // transaction blocks", and it has no effect), which an extended-protocol batch is not; but
+        // set_config(..., true) sets the value for the current transaction, and the batch up to Sync
+        // is one transaction.
+        if (local) this.leashSet = setConfigLocalSql(this.leashMs);
+        this.leashExtended = true;
+      } else {
+        const prefix = `${this.leashSet};`;
+        this.leashPrefix = prefix.length;
+        // A newline ends a trailing `--` comment in the caller's text; its own trailing `;` is harmless.
+        this.text = local ? `${prefix}${this.text}` : `${prefix}${this.text}\n;${resetTimeoutSql}`;
+      }
+      return super.submit(connection);
+    }
 
     override prepare(connection: Connection): void {
       if (this.leashExtended) {
@@ -131,8 +178,7 @@ export function submitBounded(
   text: unknown,
   values: unknown[] | undefined,
   ms: number,
-  local: boolean,
-): { done: Promise<unknown>; local: boolean } | undefined {
+): { done: Promise<unknown>; readonly local: boolean } | undefined {
   const Bounded = boundedQueryClass(client);
   if (Bounded === undefined) return undefined;
   let resolve!: (v: unknown) => void;
@@ -143,27 +189,18 @@ export function submitBounded(
   });
   const q = new Bounded(text, values, (err, result) => {
     if (err) reject(err);
-    else resolve(local ? result : stripReset(result));
-  }) as PgQuery & { leashSet: string; leashReset: boolean; leashExtended: boolean; leashPrefix: number };
+    else resolve(q.leashReset ? stripReset(result) : result);
+  }) as BoundedQuery;
   if (q.rows || typeof q.text !== 'string' || !/\S/.test(q.text)) return undefined;
-  q.leashSet = setTimeoutSql(ms, local);
-  if (q.requiresPreparation()) {
-    // PostgreSQL refuses SET LOCAL outside a transaction block ("SET LOCAL can only be used in
-    // transaction blocks", and it has no effect), which an extended-protocol batch is not; but
-    // set_config(..., true) sets the value for the current transaction, and the batch up to Sync
-    // is one transaction.
-    if (local) q.leashSet = setConfigLocalSql(ms);
-    q.leashExtended = true;
-  }
-  q.leashReset = !local;
-  if (!q.leashExtended) {
-    const prefix = `${q.leashSet};`;
-    q.leashPrefix = prefix.length;
-    // A newline ends a trailing `--` comment in the caller's text; its own trailing `;` is harmless.
-    q.text = local ? `${prefix}${q.text}` : `${prefix}${q.text}\n;${resetTimeoutSql}`;
-  }
+  q.leashMs = ms;
+  q.leashTx = () => txStatus(client);
   (client as unknown as { query(q: unknown): unknown }).query(q);
-  return { done, local };
+  return {
+    done,
+    get local() {
+      return q.leashLocal;
+    },
+  };
 }
 
 interface ResultLike {

@@ -22,6 +22,7 @@ export interface QueryOptions {
 }
 
 const queryCanceled = '57014';
+const inFailedTransaction = '25P02';
 const activeSqlTransaction = '25001';
 const where = 'query(ctx, poolOrClient, text, values?, opts?)';
 
@@ -164,21 +165,19 @@ export async function runQuery(
   if (ms === 0 || tx === 'E')
     return cancellable(ctx, client, () => send(client, text, values), false, graceMs, onEnd);
 
-  // Idle session: SET LOCAL, which ends with the implicit transaction the statement runs in (no
-  // RESET to send). Inside the caller's transaction block: SET, then RESET in the same message.
-  let local = tx === 'I';
-  let inline = true;
+  // One message: SET LOCAL in an idle session, SET and RESET inside the caller's block, the text
+  // alone in a failed block; bounded.ts chooses when pg sends it (the status is known only then).
+  let sent: { readonly local: boolean } | undefined;
   try {
     return await cancellable(
       ctx,
       client,
       () => {
-        const sent = submitBounded(client, text, values, ms, local);
-        if (sent !== undefined) {
-          local = sent.local;
-          return sent.done;
+        const bounded = submitBounded(client, text, values, ms);
+        if (bounded !== undefined) {
+          sent = bounded;
+          return bounded.done;
         }
-        inline = false;
         return separate(ctx, client, text, values, ms);
       },
       true,
@@ -186,10 +185,11 @@ export async function runQuery(
       onEnd,
     );
   } catch (err) {
-    if (!inline || !isHealthy(client)) throw err;
+    if (sent === undefined || !isHealthy(client)) throw err;
+    const local = sent.local;
     const code = (err as { code?: unknown }).code;
     // VACUUM and friends refuse to run in the implicit transaction: they did nothing; run them alone.
-    if (code === activeSqlTransaction && tx === 'I' && ctx.err === undefined) {
+    if (code === activeSqlTransaction && local && ctx.err === undefined) {
       const again = statementTimeoutMs(remaining(ctx));
       return cancellable(ctx, client, () => separate(ctx, client, text, values, again), true, graceMs, onEnd);
     }
@@ -306,7 +306,11 @@ async function resetTimeout(client: PgClient): Promise<void> {
       await raw(client).query(resetTimeoutSql);
       return;
     } catch (err) {
-      if ((err as { code?: string }).code !== queryCanceled) throw err;
+      const code = (err as { code?: string }).code;
+      // The caller's block failed while the statement ran (its status is known only once pg sends
+      // the RESET): a SET inside a block is transactional, so the caller's ROLLBACK undoes it.
+      if (code === inFailedTransaction) return;
+      if (code !== queryCanceled) throw err;
     }
   }
 }
