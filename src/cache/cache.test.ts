@@ -1,6 +1,7 @@
 // getOrLoad: single-flight loads, shared cancellation, stale-while-refresh and refresh-ahead; the
 // options checks of createCache.
 import assert from 'node:assert/strict';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { test } from 'node:test';
 import {
   background,
@@ -342,4 +343,43 @@ test('createCache checks its options: TypeError LEASH_ERR_INVALID_ARG with a did
   assert.throws(() => cache.getOrLoad(background(), 'k', 'loader' as never), /loader must be a function/);
   const weighed = createCache<string>({ name: 'w', maximumWeight: 10, weigh: () => -1 });
   assert.throws(() => weighed.set('k', 'v'), /weigh\(key, value\) must return a non-negative integer/);
+});
+
+test('events: hit, miss and stale are published as frozen payloads, and only while someone listens', async () => {
+  let now = 0;
+  const cache = createCacheWithClock<string>(
+    { name: 'ev', maximumSize: 10, ttlMs: 10, staleMs: 10 },
+    () => now,
+  );
+  const seen: [string, unknown][] = [];
+  const subs = ['hit', 'miss', 'stale'].map((event) => {
+    const fn = (m: unknown): void => {
+      seen.push([event, m]);
+    };
+    diagnostics_channel.subscribe(`leash:cache:${event}`, fn);
+    return (): void => {
+      diagnostics_channel.unsubscribe(`leash:cache:${event}`, fn);
+    };
+  });
+  try {
+    cache.get('k');
+    cache.set('k', 'v');
+    cache.get('k');
+    now = 15;
+    assert.equal(await cache.getOrLoad(background(), 'k', async () => 'v2'), 'v');
+    await tick();
+  } finally {
+    for (const unsubscribe of subs) unsubscribe();
+  }
+  assert.deepEqual(
+    seen.map(([event, m]) => [event, { ...(m as object) }]),
+    [
+      ['miss', { name: 'ev', key: 'k', tier: 'memory' }],
+      ['hit', { name: 'ev', key: 'k', tier: 'memory' }],
+      ['stale', { name: 'ev', key: 'k', staleForMs: 5 }],
+    ],
+  );
+  assert.ok(seen.every(([, m]) => Object.isFrozen(m)));
+  cache.get('k');
+  assert.equal(seen.length, 3, 'nothing published without subscribers');
 });
