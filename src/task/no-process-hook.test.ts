@@ -25,12 +25,18 @@ function spy(obj, name, label) {
   };
 }
 const ALS = hooks.AsyncLocalStorage;
-hooks.AsyncLocalStorage = class extends ALS {
+const Spied = class extends ALS {
   constructor(...args) {
     super(...args);
     fired.push('new AsyncLocalStorage');
   }
 };
+// Node 24 exposes AsyncLocalStorage through a getter (loaded lazily): redefine it there.
+try {
+  hooks.AsyncLocalStorage = Spied;
+} catch {
+  Object.defineProperty(hooks, 'AsyncLocalStorage', { value: Spied, writable: true, configurable: true, enumerable: true });
+}
 for (const m of ['run', 'enterWith', 'getStore', 'exit']) spy(ALS.prototype, m, 'AsyncLocalStorage#' + m);
 spy(hooks, 'createHook', 'async_hooks.createHook');
 for (const m of ['onInit', 'onSettled', 'onBefore', 'onAfter', 'createHook']) spy(v8.promiseHooks, m, 'v8.promiseHooks.' + m);

@@ -39,6 +39,9 @@ function doctor(
   const file = join(scratch, `out-${++seq}.json`);
   return new Promise((resolve, reject) => {
     const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+    // When this suite itself runs under `npx -p node@24 -c 'npm test'` (as CI does), npx exports its
+    // own call and package; a nested `npx tsx` would read them as its arguments.
+    for (const key of Object.keys(env)) if (/^npm_config_(call|package|yes)$/i.test(key)) delete env[key];
     const child = spawn(process.execPath, [cliPath, 'doctor', '--json', file, ...opts, '--', ...command], {
       cwd,
       env,
