@@ -36,28 +36,7 @@ import {
   withValue,
 } from 'leashjs';
 import { after, Group, signalContext, ticker } from 'leashjs/task';
-
-// What a hostile value throws from its own code.
-class HostileError extends Error {
-  readonly code = 'HOSTILE';
-}
-const hostile = (): never => {
-  throw new HostileError('thrown by the argument itself');
-};
-
-function revoked<T extends object>(target: T): T {
-  const r = Proxy.revocable(target, {});
-  r.revoke();
-  return r.proxy;
-}
-
-const throwingTraps: ProxyHandler<object> = {
-  get: hostile,
-  has: hostile,
-  ownKeys: hostile,
-  getPrototypeOf: hostile,
-  getOwnPropertyDescriptor: hostile,
-};
+import { HostileError, hostile, revoked, throwingTraps } from './hostile.js';
 
 // A value leash might be handed by mistake or by an attacker. Made fresh per run (revoked proxies,
 // aborted signals) so that one run cannot change another's inputs.

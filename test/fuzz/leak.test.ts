@@ -22,27 +22,7 @@ import {
   verifyNone,
   withLabel,
 } from 'leashjs/leak';
-
-class HostileError extends Error {
-  readonly code = 'HOSTILE';
-}
-const hostile = (): never => {
-  throw new HostileError('thrown by the argument itself');
-};
-
-function revoked<T extends object>(target: T): T {
-  const r = Proxy.revocable(target, {});
-  r.revoke();
-  return r.proxy;
-}
-
-const throwingTraps: ProxyHandler<object> = {
-  get: hostile,
-  has: hostile,
-  ownKeys: hostile,
-  getPrototypeOf: hostile,
-  getOwnPropertyDescriptor: hostile,
-};
+import { HostileError, hostile, revoked, throwingTraps } from './hostile.js';
 
 // A response that records what it was asked to do, and a request for each path the handler serves.
 function fakeRes(): object {
