@@ -222,9 +222,27 @@ async function cleanUp(name: string, result: unknown, boundMs: number): Promise<
   }
 }
 
+function guarded(fn: Function): () => void {
+  return () => {
+    try {
+      fn();
+    } catch {
+      // thrown by the argument itself, which afterFunc's contract lets through
+    }
+  };
+}
+
 const calls: [string, number, (...a: unknown[]) => unknown, 'any' | 'ending'][] = [
   ['abortable', 2, abortable as never, 'ending'],
-  ['afterFunc', 2, afterFunc as never, 'any'],
+  // afterFunc lets an exception thrown by fn reach uncaughtException, by contract (Go's AfterFunc
+  // panics likewise): a hostile fn (a revoked function proxy) is called inside a guard here, so
+  // that what escapes is only ever leash's own.
+  [
+    'afterFunc',
+    2,
+    (ctx, fn) => afterFunc(ctx as never, typeof fn === 'function' ? guarded(fn) : (fn as never)),
+    'any',
+  ],
   ['background', 1, background as never, 'any'],
   ['todo', 1, todo as never, 'any'],
   ['isContext', 1, isContext as never, 'any'],
