@@ -36,7 +36,7 @@ import {
   withValue,
 } from 'leashjs';
 import { after, Group, signalContext, ticker } from 'leashjs/task';
-import { HostileError, hostile, revoked, throwingTraps } from './hostile.js';
+import { describeError, HostileError, hostile, isLeashOrOwn, revoked, throwingTraps } from './hostile.js';
 
 // A value leash might be handed by mistake or by an attacker. Made fresh per run (revoked proxies,
 // aborted signals) so that one run cannot change another's inputs.
@@ -160,20 +160,6 @@ function make(r: Recipe, contexts: () => unknown[]): unknown {
 }
 
 const args = (n: number) => fc.array(recipe, { maxLength: n });
-
-function isLeashOrOwn(e: unknown): boolean {
-  if (e instanceof HostileError) return true;
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('LEASH_ERR_');
-}
-
-function describeError(e: unknown): string {
-  try {
-    return `${(e as Error)?.name}: ${(e as Error)?.message} (code ${String((e as { code?: unknown })?.code)})`;
-  } catch {
-    return String(e);
-  }
-}
 
 // Calls `fn`, settles a returned promise within `boundMs`, and cleans up what the call made (a
 // cancel function, an iterator, a group), so that nothing outlives the run.

@@ -27,3 +27,19 @@ export const throwingTraps: ProxyHandler<object> = {
   getPrototypeOf: hostile,
   getOwnPropertyDescriptor: hostile,
 };
+
+/** isLeashOrOwn: the only errors a fuzzed call may raise are leash's (LEASH_ERR_*) or the hostile value's own. */
+export function isLeashOrOwn(e: unknown): boolean {
+  if (e instanceof HostileError) return true;
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('LEASH_ERR_');
+}
+
+/** describeError names an error for a failure message, whatever it is. */
+export function describeError(e: unknown): string {
+  try {
+    return `${(e as Error)?.name}: ${(e as Error)?.message} (code ${String((e as { code?: unknown })?.code)})`;
+  } catch {
+    return String(e);
+  }
+}

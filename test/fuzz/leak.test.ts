@@ -22,7 +22,7 @@ import {
   verifyNone,
   withLabel,
 } from 'leashjs/leak';
-import { HostileError, hostile, revoked, throwingTraps } from './hostile.js';
+import { describeError, HostileError, hostile, isLeashOrOwn, revoked, throwingTraps } from './hostile.js';
 
 // A response that records what it was asked to do, and a request for each path the handler serves.
 function fakeRes(): object {
@@ -95,20 +95,6 @@ function make(r: Recipe): unknown {
   if ('any' in r) return r.any;
   const values = hostileValues();
   return values[r.hostile % values.length];
-}
-
-function isLeashOrOwn(e: unknown): boolean {
-  if (e instanceof HostileError) return true;
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('LEASH_ERR_');
-}
-
-function describeError(e: unknown): string {
-  try {
-    return `${(e as Error)?.name}: ${(e as Error)?.message} (code ${String((e as { code?: unknown })?.code)})`;
-  } catch {
-    return String(e);
-  }
 }
 
 const BOUND_MS = 3000;
