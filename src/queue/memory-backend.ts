@@ -1,0 +1,372 @@
+// The in-process backend: a bounded queue in memory. Jobs live as long as the process; use
+// redisStreams() when they must survive it or be shared between processes.
+import { afterFunc, type Context } from '../context/index.js';
+import { assertNumber, assertOptions, readOption } from '../context/internal.js';
+import type { Backend, Binding, Consumer, DeadLetter, Delivery, NewJob } from './backend.js';
+import { DelayHeap } from './delay-heap.js';
+import { Deque } from './deque.js';
+import { QueueClosedError } from './errors.js';
+
+/** MemoryBackendOptions configure memoryBackend(). */
+export interface MemoryBackendOptions {
+  /**
+   * capacity bounds the jobs waiting to start (ready and delayed). An enqueue past it waits for
+   * room until its context ends. Retries and hand-backs of jobs already accepted never wait and
+   * are never dropped. Minimum 1. Default 10000.
+   */
+  readonly capacity?: number;
+}
+
+/**
+ * memoryBackend keeps a queue's jobs in this process: bounded (enqueue waits for room), with
+ * delayed jobs, retries and dead letters, and no server. Jobs do not survive the process; a job id
+ * is deduplicated while that job is waiting or running.
+ *
+ * @example
+ * const q = createQueue<{ orderId: string }>({ name: 'emails', backend: memoryBackend({ capacity: 1000 }) });
+ */
+export function memoryBackend(options?: MemoryBackendOptions): Backend {
+  const where = 'memoryBackend(options)';
+  const o = assertOptions(options, where, ['capacity']);
+  const capacity = readOption(o, 'capacity', where) ?? 10_000;
+  assertNumber(capacity, where, 'capacity', { min: 1, integer: true, infinite: true });
+  return Object.freeze({
+    kind: 'memory' as const,
+    bind: (queue: string) => new MemoryBinding(queue, capacity),
+  });
+}
+
+type State = 'ready' | 'delayed' | 'active' | 'gone';
+
+/** MemJob is one job's record; `state` 'gone' marks an entry the deque or heap skips lazily. */
+interface MemJob {
+  readonly id: string;
+  readonly data: unknown;
+  readonly deadline: number | undefined;
+  attempt: number;
+  readyAt: number;
+  runAt: number;
+  state: State;
+}
+
+interface RoomWaiter {
+  job: NewJob;
+  resolve: (added: boolean) => void;
+  reject: (err: unknown) => void;
+  stop: () => boolean;
+}
+
+interface FetchWaiter {
+  max: number;
+  resolve: (jobs: Delivery[]) => void;
+  stop: (() => boolean) | undefined;
+}
+
+export class MemoryBinding implements Binding {
+  readonly #queue: string;
+  readonly #capacity: number;
+  readonly #jobs = new Map<string, MemJob>();
+  readonly #ready = new Deque<MemJob>();
+  readonly #delayed = new DelayHeap<MemJob>();
+  #readyCount = 0;
+  #delayedCount = 0;
+  readonly #roomWaiters = new Deque<RoomWaiter>();
+  readonly #fetchWaiters = new Deque<FetchWaiter>();
+  readonly #listeners = new Set<(id: string, reason: unknown) => void>();
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #closed = false;
+  readonly #dead: DeadLetter[] = [];
+
+  constructor(queue: string, capacity: number) {
+    this.#queue = queue;
+    this.#capacity = capacity;
+  }
+
+  enqueue(ctx: Context, job: NewJob): Promise<boolean> {
+    if (this.#closed) return Promise.reject(new QueueClosedError(this.#queue, 'enqueue'));
+    if (ctx.err !== undefined) return Promise.reject(ctx.err);
+    if (this.#jobs.has(job.id)) return Promise.resolve(false);
+    if (this.#waiting() < this.#capacity && this.#roomWaiters.length === 0) {
+      this.#add(job);
+      return Promise.resolve(true);
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      const w: RoomWaiter = { job, resolve, reject, stop: () => false };
+      this.#roomWaiters.push(w);
+      w.stop = afterFunc(ctx, () => {
+        if (this.#roomWaiters.remove(w)) reject(ctx.err);
+      });
+    });
+  }
+
+  /** enqueueSync is enqueue without waiting: false when there is no room or the id is known. */
+  tryEnqueue(job: NewJob): boolean {
+    if (this.#closed) throw new QueueClosedError(this.#queue, 'enqueue');
+    if (this.#jobs.has(job.id) || this.#waiting() >= this.#capacity || this.#roomWaiters.length > 0)
+      return false;
+    this.#add(job);
+    return true;
+  }
+
+  async cancel(id: string, reason: unknown): Promise<'queued' | 'running' | undefined> {
+    const j = this.#jobs.get(id);
+    if (j === undefined) return undefined;
+    if (j.state === 'active') {
+      for (const l of this.#listeners) l(id, reason);
+      return 'running';
+    }
+    if (j.state === 'ready') this.#readyCount--;
+    else if (j.state === 'delayed') this.#delayedCount--;
+    j.state = 'gone';
+    this.#jobs.delete(id);
+    this.#makeRoom();
+    return 'queued';
+  }
+
+  async depth(): Promise<number> {
+    return this.#waiting();
+  }
+
+  /** depthNow is depth without a promise, for events. */
+  depthNow(): number {
+    return this.#waiting();
+  }
+
+  async deadLetters(count: number): Promise<DeadLetter[]> {
+    return this.#dead.slice(0, count);
+  }
+
+  consumer(): Consumer {
+    return new MemoryConsumer(this);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (let w = this.#roomWaiters.shift(); w !== undefined; w = this.#roomWaiters.shift()) {
+      w.stop();
+      w.reject(new QueueClosedError(this.#queue, 'enqueue'));
+    }
+    for (let f = this.#fetchWaiters.shift(); f !== undefined; f = this.#fetchWaiters.shift()) {
+      f.stop?.();
+      f.resolve([]);
+    }
+    this.#clearTimer();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  addListener(l: (id: string, reason: unknown) => void): void {
+    this.#listeners.add(l);
+  }
+
+  removeListener(l: (id: string, reason: unknown) => void): void {
+    this.#listeners.delete(l);
+  }
+
+  take(max: number): Delivery[] {
+    this.#promoteDue(Date.now());
+    const out: Delivery[] = [];
+    while (out.length < max) {
+      const j = this.#ready.shift();
+      if (j === undefined) break;
+      if (j.state !== 'ready') continue;
+      this.#readyCount--;
+      j.state = 'active';
+      j.attempt++;
+      out.push({
+        id: j.id,
+        data: j.data,
+        attempt: j.attempt,
+        readyAt: j.readyAt,
+        deadline: j.deadline,
+        reclaimed: false,
+      });
+    }
+    if (out.length > 0) this.#makeRoom();
+    return out;
+  }
+
+  waitForJobs(ctx: Context, max: number): Promise<Delivery[]> {
+    if (this.#closed || ctx.err !== undefined) return Promise.resolve([]);
+    return new Promise<Delivery[]>((resolve) => {
+      const f: FetchWaiter = { max, resolve, stop: undefined };
+      this.#fetchWaiters.push(f);
+      this.#armTimer();
+      f.stop = afterFunc(ctx, () => {
+        if (this.#fetchWaiters.remove(f)) {
+          resolve([]);
+          this.#armTimer();
+        }
+      });
+    });
+  }
+
+  finish(d: Delivery): void {
+    const j = this.#jobs.get(d.id);
+    if (j !== undefined && j.state === 'active') {
+      j.state = 'gone';
+      this.#jobs.delete(d.id);
+    }
+  }
+
+  deadLetter(d: Delivery, error: unknown): void {
+    this.finish(d);
+    this.#dead.push(Object.freeze({ id: d.id, data: d.data, attempts: d.attempt, error, at: Date.now() }));
+  }
+
+  requeue(d: Delivery, delayMs: number, countAttempt: boolean): void {
+    const j = this.#jobs.get(d.id);
+    if (j === undefined || j.state !== 'active') return;
+    if (!countAttempt) j.attempt--;
+    const now = Date.now();
+    if (delayMs > 0) {
+      j.runAt = now + delayMs;
+      j.readyAt = j.runAt;
+      j.state = 'delayed';
+      this.#delayedCount++;
+      this.#delayed.push(j, j.runAt);
+      this.#armTimer();
+    } else {
+      j.readyAt = now;
+      j.state = 'ready';
+      this.#readyCount++;
+      // A hand-back goes to the front: it was taken first and should run first.
+      this.#ready.unshift(j);
+      this.#feed();
+    }
+  }
+
+  #waiting(): number {
+    return this.#readyCount + this.#delayedCount;
+  }
+
+  #add(job: NewJob): void {
+    const now = job.enqueuedAt;
+    const j: MemJob = {
+      id: job.id,
+      data: job.data,
+      deadline: job.deadline,
+      attempt: 0,
+      readyAt: now,
+      runAt: job.runAt ?? now,
+      state: 'ready',
+    };
+    this.#jobs.set(job.id, j);
+    if (job.runAt !== undefined && job.runAt > now) {
+      j.state = 'delayed';
+      j.readyAt = job.runAt;
+      this.#delayedCount++;
+      this.#delayed.push(j, job.runAt);
+      this.#armTimer();
+      return;
+    }
+    this.#readyCount++;
+    this.#ready.push(j);
+    this.#feed();
+  }
+
+  // #feed hands ready jobs to waiting consumers.
+  #feed(): void {
+    while (this.#fetchWaiters.length > 0 && this.#readyCount > 0) {
+      const f = this.#fetchWaiters.shift() as FetchWaiter;
+      f.stop?.();
+      f.resolve(this.take(f.max));
+    }
+  }
+
+  // #makeRoom lets waiting enqueues in, oldest first, while there is room.
+  #makeRoom(): void {
+    while (this.#roomWaiters.length > 0 && this.#waiting() < this.#capacity) {
+      const w = this.#roomWaiters.shift() as RoomWaiter;
+      w.stop();
+      if (this.#jobs.has(w.job.id)) {
+        w.resolve(false);
+        continue;
+      }
+      this.#add(w.job);
+      w.resolve(true);
+    }
+  }
+
+  #promoteDue(now: number): void {
+    for (let top = this.#delayed.peek(); top !== undefined && top.at <= now; top = this.#delayed.peek()) {
+      this.#delayed.pop();
+      const j = top.value;
+      if (j.state !== 'delayed' || j.runAt !== top.at) continue;
+      this.#delayedCount--;
+      j.state = 'ready';
+      this.#readyCount++;
+      this.#ready.push(j);
+    }
+  }
+
+  // The delay timer runs only while a consumer waits and a delayed job exists; it keeps the
+  // process alive then, as a worker that waits for a job due later should.
+  #armTimer(): void {
+    const top = this.#delayed.peek();
+    const at = this.#fetchWaiters.length > 0 && top !== undefined ? top.at : Number.POSITIVE_INFINITY;
+    if (at === this.#timerAt) return;
+    this.#clearTimer();
+    if (at === Number.POSITIVE_INFINITY) return;
+    this.#timerAt = at;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Number.POSITIVE_INFINITY;
+        this.#promoteDue(Date.now());
+        this.#feed();
+        this.#armTimer();
+      },
+      Math.max(0, at - Date.now()),
+    );
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+}
+
+class MemoryConsumer implements Consumer {
+  readonly #b: MemoryBinding;
+  #listener: ((id: string, reason: unknown) => void) | undefined;
+  constructor(b: MemoryBinding) {
+    this.#b = b;
+  }
+  tryFetch(max: number): Delivery[] {
+    return this.#b.take(max);
+  }
+  fetch(ctx: Context, max: number): Promise<Delivery[]> {
+    const now = this.#b.take(max);
+    return now.length > 0 ? Promise.resolve(now) : this.#b.waitForJobs(ctx, max);
+  }
+  complete(d: Delivery): void {
+    this.#b.finish(d);
+  }
+  cancelled(d: Delivery): void {
+    this.#b.finish(d);
+  }
+  retry(d: Delivery, delayMs: number): void {
+    this.#b.requeue(d, delayMs, true);
+  }
+  deadLetter(d: Delivery, error: unknown): void {
+    this.#b.deadLetter(d, error);
+  }
+  handBack(d: Delivery): void {
+    this.#b.requeue(d, 0, false);
+  }
+  onCancel(listener: (id: string, reason: unknown) => void): void {
+    if (this.#listener) this.#b.removeListener(this.#listener);
+    this.#listener = listener;
+    this.#b.addListener(listener);
+  }
+  async close(): Promise<void> {
+    if (this.#listener) this.#b.removeListener(this.#listener);
+    this.#listener = undefined;
+  }
+}

@@ -1,0 +1,250 @@
+// createQueue: the producer side (enqueue, cancel, depth) and the factory of workers.
+import { randomUUID } from 'node:crypto';
+import type { Context } from '../context/index.js';
+import {
+  assertContext,
+  assertFunction,
+  assertNumber,
+  assertOptions,
+  describe,
+  invalidArg,
+  readOption,
+} from '../context/internal.js';
+import type { Backoff } from '../resilience/index.js';
+import type { Backend, Binding, DeadLetter } from './backend.js';
+import { QueueClosedError } from './errors.js';
+import { cancelChannel, depthChannel, enqueueChannel, publish } from './events.js';
+import { type Handler, Worker, type WorkOptions } from './worker.js';
+
+/** QueueOptions configure createQueue(). */
+export interface QueueOptions {
+  /** name identifies the queue: in events, task names and (Redis) keys. 1-200 characters, no `{` or `}`. */
+  readonly name: string;
+  /** backend says where jobs live: memoryBackend() (default) or redisStreams({ redis }). */
+  readonly backend?: Backend;
+  /**
+   * onStoreError is told about a failure of the store while a worker settles a job (an ack that did
+   * not reach Redis: the job is then reclaimed and run again) or closes. Default: a process
+   * warning, at most one per second.
+   */
+  readonly onStoreError?: (err: unknown) => void;
+}
+
+/** EnqueueOptions configure one queue.enqueue(). */
+export interface EnqueueOptions {
+  /** id makes enqueue idempotent: a job with a known id is not added again. Default: a random UUID. 1-512 characters. */
+  readonly id?: string;
+  /** deadlineMs is the job's whole budget from now, carried with the job: its context ends then, and a job that cannot start in time is dead-lettered. */
+  readonly deadlineMs?: number;
+  /** delayMs holds the job back for this long before any worker may start it. Default 0. */
+  readonly delayMs?: number;
+}
+
+/** Queue is a work queue; make one with createQueue(). */
+export interface Queue<J> {
+  readonly name: string;
+  /**
+   * enqueue adds a job and resolves with its id once stored, waiting for room (backpressure) until
+   * ctx ends, then rejecting with ctx.err. With an `id` already known to the queue, it adds
+   * nothing and resolves with that id.
+   */
+  enqueue(ctx: Context, job: J, opts?: EnqueueOptions): Promise<string>;
+  /**
+   * cancel ends job `id` from any process: a queued or delayed job never starts; a running job's
+   * context ends (cause JobCancelledError with `reason`) and it is not retried. Resolves true when
+   * the job was found waiting or running, false when unknown or already finished.
+   */
+  cancel(id: string, reason?: unknown): Promise<boolean>;
+  /** work starts a worker that runs jobs under `ctx` until ctx ends or worker.drain(). */
+  work(ctx: Context, handler: Handler<J>, opts: WorkOptions): Worker;
+  /** depth is the number of jobs waiting to start (ready and delayed). */
+  depth(): Promise<number>;
+  /** deadLetters lists jobs that will not run again, oldest first, up to `count` (default 100). */
+  deadLetters(count?: number): Promise<DeadLetter[]>;
+  /**
+   * close stops the queue: enqueue and work reject with QueueClosedError afterwards, waiting
+   * enqueues reject, live workers are drained with `drainMs` (default 0: their running jobs are
+   * cancelled and handed back), and the backend's connections it opened are closed (never the
+   * Redis client you passed).
+   */
+  close(drainMs?: number): Promise<void>;
+}
+
+/**
+ * createQueue makes a work queue: enqueue jobs from anywhere, run them in workers under their own
+ * contexts, cancel any of them from any process, drain workers without losing a job.
+ *
+ * @example
+ * const q = createQueue<{ to: string }>({ name: 'emails', backend: memoryBackend({ capacity: 1000 }) });
+ * const worker = q.work(background(), async (ctx, job) => { await send(ctx, job.to); }, { concurrency: 8 });
+ * await q.enqueue(ctx, { to: 'a@example.com' }, { deadlineMs: 60_000 });
+ */
+export function createQueue<J>(options: QueueOptions): Queue<J> {
+  const where = 'createQueue(options)';
+  if (options === undefined) throw invalidArg(`${where}: options are required, such as { name: 'emails' }`);
+  const o = assertOptions(options, where, ['name', 'backend', 'onStoreError']);
+  const name = readOption(o, 'name', where);
+  if (typeof name !== 'string' || name.length === 0 || name.length > 200 || /[{}\r\n]/.test(name))
+    throw invalidArg(
+      `${where}: name must be a string of 1-200 characters without { } or newlines, got ${describe(name)}`,
+    );
+  let backend = readOption(o, 'backend', where);
+  if (backend === undefined) backend = defaultBackend();
+  else if (
+    typeof backend !== 'object' ||
+    backend === null ||
+    typeof (backend as Backend).bind !== 'function' ||
+    ((backend as Backend).kind !== 'memory' && (backend as Backend).kind !== 'redis')
+  )
+    throw invalidArg(
+      `${where}: backend must come from memoryBackend() or redisStreams(), got ${describe(backend)}`,
+    );
+  const onStoreError = readOption(o, 'onStoreError', where);
+  if (onStoreError !== undefined) assertFunction(onStoreError, where, 'onStoreError');
+  return new QueueImpl<J>(name, backend.bind(name), onStoreError ?? warnStoreError);
+}
+
+let defaultBackendFactory: (() => Backend) | undefined;
+/** @internal Set by index.ts, so queue.ts does not import the memory backend's options. */
+export function setDefaultBackend(f: () => Backend): void {
+  defaultBackendFactory = f;
+}
+function defaultBackend(): Backend {
+  if (defaultBackendFactory === undefined) throw new Error('leashjs/queue: no default backend');
+  return defaultBackendFactory();
+}
+
+let lastWarning = 0;
+function warnStoreError(err: unknown): void {
+  const now = Date.now();
+  if (now - lastWarning < 1000) return;
+  lastWarning = now;
+  process.emitWarning(
+    `leashjs/queue: a store operation failed while settling a job (it will be reclaimed and run again): ${err instanceof Error ? err.message : String(err)}`,
+    { code: 'LEASH_QUEUE_STORE_ERROR' },
+  );
+}
+
+const ENQUEUE_OPTIONS = ['id', 'deadlineMs', 'delayMs'];
+const WORK_OPTIONS = ['concurrency', 'retries', 'backoff', 'timeoutMs', 'name'];
+
+class QueueImpl<J> implements Queue<J> {
+  readonly name: string;
+  readonly #b: Binding;
+  readonly #onStoreError: (err: unknown) => void;
+  readonly #workers = new Set<Worker>();
+  #closed = false;
+
+  constructor(name: string, binding: Binding, onStoreError: (err: unknown) => void) {
+    this.name = name;
+    this.#b = binding;
+    this.#onStoreError = onStoreError;
+  }
+
+  async enqueue(ctx: Context, job: J, opts?: EnqueueOptions): Promise<string> {
+    const where = 'queue.enqueue(ctx, job, opts)';
+    assertContext(ctx, where);
+    let id: string | undefined;
+    let deadline: number | undefined;
+    let runAt: number | undefined;
+    const now = Date.now();
+    if (opts !== undefined) {
+      const o = assertOptions(opts, where, ENQUEUE_OPTIONS);
+      id = readOption(o, 'id', where);
+      if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > 512))
+        throw invalidArg(`${where}: id must be a string of 1-512 characters, got ${describe(id)}`);
+      const deadlineMs = readOption(o, 'deadlineMs', where);
+      if (deadlineMs !== undefined) {
+        assertNumber(deadlineMs, where, 'deadlineMs', { min: 1, unit: 'milliseconds' });
+        deadline = now + deadlineMs;
+      }
+      const delayMs = readOption(o, 'delayMs', where);
+      if (delayMs !== undefined) {
+        assertNumber(delayMs, where, 'delayMs', { min: 0, unit: 'milliseconds' });
+        if (delayMs > 0) runAt = now + delayMs;
+      }
+      if (deadline !== undefined && runAt !== undefined && runAt >= deadline)
+        throw invalidArg(
+          `${where}: delayMs (${delayMs}) must be shorter than deadlineMs (${deadlineMs}), or the job could never run`,
+        );
+    }
+    if (this.#closed) throw new QueueClosedError(this.name, 'enqueue');
+    id ??= randomUUID();
+    const added = await this.#b.enqueue(ctx, { id, data: job, deadline, runAt, enqueuedAt: now });
+    if (added) {
+      const depth = this.#b.depthNow?.() ?? -1;
+      publish(enqueueChannel, () => ({ queue: this.name, id: id as string, depth }));
+      if (depth >= 0) publish(depthChannel, () => ({ queue: this.name, depth }));
+    }
+    return id;
+  }
+
+  async cancel(id: string, reason?: unknown): Promise<boolean> {
+    if (typeof id !== 'string' || id.length === 0)
+      throw invalidArg(`queue.cancel(id, reason): id must be a non-empty string, got ${describe(id)}`);
+    const found = await this.#b.cancel(id, reason);
+    if (found === 'queued') publish(cancelChannel, () => ({ queue: this.name, id, running: false }));
+    return found !== undefined;
+  }
+
+  work(ctx: Context, handler: Handler<J>, opts: WorkOptions): Worker {
+    const where = 'queue.work(ctx, handler, opts)';
+    assertContext(ctx, where);
+    assertFunction(handler, where, 'handler');
+    if (opts === undefined) throw invalidArg(`${where}: opts are required, such as { concurrency: 8 }`);
+    const o = assertOptions(opts, where, WORK_OPTIONS);
+    const concurrency = readOption(o, 'concurrency', where);
+    assertNumber(concurrency, where, 'concurrency', { min: 1, integer: true });
+    const retries = readOption(o, 'retries', where) ?? 0;
+    assertNumber(retries, where, 'retries', { min: 0, integer: true });
+    const backoff = readOption(o, 'backoff', where) as Backoff | undefined;
+    if (
+      backoff !== undefined &&
+      (typeof backoff !== 'object' || backoff === null || typeof backoff.delayMs !== 'function')
+    )
+      throw invalidArg(
+        `${where}: backoff must come from constantBackoff() or exponentialBackoff() (an object with delayMs), got ${describe(backoff)}`,
+      );
+    const timeoutMs = readOption(o, 'timeoutMs', where);
+    if (timeoutMs !== undefined)
+      assertNumber(timeoutMs, where, 'timeoutMs', { min: 1, unit: 'milliseconds' });
+    const name = readOption(o, 'name', where);
+    if (name !== undefined && typeof name !== 'string')
+      throw invalidArg(`${where}: name must be a string, got ${describe(name)}`);
+    if (this.#closed) throw new QueueClosedError(this.name, 'work');
+    const w = new Worker(
+      this.name,
+      this.#b.consumer(),
+      ctx,
+      handler as (ctx: Context, job: unknown) => unknown,
+      {
+        concurrency,
+        retries,
+        backoff,
+        timeoutMs,
+        name,
+        onStoreError: this.#onStoreError,
+      },
+    );
+    this.#workers.add(w);
+    w.done.then(() => this.#workers.delete(w));
+    return w;
+  }
+
+  depth(): Promise<number> {
+    return this.#b.depth();
+  }
+
+  async deadLetters(count = 100): Promise<DeadLetter[]> {
+    assertNumber(count, 'queue.deadLetters(count)', 'count', { min: 1, integer: true });
+    return this.#b.deadLetters(count);
+  }
+
+  async close(drainMs = 0): Promise<void> {
+    assertNumber(drainMs, 'queue.close(drainMs)', 'drainMs', { min: 0, unit: 'milliseconds' });
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#workers].map((w) => w.drain(drainMs)));
+    await this.#b.close();
+  }
+}

@@ -1,0 +1,186 @@
+// The Lua scripts of the Redis Streams backend. Each runs atomically in Redis; every key a script
+// touches carries the queue's hash tag ({name}), so all of them live in one slot of a Redis Cluster.
+// Job ids and states live in one hash per job (prefix..id): d data, s state, a attempts, r readyAt,
+// dl deadline, o owner consumer, e stream entry id, c cancel requested.
+import { createHash } from 'node:crypto';
+
+/** Script is a Lua source and its SHA-1, for EVALSHA with an EVAL fallback. */
+export interface Script {
+  readonly src: string;
+  readonly sha: string;
+}
+
+function script(src: string): Script {
+  return Object.freeze({ src, sha: createHash('sha1').update(src).digest('hex') });
+}
+
+const FINAL = `local function final(s) return s == false or s == 'completed' or s == 'dead' or s == 'cancelled' end`;
+
+// start marks a delivered entry as an attempt of its job and returns the job, or nothing when the
+// job was cancelled or finished meanwhile (then the entry is acknowledged and deleted).
+const START = `
+${FINAL}
+local function start(stream, group, consumer, prefix, eid, id, out)
+  local jk = prefix .. id
+  local s = redis.call('HGET', jk, 's')
+  if final(s) then
+    redis.call('XACK', stream, group, eid)
+    redis.call('XDEL', stream, eid)
+    return
+  end
+  local reclaimed = '0'
+  if s == 'active' then reclaimed = '1' end
+  local a = redis.call('HINCRBY', jk, 'a', 1)
+  redis.call('HSET', jk, 's', 'active', 'o', consumer, 'e', eid)
+  local f = redis.call('HMGET', jk, 'd', 'r', 'dl')
+  out[#out + 1] = { eid, id, f[1], tostring(a), f[2], f[3] or '', reclaimed }
+end
+`;
+
+/**
+ * FETCH: KEYS stream, delayed. ARGV group, consumer, count, now, prefix, claimIdleMs (0: no
+ * reclaim), claimCursor. Promotes due delayed jobs, reclaims entries idle longer than claimIdleMs
+ * (a consumer that stopped answering), then reads new entries; returns { jobs, nextCursor, nextDueMs }.
+ */
+export const FETCH = script(`
+${START}
+local stream, delayed = KEYS[1], KEYS[2]
+local group, consumer, count, now, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', delayed, id)
+  local jk = prefix .. id
+  if redis.call('HGET', jk, 's') == 'delayed' then
+    redis.call('HSET', jk, 's', 'queued', 'r', now)
+    redis.call('XADD', stream, '*', 'i', id)
+  end
+end
+local out = {}
+local cursor = ARGV[7]
+if tonumber(ARGV[6]) > 0 then
+  local c = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[6], cursor, 'COUNT', count)
+  cursor = c[1]
+  for _, e in ipairs(c[2]) do
+    if e and e[2] then start(stream, group, consumer, prefix, e[1], e[2][2], out)
+    elseif e then redis.call('XACK', stream, group, e[1]) end
+  end
+end
+local left = count - #out
+if left > 0 then
+  local res = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', left, 'STREAMS', stream, '>')
+  if res then
+    for _, e in ipairs(res[1][2]) do start(stream, group, consumer, prefix, e[1], e[2][2], out) end
+  end
+end
+local nextDue = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+local nd = ''
+if nextDue[2] then nd = nextDue[2] end
+return { out, cursor, nd }
+`);
+
+/** START_ENTRIES: KEYS stream. ARGV group, consumer, prefix, eid1, id1, eid2, id2, ... (entries read by a blocking XREADGROUP). */
+export const START_ENTRIES = script(`
+${START}
+local out = {}
+for i = 4, #ARGV, 2 do start(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[i], ARGV[i + 1], out) end
+return out
+`);
+
+/** ENQUEUE: KEYS job, stream, delayed. ARGV id, data, deadline, runAt ('' for now), now, capacity (0: none). 1 added, 0 known id, -1 full. */
+export const ENQUEUE = script(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local cap = tonumber(ARGV[6])
+if cap > 0 and redis.call('XLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3]) >= cap then return -1 end
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], 'd', ARGV[2], 'a', 0, 'dl', ARGV[3], 'r', ARGV[4], 's', 'delayed')
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], 'd', ARGV[2], 'a', 0, 'dl', ARGV[3], 'r', ARGV[5], 's', 'queued')
+  redis.call('XADD', KEYS[2], '*', 'i', ARGV[1])
+end
+return 1
+`);
+
+/** SETTLE: KEYS stream, delayed, dead. ARGV group, consumer, prefix, retainMs, now, then groups of (op, eid, id, arg). */
+export const SETTLE = script(`
+local stream, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
+local group, consumer, prefix, retain, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+for i = 6, #ARGV, 4 do
+  local op, eid, id, arg = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local jk = prefix .. id
+  local f = redis.call('HMGET', jk, 's', 'o', 'e')
+  local mine = f[1] == 'active' and f[2] == consumer and f[3] == eid
+  if op == 'complete' then
+    -- The work was done: record it even when another consumer took the job over meanwhile.
+    redis.call('XACK', stream, group, eid)
+    redis.call('XDEL', stream, eid)
+    if f[1] then
+      redis.call('HSET', jk, 's', 'completed')
+      redis.call('HDEL', jk, 'd')
+      redis.call('PEXPIRE', jk, retain)
+    end
+  elseif mine then
+    redis.call('XACK', stream, group, eid)
+    redis.call('XDEL', stream, eid)
+    if op == 'cancelled' then
+      redis.call('HSET', jk, 's', 'cancelled')
+      redis.call('HDEL', jk, 'd')
+      redis.call('PEXPIRE', jk, retain)
+    elseif op == 'retry' then
+      redis.call('HSET', jk, 's', 'delayed', 'r', arg)
+      redis.call('ZADD', delayed, arg, id)
+    elseif op == 'dead' then
+      local j = redis.call('HMGET', jk, 'd', 'a')
+      redis.call('XADD', dead, '*', 'i', id, 'd', j[1] or 'null', 'a', j[2] or '0', 'e', arg, 't', now)
+      redis.call('HSET', jk, 's', 'dead')
+      redis.call('HDEL', jk, 'd')
+      redis.call('PEXPIRE', jk, retain)
+    elseif op == 'handback' then
+      redis.call('HINCRBY', jk, 'a', -1)
+      redis.call('HSET', jk, 's', 'queued', 'r', now)
+      redis.call('HDEL', jk, 'c')
+      redis.call('XADD', stream, '*', 'i', id)
+    end
+  end
+end
+return 1
+`);
+
+/** HEARTBEAT: KEYS stream. ARGV group, consumer, prefix, eid1, id1, ... Keeps this consumer's entries from being reclaimed; returns ids whose cancel was requested. */
+export const HEARTBEAT = script(`
+local out = {}
+for i = 4, #ARGV, 2 do
+  local eid, id = ARGV[i], ARGV[i + 1]
+  local f = redis.call('HMGET', ARGV[3] .. id, 's', 'o', 'e', 'c')
+  if f[1] == 'active' and f[2] == ARGV[2] and f[3] == eid then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, eid, 'JUSTID')
+    if f[4] == '1' then out[#out + 1] = id end
+  end
+end
+return out
+`);
+
+/** CANCEL: KEYS job, delayed. ARGV id, channel, message, retainMs. 0 unknown or finished, 1 was waiting, 2 running (told by PUBLISH). */
+export const CANCEL = script(`
+local s = redis.call('HGET', KEYS[1], 's')
+if s == false or s == 'completed' or s == 'dead' or s == 'cancelled' then return 0 end
+if s == 'active' then
+  redis.call('HSET', KEYS[1], 'c', '1')
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 2
+end
+redis.call('HSET', KEYS[1], 's', 'cancelled')
+redis.call('HDEL', KEYS[1], 'd')
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`);
+
+/** DEPTH: KEYS stream, delayed. ARGV group. Jobs waiting to start: stream entries not delivered plus delayed. */
+export const DEPTH = script(`
+local len = redis.call('XLEN', KEYS[1])
+local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1])
+local pending = 0
+if ok and p then pending = tonumber(p[1]) end
+return len - pending + redis.call('ZCARD', KEYS[2])
+`);

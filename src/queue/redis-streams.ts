@@ -1,0 +1,606 @@
+// The Redis Streams backend: one stream per queue, a consumer group of workers across processes
+// and machines, acknowledgement after success, reclaim (XAUTOCLAIM) of a stopped consumer's jobs,
+// delayed jobs and retries in a sorted set, a dead-letter stream, and cancel from any process
+// through pub/sub. Works on Redis Cluster: every key carries the queue's hash tag.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { abortable, afterFunc, type Context, sleep } from '../context/index.js';
+import { assertNumber, assertOptions, describe, invalidArg, readOption } from '../context/internal.js';
+import type { Backend, Binding, Consumer, DeadLetter, Delivery, NewJob } from './backend.js';
+import { describeReason, QueueClosedError, QueueStoreError } from './errors.js';
+import {
+  CANCEL,
+  DEPTH,
+  ENQUEUE,
+  FETCH,
+  HEARTBEAT,
+  type Script,
+  SETTLE,
+  START_ENTRIES,
+} from './redis-scripts.js';
+
+/**
+ * RedisClient is the part of an ioredis client (Redis or Cluster) the backend uses; pass the
+ * client itself. It is never closed by leash: the connections leash opens with `duplicate()`
+ * (one per worker for blocking reads, one per queue for cancel messages) are.
+ */
+export interface RedisClient {
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  call(command: string, ...args: (string | number)[]): Promise<unknown>;
+  duplicate(): RedisConnection;
+}
+
+/** RedisConnection is a connection leash opened with duplicate(): it subscribes, blocks and is closed by leash. */
+export interface RedisConnection extends RedisClient {
+  subscribe(...channels: string[]): Promise<unknown>;
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+/** RedisStreamsOptions configure redisStreams(). */
+export interface RedisStreamsOptions {
+  /** redis is an ioredis client or cluster. Required. */
+  readonly redis: RedisClient;
+  /** stream is the stream's key; it must contain a hash tag such as `{emails}`. Default `leash:queue:{<name>}`. The other keys add suffixes. */
+  readonly stream?: string;
+  /** group is the consumer group of the workers. Default 'workers'. */
+  readonly group?: string;
+  /** capacity bounds the jobs stored (waiting, delayed and running); enqueue waits for room. 0 for none. Default 0. */
+  readonly capacity?: number;
+  /** visibilityMs: a running job whose worker has not been heard from for this long is reclaimed by another. Workers renew every visibilityMs/3. Default 30000. */
+  readonly visibilityMs?: number;
+  /** blockMs is the longest one blocking read waits before checking delayed jobs and reclaims again. Default 1000. */
+  readonly blockMs?: number;
+  /** retainMs keeps a finished job's id (completed, cancelled, dead) so an enqueue with that id is still deduplicated. Default 86400000 (one day). */
+  readonly retainMs?: number;
+}
+
+/**
+ * redisStreams keeps a queue's jobs in a Redis stream, shared by workers in any number of
+ * processes: at-least-once delivery with acknowledgement after success; a crashed worker's jobs
+ * are reclaimed after `visibilityMs` and finished once; retries wait in a sorted set; dead letters
+ * go to `<stream>:dead`; `queue.cancel(id)` reaches the running job in whichever process runs it.
+ * Job data is stored as JSON.
+ *
+ * @example
+ * const q = createQueue<{ orderId: string }>({ name: 'orders', backend: redisStreams({ redis: new Redis() }) });
+ */
+export function redisStreams(options: RedisStreamsOptions): Backend {
+  const where = 'redisStreams(options)';
+  if (options === undefined)
+    throw invalidArg(`${where}: options are required, such as { redis: new Redis() }`);
+  const o = assertOptions(options, where, [
+    'redis',
+    'stream',
+    'group',
+    'capacity',
+    'visibilityMs',
+    'blockMs',
+    'retainMs',
+  ]);
+  const redis = readOption(o, 'redis', where);
+  const r = redis as Partial<RedisClient> | null | undefined;
+  if (
+    typeof r !== 'object' ||
+    r === null ||
+    typeof r.evalsha !== 'function' ||
+    typeof r.eval !== 'function' ||
+    typeof r.call !== 'function' ||
+    typeof r.duplicate !== 'function'
+  )
+    throw invalidArg(
+      `${where}: redis must be an ioredis client or cluster (evalsha, eval, call, duplicate), got ${describe(redis)}`,
+    );
+  const stream = readOption(o, 'stream', where);
+  if (stream !== undefined && (typeof stream !== 'string' || !/\{[^{}]+\}/.test(stream)))
+    throw invalidArg(
+      `${where}: stream must be a key with a hash tag such as "jobs:{emails}", so every key of the queue lands in one Redis Cluster slot; got ${describe(stream)}`,
+    );
+  const group = readOption(o, 'group', where) ?? 'workers';
+  if (typeof group !== 'string' || group.length === 0)
+    throw invalidArg(`${where}: group must be a non-empty string, got ${describe(group)}`);
+  const capacity = readOption(o, 'capacity', where) ?? 0;
+  assertNumber(capacity, where, 'capacity', { min: 0, integer: true });
+  const visibilityMs = readOption(o, 'visibilityMs', where) ?? 30_000;
+  assertNumber(visibilityMs, where, 'visibilityMs', { min: 30, unit: 'milliseconds' });
+  const blockMs = readOption(o, 'blockMs', where) ?? 1000;
+  assertNumber(blockMs, where, 'blockMs', { min: 1, integer: true, unit: 'milliseconds' });
+  const retainMs = readOption(o, 'retainMs', where) ?? 86_400_000;
+  assertNumber(retainMs, where, 'retainMs', { min: 1, integer: true, unit: 'milliseconds' });
+  const cfg = { redis: redis as RedisClient, stream, group, capacity, visibilityMs, blockMs, retainMs };
+  return Object.freeze({ kind: 'redis' as const, bind: (queue: string) => new RedisBinding(queue, cfg) });
+}
+
+interface Config {
+  readonly redis: RedisClient;
+  readonly stream: string | undefined;
+  readonly group: string;
+  readonly capacity: number;
+  readonly visibilityMs: number;
+  readonly blockMs: number;
+  readonly retainMs: number;
+}
+
+interface Keys {
+  readonly stream: string;
+  readonly delayed: string;
+  readonly dead: string;
+  readonly jobPrefix: string;
+  readonly cancelChannel: string;
+}
+
+function run(redis: RedisClient, s: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
+  return redis.evalsha(s.sha, keys.length, ...keys, ...args).catch((e: unknown) => {
+    if (!String((e as Error | null)?.message).includes('NOSCRIPT')) throw e;
+    return redis.eval(s.src, keys.length, ...keys, ...args);
+  });
+}
+
+class RedisBinding implements Binding {
+  readonly #queue: string;
+  readonly #cfg: Config;
+  readonly keys: Keys;
+  #group: Promise<void> | undefined;
+  #sub: RedisConnection | undefined;
+  #subReady: Promise<unknown> | undefined;
+  readonly #listeners = new Set<(id: string, reason: unknown) => void>();
+  readonly #consumers = new Set<RedisConsumer>();
+  #closed = false;
+
+  constructor(queue: string, cfg: Config) {
+    this.#queue = queue;
+    this.#cfg = cfg;
+    const base = cfg.stream ?? `leash:queue:{${queue}}`;
+    this.keys = {
+      stream: base,
+      delayed: `${base}:delayed`,
+      dead: `${base}:dead`,
+      jobPrefix: `${base}:job:`,
+      cancelChannel: `${base}:cancel`,
+    };
+  }
+
+  get cfg(): Config {
+    return this.#cfg;
+  }
+  get queue(): string {
+    return this.#queue;
+  }
+
+  async enqueue(ctx: Context, job: NewJob): Promise<boolean> {
+    if (this.#closed) throw new QueueClosedError(this.#queue, 'enqueue');
+    if (ctx.err !== undefined) throw ctx.err;
+    let data: string | undefined;
+    try {
+      data = JSON.stringify(job.data);
+    } catch (cause) {
+      throw Object.assign(
+        invalidArg(
+          `queue.enqueue(ctx, job): a Redis queue stores jobs as JSON, and this job cannot be serialised (${describeReason(cause)})`,
+        ),
+        { cause },
+      );
+    }
+    const k = this.keys;
+    const args = [
+      job.id,
+      data ?? 'null',
+      job.deadline ?? '',
+      job.runAt ?? '',
+      job.enqueuedAt,
+      this.#cfg.capacity,
+    ];
+    for (let wait = 5; ; wait = Math.min(200, wait * 2)) {
+      let res: unknown;
+      try {
+        res = await abortable(
+          ctx,
+          run(this.#cfg.redis, ENQUEUE, [k.jobPrefix + job.id, k.stream, k.delayed], args),
+        );
+      } catch (err) {
+        if (ctx.err !== undefined && err === ctx.err) throw err;
+        throw new QueueStoreError(this.#queue, 'enqueue', err);
+      }
+      if (res !== -1) return res === 1;
+      // Full: wait for room until the caller's context ends.
+      await sleep(ctx, wait);
+      if (this.#closed) throw new QueueClosedError(this.#queue, 'enqueue');
+    }
+  }
+
+  async cancel(id: string, reason: unknown): Promise<'queued' | 'running' | undefined> {
+    const k = this.keys;
+    const message = JSON.stringify({ id, reason: reason === undefined ? undefined : describeReason(reason) });
+    let res: unknown;
+    try {
+      res = await run(
+        this.#cfg.redis,
+        CANCEL,
+        [k.jobPrefix + id, k.delayed],
+        [id, k.cancelChannel, message, this.#cfg.retainMs],
+      );
+    } catch (err) {
+      throw new QueueStoreError(this.#queue, 'cancel', err);
+    }
+    return res === 1 ? 'queued' : res === 2 ? 'running' : undefined;
+  }
+
+  async depth(): Promise<number> {
+    await this.ensureGroup();
+    return Number(
+      await run(this.#cfg.redis, DEPTH, [this.keys.stream, this.keys.delayed], [this.#cfg.group]),
+    );
+  }
+
+  async deadLetters(count: number): Promise<DeadLetter[]> {
+    const rows = (await this.#cfg.redis.call('XRANGE', this.keys.dead, '-', '+', 'COUNT', count)) as [
+      string,
+      string[],
+    ][];
+    return rows.map(([, fields]) => {
+      const f: Record<string, string> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i] as string] = fields[i + 1] as string;
+      return Object.freeze({
+        id: f.i ?? '',
+        data: parseJSON(f.d),
+        attempts: Number(f.a ?? 0),
+        error: parseJSON(f.e),
+        at: Number(f.t ?? 0),
+      });
+    });
+  }
+
+  consumer(): Consumer {
+    const c = new RedisConsumer(this);
+    this.#consumers.add(c);
+    this.#subscribe();
+    return c;
+  }
+
+  removeConsumer(c: RedisConsumer): void {
+    this.#consumers.delete(c);
+  }
+
+  addListener(l: (id: string, reason: unknown) => void): void {
+    this.#listeners.add(l);
+  }
+  removeListener(l: (id: string, reason: unknown) => void): void {
+    this.#listeners.delete(l);
+  }
+
+  notifyCancel(id: string, reason: unknown): void {
+    for (const l of this.#listeners) l(id, reason);
+  }
+
+  ensureGroup(): Promise<void> {
+    this.#group ??= this.#cfg.redis
+      .call('XGROUP', 'CREATE', this.keys.stream, this.#cfg.group, '0', 'MKSTREAM')
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          if (String((err as Error | null)?.message).includes('BUSYGROUP')) return;
+          this.#group = undefined;
+          throw err;
+        },
+      );
+    return this.#group;
+  }
+
+  // One subscriber per queue carries cancel messages to this process's workers.
+  #subscribe(): void {
+    if (this.#sub !== undefined) return;
+    const sub = this.#cfg.redis.duplicate();
+    this.#sub = sub;
+    sub.on('error', () => {
+      // Reconnects on its own; the heartbeat carries cancels meanwhile.
+    });
+    sub.on('message', (_channel, message) => {
+      let m: { id?: unknown; reason?: unknown };
+      try {
+        m = JSON.parse(message) as { id?: unknown; reason?: unknown };
+      } catch {
+        return;
+      }
+      if (typeof m.id === 'string') this.notifyCancel(m.id, m.reason);
+    });
+    this.#subReady = sub.subscribe(this.keys.cancelChannel).catch(() => undefined);
+  }
+
+  /** subscribed resolves once cancel messages reach this process (tests wait for it). */
+  async subscribed(): Promise<void> {
+    await this.#subReady;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#consumers].map((c) => c.close()));
+    const sub = this.#sub;
+    this.#sub = undefined;
+    if (sub !== undefined) await sub.quit().catch(() => sub.disconnect());
+  }
+}
+
+function parseJSON(s: string | undefined): unknown {
+  if (s === undefined) return undefined;
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}
+
+interface RedisDelivery extends Delivery {
+  readonly eid: string;
+}
+
+class RedisConsumer implements Consumer {
+  readonly #b: RedisBinding;
+  readonly #name = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  #blocking: RedisConnection | undefined;
+  #listener: ((id: string, reason: unknown) => void) | undefined;
+  readonly #active = new Map<string, string>(); // job id -> stream entry id
+  #heartbeat: NodeJS.Timeout | undefined;
+  #lastClaim = 0;
+  #claimCursor = '0-0';
+  #ops: (string | number)[] = [];
+  #opWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #flushScheduled = false;
+  readonly #inflight = new Set<Promise<unknown>>();
+  #closed = false;
+
+  constructor(b: RedisBinding) {
+    this.#b = b;
+  }
+
+  async fetch(ctx: Context, max: number): Promise<Delivery[]> {
+    const b = this.#b;
+    const { redis, group, visibilityMs, blockMs } = b.cfg;
+    const k = b.keys;
+    await b.ensureGroup();
+    while (ctx.err === undefined && !this.#closed) {
+      const now = Date.now();
+      const claimIdle = now - this.#lastClaim >= visibilityMs / 2 ? visibilityMs : 0;
+      if (claimIdle > 0) this.#lastClaim = now;
+      const res = (await run(
+        redis,
+        FETCH,
+        [k.stream, k.delayed],
+        [group, this.#name, max, now, k.jobPrefix, claimIdle, this.#claimCursor],
+      )) as [string[][], string, string];
+      if (claimIdle > 0) this.#claimCursor = res[1];
+      const jobs = this.#deliveries(res[0]);
+      if (jobs.length > 0) return jobs;
+      if (ctx.err !== undefined) break;
+      // Nothing ready: block on the stream until a job arrives, a delayed one is due, or blockMs.
+      const nextDue = res[2] === '' ? Number.POSITIVE_INFINITY : Number(res[2]);
+      const wait = Math.max(1, Math.min(blockMs, Math.ceil(nextDue - Date.now())));
+      if (nextDue <= Date.now()) continue;
+      const entries = await this.#blockingRead(ctx, max, wait);
+      if (entries.length === 0) continue;
+      if (ctx.err !== undefined) {
+        await this.#release(entries);
+        break;
+      }
+      const started = (await run(
+        redis,
+        START_ENTRIES,
+        [k.stream],
+        [group, this.#name, k.jobPrefix, ...entries.flat()],
+      )) as string[][];
+      const more = this.#deliveries(started);
+      if (more.length > 0) return more;
+    }
+    return [];
+  }
+
+  async #blockingRead(ctx: Context, max: number, waitMs: number): Promise<[string, string][]> {
+    const b = this.#b;
+    this.#blocking ??= b.cfg.redis.duplicate();
+    const conn = this.#blocking;
+    conn.on('error', () => {});
+    // The worker stopping ends the read at once: the connection is dropped (it is ours alone).
+    const stop = afterFunc(ctx, () => conn.disconnect());
+    try {
+      const res = (await conn.call(
+        'XREADGROUP',
+        'GROUP',
+        b.cfg.group,
+        this.#name,
+        'COUNT',
+        max,
+        'BLOCK',
+        waitMs,
+        'STREAMS',
+        b.keys.stream,
+        '>',
+      )) as [string, [string, string[]][]][] | null;
+      if (res === null || res[0] === undefined) return [];
+      return res[0][1].map(([eid, fields]) => [eid, fields[1] as string]);
+    } catch (err) {
+      if (ctx.err !== undefined) return [];
+      throw err;
+    } finally {
+      stop();
+    }
+  }
+
+  // #release gives back entries read but never started (the worker stopped meanwhile).
+  async #release(entries: [string, string][]): Promise<void> {
+    const { redis, group } = this.#b.cfg;
+    const k = this.#b.keys;
+    const started = (await run(
+      redis,
+      START_ENTRIES,
+      [k.stream],
+      [group, this.#name, k.jobPrefix, ...entries.flat()],
+    )) as string[][];
+    for (const d of this.#deliveries(started)) await this.handBack(d);
+  }
+
+  #deliveries(rows: string[][]): Delivery[] {
+    const out: Delivery[] = [];
+    for (const row of rows) {
+      const [eid, id, data, attempt, readyAt, deadline, reclaimed] = row as [
+        string,
+        string,
+        string | null,
+        string,
+        string,
+        string,
+        string,
+      ];
+      let parsed: unknown;
+      try {
+        parsed = data === null ? undefined : JSON.parse(data);
+      } catch (err) {
+        this.#active.set(id, eid);
+        const d: RedisDelivery = {
+          eid,
+          id,
+          data: undefined,
+          attempt: Number(attempt),
+          readyAt: Number(readyAt),
+          deadline: undefined,
+          reclaimed: false,
+        };
+        this.deadLetter(d, new Error(`job data is not valid JSON: ${describeReason(err)}`)).catch(
+          () => undefined,
+        );
+        continue;
+      }
+      this.#active.set(id, eid);
+      const d: RedisDelivery = {
+        eid,
+        id,
+        data: parsed,
+        attempt: Number(attempt),
+        readyAt: Number(readyAt),
+        deadline: deadline === '' ? undefined : Number(deadline),
+        reclaimed: reclaimed === '1',
+      };
+      out.push(d);
+    }
+    if (this.#active.size > 0) this.#startHeartbeat();
+    return out;
+  }
+
+  complete(d: Delivery): Promise<void> {
+    return this.#settle(d, 'complete', '');
+  }
+  cancelled(d: Delivery): Promise<void> {
+    return this.#settle(d, 'cancelled', '');
+  }
+  retry(d: Delivery, delayMs: number): Promise<void> {
+    return this.#settle(d, 'retry', Date.now() + Math.ceil(delayMs));
+  }
+  deadLetter(d: Delivery, error: unknown): Promise<void> {
+    return this.#settle(d, 'dead', JSON.stringify(errorRecord(error)));
+  }
+  handBack(d: Delivery): Promise<void> {
+    return this.#settle(d, 'handback', '');
+  }
+
+  // Settlements made in one turn of the event loop go to Redis in one script call.
+  #settle(d: Delivery, op: string, arg: string | number): Promise<void> {
+    const eid = (d as RedisDelivery).eid;
+    if (this.#active.get(d.id) === eid) this.#active.delete(d.id);
+    this.#ops.push(op, eid, d.id, arg);
+    const p = new Promise<void>((resolve, reject) => this.#opWaiters.push({ resolve, reject }));
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+    return p;
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const ops = this.#ops;
+    const waiters = this.#opWaiters;
+    this.#ops = [];
+    this.#opWaiters = [];
+    if (ops.length === 0) return;
+    const b = this.#b;
+    const k = b.keys;
+    const p = run(
+      b.cfg.redis,
+      SETTLE,
+      [k.stream, k.delayed, k.dead],
+      [b.cfg.group, this.#name, k.jobPrefix, b.cfg.retainMs, Date.now(), ...ops],
+    ).then(
+      () => {
+        for (const w of waiters) w.resolve();
+      },
+      (err: unknown) => {
+        const e = new QueueStoreError(b.queue, 'acknowledging finished jobs', err);
+        for (const w of waiters) w.reject(e);
+      },
+    );
+    this.#inflight.add(p);
+    p.finally(() => this.#inflight.delete(p));
+  }
+
+  #startHeartbeat(): void {
+    if (this.#heartbeat !== undefined || this.#closed) return;
+    const every = Math.max(10, Math.floor(this.#b.cfg.visibilityMs / 3));
+    this.#heartbeat = setInterval(() => this.#beat(), every);
+    this.#heartbeat.unref();
+  }
+
+  #beat(): void {
+    if (this.#active.size === 0) {
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = undefined;
+      return;
+    }
+    const b = this.#b;
+    const args: string[] = [];
+    for (const [id, eid] of this.#active) args.push(eid, id);
+    run(b.cfg.redis, HEARTBEAT, [b.keys.stream], [b.cfg.group, this.#name, b.keys.jobPrefix, ...args]).then(
+      (ids) => {
+        for (const id of ids as string[]) b.notifyCancel(id, undefined);
+      },
+      () => {
+        // A missed beat: the next one renews; after visibilityMs another worker may reclaim.
+      },
+    );
+  }
+
+  onCancel(listener: (id: string, reason: unknown) => void): void {
+    if (this.#listener) this.#b.removeListener(this.#listener);
+    this.#listener = listener;
+    this.#b.addListener(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#listener) this.#b.removeListener(this.#listener);
+    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+    // Settlements still queued go out before the connection closes.
+    if (this.#flushScheduled) {
+      this.#flushScheduled = false;
+      this.#flush();
+    }
+    await Promise.allSettled([...this.#inflight]);
+    this.#b.removeConsumer(this);
+    const conn = this.#blocking;
+    this.#blocking = undefined;
+    if (conn !== undefined) conn.disconnect();
+  }
+}
+
+function errorRecord(error: unknown): { name: string; message: string; code?: string } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string'
+      ? { name: error.name, message: error.message, code }
+      : { name: error.name, message: error.message };
+  }
+  return { name: 'Error', message: describeReason(error) };
+}
