@@ -1,7 +1,7 @@
 // The in-process backend: a bounded queue in memory. Jobs live as long as the process; use
 // redisStreams() when they must survive it or be shared between processes.
 import { afterFunc, type Context } from '../context/index.js';
-import { assertNumber, assertOptions, readOption } from '../context/internal.js';
+import { assertNumber, assertOptions, hold, readOption, release } from '../context/internal.js';
 import type { Backend, Binding, Consumer, DeadLetter, Delivery, NewJob } from './backend.js';
 import { DelayHeap } from './delay-heap.js';
 import { Deque } from './deque.js';
@@ -49,17 +49,30 @@ interface MemJob {
   state: State;
 }
 
+// A waiter blocked on a context with a deadline holds the process alive until it stops waiting,
+// as a pending timer would (docs/architecture.md, core rules); `held` says whether it took a hold.
 interface RoomWaiter {
+  ctx: Context;
   job: NewJob;
   resolve: (added: boolean) => void;
   reject: (err: unknown) => void;
   stop: () => boolean;
+  held: boolean;
 }
 
 interface FetchWaiter {
+  ctx: Context;
   max: number;
   resolve: (jobs: Delivery[]) => void;
   stop: (() => boolean) | undefined;
+  held: boolean;
+}
+
+function unhold(w: { held: boolean }): void {
+  if (w.held) {
+    w.held = false;
+    release();
+  }
 }
 
 export class MemoryBinding implements Binding {
@@ -92,10 +105,21 @@ export class MemoryBinding implements Binding {
       return Promise.resolve(true);
     }
     return new Promise<boolean>((resolve, reject) => {
-      const w: RoomWaiter = { job, resolve, reject, stop: () => false };
+      const w: RoomWaiter = {
+        ctx,
+        job,
+        resolve,
+        reject,
+        stop: () => false,
+        held: ctx.deadline !== undefined,
+      };
+      if (w.held) hold();
       this.#roomWaiters.push(w);
       w.stop = afterFunc(ctx, () => {
-        if (this.#roomWaiters.remove(w)) reject(ctx.err);
+        if (this.#roomWaiters.remove(w)) {
+          unhold(w);
+          reject(ctx.err);
+        }
       });
     });
   }
@@ -146,10 +170,12 @@ export class MemoryBinding implements Binding {
     this.#closed = true;
     for (let w = this.#roomWaiters.shift(); w !== undefined; w = this.#roomWaiters.shift()) {
       w.stop();
+      unhold(w);
       w.reject(new QueueClosedError(this.#queue, 'enqueue'));
     }
     for (let f = this.#fetchWaiters.shift(); f !== undefined; f = this.#fetchWaiters.shift()) {
       f.stop?.();
+      unhold(f);
       f.resolve([]);
     }
     this.#clearTimer();
@@ -193,11 +219,13 @@ export class MemoryBinding implements Binding {
   waitForJobs(ctx: Context, max: number): Promise<Delivery[]> {
     if (this.#closed || ctx.err !== undefined) return Promise.resolve([]);
     return new Promise<Delivery[]>((resolve) => {
-      const f: FetchWaiter = { max, resolve, stop: undefined };
+      const f: FetchWaiter = { ctx, max, resolve, stop: undefined, held: ctx.deadline !== undefined };
+      if (f.held) hold();
       this.#fetchWaiters.push(f);
       this.#armTimer();
       f.stop = afterFunc(ctx, () => {
         if (this.#fetchWaiters.remove(f)) {
+          unhold(f);
           resolve([]);
           this.#armTimer();
         }
@@ -274,7 +302,9 @@ export class MemoryBinding implements Binding {
     while (this.#fetchWaiters.length > 0 && this.#readyCount > 0) {
       const f = this.#fetchWaiters.shift() as FetchWaiter;
       f.stop?.();
-      f.resolve(this.take(f.max));
+      unhold(f);
+      // A consumer whose context ended (its afterFunc has not run yet) takes nothing.
+      f.resolve(f.ctx.err === undefined ? this.take(f.max) : []);
     }
   }
 
@@ -283,6 +313,11 @@ export class MemoryBinding implements Binding {
     while (this.#roomWaiters.length > 0 && this.#waiting() < this.#capacity) {
       const w = this.#roomWaiters.shift() as RoomWaiter;
       w.stop();
+      unhold(w);
+      if (w.ctx.err !== undefined) {
+        w.reject(w.ctx.err);
+        continue;
+      }
       if (this.#jobs.has(w.job.id)) {
         w.resolve(false);
         continue;

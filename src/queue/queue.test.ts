@@ -1,0 +1,498 @@
+// leashjs/queue on the memory backend: backpressure, per-job contexts (deadline, timeout, remote
+// cancel), retries and dead letters, drain, and a fast-check model that no interleaving of enqueue,
+// cancel, drain and failure loses or duplicates a job.
+import assert from 'node:assert/strict';
+import diagnostics_channel from 'node:diagnostics_channel';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import {
+  background,
+  type Context,
+  cause,
+  isCanceled,
+  isDeadlineExceeded,
+  sleep,
+  withCancel,
+  withTimeout,
+} from '../context/index.js';
+import { snapshot, verifyNone } from '../leak/index.js';
+import { constantBackoff } from '../resilience/index.js';
+import {
+  createQueue,
+  DrainDeadlineError,
+  JobCancelledError,
+  JobDeadlineError,
+  memoryBackend,
+  QueueClosedError,
+  type QueueFinishEvent,
+} from './index.js';
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((res) => {
+    open = res;
+  });
+  return { promise, open };
+}
+
+async function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+test('a worker runs every job once, never more than `concurrency` at a time', async () => {
+  const base = snapshot();
+  const q = createQueue<number>({ name: 'basic' });
+  let live = 0;
+  let peak = 0;
+  const seen: number[] = [];
+  const w = q.work(
+    background(),
+    async (_ctx, n) => {
+      live++;
+      peak = Math.max(peak, live);
+      await sleep(background(), 1);
+      seen.push(n);
+      live--;
+    },
+    { concurrency: 3 },
+  );
+  for (let i = 0; i < 30; i++) await q.enqueue(background(), i);
+  await until(() => seen.length === 30);
+  assert.equal(peak, 3);
+  assert.deepEqual(
+    [...seen].sort((a, b) => a - b),
+    Array.from({ length: 30 }, (_, i) => i),
+  );
+  const report = await w.drain(100);
+  assert.deepEqual(report.handedBack, []);
+  assert.equal(w.stats.completed, 30);
+  await verifyNone({ baseline: base });
+});
+
+test('enqueue waits for room (backpressure), FIFO, and gives up with ctx.err when its context ends', async () => {
+  const q = createQueue<string>({ name: 'bp', backend: memoryBackend({ capacity: 2 }) });
+  await q.enqueue(background(), 'a');
+  await q.enqueue(background(), 'b');
+  const [ctx, cancel] = withTimeout(background(), 30);
+  await assert.rejects(q.enqueue(ctx, 'c'), (e) => isDeadlineExceeded(e));
+  cancel();
+  assert.equal(await q.depth(), 2);
+  const order: string[] = [];
+  const p1 = q.enqueue(background(), 'd').then(() => order.push('d'));
+  const p2 = q.enqueue(background(), 'e').then(() => order.push('e'));
+  await tick();
+  assert.deepEqual(order, []);
+  const ran: string[] = [];
+  const w = q.work(
+    background(),
+    async (_c, j) => {
+      ran.push(j);
+    },
+    { concurrency: 1 },
+  );
+  await Promise.all([p1, p2]);
+  await until(() => ran.length === 4);
+  assert.deepEqual(order, ['d', 'e']);
+  assert.deepEqual(ran, ['a', 'b', 'd', 'e']);
+  await w.drain(100);
+  await q.close();
+});
+
+test('an already-done context rejects at once, even with room', async () => {
+  const q = createQueue<number>({ name: 'done-ctx' });
+  const [ctx, cancel] = withCancel(background());
+  cancel();
+  await assert.rejects(q.enqueue(ctx, 1), (e) => isCanceled(e));
+  assert.equal(await q.depth(), 0);
+});
+
+test('enqueue with a known id adds nothing and returns that id', async () => {
+  const q = createQueue<number>({ name: 'idem' });
+  assert.equal(await q.enqueue(background(), 1, { id: 'x' }), 'x');
+  assert.equal(await q.enqueue(background(), 2, { id: 'x' }), 'x');
+  assert.equal(await q.depth(), 1);
+  const got: number[] = [];
+  const w = q.work(background(), async (_c, j) => void got.push(j), { concurrency: 1 });
+  await until(() => got.length === 1);
+  await w.drain(50);
+  assert.deepEqual(got, [1]);
+});
+
+test('cancel: a queued job never starts; a running one ends with JobCancelledError as cause and is not retried', async () => {
+  const base = snapshot();
+  const q = createQueue<string>({ name: 'cancel' });
+  const started: string[] = [];
+  let seenCause: unknown;
+  const running = gate();
+  const w = q.work(
+    background(),
+    async (ctx, j) => {
+      started.push(j);
+      if (j === 'long') {
+        running.open();
+        await sleep(ctx, 60_000).catch((e) => {
+          seenCause = cause(ctx);
+          throw e;
+        });
+      }
+    },
+    { concurrency: 1, retries: 5, backoff: constantBackoff(1) },
+  );
+  await q.enqueue(background(), 'long', { id: 'long' });
+  await running.promise;
+  await q.enqueue(background(), 'queued', { id: 'queued' });
+  assert.equal(await q.cancel('queued', 'no longer needed'), true);
+  const t0 = Date.now();
+  assert.equal(await q.cancel('long', 'user asked'), true);
+  await until(() => w.stats.cancelled === 1);
+  assert.ok(Date.now() - t0 < 100);
+  assert.ok(seenCause instanceof JobCancelledError);
+  assert.equal((seenCause as JobCancelledError).reason, 'user asked');
+  assert.equal((seenCause as JobCancelledError).code, 'LEASH_ERR_JOB_CANCELLED');
+  await sleep(background(), 20);
+  assert.deepEqual(started, ['long']);
+  assert.equal(w.stats.retried, 0);
+  assert.equal(await q.cancel('long'), false, 'a finished job is not found');
+  assert.equal(await q.cancel('never'), false);
+  await w.drain(50);
+  await verifyNone({ baseline: base });
+});
+
+test("the job's deadline travels with it: ctx.deadline is the enqueue deadline; a job that cannot start in time is dead-lettered unrun", async () => {
+  const q = createQueue<string>({ name: 'deadline' });
+  const before = Date.now();
+  await q.enqueue(background(), 'expired', { deadlineMs: 20 });
+  await q.enqueue(background(), 'ok', { deadlineMs: 5_000 });
+  await sleep(background(), 40);
+  const deadlines: [string, number | undefined][] = [];
+  const w = q.work(background(), async (ctx, j) => void deadlines.push([j, ctx.deadline]), {
+    concurrency: 1,
+    retries: 3,
+  });
+  await until(() => w.stats.completed + w.stats.deadLettered === 2);
+  assert.deepEqual(
+    deadlines.map(([j]) => j),
+    ['ok'],
+  );
+  const d = deadlines[0]?.[1] as number;
+  assert.ok(d >= before + 5_000 && d <= Date.now() + 5_000, `deadline ${d} is the enqueue deadline`);
+  const dead = await q.deadLetters();
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0]?.data, 'expired');
+  assert.ok(dead[0]?.error instanceof JobDeadlineError);
+  await w.drain(50);
+});
+
+test('timeoutMs ends each attempt; a failed attempt retries with the backoff, then is dead-lettered with the last error', async () => {
+  const q = createQueue<string>({ name: 'retry' });
+  const attempts: number[] = [];
+  const errors: unknown[] = [];
+  const w = q.work(
+    background(),
+    async (ctx) => {
+      attempts.push(Date.now());
+      await sleep(ctx, 10_000).catch((e) => {
+        errors.push(e);
+        throw e;
+      });
+    },
+    { concurrency: 1, retries: 2, backoff: constantBackoff(30), timeoutMs: 20 },
+  );
+  await q.enqueue(background(), 'slow', { id: 'slow' });
+  await until(() => w.stats.deadLettered === 1, 3000);
+  assert.equal(attempts.length, 3);
+  for (let i = 1; i < attempts.length; i++)
+    assert.ok((attempts[i] as number) - (attempts[i - 1] as number) >= 45);
+  assert.ok(errors.every((e) => isDeadlineExceeded(e)));
+  const [dead] = await q.deadLetters();
+  assert.equal(dead?.id, 'slow');
+  assert.equal(dead?.attempts, 3);
+  assert.ok(isDeadlineExceeded(dead?.error));
+  assert.equal(w.stats.retried, 2);
+  await w.drain(50);
+});
+
+test('a retry is not scheduled past the job deadline: it is dead-lettered with the last error', async () => {
+  const q = createQueue<string>({ name: 'retry-deadline' });
+  const w = q.work(
+    background(),
+    async () => {
+      throw new Error('flaky');
+    },
+    { concurrency: 1, retries: 10, backoff: constantBackoff(500) },
+  );
+  await q.enqueue(background(), 'x', { deadlineMs: 200 });
+  await until(() => w.stats.deadLettered === 1);
+  assert.equal(w.stats.retried, 0);
+  const [dead] = await q.deadLetters();
+  assert.equal((dead?.error as Error | undefined)?.message, 'flaky');
+  await w.drain(50);
+});
+
+test('delayed jobs do not start before their delay', async () => {
+  const q = createQueue<string>({ name: 'delay' });
+  const startedAt: number[] = [];
+  const w = q.work(background(), async () => void startedAt.push(Date.now()), { concurrency: 1 });
+  const t0 = Date.now();
+  await q.enqueue(background(), 'later', { delayMs: 80 });
+  await until(() => startedAt.length === 1);
+  assert.ok((startedAt[0] as number) - t0 >= 78);
+  await w.drain(50);
+});
+
+test('drain: running jobs finish within the deadline; the rest are cancelled and handed back, and another worker runs them', async () => {
+  const base = snapshot();
+  const q = createQueue<string>({ name: 'drain' });
+  const runs: string[] = [];
+  const causes: unknown[] = [];
+  const handler = async (ctx: Context, j: string): Promise<void> => {
+    runs.push(j);
+    await sleep(ctx, j.startsWith('fast') ? 10 : 5_000).catch((e) => {
+      causes.push(cause(ctx));
+      throw e;
+    });
+  };
+  const w1 = q.work(background(), handler, { concurrency: 4 });
+  for (const j of ['fast1', 'fast2', 'slow1', 'slow2', 'waiting'])
+    await q.enqueue(background(), j, { id: j });
+  await until(() => runs.length === 4);
+  const report = await w1.drain(100);
+  assert.deepEqual([...report.completed].sort(), ['fast1', 'fast2']);
+  assert.deepEqual([...report.cancelled].sort(), ['slow1', 'slow2']);
+  assert.deepEqual([...report.handedBack].sort(), ['slow1', 'slow2']);
+  assert.deepEqual(report.ignoredCancel, []);
+  assert.ok(causes.every((c) => c instanceof DrainDeadlineError));
+  assert.equal(await q.depth(), 3, 'the two handed back and the one never started wait for the next worker');
+  assert.equal(w1.stats.failed, 0);
+  const done: string[] = [];
+  const w2 = q.work(background(), async (_c, j) => void done.push(j), { concurrency: 4 });
+  await until(() => done.length === 3);
+  assert.deepEqual([...done].sort(), ['slow1', 'slow2', 'waiting']);
+  await w2.drain(50);
+  await verifyNone({ baseline: base });
+});
+
+test('drain hands back a handler that ignores its context after graceMs, and discards its late result', async () => {
+  const q = createQueue<string>({ name: 'ignore' });
+  const late = gate();
+  let finished = false;
+  const w = q.work(
+    background(),
+    async () => {
+      await late.promise;
+      finished = true;
+    },
+    { concurrency: 1 },
+  );
+  await q.enqueue(background(), 'stubborn', { id: 'stubborn' });
+  await until(() => w.running === 1);
+  const t0 = Date.now();
+  const report = await w.drain(20, { graceMs: 30 });
+  assert.ok(Date.now() - t0 < 1000);
+  assert.deepEqual(report.ignoredCancel, ['stubborn']);
+  assert.deepEqual(report.handedBack, ['stubborn']);
+  late.open();
+  await tick();
+  assert.ok(finished);
+  assert.equal(w.stats.completed, 0, 'the late success is not recorded');
+  assert.equal(await q.depth(), 1);
+});
+
+test("the worker's own context ending hands running jobs back (not a failure) and resolves done", async () => {
+  const q = createQueue<string>({ name: 'worker-ctx' });
+  const [ctx, cancel] = withCancel(background());
+  const w = q.work(ctx, (c) => sleep(c, 10_000), { concurrency: 2, retries: 3 });
+  await q.enqueue(background(), 'a');
+  await until(() => w.running === 1);
+  cancel();
+  await w.done;
+  assert.equal(w.stats.handedBack, 1);
+  assert.equal(w.stats.failed, 0);
+  assert.equal(await q.depth(), 1);
+});
+
+test('events: start, finish, retry, dead-letter, cancel and depth, as frozen payloads', async () => {
+  const got: Record<string, object[]> = {};
+  const names = ['enqueue', 'start', 'finish', 'retry', 'dead-letter', 'cancel', 'depth'];
+  const subs = names.map((n) => {
+    const fn = (m: unknown): void => {
+      if ((m as { queue: string }).queue === 'events') (got[n] ??= []).push(m as object);
+    };
+    diagnostics_channel.subscribe(`leash:queue:${n}`, fn);
+    return () => diagnostics_channel.unsubscribe(`leash:queue:${n}`, fn);
+  });
+  try {
+    const q = createQueue<string>({ name: 'events' });
+    const w = q.work(
+      background(),
+      async (ctx, j) => {
+        if (j === 'bad') throw new Error('bad');
+        if (j === 'hang') await sleep(ctx, 10_000);
+      },
+      { concurrency: 2, retries: 1, backoff: constantBackoff(1) },
+    );
+    await q.enqueue(background(), 'ok', { id: 'ok' });
+    await q.enqueue(background(), 'bad', { id: 'bad' });
+    await q.enqueue(background(), 'hang', { id: 'hang' });
+    await until(() => w.running === 1 && w.stats.deadLettered === 1);
+    await q.cancel('hang');
+    await until(() => w.stats.cancelled === 1);
+    await w.drain(50);
+    for (const n of names) assert.ok((got[n]?.length ?? 0) > 0, `${n} published`);
+    for (const list of Object.values(got)) for (const m of list) assert.ok(Object.isFrozen(m));
+    const outcomes = (got.finish as QueueFinishEvent[]).map((f) => `${f.id}:${f.outcome}`).sort();
+    assert.deepEqual(outcomes, ['bad:failed', 'bad:failed', 'hang:cancelled', 'ok:completed']);
+  } finally {
+    for (const u of subs) u();
+  }
+});
+
+test('a handler that throws synchronously or returns a non-promise is handled', async () => {
+  const q = createQueue<string>({ name: 'sync' });
+  const w = q.work(
+    background(),
+    ((_c: Context, j: string) => {
+      if (j === 'throw') throw new Error('sync');
+      return undefined;
+    }) as unknown as (c: Context, j: string) => Promise<void>,
+    { concurrency: 1 },
+  );
+  await q.enqueue(background(), 'throw');
+  await q.enqueue(background(), 'plain');
+  await until(() => w.stats.completed === 1 && w.stats.deadLettered === 1);
+  await w.drain(10);
+});
+
+test('bad input gets LEASH_ERR_INVALID_ARG with a message that says what to do', async () => {
+  const code = { code: 'LEASH_ERR_INVALID_ARG' };
+  assert.throws(() => createQueue({ name: '' }), code);
+  assert.throws(() => createQueue({ name: 'a{b}' }), /hash|\{ \}/);
+  assert.throws(() => createQueue({ name: 'q', backnd: 1 } as never), /did you mean "backend"/);
+  assert.throws(
+    () => createQueue({ name: 'q', backend: {} as never }),
+    /memoryBackend\(\) or redisStreams\(\)/,
+  );
+  assert.throws(() => memoryBackend({ capacity: 0 }), code);
+  const q = createQueue<number>({ name: 'bad' });
+  await assert.rejects(q.enqueue(background(), 1, { deadlineMs: -1 }), code);
+  await assert.rejects(q.enqueue(background(), 1, { delay: 5 } as never), /did you mean "delayMs"/);
+  await assert.rejects(q.enqueue(background(), 1, { delayMs: 100, deadlineMs: 50 }), /could never run/);
+  await assert.rejects(q.enqueue(background(), 1, { id: '' }), code);
+  await assert.rejects(q.enqueue({} as never, 1), code);
+  assert.throws(() => q.work(background(), async () => {}, { concurrency: 0 }), code);
+  assert.throws(
+    () => q.work(background(), async () => {}, { concurency: 2 } as never),
+    /did you mean "concurrency"/,
+  );
+  assert.throws(
+    () => q.work(background(), async () => {}, { concurrency: 1, backoff: 5 } as never),
+    /constantBackoff/,
+  );
+  await assert.rejects(q.cancel(''), code);
+  await q.close();
+  await assert.rejects(q.enqueue(background(), 1), QueueClosedError);
+  assert.throws(() => q.work(background(), async () => {}, { concurrency: 1 }), QueueClosedError);
+});
+
+test('close() rejects waiting enqueues and drains live workers', async () => {
+  const q = createQueue<number>({ name: 'close', backend: memoryBackend({ capacity: 1 }) });
+  await q.enqueue(background(), 1);
+  const waiting = q.enqueue(background(), 2);
+  await q.close();
+  await assert.rejects(waiting, QueueClosedError);
+});
+
+// The model: every accepted job ends exactly once as completed, cancelled or dead, or is still
+// waiting; none completes twice; no interleaving of enqueue, cancel, drain and failure loses one.
+test('fast-check: no interleaving of enqueue, cancel, drain and worker failure loses or duplicates a job', async () => {
+  const op = fc.oneof(
+    fc.record({ t: fc.constant('enqueue' as const), fail: fc.boolean(), slow: fc.boolean() }),
+    fc.record({ t: fc.constant('cancel' as const), pick: fc.nat(50) }),
+    fc.record({ t: fc.constant('drain' as const), ms: fc.integer({ min: 0, max: 5 }) }),
+    fc.record({ t: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 3 }) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(op, { minLength: 1, maxLength: 40 }),
+      fc.integer({ min: 1, max: 4 }),
+      async (ops, concurrency) => {
+        const q = createQueue<{ fail: boolean; slow: boolean }>({
+          name: 'model',
+          backend: memoryBackend({ capacity: 1000 }),
+        });
+        const completed = new Map<string, number>();
+        const handler = async (
+          ctx: Context,
+          j: { fail: boolean; slow: boolean },
+          id: string,
+        ): Promise<void> => {
+          if (j.slow) await sleep(ctx, 3);
+          if (j.fail) throw new Error('fail');
+          completed.set(id, (completed.get(id) ?? 0) + 1);
+        };
+        const ids: string[] = [];
+        const cancelled = new Set<string>();
+        let n = 0;
+        // The id of each job object, known before any worker can start it.
+        const byId = new Map<object, string>();
+        const start = () => ({
+          w: q.work(background(), (ctx, j) => handler(ctx, j, byId.get(j) as string), {
+            concurrency,
+            retries: 1,
+            backoff: constantBackoff(0),
+          }),
+        });
+        const jobs = new Map<string, { fail: boolean; slow: boolean }>();
+        let cur = start();
+        const bind = (id: string, j: object) => byId.set(j, id);
+        for (const o of ops) {
+          if (o.t === 'enqueue') {
+            const id = `j${n++}`;
+            const j = { fail: o.fail, slow: o.slow };
+            jobs.set(id, j);
+            bind(id, j);
+            ids.push(id);
+            await q.enqueue(background(), j, { id });
+          } else if (o.t === 'cancel' && ids.length > 0) {
+            const id = ids[o.pick % ids.length] as string;
+            if (await q.cancel(id)) cancelled.add(id);
+          } else if (o.t === 'drain') {
+            await cur.w.drain(o.ms, { graceMs: 50 });
+            cur = start();
+          } else if (o.t === 'wait') await sleep(background(), o.ms);
+        }
+        // Let everything left finish.
+        const end = Date.now() + 2000;
+        while ((await q.depth()) > 0 || cur.w.running > 0) {
+          if (Date.now() > end) throw new Error('jobs left behind');
+          await sleep(background(), 2);
+        }
+        await cur.w.drain(100);
+        const dead = new Set((await q.deadLetters(10_000)).map((d) => d.id));
+        for (const id of ids) {
+          const c = completed.get(id) ?? 0;
+          assert.ok(c <= 1, `${id} completed ${c} times`);
+          const fates =
+            (c === 1 ? 1 : 0) +
+            (dead.has(id) ? 1 : 0) +
+            (cancelled.has(id) && c === 0 && !dead.has(id) ? 1 : 0);
+          assert.equal(
+            fates,
+            1,
+            `${id} ended exactly once (completed ${c}, dead ${dead.has(id)}, cancelled ${cancelled.has(id)})`,
+          );
+          if (jobs.get(id)?.fail && !cancelled.has(id))
+            assert.ok(dead.has(id), `${id} failed every attempt and is dead-lettered`);
+        }
+        await q.close();
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
