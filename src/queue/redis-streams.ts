@@ -399,9 +399,12 @@ class RedisConsumer implements Consumer {
 
   async #blockingRead(ctx: Context, max: number, waitMs: number): Promise<[string, string][]> {
     const b = this.#b;
-    this.#blocking ??= b.cfg.redis.duplicate();
+    if (this.#blocking === undefined) {
+      this.#blocking = b.cfg.redis.duplicate();
+      // Its errors reach the pending read; ioredis reconnects on its own.
+      this.#blocking.on('error', () => {});
+    }
     const conn = this.#blocking;
-    conn.on('error', () => {});
     // The worker stopping ends the read at once: the connection is dropped (it is ours alone).
     const stop = afterFunc(ctx, () => conn.disconnect());
     try {

@@ -1,0 +1,318 @@
+// leashjs/queue on real Redis, and again on a 3-node Redis Cluster the test starts: a worker
+// killed with SIGKILL mid-job, cancel from a third process, drain under load, a burst of jobs
+// through four worker processes, and the bookkeeping (idempotent ids, delays, retries, dead
+// letters). Skipped, loudly, when Redis does not answer (LEASH_TEST_REDIS=0).
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Cluster, Redis } from 'ioredis';
+import { background, type Context, sleep } from 'leashjs';
+import { snapshot, verifyNone } from 'leashjs/leak';
+import { createQueue, type Queue, redisStreams } from 'leashjs/queue';
+import { constantBackoff } from 'leashjs/resilience';
+import { type LocalCluster, startCluster } from '../resilience/redis-cluster.js';
+import { connect } from './fixtures/redis.js';
+
+const skip = process.env.LEASH_TEST_REDIS === '0' ? 'Redis is not available (LEASH_TEST_REDIS=0)' : false;
+const BURST = Number(process.env.LEASH_QUEUE_BURST ?? 100_000);
+const fixture = (f: string): string => fileURLToPath(new URL(`./fixtures/${f}`, import.meta.url));
+
+interface Child {
+  proc: ChildProcess;
+  line(match: (l: string) => boolean, ms?: number): Promise<string>;
+  exited: Promise<number | null>;
+}
+
+function child(file: string, env: Record<string, string>): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', fixture(file)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines: string[] = [];
+  const waiters: (() => void)[] = [];
+  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => {
+    lines.push(l);
+    for (const w of waiters.splice(0)) w();
+  });
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return {
+    proc,
+    exited,
+    async line(match, ms = 20_000) {
+      const end = Date.now() + ms;
+      for (;;) {
+        const found = lines.find(match);
+        if (found !== undefined) return found;
+        if (Date.now() > end)
+          throw new Error(`${file}: no line matching in ${ms} ms; got ${JSON.stringify(lines)}`);
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 50);
+        });
+      }
+    },
+  };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`not met in ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const targets: { name: string; cluster: boolean }[] = [
+  { name: 'Redis', cluster: false },
+  { name: 'a 3-node Redis Cluster started by the test', cluster: true },
+];
+
+for (const target of targets) {
+  describe(`leashjs/queue on ${target.name}`, { skip, timeout: 600_000 }, () => {
+    let cluster: LocalCluster | undefined;
+    let spec = '6379';
+    let redis: Redis | Cluster;
+    const queues: string[] = [];
+
+    before(async () => {
+      if (target.cluster) {
+        cluster = await startCluster(3);
+        spec = `cluster:${cluster.ports.join(',')}`;
+      }
+      redis = connect(spec);
+      // Connected before any test takes a baseline of what is alive.
+      for (let i = 0; i < 4; i++) await redis.ping();
+    });
+
+    after(async () => {
+      for (const name of queues) {
+        const k = `leash:queue:{${name}}`;
+        await redis.del(k, `${k}:delayed`, `${k}:dead`, `${k}:done`, `${k}:started`, `${k}:ended`);
+      }
+      await redis.quit();
+      await cluster?.stop();
+    });
+
+    const newQueue = <J>(opts?: { visibilityMs?: number }): Queue<J> => {
+      const name = `t-${randomUUID().slice(0, 8)}`;
+      queues.push(name);
+      return createQueue<J>({
+        name,
+        backend: redisStreams({ redis, blockMs: 100, retainMs: 600_000, ...opts }),
+      });
+    };
+
+    test('ids are idempotent even after the job finished; delayed jobs wait; failures retry, then reach the dead-letter stream', async () => {
+      // Its own client, so that the leak check at the end covers every connection the queue opened.
+      const base = snapshot();
+      const own = connect(spec);
+      const name = `t-${randomUUID().slice(0, 8)}`;
+      queues.push(name);
+      const q = createQueue<{ n: number; fail?: boolean }>({
+        name,
+        backend: redisStreams({ redis: own, blockMs: 100, retainMs: 600_000 }),
+      });
+      const runs: number[] = [];
+      const startedAt = new Map<number, number>();
+      const w = q.work(
+        background(),
+        async (_ctx, job) => {
+          runs.push(job.n);
+          startedAt.set(job.n, Date.now());
+          if (job.fail) throw Object.assign(new Error('always fails'), { code: 'E_FAIL' });
+        },
+        { concurrency: 4, retries: 2, backoff: constantBackoff(20) },
+      );
+      assert.equal(await q.enqueue(background(), { n: 1 }, { id: 'one' }), 'one');
+      await until(() => runs.includes(1), 5000, 'job 1 ran');
+      assert.equal(await q.enqueue(background(), { n: 1 }, { id: 'one' }), 'one');
+      const t0 = Date.now();
+      await q.enqueue(background(), { n: 2 }, { delayMs: 300 });
+      await q.enqueue(background(), { n: 3, fail: true }, { id: 'bad' });
+      await until(
+        () => runs.includes(2) && w.stats.deadLettered === 1,
+        5000,
+        'delayed ran and bad dead-lettered',
+      );
+      assert.ok((startedAt.get(2) as number) - t0 >= 295, 'the delayed job waited');
+      assert.equal(runs.filter((n) => n === 1).length, 1, 'the duplicate id did not run again');
+      assert.equal(runs.filter((n) => n === 3).length, 3, 'one attempt and two retries');
+      const [dead] = await q.deadLetters();
+      assert.equal(dead?.id, 'bad');
+      assert.deepEqual(dead?.data, { n: 3, fail: true });
+      assert.equal(dead?.attempts, 3);
+      assert.deepEqual(dead?.error, { name: 'Error', message: 'always fails', code: 'E_FAIL' });
+      assert.equal(await q.depth(), 0);
+      await w.drain(500);
+      await q.close();
+      await own.quit();
+      // ioredis's Cluster leaves its own listeners on its internal ConnectionPool after quit(): they go
+      // with the client object, and hold no socket or timer.
+      await verifyNone({ baseline: base, timeoutMs: 3000, ignore: [{ type: /ConnectionPool/ }] });
+    });
+
+    test('a job that cannot be stored as JSON is refused with LEASH_ERR_INVALID_ARG', async () => {
+      const q = newQueue<unknown>();
+      await assert.rejects(q.enqueue(background(), { big: 1n }), { code: 'LEASH_ERR_INVALID_ARG' });
+      await q.close();
+    });
+
+    test('a worker killed with SIGKILL mid-job: its job is reclaimed after the visibility timeout and completed once', async () => {
+      const q = newQueue<{ n: number }>({ visibilityMs: 400 });
+      const c = child('worker.ts', {
+        LEASH_QUEUE_REDIS: spec,
+        QUEUE: q.name,
+        MODE: 'hang',
+        VIS: '400',
+        CONCURRENCY: '1',
+      });
+      await c.line((l) => l === 'ready');
+      await q.enqueue(background(), { n: 7 }, { id: 'victim' });
+      await c.line((l) => l === 'started 7');
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      const done: { n: number; attempt: number }[] = [];
+      let attempts = 0;
+      const w = q.work(
+        background(),
+        async (_ctx, job) => {
+          attempts++;
+          done.push({ n: job.n, attempt: attempts });
+        },
+        { concurrency: 2 },
+      );
+      await until(() => done.length === 1, 10_000, 'the job was reclaimed');
+      await sleep(background(), 600);
+      assert.deepEqual(
+        done.map((d) => d.n),
+        [7],
+        'completed once',
+      );
+      assert.equal(await q.cancel('victim'), false, 'finished');
+      await w.drain(500);
+      await q.close();
+    });
+
+    test('cancel from a third process ends a running job within 100 ms, and it is not retried', async () => {
+      const q = newQueue<{ n: number }>();
+      const key = `leash:queue:{${q.name}}`;
+      const worker = child('worker.ts', {
+        LEASH_QUEUE_REDIS: spec,
+        QUEUE: q.name,
+        MODE: 'hang',
+        CONCURRENCY: '2',
+      });
+      await worker.line((l) => l === 'ready');
+      await q.enqueue(background(), { n: 1 }, { id: 'job-1' });
+      await worker.line((l) => l === 'started 1');
+      await sleep(background(), 100); // the worker's cancel subscription is in place long before this
+      const canceller = child('cancel.ts', { LEASH_QUEUE_REDIS: spec, QUEUE: q.name, JOB: 'job-1' });
+      const asked = JSON.parse(await canceller.line((l) => l.startsWith('{'))) as {
+        at: number;
+        found: boolean;
+      };
+      assert.equal(asked.found, true);
+      await until(async () => (await redis.llen(`${key}:ended`)) === 1, 5000, 'the handler ended');
+      const ended = JSON.parse((await redis.lindex(`${key}:ended`, 0)) as string) as {
+        at: number;
+        cause: string;
+      };
+      assert.equal(ended.cause, 'LEASH_ERR_JOB_CANCELLED');
+      const ms = ended.at - asked.at;
+      assert.ok(ms < 100, `the running job ended ${ms} ms after the cancel`);
+      await sleep(background(), 300);
+      assert.equal(await redis.llen(`${key}:started`), 1, 'not retried');
+      assert.equal(await redis.hget(`${key}:job:job-1`, 's'), 'cancelled');
+      worker.proc.kill('SIGTERM');
+      const report = JSON.parse(await worker.line((l) => l.startsWith('{"report"'))) as {
+        stats: { cancelled: number };
+      };
+      assert.equal(report.stats.cancelled, 1);
+      assert.equal(await worker.exited, 0);
+      await canceller.exited;
+      await q.close();
+    });
+
+    test('drain under load loses nothing: handed-back jobs run once more elsewhere, every job completes exactly once', async () => {
+      const q1 = newQueue<{ n: number }>();
+      const q2 = createQueue<{ n: number }>({
+        name: q1.name,
+        backend: redisStreams({ redis, blockMs: 100 }),
+      });
+      const N = 3000;
+      const starts = new Map<number, number>();
+      const completions = new Map<number, number>();
+      const handler = async (ctx: Context, job: { n: number }): Promise<void> => {
+        starts.set(job.n, (starts.get(job.n) ?? 0) + 1);
+        await sleep(ctx, 1 + (job.n % 10));
+        completions.set(job.n, (completions.get(job.n) ?? 0) + 1);
+      };
+      const w1 = q1.work(background(), handler, { concurrency: 16 });
+      const w2 = q2.work(background(), handler, { concurrency: 16 });
+      for (let i = 0; i < N; i += 500)
+        await Promise.all(
+          Array.from({ length: Math.min(500, N - i) }, (_, k) =>
+            q1.enqueue(background(), { n: i + k }, { id: `j${i + k}` }),
+          ),
+        );
+      await until(() => completions.size >= N / 3, 30_000, 'a third done');
+      const report = await w1.drain(3);
+      await until(() => completions.size === N, 60_000, `all ${N} completed (have ${completions.size})`);
+      await sleep(background(), 200);
+      for (let n = 0; n < N; n++) assert.equal(completions.get(n), 1, `job ${n} completed exactly once`);
+      const handedBack = new Set(report.handedBack);
+      for (const [n, s] of starts) {
+        if (s > 1) assert.ok(handedBack.has(`j${n}`), `job ${n} started ${s} times but was not handed back`);
+        assert.ok(s <= 2);
+      }
+      assert.ok(report.completed.length + report.handedBack.length > 0);
+      assert.deepEqual(await q1.deadLetters(), []);
+      assert.equal(await q1.depth(), 0);
+      await w2.drain(1000);
+      await q1.close();
+      await q2.close();
+    });
+
+    test(`a burst of ${BURST} jobs through 4 worker processes: all complete, none twice`, {
+      timeout: 300_000,
+    }, async () => {
+      const q = newQueue<{ n: number }>();
+      const key = `leash:queue:{${q.name}}`;
+      const workers = Array.from({ length: 4 }, () =>
+        child('worker.ts', { LEASH_QUEUE_REDIS: spec, QUEUE: q.name, MODE: 'count', CONCURRENCY: '32' }),
+      );
+      for (const w of workers) await w.line((l) => l === 'ready');
+      const t0 = Date.now();
+      for (let i = 0; i < BURST; i += 1000)
+        await Promise.all(
+          Array.from({ length: Math.min(1000, BURST - i) }, (_, k) => q.enqueue(background(), { n: i + k })),
+        );
+      const enqueuedMs = Date.now() - t0;
+      await until(async () => (await redis.hlen(`${key}:done`)) === BURST, 240_000, 'all completed');
+      const doneMs = Date.now() - t0;
+      const counts = await redis.hvals(`${key}:done`);
+      assert.equal(counts.length, BURST);
+      assert.ok(
+        counts.every((c) => c === '1'),
+        'none twice',
+      );
+      let completed = 0;
+      for (const w of workers) {
+        w.proc.kill('SIGTERM');
+        const r = JSON.parse(await w.line((l) => l.startsWith('{"report"'))) as {
+          stats: { completed: number; storeErrors: number };
+        };
+        completed += r.stats.completed;
+        assert.equal(r.stats.storeErrors, 0);
+        assert.equal(await w.exited, 0);
+      }
+      assert.equal(completed, BURST);
+      assert.equal(await q.depth(), 0);
+      console.log(`# ${target.name}: ${BURST} jobs enqueued in ${enqueuedMs} ms, all done in ${doneMs} ms`);
+      await q.close();
+    });
+  });
+}
