@@ -124,11 +124,10 @@ export class MemoryBinding implements Binding {
     });
   }
 
-  /** enqueueSync is enqueue without waiting: false when there is no room or the id is known. */
-  tryEnqueue(job: NewJob): boolean {
-    if (this.#closed) throw new QueueClosedError(this.#queue, 'enqueue');
-    if (this.#jobs.has(job.id) || this.#waiting() >= this.#capacity || this.#roomWaiters.length > 0)
-      return false;
+  tryEnqueue(ctx: Context, job: NewJob): boolean | undefined {
+    if (this.#closed || ctx.err !== undefined) return undefined;
+    if (this.#jobs.has(job.id)) return false;
+    if (this.#waiting() >= this.#capacity || this.#roomWaiters.length > 0) return undefined;
     this.#add(job);
     return true;
   }
@@ -194,7 +193,7 @@ export class MemoryBinding implements Binding {
   }
 
   take(max: number): Delivery[] {
-    this.#promoteDue(Date.now());
+    if (this.#delayedCount > 0) this.#promoteDue(Date.now());
     const out: Delivery[] = [];
     while (out.length < max) {
       const j = this.#ready.shift();

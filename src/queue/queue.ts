@@ -101,7 +101,7 @@ export function createQueue<J>(options: QueueOptions): Queue<J> {
     );
   const onStoreError = readOption(o, 'onStoreError', where);
   if (onStoreError !== undefined) assertFunction(onStoreError, where, 'onStoreError');
-  return new QueueImpl<J>(name, backend.bind(name), onStoreError ?? warnStoreError);
+  return new QueueImpl<J>(name, backend.kind, backend.bind(name), onStoreError ?? warnStoreError);
 }
 
 let defaultBackendFactory: (() => Backend) | undefined;
@@ -133,15 +133,32 @@ class QueueImpl<J> implements Queue<J> {
   readonly #b: Binding;
   readonly #onStoreError: (err: unknown) => void;
   readonly #workers = new Set<Worker>();
+  readonly #kind: 'memory' | 'redis';
+  readonly #idPrefix = `${randomUUID().slice(0, 8)}-`;
+  #idCounter = 0;
   #closed = false;
 
-  constructor(name: string, binding: Binding, onStoreError: (err: unknown) => void) {
+  constructor(
+    name: string,
+    kind: 'memory' | 'redis',
+    binding: Binding,
+    onStoreError: (err: unknown) => void,
+  ) {
     this.name = name;
+    this.#kind = kind;
     this.#b = binding;
     this.#onStoreError = onStoreError;
   }
 
-  async enqueue(ctx: Context, job: J, opts?: EnqueueOptions): Promise<string> {
+  enqueue(ctx: Context, job: J, opts?: EnqueueOptions): Promise<string> {
+    try {
+      return this.#enqueue(ctx, job, opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #enqueue(ctx: Context, job: J, opts: EnqueueOptions | undefined): Promise<string> {
     const where = 'queue.enqueue(ctx, job, opts)';
     assertContext(ctx, where);
     let id: string | undefined;
@@ -168,15 +185,33 @@ class QueueImpl<J> implements Queue<J> {
           `${where}: delayMs (${delayMs}) must be shorter than deadlineMs (${deadlineMs}), or the job could never run`,
         );
     }
-    if (this.#closed) throw new QueueClosedError(this.name, 'enqueue');
-    id ??= randomUUID();
-    const added = await this.#b.enqueue(ctx, { id, data: job, deadline, runAt, enqueuedAt: now });
-    if (added) {
-      const depth = this.#b.depthNow?.() ?? -1;
-      publish(enqueueChannel, () => ({ queue: this.name, id: id as string, depth }));
-      if (depth >= 0) publish(depthChannel, () => ({ queue: this.name, depth }));
+    if (this.#closed) return Promise.reject(new QueueClosedError(this.name, 'enqueue'));
+    id ??= this.#newId();
+    const record = { id, data: job, deadline, runAt, enqueuedAt: now };
+    // The memory backend stores at once when there is room: no promise but the one returned.
+    const stored = this.#b.tryEnqueue?.(ctx, record);
+    if (stored !== undefined) {
+      if (stored) this.#enqueued(id);
+      return Promise.resolve(id);
     }
-    return id;
+    return this.#b.enqueue(ctx, record).then((added) => {
+      if (added) this.#enqueued(id as string);
+      return id as string;
+    });
+  }
+
+  #enqueued(id: string): void {
+    if (!enqueueChannel.hasSubscribers && !depthChannel.hasSubscribers) return;
+    const depth = this.#b.depthNow?.() ?? -1;
+    publish(enqueueChannel, () => ({ queue: this.name, id, depth }));
+    if (depth >= 0) publish(depthChannel, () => ({ queue: this.name, depth }));
+  }
+
+  // Ids made here are unique in this process for a memory queue (a random prefix and a counter:
+  // cheaper than a UUID per job) and everywhere for a Redis queue (a UUID).
+  #newId(): string {
+    if (this.#kind === 'redis') return randomUUID();
+    return `${this.#idPrefix}${(++this.#idCounter).toString(36)}`;
   }
 
   async cancel(id: string, reason?: unknown): Promise<boolean> {

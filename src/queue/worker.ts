@@ -361,8 +361,16 @@ export class Worker {
     this.#running.delete(d.id);
     r.cancel();
     r.cancelDeadline?.();
-    const runMs = Date.now() - r.startedAt;
-    publish(finishChannel, () => ({ queue: this.#queue, id: d.id, attempt: d.attempt, outcome, runMs }));
+    if (finishChannel.hasSubscribers)
+      finishChannel.publish(
+        Object.freeze({
+          queue: this.#queue,
+          id: d.id,
+          attempt: d.attempt,
+          outcome,
+          runMs: Date.now() - r.startedAt,
+        }),
+      );
     this.#wakeSlot();
     if (this.#running.size === 0) {
       drain?.wake?.();

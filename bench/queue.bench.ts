@@ -1,0 +1,318 @@
+// leashjs/queue beside BullMQ, against the same Redis, in the same process and run; and the memory
+// backend alone. Run: in bench/: npm run queue   (needs Redis at 127.0.0.1:6379; REDIS=0 runs the
+// memory table only). The leash cases import the source (src/queue) through tsx.
+//
+// Throughput is wall clock (the work is split between this process and Redis, so CPU time of one
+// process says little); rounds are interleaved (leash, BullMQ, leash, ...) and the median round is
+// reported with its spread. Goals (issue 14): enqueue at least BullMQ's add and addBulk rates;
+// process at least 3x BullMQ's at concurrency 16; p99 enqueue-to-start reported beside BullMQ's;
+// the memory backend at least 1M jobs/s through one worker.
+import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { background } from 'leashjs';
+import { createQueue, memoryBackend, redisStreams } from 'leashjs/queue';
+import { median } from './harness.js';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const JOBS = Number(process.env.JOBS ?? 5000);
+const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
+let seq = 0;
+
+interface Row {
+  name: string;
+  rates: number[];
+}
+
+function report(title: string, rows: Row[], ref?: string, goal?: { x: number; of: string }): void {
+  console.log(`\n## ${title}`);
+  const med = new Map(rows.map((r) => [r.name, median(r.rates)]));
+  for (const r of rows) {
+    const m = med.get(r.name) as number;
+    const spread = `[${Math.min(...r.rates).toFixed(0)}..${Math.max(...r.rates).toFixed(0)}]`;
+    let note = '';
+    if (ref !== undefined && r.name !== ref) {
+      const x = m / (med.get(ref) as number);
+      note = `  ${x.toFixed(2)}x ${ref}`;
+      if (goal !== undefined && r.name === goal.of)
+        note += ` (goal >= ${goal.x}x: ${x >= goal.x ? 'met' : 'MISSED'})`;
+    }
+    console.log(`${r.name.padEnd(52)} ${m.toFixed(0).padStart(9)} jobs/s ${spread}${note}`);
+  }
+}
+
+async function cleanup(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+async function leashEnqueue(redis: Redis, n: number, batch: number): Promise<number> {
+  const name = `bench-${process.pid}-${seq++}`;
+  const q = createQueue<{ i: number }>({ name, backend: redisStreams({ redis }) });
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += batch)
+    if (batch === 1) await q.enqueue(background(), { i });
+    else await Promise.all(Array.from({ length: batch }, (_, k) => q.enqueue(background(), { i: i + k })));
+  const rate = n / ((performance.now() - t0) / 1000);
+  await q.close();
+  await cleanup(redis, `leash:queue:{${name}}*`);
+  return rate;
+}
+
+async function bullEnqueue(redis: Redis, n: number, batch: number): Promise<number> {
+  const name = `bench-${process.pid}-${seq++}`;
+  const q = new BullQueue(name, { connection });
+  await q.waitUntilReady();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += batch)
+    if (batch === 1) await q.add('j', { i }, { removeOnComplete: true });
+    else
+      await q.addBulk(
+        Array.from({ length: batch }, (_, k) => ({
+          name: 'j',
+          data: { i: i + k },
+          opts: { removeOnComplete: true },
+        })),
+      );
+  const rate = n / ((performance.now() - t0) / 1000);
+  await q.obliterate({ force: true });
+  await q.close();
+  await cleanup(redis, `bull:${name}*`);
+  return rate;
+}
+
+async function leashProcess(redis: Redis, n: number, concurrency: number): Promise<number> {
+  const name = `bench-${process.pid}-${seq++}`;
+  const q = createQueue<{ i: number }>({ name, backend: redisStreams({ redis, blockMs: 50 }) });
+  for (let i = 0; i < n; i += 500)
+    await Promise.all(Array.from({ length: 500 }, (_, k) => q.enqueue(background(), { i: i + k })));
+  let done = 0;
+  let finish!: () => void;
+  const all = new Promise<void>((r) => {
+    finish = r;
+  });
+  const t0 = performance.now();
+  const w = q.work(
+    background(),
+    async () => {
+      if (++done === n) finish();
+    },
+    { concurrency },
+  );
+  await all;
+  const rate = n / ((performance.now() - t0) / 1000);
+  await w.drain(1000);
+  await q.close();
+  await cleanup(redis, `leash:queue:{${name}}*`);
+  return rate;
+}
+
+async function bullProcess(redis: Redis, n: number, concurrency: number): Promise<number> {
+  const name = `bench-${process.pid}-${seq++}`;
+  const q = new BullQueue(name, { connection });
+  for (let i = 0; i < n; i += 500)
+    await q.addBulk(
+      Array.from({ length: 500 }, (_, k) => ({
+        name: 'j',
+        data: { i: i + k },
+        opts: { removeOnComplete: true },
+      })),
+    );
+  let done = 0;
+  let finish!: () => void;
+  const all = new Promise<void>((r) => {
+    finish = r;
+  });
+  const t0 = performance.now();
+  const w = new BullWorker(
+    name,
+    async () => {
+      if (++done === n) finish();
+    },
+    { connection, concurrency },
+  );
+  await all;
+  const rate = n / ((performance.now() - t0) / 1000);
+  await w.close();
+  await q.obliterate({ force: true });
+  await q.close();
+  await cleanup(redis, `bull:${name}*`);
+  return rate;
+}
+
+// Latency from enqueue to start at a steady arrival rate the worker can keep up with.
+async function leashLatency(redis: Redis, rate: number, ms: number): Promise<number[]> {
+  const name = `bench-${process.pid}-${seq++}`;
+  const q = createQueue<{ t: number }>({ name, backend: redisStreams({ redis, blockMs: 1000 }) });
+  const lat: number[] = [];
+  const w = q.work(
+    background(),
+    async (_c, j) => {
+      lat.push(performance.timeOrigin + performance.now() - j.t);
+    },
+    { concurrency: 16 },
+  );
+  await steady(rate, ms, () => q.enqueue(background(), { t: performance.timeOrigin + performance.now() }));
+  await new Promise((r) => setTimeout(r, 300));
+  await w.drain(1000);
+  await q.close();
+  await cleanup(redis, `leash:queue:{${name}}*`);
+  return lat;
+}
+
+async function bullLatency(redis: Redis, rate: number, ms: number): Promise<number[]> {
+  const name = `bench-${process.pid}-${seq++}`;
+  const q = new BullQueue(name, { connection });
+  const lat: number[] = [];
+  const w = new BullWorker(
+    name,
+    async (job) => {
+      lat.push(performance.timeOrigin + performance.now() - (job.data as { t: number }).t);
+    },
+    { connection, concurrency: 16 },
+  );
+  await w.waitUntilReady();
+  await steady(rate, ms, () =>
+    q.add('j', { t: performance.timeOrigin + performance.now() }, { removeOnComplete: true }),
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  await w.close();
+  await q.obliterate({ force: true });
+  await q.close();
+  await cleanup(redis, `bull:${name}*`);
+  return lat;
+}
+
+async function steady(rate: number, ms: number, send: () => Promise<unknown>): Promise<void> {
+  const start = performance.now();
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; ; i++) {
+    const at = start + (i * 1000) / rate;
+    if (at - start > ms) break;
+    const wait = at - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(send());
+  }
+  await Promise.all(pending);
+}
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN;
+}
+
+async function memory(): Promise<void> {
+  const N = Number(process.env.MEM_JOBS ?? 1_000_000);
+  const rows: Row[] = [
+    { name: 'memory: enqueue N, then one worker runs them (conc 1)', rates: [] },
+    { name: 'memory: producer and one worker at once (conc 64)', rates: [] },
+  ];
+  for (let round = 0; round < ROUNDS; round++) {
+    {
+      const q = createQueue<number>({ name: 'm', backend: memoryBackend({ capacity: N }) });
+      const ctx = background();
+      const t0 = performance.now();
+      for (let i = 0; i < N; i++) await q.enqueue(ctx, i);
+      let done = 0;
+      let finish!: () => void;
+      const all = new Promise<void>((r) => {
+        finish = r;
+      });
+      const w = q.work(
+        ctx,
+        async () => {
+          if (++done === N) finish();
+        },
+        { concurrency: 1 },
+      );
+      await all;
+      rows[0]?.rates.push(N / ((performance.now() - t0) / 1000));
+      await w.drain(100);
+    }
+    {
+      const q = createQueue<number>({ name: 'm2', backend: memoryBackend({ capacity: 1024 }) });
+      const ctx = background();
+      let done = 0;
+      let finish!: () => void;
+      const all = new Promise<void>((r) => {
+        finish = r;
+      });
+      const t0 = performance.now();
+      const w = q.work(
+        ctx,
+        async () => {
+          if (++done === N) finish();
+        },
+        { concurrency: 64 },
+      );
+      for (let i = 0; i < N; i++) await q.enqueue(ctx, i);
+      await all;
+      rows[1]?.rates.push(N / ((performance.now() - t0) / 1000));
+      await w.drain(100);
+    }
+  }
+  report(`memory backend, ${N} jobs, enqueue + run (goal >= 1M jobs/s through one worker)`, rows);
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `# leashjs/queue bench: Node ${process.version}, ${ROUNDS} rounds, ${JOBS} jobs per Redis case`,
+  );
+  await memory();
+  if (process.env.REDIS === '0') return;
+  const redis = new Redis(connection);
+  const add: Row[] = [
+    { name: 'BullMQ queue.add (awaited one at a time)', rates: [] },
+    { name: 'leash enqueue (awaited one at a time)', rates: [] },
+  ];
+  const bulk: Row[] = [
+    { name: 'BullMQ addBulk(50)', rates: [] },
+    { name: 'leash 50 enqueues at once', rates: [] },
+  ];
+  const proc: Row[] = [
+    { name: 'BullMQ Worker, concurrency 16', rates: [] },
+    { name: 'leash worker, concurrency 16', rates: [] },
+  ];
+  for (let r = 0; r < ROUNDS; r++) {
+    add[0]?.rates.push(await bullEnqueue(redis, JOBS / 5, 1));
+    add[1]?.rates.push(await leashEnqueue(redis, JOBS / 5, 1));
+    bulk[0]?.rates.push(await bullEnqueue(redis, JOBS, 50));
+    bulk[1]?.rates.push(await leashEnqueue(redis, JOBS, 50));
+    proc[0]?.rates.push(await bullProcess(redis, JOBS, 16));
+    proc[1]?.rates.push(await leashProcess(redis, JOBS, 16));
+  }
+  report(
+    'enqueue, one at a time (goal: at least BullMQ add)',
+    add,
+    'BullMQ queue.add (awaited one at a time)',
+    {
+      x: 1,
+      of: 'leash enqueue (awaited one at a time)',
+    },
+  );
+  report('enqueue, 50 at a time (goal: at least BullMQ addBulk)', bulk, 'BullMQ addBulk(50)', {
+    x: 1,
+    of: 'leash 50 enqueues at once',
+  });
+  report('process pre-filled jobs (goal: at least 3x BullMQ)', proc, 'BullMQ Worker, concurrency 16', {
+    x: 3,
+    of: 'leash worker, concurrency 16',
+  });
+  const rate = Number(process.env.RATE ?? 500);
+  const bl = await bullLatency(redis, rate, 3000);
+  const ll = await leashLatency(redis, rate, 3000);
+  console.log(`\n## enqueue-to-start latency at ${rate} jobs/s for 3 s (ms)`);
+  for (const [name, l] of [
+    ['BullMQ', bl],
+    ['leash', ll],
+  ] as const)
+    console.log(
+      `${name.padEnd(12)} p50 ${pct(l, 0.5).toFixed(2)}  p99 ${pct(l, 0.99).toFixed(2)}  max ${Math.max(...l).toFixed(2)}  (${l.length} jobs)`,
+    );
+  await redis.quit();
+}
+
+await main();
