@@ -8,6 +8,7 @@ import { abortable, afterFunc, type Context, sleep } from '../context/index.js';
 import { assertNumber, assertOptions, describe, invalidArg, readOption } from '../context/internal.js';
 import type { Backend, Binding, Consumer, DeadLetter, Delivery, NewJob } from './backend.js';
 import { describeReason, QueueClosedError, QueueStoreError } from './errors.js';
+import { depthChannel } from './events.js';
 import {
   CANCEL,
   DEPTH,
@@ -345,6 +346,7 @@ class RedisConsumer implements Consumer {
   readonly #active = new Map<string, string>(); // job id -> stream entry id
   #heartbeat: NodeJS.Timeout | undefined;
   #lastClaim = 0;
+  #lastDepth = 0;
   #claimCursor = '0-0';
   #ops: (string | number)[] = [];
   #opWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -363,6 +365,15 @@ class RedisConsumer implements Consumer {
     await b.ensureGroup();
     while (ctx.err === undefined && !this.#closed) {
       const now = Date.now();
+      if (depthChannel.hasSubscribers && now - this.#lastDepth >= 1000) {
+        this.#lastDepth = now;
+        b.depth().then(
+          (depth) => {
+            if (depthChannel.hasSubscribers) depthChannel.publish(Object.freeze({ queue: b.queue, depth }));
+          },
+          () => {},
+        );
+      }
       const claimIdle = now - this.#lastClaim >= visibilityMs / 2 ? visibilityMs : 0;
       if (claimIdle > 0) this.#lastClaim = now;
       const res = (await run(
