@@ -12,6 +12,20 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+// The callbacks given to page.evaluate run in the page; these are the DOM parts they use (the
+// project's type-check has no DOM library).
+interface PageElement {
+  readonly textContent: string | null;
+  readonly style: { readonly paddingLeft: string };
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): PageElement | null;
+}
+declare const document: {
+  readonly documentElement: PageElement;
+  querySelectorAll(selector: string): Iterable<PageElement> & { readonly length: number };
+};
+declare const window: object;
+
 const chromiumPath = process.env.LEASH_CHROMIUM || '/usr/bin/chromium';
 const haveChromium = process.env.LEASH_TEST_CHROMIUM !== '0' && existsSync(chromiumPath);
 const skip =
@@ -129,7 +143,7 @@ test('the dashboard in headless Chromium: task tree, leak line, flame graph, cha
     const tree = await page.evaluate(() =>
       [...document.querySelectorAll('#tasks-body tr .tree-name')].map((td) => ({
         name: td.textContent,
-        indent: Number.parseFloat((td as HTMLElement).style.paddingLeft || '0'),
+        indent: Number.parseFloat(td.style.paddingLeft || '0'),
       })),
     );
     const parentAt = tree.findIndex((t) => t.name === 'parent');
