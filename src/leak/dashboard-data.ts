@@ -1,8 +1,8 @@
 import { type FoldItem, foldLeaks, visibleFrames } from './fold-leaks.js';
 import { isLeashMachinery } from './ignore-rules.js';
-import { framesOf, groupLeaks, type LeakGroup, taskLeak, toLeak } from './leak.js';
+import { framesOf, groupLeaks, type Leak, type LeakGroup, taskLeak, toLeak } from './leak.js';
 import { parseStack } from './stack-frames.js';
-import { liveTasks } from './task-source.js';
+import { liveTasks, type TrackedTask } from './task-source.js';
 import { liveRecords, trackingMode } from './tracker.js';
 
 /** DashboardTask is one live task as the dashboard's tree shows it. */
@@ -50,41 +50,56 @@ export interface DashboardState {
 export function dashboardState(maxTasks: number): DashboardState {
   const now = Date.now();
   const items: FoldItem[] = [];
+  // Resources, promises and listeners first, as findLeaks orders them.
   for (const rec of liveRecords()) {
     const frames = framesOf(rec);
     if (isLeashMachinery(rec, frames)) continue;
     items.push({ leak: toLeak(rec, frames, now), rec, frames: visibleFrames(frames) });
   }
-  const tracked = liveTasks();
-  const created = new Map<number, string>();
+  // Tasks started at the same line under the same name fold alike, so only one of each kind goes
+  // through foldLeaks (its rule 3 compares every task with every promise: 10,000 workers from one
+  // line would cost 10,000 times as much for the same answer); the others copy its result.
+  const kinds = new Map<string, { leak: Leak; members: TrackedTask[] }>();
   let stacks = false;
-  for (const task of tracked) {
-    const leak = taskLeak(task, now);
-    created.set(task.info.id, leak.site);
+  for (const task of liveTasks()) {
+    const key = `${task.info.name}\n${task.info.stack ?? ''}`;
+    let kind = kinds.get(key);
+    if (kind === undefined) {
+      const leak = taskLeak(task, now);
+      kinds.set(key, (kind = { leak, members: [] }));
+      items.push({ leak, rec: undefined, frames: visibleFrames(parseStack(task.info.stack)) });
+    }
+    kind.members.push(task);
     if (task.info.stack !== undefined) stacks = true;
-    items.push({ leak, rec: undefined, frames: visibleFrames(parseStack(task.info.stack)) });
   }
   const folded = foldLeaks(items);
+  const foldedTasks = new Map<number | string, Leak>();
+  const all: Leak[] = [];
+  for (const leak of folded) {
+    if (leak.kind === 'task') foldedTasks.set(leak.id, leak);
+    else all.push(leak);
+  }
   const flame: FlameNode = { name: 'all', value: 0, children: [] };
   const tasks: DashboardTask[] = [];
-  for (const leak of folded) {
-    if (leak.kind !== 'task') continue;
-    const id = leak.id as number;
-    const site = created.get(id) ?? leak.site;
+  for (const { leak: first, members } of kinds.values()) {
+    const blocked = foldedTasks.get(first.id) ?? first;
     // Root first, as pprof draws it: the outermost caller, down to the blocked line, then the task.
-    const path = leak.stack.length > 0 ? [...leak.stack].reverse() : ['<no stack>'];
-    path.push(`${leak.type} [${leak.state}]`);
-    addPath(flame, path);
-    tasks.push({
-      id,
-      name: leak.type,
-      parentId: typeof leak.creatorId === 'number' ? leak.creatorId : undefined,
-      state: leak.state,
-      ageMs: leak.ageMs,
-      site,
-      blockedAt: leak.site !== site ? leak.site : undefined,
-      label: leak.label,
-    });
+    const path = blocked.stack.length > 0 ? [...blocked.stack].reverse() : ['<no stack>'];
+    for (const { info, label } of members) {
+      const ageMs = Math.max(0, now - info.startedAt);
+      all.push({ ...blocked, id: info.id, state: info.state, ageMs, creatorId: info.parentId, label });
+      addPath(flame, [...path, `${first.type} [${info.state}]`]);
+      tasks.push({
+        id: info.id,
+        name: first.type,
+        parentId: info.parentId,
+        state: info.state,
+        ageMs,
+        site: first.site,
+        blockedAt: blocked.site !== first.site ? blocked.site : undefined,
+        label,
+      });
+    }
   }
   tasks.sort((a, b) => a.id - b.id);
   return {
@@ -93,7 +108,7 @@ export function dashboardState(maxTasks: number): DashboardState {
     stacks,
     taskCount: tasks.length,
     tasks: tasks.slice(0, maxTasks),
-    groups: groupLeaks(folded).slice(0, 200),
+    groups: groupLeaks(all).slice(0, 200),
     flame,
   };
 }
