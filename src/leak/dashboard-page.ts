@@ -143,7 +143,9 @@ const SCRIPT = `
     var host = byId('charts');
     clear(host);
     var samples = data.samples;
-    byId('samples-note').textContent = samples.length + ' samples, one every ' + data.intervalMs + ' ms';
+    byId('samples-note').textContent = data.running
+      ? samples.length + ' samples, one every ' + data.intervalMs + ' ms'
+      : 'the sampler is stopped (the handler was closed)';
     var times = samples.map(function (s) { return s.t; });
     var states = [];
     samples.forEach(function (s) { Object.keys(s.states).forEach(function (k) { if (states.indexOf(k) < 0) states.push(k); }); });
