@@ -8,7 +8,7 @@
 //
 // Usage: node scripts/run-tests.mjs [file-or-folder ...]
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { join, relative } from 'node:path';
 
@@ -70,9 +70,15 @@ for (const s of services) {
   env[s.env] = up ? '1' : '0';
   if (!up) missing.push(s);
 }
-if (missing.length && process.env.CI === 'true') {
+// Chromium, for the dashboard's browser test (test/leak/dashboard-browser.test.ts).
+const chromium = process.env.LEASH_CHROMIUM || '/usr/bin/chromium';
+const chromiumHow = 'install it (apt-get install -y chromium) or set LEASH_CHROMIUM to its path';
+env.LEASH_TEST_CHROMIUM = existsSync(chromium) ? '1' : '0';
+if ((missing.length || env.LEASH_TEST_CHROMIUM === '0') && process.env.CI === 'true') {
   for (const s of missing)
     console.error(`FAIL: ${s.name} does not answer on 127.0.0.1:${s.port} and CI=true; ${s.how}.`);
+  if (env.LEASH_TEST_CHROMIUM === '0')
+    console.error(`FAIL: Chromium is not at ${chromium} and CI=true; ${chromiumHow}.`);
   process.exit(1);
 }
 
@@ -95,6 +101,11 @@ const result = spawnSync(
 for (const s of missing) {
   console.log(
     `\n!!! SKIPPED: the ${s.name} integration tests; nothing answers on 127.0.0.1:${s.port}. To enable them, ${s.how} and run npm test again.`,
+  );
+}
+if (env.LEASH_TEST_CHROMIUM === '0') {
+  console.log(
+    `\n!!! SKIPPED: the dashboard browser test; Chromium is not at ${chromium}. To enable it, ${chromiumHow} and run npm test again.`,
   );
 }
 process.exit(result.status ?? 1);

@@ -1,5 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
+import { dashboardState } from './dashboard-data.js';
+import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
+import { type Sampler, startSampler } from './dashboard-sampler.js';
 import { runInternal } from './labels.js';
 import { profile } from './profile.js';
 import { startTrace } from './trace-recorder.js';
@@ -14,9 +17,39 @@ export interface DebugHandlerOptions {
   maxConcurrentTraces?: number;
   /** Events one trace keeps (a ring buffer: the oldest go first). Minimum: 16. Default: 100,000 (about 13 MB of JSON). */
   maxTraceEvents?: number;
+  /**
+   * Serve the dashboard page at `<prefix>/` with its JSON at `<prefix>/dashboard/state` and
+   * `<prefix>/dashboard/samples`, and sample metrics in the background until `close()`. Default: false.
+   */
+  dashboard?: boolean;
+  /** With `dashboard`: how often the charts are sampled, in ms. Minimum: 100. Maximum: 60,000. Default: 1000. */
+  dashboardIntervalMs?: number;
+  /** With `dashboard`: samples kept (a ring buffer). Minimum: 2. Maximum: 100,000. Default: 300 (5 minutes at 1 s). */
+  dashboardSamples?: number;
 }
 
-const OPTIONS = ['prefix', 'maxTraceSeconds', 'maxConcurrentTraces', 'maxTraceEvents'];
+/**
+ * DebugHandler is what debugHandler returns: a node:http handler (and Express/Connect middleware)
+ * that returns whether it answered, with `close()` to stop the dashboard's sampler (a no-op without
+ * the dashboard; idempotent; the handler still serves its endpoints afterwards, the charts stop).
+ */
+export interface DebugHandler {
+  (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): boolean;
+  close(): void;
+}
+
+const OPTIONS = [
+  'prefix',
+  'maxTraceSeconds',
+  'maxConcurrentTraces',
+  'maxTraceEvents',
+  'dashboard',
+  'dashboardIntervalMs',
+  'dashboardSamples',
+];
+
+// Tasks the dashboard's state lists at most (the count says how many there are).
+const DASHBOARD_MAX_TASKS = 2000;
 
 // Traces recording now through any debugHandler (their hooks are process-wide, so the bound is
 // too), with when each ends (performance.now() ms) for Retry-After.
@@ -30,6 +63,12 @@ const running = new Set<{ endsAt: number }>();
  * - `GET /debug/leash/trace?seconds=N`: records a Chrome trace for N seconds (default 1, at most
  *   `maxTraceSeconds`) and sends it as JSON to open in Perfetto. At most `maxConcurrentTraces`
  *   run at once (others get 503 with Retry-After), each keeps at most `maxTraceEvents` events.
+ * - With `dashboard: true` only: `GET /debug/leash/` serves a self-contained page (no build step,
+ *   no CDN, strict Content-Security-Policy) showing the live tasks as a tree, everything alive
+ *   grouped by creation line, a flame graph of where tasks are blocked, a trace timeline and charts
+ *   of task counts and event-loop delay and utilisation per interval; it polls
+ *   `GET /debug/leash/dashboard/state` and `/dashboard/samples` (JSON). The samples come from an
+ *   unref'd timer started by debugHandler and stopped by `close()`.
  *
  * It answers only when the raw `req.url` starts with its prefix, exactly as a guard in front of it
  * reads it (`req.url.startsWith('/debug')`, Express's `app.use('/debug', auth)`): an absolute-form
@@ -45,9 +84,7 @@ const running = new Set<{ endsAt: number }>();
  * const debug = debugHandler();
  * http.createServer((req, res) => debug(req, res) || app(req, res)).listen(6060, '127.0.0.1');
  */
-export function debugHandler(
-  opts?: DebugHandlerOptions,
-): (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => boolean {
+export function debugHandler(opts?: DebugHandlerOptions): DebugHandler {
   const where = 'debugHandler(opts)';
   const o = assertOptions(opts, where, OPTIONS);
   const rawPrefix = o.prefix ?? '/debug/leash';
@@ -63,10 +100,22 @@ export function debugHandler(
   assertNumber(maxTraces, where, 'maxConcurrentTraces', { min: 1, max: 64, integer: true });
   const maxEvents = o.maxTraceEvents ?? 100_000;
   assertNumber(maxEvents, where, 'maxTraceEvents', { min: 16, max: 10_000_000, integer: true });
+  const dashboard = o.dashboard ?? false;
+  if (typeof dashboard !== 'boolean') {
+    throw invalidArg(`${where}: dashboard must be a boolean, got ${describe(dashboard)}`);
+  }
+  const intervalMs = o.dashboardIntervalMs ?? 1000;
+  assertNumber(intervalMs, where, 'dashboardIntervalMs', { min: 100, max: 60_000, unit: 'ms' });
+  const capacity = o.dashboardSamples ?? 300;
+  assertNumber(capacity, where, 'dashboardSamples', { min: 2, max: 100_000, integer: true });
   const tasksPath = `${prefix}/tasks`;
   const tracePath = `${prefix}/trace`;
+  const pagePath = `${prefix}/`;
+  const statePath = `${prefix}/dashboard/state`;
+  const samplesPath = `${prefix}/dashboard/samples`;
+  let sampler: Sampler | undefined = dashboard ? startSampler(intervalMs, capacity) : undefined;
 
-  return (req, res, next) => {
+  const handler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): boolean => {
     const call = 'debugHandler(opts)(req, res, next)';
     if (typeof req !== 'object' || req === null)
       throw invalidArg(`${call}: req must be an IncomingMessage, got ${describe(req)}`);
@@ -85,11 +134,20 @@ export function debugHandler(
     }
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    if ((method !== 'GET' && method !== 'HEAD') || (path !== tasksPath && path !== tracePath)) {
+    const page =
+      dashboard && (path === pagePath || path === statePath || path === samplesPath || path === prefix);
+    if ((method !== 'GET' && method !== 'HEAD') || (path !== tasksPath && path !== tracePath && !page)) {
       next?.();
       return false;
     }
     if (!isResponse(res)) throw invalidArg(`${call}: res must be a ServerResponse, got ${describe(res)}`);
+    if (page) {
+      serveDashboard(res, path === prefix ? 'redirect' : path === pagePath ? 'page' : path, sampler, {
+        prefix,
+        statePath,
+      });
+      return true;
+    }
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
     if (path === tasksPath) {
       const format = query.get('format') === 'json' ? 'json' : 'text';
@@ -140,6 +198,55 @@ export function debugHandler(
     });
     return true;
   };
+  return Object.assign(handler, {
+    close(): void {
+      sampler?.stop();
+      sampler = undefined;
+    },
+  });
+}
+
+// Headers on every dashboard answer: nothing cached, nothing sniffed, never framed.
+const SAFE_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+function serveDashboard(
+  res: ServerResponse,
+  what: string,
+  sampler: Sampler | undefined,
+  paths: { prefix: string; statePath: string },
+): void {
+  if (what === 'redirect') {
+    // Relative, so it stays right when a router strips a mount path from req.url.
+    const last = paths.prefix.slice(paths.prefix.lastIndexOf('/') + 1);
+    reply(res, 308, 'the dashboard is at ./\n', { ...SAFE_HEADERS, location: `${last}/` });
+    return;
+  }
+  if (what === 'page') {
+    reply(res, 200, DASHBOARD_HTML, {
+      ...SAFE_HEADERS,
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': DASHBOARD_CSP,
+    });
+    return;
+  }
+  const body =
+    what === paths.statePath
+      ? runInternal(() => dashboardState(DASHBOARD_MAX_TASKS))
+      : {
+          intervalMs: sampler?.intervalMs ?? 0,
+          running: sampler !== undefined,
+          samples: sampler?.samples() ?? [],
+        };
+  // `<` escaped: the JSON stays inert even if something renders it as HTML.
+  reply(res, 200, JSON.stringify(body).replace(/</g, '\\u003c'), {
+    ...SAFE_HEADERS,
+    'content-type': 'application/json; charset=utf-8',
+  });
 }
 
 function reply(

@@ -1,7 +1,7 @@
 // leashjs/leak: find async work that outlived the code that started it. verifyNone and snapshot for
 // tests (goleak), runner plug-ins in leashjs/leak/node-test, leashjs/leak/vitest and leashjs/leak/jest,
 // pprof-style profiles, a Chrome trace recorder, HTTP debug endpoints, and the `leash doctor` CLI.
-export { debugHandler } from './debug-handler.js';
+export { type DebugHandler, type DebugHandlerOptions, debugHandler } from './debug-handler.js';
 export type { IgnoreRule } from './ignore-rules.js';
 export { withLabel } from './labels.js';
 export type { Leak, LeakGroup } from './leak.js';
