@@ -34,9 +34,13 @@ export interface RedisClient {
 
 /** RedisConnection is a connection leash opened with duplicate(): it subscribes, blocks and is closed by leash. */
 export interface RedisConnection extends RedisClient {
+  /** ioredis's connection status: 'ready' once commands can be sent. */
+  readonly status: string;
   subscribe(...channels: string[]): Promise<unknown>;
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  once(event: 'ready', listener: () => void): unknown;
+  removeListener(event: 'ready', listener: () => void): unknown;
   quit(): Promise<unknown>;
   disconnect(): void;
 }
@@ -307,7 +311,23 @@ class RedisBinding implements Binding {
       }
       if (typeof m.id === 'string') this.notifyCancel(m.id, m.reason);
     });
-    this.#subReady = sub.subscribe(this.keys.cancelChannel).catch(() => undefined);
+    // Subscribed once the connection is ready (a client with enableOfflineQueue: false refuses
+    // commands before), and again whenever an attempt fails; ioredis resubscribes after reconnects.
+    const channel = this.keys.cancelChannel;
+    this.#subReady = new Promise<void>((resolve) => {
+      const attempt = (): void => {
+        if (this.#sub !== sub) {
+          resolve();
+          return;
+        }
+        sub.subscribe(channel).then(
+          () => resolve(),
+          () => sub.once('ready', attempt),
+        );
+      };
+      if (sub.status === 'ready') attempt();
+      else sub.once('ready', attempt);
+    });
   }
 
   /** subscribed resolves once cancel messages reach this process (tests wait for it). */
@@ -416,6 +436,7 @@ class RedisConsumer implements Consumer {
       this.#blocking.on('error', () => {});
     }
     const conn = this.#blocking;
+    if (conn.status !== 'ready') await whenReady(conn, ctx, 1000);
     // The worker stopping ends the read at once: the connection is dropped (it is ours alone).
     const stop = afterFunc(ctx, () => conn.disconnect());
     try {
@@ -607,6 +628,22 @@ class RedisConsumer implements Consumer {
     this.#blocking = undefined;
     if (conn !== undefined) conn.disconnect();
   }
+}
+
+// whenReady waits until a new connection can take commands, the worker stops, or `ms` passed
+// (then the read is tried anyway, and its error, if Redis is away, is reported).
+function whenReady(conn: RedisConnection, ctx: Context, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      stop();
+      conn.removeListener('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const stop = afterFunc(ctx, done);
+    conn.once('ready', done);
+  });
 }
 
 function errorRecord(error: unknown): { name: string; message: string; code?: string } {

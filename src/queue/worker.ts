@@ -5,6 +5,7 @@ import {
   type CancelCauseFunc,
   type CancelFunc,
   type Context,
+  sleep,
   withCancel,
   withCancelCause,
   withDeadline,
@@ -261,6 +262,7 @@ export class Worker {
 
   async #loop(ctx: Context): Promise<void> {
     const stop = afterFunc(ctx, () => this.#wakeSlot());
+    let failures = 0;
     try {
       while (ctx.err === undefined) {
         const free = this.#concurrency - this.#running.size;
@@ -271,7 +273,19 @@ export class Worker {
           continue;
         }
         let batch = this.#consumer.tryFetch?.(free);
-        if (batch === undefined || batch.length === 0) batch = await this.#consumer.fetch(ctx, free);
+        if (batch === undefined || batch.length === 0) {
+          try {
+            batch = await this.#consumer.fetch(ctx, free);
+            failures = 0;
+          } catch (err) {
+            // The store is away (Redis down, a cut connection): say so, wait, and try again, until
+            // the worker's context ends. Jobs already running go on.
+            this.#storeError(err);
+            failures++;
+            await sleep(ctx, Math.min(5_000, 50 * 2 ** Math.min(failures, 7))).catch(() => undefined);
+            continue;
+          }
+        }
         for (const d of batch) {
           // Fetched after the worker stopped taking jobs: give it straight back.
           if (ctx.err !== undefined) this.#handBackUnstarted(d);
