@@ -19,6 +19,7 @@ const allowed: Record<string, string[]> = {
   pg: ['context'],
   resilience: ['context', 'task'],
   cache: ['context', 'task'],
+  metrics: ['context'],
   eslint: [],
 };
 
