@@ -1,0 +1,107 @@
+// leashjs/metrics benchmark: what keeping leash's metrics costs an HTTP server, in req/s and CPU per
+// request, against no metrics and against prom-client's default metrics plus an HTTP duration
+// histogram (the usual setup), in the same run. Run: cd bench && npm run metrics (build first:
+// npm run build at the root). Environment: BENCH_SECONDS (per load run, default 2), BENCH_ROUNDS
+// (default 3).
+//
+// Each server (bench/metrics-server.ts) runs in its own child process and autocannon (-c 50) in
+// another; the variants are interleaved, the order rotating every round, so noise from the other
+// jobs on this shared 2-core machine lands on all of them. Goal: leash's metrics cost at most 2%
+// of req/s against no metrics.
+import { execFile, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { canPin, pinned } from './cpu-pinning.js';
+import { median } from './harness.js';
+
+const durationS = Number(process.env.BENCH_SECONDS ?? 2);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const execFileAsync = promisify(execFile);
+const autocannonBin = fileURLToPath(new URL('./node_modules/autocannon/autocannon.js', import.meta.url));
+const serverScript = fileURLToPath(new URL('./metrics-server.ts', import.meta.url));
+
+interface Run {
+  rps: number;
+  cpuUsPerReq: number;
+  busy: number;
+}
+
+async function load(url: string, seconds: number): Promise<{ rps: number; total: number }> {
+  const [file, args] = pinned(0, [autocannonBin, '-j', '-c', '50', '-d', String(seconds), url]);
+  const { stdout } = await execFileAsync(file, args, { maxBuffer: 64 * 1024 * 1024 });
+  const r = JSON.parse(stdout) as { requests: { average: number; total: number } };
+  return { rps: r.requests.average, total: r.requests.total };
+}
+
+async function measureRun(variant: string): Promise<Run> {
+  const [file, args] = pinned(1, ['--import', 'tsx', serverScript, variant]);
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () =>
+    JSON.parse((await lines.next()).value as string) as { port: number; cpuUs: number };
+  try {
+    const { port } = await next();
+    const url = `http://127.0.0.1:${port}/`;
+    await load(url, 1); // warm-up: JIT, connections
+    child.stdin.write('cpu\n');
+    const before = (await next()).cpuUs;
+    const t0 = performance.now();
+    const r = await load(url, durationS);
+    child.stdin.write('cpu\n');
+    const after = (await next()).cpuUs;
+    const wallUs = (performance.now() - t0) * 1000;
+    return {
+      rps: r.rps,
+      cpuUsPerReq: (after - before) / Math.max(1, r.total),
+      busy: (after - before) / wallUs,
+    };
+  } finally {
+    child.stdin.end();
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+const variants = ['none', 'prom-client', 'leash'] as const;
+const runs = new Map<string, Run[]>(variants.map((v) => [v, []]));
+for (let round = 0; round < rounds; round++) {
+  for (let k = 0; k < variants.length; k++) {
+    const v = variants[(k + round) % variants.length] as string;
+    runs.get(v)?.push(await measureRun(v));
+  }
+}
+
+const pct = (ratio: number) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)}%`;
+const of = (v: string) => runs.get(v) as Run[];
+console.log(
+  `\n## HTTP hello-world + one cache hit, metrics off vs prom-client defaults + histogram vs leashjs/metrics` +
+    ` (server and autocannon -c 50 in their own processes${canPin ? ', pinned to cores 1 and 0' : ''}, ${durationS} s per run, ${rounds} rounds interleaved, Node ${process.version})`,
+);
+console.log(
+  'req/s ratio: against the same round\'s "none", median [range]. busy: server CPU / wall (near 1: the server was the bottleneck).',
+);
+console.log(
+  `${'variant'.padEnd(12)} ${'req/s'.padStart(8)} ${'vs none [range]'.padStart(26)} ${'cpu µs/req'.padStart(11)} ${'cpu vs none'.padStart(12)} ${'busy'.padStart(5)}`,
+);
+const none = of('none');
+for (const v of variants) {
+  const rs = of(v);
+  const ratios = rs.map((r, i) => r.rps / (none[i] as Run).rps);
+  const cpu = median(rs.map((r) => r.cpuUsPerReq));
+  console.log(
+    `${v.padEnd(12)} ${median(rs.map((r) => r.rps))
+      .toFixed(0)
+      .padStart(
+        8,
+      )} ${`${pct(median(ratios))} [${pct(Math.min(...ratios))}, ${pct(Math.max(...ratios))}]`.padStart(26)} ${cpu.toFixed(2).padStart(11)} ${pct(cpu / median(none.map((r) => r.cpuUsPerReq))).padStart(12)} ${median(
+      rs.map((r) => r.busy),
+    )
+      .toFixed(2)
+      .padStart(5)}`,
+  );
+}
+const leashRatio = median(of('leash').map((r, i) => r.rps / (none[i] as Run).rps));
+const promRatio = median(of('prom-client').map((r, i) => r.rps / (none[i] as Run).rps));
+console.log(
+  `\nleashjs/metrics vs prom-client baseline: ${pct(leashRatio / promRatio)} req/s; goal: leash's cost <= 2% of req/s: ${1 - leashRatio <= 0.02 ? 'met' : 'MISSED'} (${pct(leashRatio)})`,
+);
