@@ -8,12 +8,99 @@
 // another; the variants are interleaved, the order rotating every round, so noise from the other
 // jobs on this shared 2-core machine lands on all of them. Goal: leash's metrics cost at most 2%
 // of req/s against no metrics.
+//
+// Before it, a micro part in this process (bench/harness.ts, CPU time, interleaved): what metrics
+// add to one request context (requestContext + its response's close) and one cache hit, and what a
+// scrape costs, since req/s on a loaded machine can hide a few hundred ns either way.
 import { execFile, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type http from 'node:http';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Registry } from 'prom-client';
+import { createCache } from '../dist/cache/index.js';
+import { background } from '../dist/context/index.js';
+import { requestContext } from '../dist/http/index.js';
+import { collectMetrics } from '../dist/metrics/index.js';
 import { canPin, pinned } from './cpu-pinning.js';
-import { median } from './harness.js';
+import { header, interleave, median, row } from './harness.js';
+
+// ---- 1. micro ----
+
+class FakeResponse extends EventEmitter {
+  headersSent = false;
+  writableFinished = true;
+  writableEnded = true;
+  statusCode = 200;
+  setHeader(_k: string, _v: unknown): void {}
+}
+const root = background();
+const req = { headers: { 'x-request-id': 'r1' } } as unknown as http.IncomingMessage;
+const microCache = createCache<number>({ name: 'micro', maximumSize: 10 });
+microCache.set('k', 1);
+const oneRequest = (n: number) => {
+  for (let i = 0; i < n; i++) {
+    const res = new FakeResponse();
+    requestContext(root, req, res as unknown as http.ServerResponse);
+    res.emit('close');
+  }
+};
+const oneHit = (n: number) => {
+  for (let i = 0; i < n; i++) microCache.get('k');
+};
+// Metrics on for the run only: subscribed before, stopped after (a few µs, over 100k operations).
+const withMetrics = (fn: (n: number) => void) => (n: number) => {
+  const m = collectMetrics({ register: new Registry(), eventLoop: false });
+  fn(n);
+  m.stop();
+};
+header(`micro: CPU per operation, metrics off vs on (interleaved, Node ${process.version})`);
+const micro = await interleave(
+  [
+    { name: 'request context + close, no metrics', run: oneRequest, ops: 100_000 },
+    { name: 'request context + close, leashjs/metrics on', run: withMetrics(oneRequest), ops: 100_000 },
+    { name: 'cache.get hit, no metrics', run: oneHit, ops: 500_000 },
+    { name: 'cache.get hit, leashjs/metrics on', run: withMetrics(oneHit), ops: 500_000 },
+  ],
+  { rounds: 7 },
+);
+for (let i = 0; i < micro.length; i += 2) {
+  const off = micro[i] as (typeof micro)[number];
+  const on = micro[i + 1] as (typeof micro)[number];
+  row(off);
+  row(on, `+${(on.nsPerOp - off.nsPerOp).toFixed(0)} ns/op`);
+}
+{
+  const register = new Registry();
+  const m = collectMetrics({ register, eventLoop: { intervalMs: 1000 }, maxNames: 50 });
+  const ch = (await import('node:diagnostics_channel')).default;
+  // Worst case: every kind full (50 breakers, caches, queues, each with every label combination seen).
+  for (let i = 0; i < 60; i++) {
+    for (const to of ['open', 'half-open', 'closed'])
+      ch.channel('leash:resilience:breaker:state-change').publish({ name: `b${i}`, from: 'closed', to });
+    ch.channel('leash:cache:hit').publish({ name: `c${i}`, key: 'k', tier: 'memory' });
+    ch.channel('leash:cache:miss').publish({ name: `c${i}`, key: 'k', tier: 'memory' });
+    ch.channel('leash:queue:start').publish({ queue: `q${i}`, id: '1', attempt: 1, waitMs: 3 });
+  }
+  const [scrape] = await interleave(
+    [
+      {
+        name: 'register.metrics(), every kind at maxNames (50)',
+        run: async (n) => {
+          for (let i = 0; i < n; i++) await register.metrics();
+        },
+        ops: 50,
+      },
+    ],
+    { rounds: 5 },
+  );
+  const size = (await register.metrics()).length;
+  row(scrape as (typeof micro)[number], `${(size / 1024).toFixed(0)} kB of text`);
+  m.stop();
+}
+
+// ---- 2. HTTP ----
 
 const durationS = Number(process.env.BENCH_SECONDS ?? 2);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);

@@ -26,7 +26,8 @@ export class Family {
   readonly buckets: readonly number[];
   /** unit is 's' for the families measured in seconds, '1' otherwise (OpenTelemetry). */
   readonly unit: string;
-  readonly series = new Map<string, Series>();
+  /** series in creation order, for the readers. */
+  readonly series: Series[] = [];
   /** onObserve, when set, hears every histogram observation (the OpenTelemetry path records it). */
   onObserve: ((series: Series, value: number) => void) | undefined = undefined;
 
@@ -45,23 +46,44 @@ export class Family {
     this.unit = name.endsWith('_seconds') ? 's' : '1';
   }
 
+  // Label values -> series, one Map level per label, so finding a series allocates nothing (no
+  // joined key string per event).
+  readonly #index = new Map<string, unknown>();
+
   /** at returns the series for the label values given in labelNames' order, creating it at zero. */
-  at(a?: string, b?: string, c?: string): Series {
-    const key = b === undefined ? (a ?? '') : c === undefined ? `${a}\u0000${b}` : `${a}\u0000${b}\u0000${c}`;
-    let s = this.series.get(key);
-    if (s === undefined) {
-      const values = [a, b, c];
-      const labels: Record<string, string> = {};
-      for (let i = 0; i < this.labelNames.length; i++) labels[this.labelNames[i] as string] = values[i] ?? '';
-      s = {
-        labels: Object.freeze(labels),
-        value: 0,
-        counts: this.type === 'histogram' ? new Float64Array(this.buckets.length + 1) : undefined,
-        sum: 0,
-        count: 0,
-      };
-      this.series.set(key, s);
+  at(a = '', b = '', c = ''): Series {
+    const depth = this.labelNames.length;
+    let level = this.#index;
+    let next = level.get(a);
+    if (depth >= 2) {
+      if (next === undefined) {
+        next = new Map<string, unknown>();
+        level.set(a, next);
+      }
+      level = next as Map<string, unknown>;
+      next = level.get(b);
+      if (depth >= 3) {
+        if (next === undefined) {
+          next = new Map<string, unknown>();
+          level.set(b, next);
+        }
+        level = next as Map<string, unknown>;
+        next = level.get(c);
+      }
     }
+    if (next !== undefined) return next as Series;
+    const values = [a, b, c];
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < depth; i++) labels[this.labelNames[i] as string] = values[i] as string;
+    const s: Series = {
+      labels: Object.freeze(labels),
+      value: 0,
+      counts: this.type === 'histogram' ? new Float64Array(this.buckets.length + 1) : undefined,
+      sum: 0,
+      count: 0,
+    };
+    level.set(depth >= 3 ? c : depth === 2 ? b : a, s);
+    this.series.push(s);
     return s;
   }
 

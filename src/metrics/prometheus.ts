@@ -49,10 +49,10 @@ class PromMetric {
     const f = this.#family;
     const values: PromValue[] = [];
     if (f.type !== 'histogram') {
-      for (const s of f.series.values()) values.push({ value: s.value, labels: s.labels });
+      for (const s of f.series) values.push({ value: s.value, labels: s.labels });
     } else {
       const bucket = `${this.name}_bucket`;
-      for (const s of f.series.values()) {
+      for (const s of f.series) {
         const counts = s.counts as Float64Array;
         let cumulative = 0;
         for (let i = 0; i < f.buckets.length; i++) {
