@@ -13,6 +13,8 @@ export interface CollectorOptions {
   /** eventLoopIntervalMs is the sampling interval, or 0 for no event-loop families. */
   readonly eventLoopIntervalMs: number;
   readonly eventLoopResolutionMs: number;
+  /** httpDuration turns on the request duration histogram (a WeakMap entry and two clock reads per request). */
+  readonly httpDuration: boolean;
 }
 
 const BREAKER_STATES = ['closed', 'open', 'half-open', 'forced-open', 'disabled'] as const;
@@ -107,7 +109,7 @@ export class Collector {
   // Tasks started before the collector subscribed are not counted live; ids only grow, so a task
   // whose id is below the first one seen started before and its end is ignored for the live gauge.
   #firstTaskId = Number.POSITIVE_INFINITY;
-  readonly #requestStart = new WeakMap<object, number>();
+  readonly #requestStart: WeakMap<object, number> | undefined;
   readonly #waitsSeen = new WeakSet<object>();
   #pendingShed = 0;
   // Hot series, resolved once.
@@ -163,15 +165,14 @@ export class Collector {
         ['outcome'],
       ),
     );
-    this.httpDuration = add(
-      new Family(
-        'http_request_duration_seconds',
-        'histogram',
-        'Request context lifetimes, from creation to the response closing, by outcome.',
-        ['outcome'],
-        b,
-      ),
+    this.httpDuration = new Family(
+      'http_request_duration_seconds',
+      'histogram',
+      'Request context lifetimes, from creation to the response closing, by outcome.',
+      ['outcome'],
+      b,
     );
+    if (o.httpDuration) add(this.httpDuration);
     this.httpHandlerErrors = add(
       new Family(
         'http_handler_errors_total',
@@ -349,6 +350,7 @@ export class Collector {
     this.#live = this.tasksLive.at();
     this.#started = this.tasksStarted.at();
     this.#inFlight = this.httpInFlight.at();
+    if (o.httpDuration) this.#requestStart = new WeakMap();
     for (const outcome of ['finished', 'client_gone', 'deadline', 'shed', 'shutdown', 'cancelled']) {
       this.#outcomes.set(outcome, [this.httpRequests.at(outcome), this.httpDuration.at(outcome)]);
     }
@@ -395,13 +397,15 @@ export class Collector {
     });
     on('leash:context:abandoned-rejection', () => inc(this.abandoned.at()));
 
+    const starts = this.#requestStart;
     on('leash:http:request-start', (m) => {
-      this.#requestStart.set(m.res as object, performance.now());
+      starts?.set(m.res as object, performance.now());
       this.#inFlight.value++;
     });
     on('leash:http:request-end', (m) => {
       const res = m.res as { statusCode?: number };
-      const started = this.#requestStart.get(res);
+      // A request that started before the collector did ends without its start: not below zero.
+      if (this.#inFlight.value > 0) this.#inFlight.value--;
       let outcome = OUTCOME_BY_CODE[code(m.cause) as string] ?? 'cancelled';
       // shedLoad answers 503 without naming the request; a finished 503 while a shed is pending is it.
       if (outcome === 'finished' && this.#pendingShed > 0 && res.statusCode === 503) {
@@ -410,11 +414,11 @@ export class Collector {
       }
       const [count, duration] = this.#outcomes.get(outcome) as [Series, Series];
       count.value++;
-      if (started !== undefined) {
-        this.#requestStart.delete(res);
-        this.#inFlight.value--;
-        this.httpDuration.observe(duration, (performance.now() - started) / 1000);
-      }
+      if (starts === undefined) return;
+      const started = starts.get(res);
+      if (started === undefined) return;
+      starts.delete(res);
+      this.httpDuration.observe(duration, (performance.now() - started) / 1000);
     });
     on('leash:http:handler-error', (m) => {
       const status = m.status;

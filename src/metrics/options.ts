@@ -20,6 +20,12 @@ export interface CommonOptions {
   readonly maxNames?: number;
   /** buckets are the upper bounds, in seconds, of every duration histogram. Default: 1 ms to 10 s. */
   readonly buckets?: readonly number[];
+  /**
+   * httpDuration adds `http_request_duration_seconds{outcome}`, the lifetime of each request
+   * context. Off by default: it costs a WeakMap entry and two clock reads per request, and most
+   * services already time their requests. Default: false.
+   */
+  readonly httpDuration?: boolean;
 }
 
 /** DEFAULT_BUCKETS are the duration histograms' upper bounds in seconds. */
@@ -27,7 +33,7 @@ export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
   0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ]);
 
-const COMMON = ['prefix', 'eventLoop', 'maxNames', 'buckets'] as const;
+const COMMON = ['prefix', 'eventLoop', 'maxNames', 'buckets', 'httpDuration'] as const;
 
 /** @internal parseCommon validates the shared options; `extra` are the exporter's own keys. */
 export function parseCommon(
@@ -57,6 +63,9 @@ export function parseCommon(
       `${where}: buckets must be a non-empty ascending array of positive finite seconds, got ${describe(buckets)}`,
     );
   }
+  const httpDuration = readOption(o, 'httpDuration', where) ?? false;
+  if (typeof httpDuration !== 'boolean')
+    throw invalidArg(`${where}: httpDuration must be true or false, got ${describe(httpDuration)}`);
   const loop = readOption(o, 'eventLoop', where);
   let eventLoopIntervalMs = 1000;
   let eventLoopResolutionMs = 10;
@@ -74,7 +83,13 @@ export function parseCommon(
   }
   return {
     prefix,
-    collector: { maxNames, buckets: Object.freeze([...buckets]), eventLoopIntervalMs, eventLoopResolutionMs },
+    collector: {
+      maxNames,
+      buckets: Object.freeze([...buckets]),
+      eventLoopIntervalMs,
+      eventLoopResolutionMs,
+      httpDuration,
+    },
     options: o,
   };
 }

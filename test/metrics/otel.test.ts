@@ -30,7 +30,7 @@ test('a MeterProvider with an in-memory exporter reads counters, gauges and hist
   const provider = new MeterProvider({ readers: [reader] });
   const handle = collectOtelMetrics({
     meter: provider.getMeter('leash-test'),
-    eventLoop: { intervalMs: 20 },
+    eventLoop: { intervalMs: 50, resolutionMs: 2 },
     maxNames: 3,
   });
   try {
@@ -49,7 +49,7 @@ test('a MeterProvider with an in-memory exporter reads counters, gauges and hist
     diagnostics_channel
       .channel('leash:queue:start')
       .publish(Object.freeze({ queue: 'emails', id: '1', attempt: 1, waitMs: 40 }));
-    await sleep(bg, 60);
+    await sleep(bg, 150); // a few event-loop intervals
 
     await reader.forceFlush();
     const exported = exporter.getMetrics();

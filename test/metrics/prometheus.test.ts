@@ -69,7 +69,11 @@ const QUEUE_EVENTS: [string, object][] = [
 
 test('after real work through every layer, each family is in the scrape with the right values', async () => {
   const register = new Registry();
-  const metrics = collectMetrics({ register, eventLoop: { intervalMs: 50 } });
+  const metrics = collectMetrics({
+    register,
+    eventLoop: { intervalMs: 50, resolutionMs: 2 },
+    httpDuration: true,
+  });
   try {
     // tasks
     const ok = go(bg, async () => 1, { name: 'ok' });
@@ -412,6 +416,7 @@ test('bad options throw TypeError LEASH_ERR_INVALID_ARG, with a suggestion for a
     { register, buckets: [1, 0.5] },
     { register, eventLoop: { intervalMs: 1 } },
     { register, eventLoop: { interval: 100 } },
+    { register, httpDuration: 1 },
   ];
   for (const o of bad) {
     assert.throws(
@@ -423,4 +428,15 @@ test('bad options throw TypeError LEASH_ERR_INVALID_ARG, with a suggestion for a
   }
   assert.throws(() => collectMetrics({ register, prefx: 'x_' } as never), /did you mean "prefix"/);
   assert.equal(register.getMetricsAsArray().length, 0);
+});
+
+test('the request duration histogram is there only with httpDuration: true', async () => {
+  const register = new Registry();
+  const off = collectMetrics({ register, eventLoop: false });
+  assert.equal(register.getSingleMetric('leash_http_request_duration_seconds'), undefined);
+  assert.ok(register.getSingleMetric('leash_http_requests_total') !== undefined);
+  off.stop();
+  const on = collectMetrics({ register, eventLoop: false, httpDuration: true });
+  assert.ok(register.getSingleMetric('leash_http_request_duration_seconds') !== undefined);
+  on.stop();
 });
