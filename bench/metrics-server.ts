@@ -5,8 +5,9 @@
 //   prom-client prom-client's collectDefaultMetrics + an http_request_duration_seconds histogram
 //               (method, route, status_code) observed on every response: the usual baseline
 //   leash       leashjs/metrics' collectMetrics (every family, event loop per 1 s interval)
+//   leash-duration  the same with httpDuration: true (a request duration histogram too)
 // Both metric variants are scraped once a second, as a Prometheus server would.
-// Usage: node --import tsx metrics-server.ts <none|prom-client|leash>
+// Usage: node --import tsx metrics-server.ts <none|prom-client|leash|leash-duration>
 // Prints {"port": N}; answers each line on stdin with {"cpuUs": N}; exits when stdin closes.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,7 +19,7 @@ import { background } from '../dist/context/index.js';
 import { withContext } from '../dist/http/index.js';
 import { collectMetrics } from '../dist/metrics/index.js';
 
-const variant = process.argv[2] as 'none' | 'prom-client' | 'leash';
+const variant = process.argv[2] as 'none' | 'prom-client' | 'leash' | 'leash-duration';
 const root = background();
 const cache = createCache<string>({ name: 'greetings', maximumSize: 10 });
 cache.set('hello', 'hello');
@@ -37,8 +38,8 @@ if (variant === 'prom-client') {
     const end = h.startTimer();
     res.once('finish', () => end({ method: req.method, route: '/', status_code: res.statusCode }));
   };
-} else if (variant === 'leash') {
-  collectMetrics({ register });
+} else if (variant === 'leash' || variant === 'leash-duration') {
+  collectMetrics({ register, httpDuration: variant === 'leash-duration' });
 }
 if (variant !== 'none') setInterval(() => void register.metrics(), 1000).unref();
 

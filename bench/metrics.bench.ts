@@ -50,16 +50,24 @@ const oneHit = (n: number) => {
   for (let i = 0; i < n; i++) microCache.get('k');
 };
 // Metrics on for the run only: subscribed before, stopped after (a few µs, over 100k operations).
-const withMetrics = (fn: (n: number) => void) => (n: number) => {
-  const m = collectMetrics({ register: new Registry(), eventLoop: false });
-  fn(n);
-  m.stop();
-};
+const withMetrics =
+  (fn: (n: number) => void, httpDuration = false) =>
+  (n: number) => {
+    const m = collectMetrics({ register: new Registry(), eventLoop: false, httpDuration });
+    fn(n);
+    m.stop();
+  };
 header(`micro: CPU per operation, metrics off vs on (interleaved, Node ${process.version})`);
 const micro = await interleave(
   [
     { name: 'request context + close, no metrics', run: oneRequest, ops: 100_000 },
     { name: 'request context + close, leashjs/metrics on', run: withMetrics(oneRequest), ops: 100_000 },
+    { name: 'request context + close, no metrics', run: oneRequest, ops: 100_000 },
+    {
+      name: 'request context + close, metrics on, httpDuration: true',
+      run: withMetrics(oneRequest, true),
+      ops: 100_000,
+    },
     { name: 'cache.get hit, no metrics', run: oneHit, ops: 500_000 },
     { name: 'cache.get hit, leashjs/metrics on', run: withMetrics(oneHit), ops: 500_000 },
   ],
@@ -149,7 +157,7 @@ async function measureRun(variant: string): Promise<Run> {
   }
 }
 
-const variants = ['none', 'prom-client', 'leash'] as const;
+const variants = ['none', 'prom-client', 'leash', 'leash-duration'] as const;
 const runs = new Map<string, Run[]>(variants.map((v) => [v, []]));
 for (let round = 0; round < rounds; round++) {
   for (let k = 0; k < variants.length; k++) {
