@@ -122,14 +122,15 @@ interface Run {
   busy: number;
 }
 
-async function load(url: string, seconds: number): Promise<{ rps: number; total: number }> {
-  const [file, args] = pinned(0, [autocannonBin, '-j', '-c', '50', '-d', String(seconds), url]);
+async function load(url: string, seconds: number, rate?: number): Promise<{ rps: number; total: number }> {
+  const rateArgs = rate === undefined ? [] : ['-R', String(rate)];
+  const [file, args] = pinned(0, [autocannonBin, '-j', '-c', '50', ...rateArgs, '-d', String(seconds), url]);
   const { stdout } = await execFileAsync(file, args, { maxBuffer: 64 * 1024 * 1024 });
   const r = JSON.parse(stdout) as { requests: { average: number; total: number } };
   return { rps: r.requests.average, total: r.requests.total };
 }
 
-async function measureRun(variant: string): Promise<Run> {
+async function measureRun(variant: string, rate?: number): Promise<Run> {
   const [file, args] = pinned(1, ['--import', 'tsx', serverScript, variant]);
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -142,7 +143,7 @@ async function measureRun(variant: string): Promise<Run> {
     child.stdin.write('cpu\n');
     const before = (await next()).cpuUs;
     const t0 = performance.now();
-    const r = await load(url, durationS);
+    const r = await load(url, durationS, rate);
     child.stdin.write('cpu\n');
     const after = (await next()).cpuUs;
     const wallUs = (performance.now() - t0) * 1000;
@@ -158,11 +159,17 @@ async function measureRun(variant: string): Promise<Run> {
 }
 
 const variants = ['none', 'prom-client', 'leash', 'leash-duration'] as const;
+// BENCH_RATE: the fixed request rate of the second table (req/s, all connections). At one rate
+// every server batches alike, so CPU per request compares like with like even when the machine
+// cannot saturate the server.
+const fixedRate = Number(process.env.BENCH_RATE ?? 1000);
 const runs = new Map<string, Run[]>(variants.map((v) => [v, []]));
+const fixed = new Map<string, Run[]>(variants.map((v) => [v, []]));
 for (let round = 0; round < rounds; round++) {
   for (let k = 0; k < variants.length; k++) {
     const v = variants[(k + round) % variants.length] as string;
     runs.get(v)?.push(await measureRun(v));
+    fixed.get(v)?.push(await measureRun(v, fixedRate));
   }
 }
 
@@ -200,3 +207,15 @@ const promRatio = median(of('prom-client').map((r, i) => r.rps / (none[i] as Run
 console.log(
   `\nleashjs/metrics vs prom-client baseline: ${pct(leashRatio / promRatio)} req/s; goal: leash's cost <= 2% of req/s: ${1 - leashRatio <= 0.02 ? 'met' : 'MISSED'} (${pct(leashRatio)})`,
 );
+
+console.log(
+  `\n## the same servers at a fixed ${fixedRate} req/s (autocannon -R), server CPU per request, median [range] of ${rounds} rounds`,
+);
+const fixedNone = median((fixed.get('none') as Run[]).map((r) => r.cpuUsPerReq));
+for (const v of variants) {
+  const cs = (fixed.get(v) as Run[]).map((r) => r.cpuUsPerReq);
+  const c = median(cs);
+  console.log(
+    `${v.padEnd(15)} ${c.toFixed(2).padStart(8)} µs/req [${Math.min(...cs).toFixed(2)}..${Math.max(...cs).toFixed(2)}]  ${pct(c / fixedNone).padStart(7)} vs none   req/s ${median((fixed.get(v) as Run[]).map((r) => r.rps)).toFixed(0)}`,
+  );
+}
