@@ -365,8 +365,18 @@ export class Collector {
 
   /** start subscribes to every channel and starts the event-loop sampler. */
   start(): void {
+    // A subscriber that throws becomes an uncaughtException (diagnostics_channel rethrows it on the
+    // next tick): whatever someone publishes on a leash:* name, an observer must never take the
+    // process down, so a message that is not an object, or whose properties throw, is skipped.
     const on = (name: string, fn: (m: Msg) => void): void => {
-      const h = fn as Handler;
+      const h: Handler = (msg) => {
+        if (typeof msg !== 'object' || msg === null) return;
+        try {
+          fn(msg as Msg);
+        } catch {
+          // A hostile payload (a proxy, a throwing getter): not a leash event, nothing to count.
+        }
+      };
       diagnostics_channel.subscribe(name, h);
       this.#subs.push([name, h]);
     };

@@ -315,6 +315,28 @@ test('labels stay bounded against 100k hostile names, and a scrape stays O(serie
     assert.ok([...names('leash_breaker_state', 'name')].some((n) => n.startsWith('"}\n# EOF')));
     assert.ok(e.samples.length < 500, `${e.samples.length} samples`);
 
+    // Whatever is published on a leash:* name, the observer never throws (a throwing subscriber
+    // would become an uncaughtException and fail this test).
+    const trap = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('hostile getter');
+        },
+      },
+    );
+    for (const name of [
+      'leash:task:start',
+      'leash:http:request-end',
+      'leash:cache:load',
+      'leash:queue:finish',
+    ]) {
+      for (const msg of [null, undefined, 42, 'x', trap, { id: {}, cause: trap, res: null, name: trap }]) {
+        diagnostics_channel.channel(name).publish(msg);
+      }
+    }
+    await new Promise((r) => setImmediate(r));
+
     // The scrape's cost follows the series, not the events: 200k more events change neither its
     // size nor (much) its time.
     const t0 = performance.now();
