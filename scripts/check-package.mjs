@@ -126,6 +126,8 @@ const peerSpecs = [
   'koa@3',
   'pg@8',
   'ioredis@5', // for the Redis examples (the local Redis at 127.0.0.1:6379, as in the tests)
+  'prom-client@15', // for the leashjs/metrics examples
+  '@opentelemetry/api@1',
   '@types/express@5',
   '@types/koa',
   '@types/pg@8',

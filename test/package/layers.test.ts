@@ -20,6 +20,7 @@ const allowed: Record<string, string[]> = {
   resilience: ['context', 'task'],
   cache: ['context', 'task'],
   queue: ['context', 'task', 'resilience'],
+  metrics: ['context'],
   eslint: [],
 };
 

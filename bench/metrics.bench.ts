@@ -1,0 +1,232 @@
+// leashjs/metrics benchmark: what keeping leash's metrics costs an HTTP server, in req/s and CPU per
+// request, against no metrics and against prom-client's default metrics plus an HTTP duration
+// histogram (the usual setup), in the same run. Run: cd bench && npm run metrics (build first:
+// npm run build at the root). Environment: BENCH_SECONDS (per load run, default 2), BENCH_ROUNDS
+// (default 3).
+//
+// Each server (bench/metrics-server.ts) runs in its own child process and autocannon (-c 50) in
+// another; the variants are interleaved, the order rotating every round, so noise from the other
+// jobs on this shared 2-core machine lands on all of them. Goal: leash's metrics cost at most 2%
+// of req/s against no metrics.
+//
+// Before it, a micro part in this process (bench/harness.ts, CPU time, interleaved): what metrics
+// add to one request context (requestContext + its response's close) and one cache hit, and what a
+// scrape costs, since req/s on a loaded machine can hide a few hundred ns either way.
+import { execFile, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type http from 'node:http';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Registry } from 'prom-client';
+import { createCache } from '../dist/cache/index.js';
+import { background } from '../dist/context/index.js';
+import { requestContext } from '../dist/http/index.js';
+import { collectMetrics } from '../dist/metrics/index.js';
+import { canPin, pinned } from './cpu-pinning.js';
+import { header, interleave, median, row } from './harness.js';
+
+// ---- 1. micro ----
+
+class FakeResponse extends EventEmitter {
+  headersSent = false;
+  writableFinished = true;
+  writableEnded = true;
+  statusCode = 200;
+  setHeader(_k: string, _v: unknown): void {}
+}
+const root = background();
+const req = { headers: { 'x-request-id': 'r1' } } as unknown as http.IncomingMessage;
+const microCache = createCache<number>({ name: 'micro', maximumSize: 10 });
+microCache.set('k', 1);
+const oneRequest = (n: number) => {
+  for (let i = 0; i < n; i++) {
+    const res = new FakeResponse();
+    requestContext(root, req, res as unknown as http.ServerResponse);
+    res.emit('close');
+  }
+};
+const oneHit = (n: number) => {
+  for (let i = 0; i < n; i++) microCache.get('k');
+};
+// Metrics on for the run only: subscribed before, stopped after (a few µs, over 100k operations).
+const withMetrics =
+  (fn: (n: number) => void, httpDuration = false) =>
+  (n: number) => {
+    const m = collectMetrics({ register: new Registry(), eventLoop: false, httpDuration });
+    fn(n);
+    m.stop();
+  };
+header(`micro: CPU per operation, metrics off vs on (interleaved, Node ${process.version})`);
+const micro = await interleave(
+  [
+    { name: 'request context + close, no metrics', run: oneRequest, ops: 100_000 },
+    { name: 'request context + close, leashjs/metrics on', run: withMetrics(oneRequest), ops: 100_000 },
+    { name: 'request context + close, no metrics', run: oneRequest, ops: 100_000 },
+    {
+      name: 'request context + close, metrics on, httpDuration: true',
+      run: withMetrics(oneRequest, true),
+      ops: 100_000,
+    },
+    { name: 'cache.get hit, no metrics', run: oneHit, ops: 500_000 },
+    { name: 'cache.get hit, leashjs/metrics on', run: withMetrics(oneHit), ops: 500_000 },
+  ],
+  { rounds: 7 },
+);
+for (let i = 0; i < micro.length; i += 2) {
+  const off = micro[i] as (typeof micro)[number];
+  const on = micro[i + 1] as (typeof micro)[number];
+  row(off);
+  row(on, `+${(on.nsPerOp - off.nsPerOp).toFixed(0)} ns/op`);
+}
+{
+  const register = new Registry();
+  const m = collectMetrics({ register, eventLoop: { intervalMs: 1000 }, maxNames: 50 });
+  const ch = (await import('node:diagnostics_channel')).default;
+  // Worst case: every kind full (50 breakers, caches, queues, each with every label combination seen).
+  for (let i = 0; i < 60; i++) {
+    for (const to of ['open', 'half-open', 'closed'])
+      ch.channel('leash:resilience:breaker:state-change').publish({ name: `b${i}`, from: 'closed', to });
+    ch.channel('leash:cache:hit').publish({ name: `c${i}`, key: 'k', tier: 'memory' });
+    ch.channel('leash:cache:miss').publish({ name: `c${i}`, key: 'k', tier: 'memory' });
+    ch.channel('leash:queue:start').publish({ queue: `q${i}`, id: '1', attempt: 1, waitMs: 3 });
+  }
+  const [scrape] = await interleave(
+    [
+      {
+        name: 'register.metrics(), every kind at maxNames (50)',
+        run: async (n) => {
+          for (let i = 0; i < n; i++) await register.metrics();
+        },
+        ops: 50,
+      },
+    ],
+    { rounds: 5 },
+  );
+  const size = (await register.metrics()).length;
+  row(scrape as (typeof micro)[number], `${(size / 1024).toFixed(0)} kB of text`);
+  m.stop();
+}
+
+// ---- 2. HTTP ----
+
+const durationS = Number(process.env.BENCH_SECONDS ?? 2);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const execFileAsync = promisify(execFile);
+const autocannonBin = fileURLToPath(new URL('./node_modules/autocannon/autocannon.js', import.meta.url));
+const serverScript = fileURLToPath(new URL('./metrics-server.ts', import.meta.url));
+
+interface Run {
+  rps: number;
+  cpuUsPerReq: number;
+  busy: number;
+}
+
+async function load(url: string, seconds: number, rate?: number): Promise<{ rps: number; total: number }> {
+  const rateArgs = rate === undefined ? [] : ['-R', String(rate)];
+  const [file, args] = pinned(0, [autocannonBin, '-j', '-c', '50', ...rateArgs, '-d', String(seconds), url]);
+  const { stdout } = await execFileAsync(file, args, { maxBuffer: 64 * 1024 * 1024 });
+  const r = JSON.parse(stdout) as { requests: { average: number; total: number } };
+  return { rps: r.requests.average, total: r.requests.total };
+}
+
+async function measureRun(variant: string, rate?: number): Promise<Run> {
+  const [file, args] = pinned(1, ['--import', 'tsx', serverScript, variant]);
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () =>
+    JSON.parse((await lines.next()).value as string) as { port: number; cpuUs: number };
+  try {
+    const { port } = await next();
+    const url = `http://127.0.0.1:${port}/`;
+    await load(url, 1); // warm-up: JIT, connections
+    child.stdin.write('cpu\n');
+    const before = (await next()).cpuUs;
+    const t0 = performance.now();
+    const r = await load(url, durationS, rate);
+    child.stdin.write('cpu\n');
+    const after = (await next()).cpuUs;
+    const wallUs = (performance.now() - t0) * 1000;
+    return {
+      rps: r.rps,
+      cpuUsPerReq: (after - before) / Math.max(1, r.total),
+      busy: (after - before) / wallUs,
+    };
+  } finally {
+    child.stdin.end();
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+const variants = ['none', 'prom-client', 'leash', 'leash-duration'] as const;
+// BENCH_RATE: the fixed request rate of the second table (req/s, all connections). At one rate
+// every server batches alike, so CPU per request compares like with like even when the machine
+// cannot saturate the server.
+const fixedRate = Number(process.env.BENCH_RATE ?? 1000);
+const runs = new Map<string, Run[]>(variants.map((v) => [v, []]));
+const fixed = new Map<string, Run[]>(variants.map((v) => [v, []]));
+for (let round = 0; round < rounds; round++) {
+  for (let k = 0; k < variants.length; k++) {
+    const v = variants[(k + round) % variants.length] as string;
+    runs.get(v)?.push(await measureRun(v));
+    fixed.get(v)?.push(await measureRun(v, fixedRate));
+  }
+}
+
+const pct = (ratio: number) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)}%`;
+const of = (v: string) => runs.get(v) as Run[];
+console.log(
+  `\n## HTTP hello-world + one cache hit, metrics off vs prom-client defaults + histogram vs leashjs/metrics` +
+    ` (server and autocannon -c 50 in their own processes${canPin ? ', pinned to cores 1 and 0' : ''}, ${durationS} s per run, ${rounds} rounds interleaved, Node ${process.version})`,
+);
+console.log(
+  'req/s ratio: against the same round\'s "none", median [range]. busy: server CPU / wall (near 1: the server was the bottleneck).',
+);
+console.log(
+  `${'variant'.padEnd(12)} ${'req/s'.padStart(8)} ${'vs none [range]'.padStart(26)} ${'cpu µs/req'.padStart(11)} ${'cpu vs none'.padStart(12)} ${'busy'.padStart(5)}`,
+);
+const none = of('none');
+for (const v of variants) {
+  const rs = of(v);
+  const ratios = rs.map((r, i) => r.rps / (none[i] as Run).rps);
+  const cpu = median(rs.map((r) => r.cpuUsPerReq));
+  console.log(
+    `${v.padEnd(12)} ${median(rs.map((r) => r.rps))
+      .toFixed(0)
+      .padStart(
+        8,
+      )} ${`${pct(median(ratios))} [${pct(Math.min(...ratios))}, ${pct(Math.max(...ratios))}]`.padStart(26)} ${cpu.toFixed(2).padStart(11)} ${pct(cpu / median(none.map((r) => r.cpuUsPerReq))).padStart(12)} ${median(
+      rs.map((r) => r.busy),
+    )
+      .toFixed(2)
+      .padStart(5)}`,
+  );
+}
+const leashRatios = of('leash').map((r, i) => r.rps / (none[i] as Run).rps);
+const leashRatio = median(leashRatios);
+const promRatio = median(of('prom-client').map((r, i) => r.rps / (none[i] as Run).rps));
+// A verdict only when the rounds agree: on a loaded machine a spread of tens of % swamps a 2% goal.
+const spread = Math.max(...leashRatios) - Math.min(...leashRatios);
+const verdict =
+  rounds < 3
+    ? 'not resolved by this run (fewer than 3 rounds)'
+    : spread > 0.1
+      ? `not resolved by this run (leash/none ratios spread ${(spread * 100).toFixed(0)}% between rounds)`
+      : 1 - leashRatio <= 0.02
+        ? 'met'
+        : 'MISSED';
+console.log(
+  `\nleashjs/metrics vs prom-client baseline: ${pct(leashRatio / promRatio)} req/s; goal: leash's cost <= 2% of req/s: ${verdict} (median ${pct(leashRatio)})`,
+);
+
+console.log(
+  `\n## the same servers at a fixed ${fixedRate} req/s (autocannon -R), server CPU per request, median [range] of ${rounds} rounds`,
+);
+const fixedNone = median((fixed.get('none') as Run[]).map((r) => r.cpuUsPerReq));
+for (const v of variants) {
+  const cs = (fixed.get(v) as Run[]).map((r) => r.cpuUsPerReq);
+  const c = median(cs);
+  console.log(
+    `${v.padEnd(15)} ${c.toFixed(2).padStart(8)} µs/req [${Math.min(...cs).toFixed(2)}..${Math.max(...cs).toFixed(2)}]  ${pct(c / fixedNone).padStart(7)} vs none   req/s ${median((fixed.get(v) as Run[]).map((r) => r.rps)).toFixed(0)}`,
+  );
+}
