@@ -19,6 +19,7 @@ const allowed: Record<string, string[]> = {
   pg: ['context'],
   resilience: ['context', 'task'],
   cache: ['context', 'task'],
+  chaos: ['context', 'http', 'pg', 'resilience'],
   eslint: [],
 };
 
