@@ -5,7 +5,7 @@ import { contextOf } from '../http/index.js';
 import type { ChaosController } from './controller.js';
 import { DECIDE } from './controller.js';
 import { delay, injectedError } from './faults.js';
-import { answered, checkController } from './middleware.js';
+import { checkController, settled } from './middleware.js';
 
 /** ChaosFastifyInstanceLike is the part of a Fastify instance chaosFastify() uses; a Fastify instance satisfies it. */
 export interface ChaosFastifyInstanceLike {
@@ -71,9 +71,7 @@ export function chaosFastify(controller: ChaosController): ChaosFastifyPlugin {
       }
       wait.then(
         () => next(),
-        (e: unknown) => {
-          if (!answered(reply.raw)) next(e as Error);
-        },
+        (e: unknown) => settled(reply.raw, e, (err) => next(err as Error)),
       );
     });
     done();

@@ -5,7 +5,7 @@ import { contextOf } from '../http/index.js';
 import type { ChaosController } from './controller.js';
 import { DECIDE } from './controller.js';
 import { delay, injectedError } from './faults.js';
-import { answered, checkController } from './middleware.js';
+import { checkController, waited } from './middleware.js';
 
 /**
  * ChaosKoaContextLike is the part of Koa's context that chaosKoa() uses. Structural, so leash's
@@ -46,14 +46,15 @@ export function chaosKoa(controller: ChaosController): ChaosKoaMiddleware {
       kctx.req.socket.destroy();
       return;
     }
-    try {
-      await delay(ctx, d);
-    } catch (e) {
-      if (answered(kctx.res)) {
+    const wait = delay(ctx, d);
+    if (wait !== undefined) {
+      const after = await waited(kctx.res, wait);
+      if (after === 'answered') {
+        // leashjs/http answered the deadline, or the client left: Koa must not write.
         kctx.respond = false;
         return;
       }
-      throw e;
+      if (after !== 'go') throw after.err;
     }
     await next();
   };

@@ -33,6 +33,39 @@ export function answered(res: ServerResponse): boolean {
 }
 
 /**
+ * @internal
+ * settled calls `pass(err)` once a fault's wait ended with the request's context, unless the
+ * response was answered by then. It looks one macrotask later: leashjs/http answers a deadline
+ * with 504 from a callback on the same context, which may run after the wait's rejection, and a
+ * framework handed the error first would answer too (Express's finalhandler then throws
+ * ERR_HTTP_HEADERS_SENT on the 504's headers).
+ */
+export function settled(res: ServerResponse, err: unknown, pass: (err: unknown) => void): void {
+  setImmediate(() => {
+    if (!answered(res)) pass(err);
+  });
+}
+
+/**
+ * @internal
+ * waited is settled() for promise-style middleware: it resolves with 'go' when the wait passed,
+ * 'answered' when it ended with the request and the response is answered or gone, else with the
+ * error to hand on. It never rejects and never stays pending.
+ */
+export function waited(
+  res: ServerResponse,
+  wait: Promise<void>,
+): Promise<'go' | 'answered' | { err: unknown }> {
+  return wait.then(
+    () => 'go' as const,
+    (err: unknown) =>
+      new Promise<'answered' | { err: unknown }>((resolve) => {
+        setImmediate(() => resolve(answered(res) ? 'answered' : { err }));
+      }),
+  );
+}
+
+/**
  * chaosMiddleware returns Express (or Connect) middleware that injects the faults of `controller`
  * into the requests in its blast radius (a target header is read from the request). Mount it after
  * expressContext(): it needs the request's leash context (a request without one goes to next(err)
@@ -81,9 +114,7 @@ export function chaosMiddleware(controller: ChaosController): ChaosMiddleware {
     }
     wait.then(
       () => next(),
-      (e: unknown) => {
-        if (!answered(res)) next(e);
-      },
+      (e: unknown) => settled(res, e, next),
     );
   };
 }
@@ -125,7 +156,17 @@ export function withChaos<Req extends IncomingMessage, Res extends ServerRespons
         req.socket.destroy();
         return;
       }
-      await delay(ctx, d);
+      const wait = delay(ctx, d);
+      if (wait !== undefined) {
+        const failed = await wait.then(
+          () => undefined,
+          (e: unknown) =>
+            new Promise<{ err: unknown }>((resolve) => settled(res, e, (err) => resolve({ err }))),
+        );
+        // Answered meanwhile (a deadline's 504) or the client left: settled never resolves; the
+        // promise and this call are collected with the request.
+        if (failed !== undefined) throw failed.err;
+      }
     }
     await handler(req, res);
   };
