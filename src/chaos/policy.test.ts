@@ -67,15 +67,16 @@ test('latency delays the call by ms; the caller cancelling ends the wait with ct
   assert.equal(await p.execute(background(), ok), 'ok');
   assert.ok(performance.now() - t0 >= 55, `waited ${performance.now() - t0} ms`);
 
+  const long = chaos({ faults: [{ type: 'latency', probability: 1, ms: 10_000 }] });
   const [ctx, cancel] = withCancel(background());
   let ran = false;
-  const r = p.execute(ctx, async () => {
+  const r = long.execute(ctx, async () => {
     ran = true;
   });
   setTimeout(cancel, 10);
   const t1 = performance.now();
   await assert.rejects(r, (e) => isCanceled(e));
-  assert.ok(performance.now() - t1 < 50);
+  assert.ok(performance.now() - t1 < 5_000, 'released by the cancel, not by the 10 s latency');
   assert.equal(ran, false);
 });
 
@@ -92,7 +93,7 @@ test('hang: the call never runs, and the caller’s deadline releases it with De
   );
   const took = performance.now() - t0;
   cancel();
-  assert.ok(took >= 75 && took < 500, `released after ${took} ms`);
+  assert.ok(took >= 75 && took < 2_000, `released after ${took} ms`);
   assert.equal(ran, false);
   // A timeout policy around it releases it too (its own deadline).
   await assert.rejects(wrap(timeout(30), p).execute(background(), ok), (e) => isDeadlineExceeded(e));
@@ -161,7 +162,8 @@ test('thousands of calls through every fault leave nothing behind', async () => 
       { type: 'cpu', probability: 0.1, ms: 0 },
     ],
   });
-  const p = wrap(timeout(20), chaos(c));
+  // The timeout releases the hangs; far above the 2 ms latencies, so a loaded machine changes nothing.
+  const p = wrap(timeout(1_000), chaos(c));
   const [root, cancelRoot] = withCancel(background());
   const outcomes = await Promise.allSettled(Array.from({ length: 3000 }, () => p.execute(root, ok)));
   cancelRoot();

@@ -75,7 +75,7 @@ describe('chaosQuery on PostgreSQL', { skip: up ? false : skipReason }, () => {
     cancel();
     const took = performance.now() - t0;
     // The core's shared deadline timer may fire a few ms early by the wall of performance.now().
-    assert.ok(took >= 80 && took < 1_000, `released after ${took} ms`);
+    assert.ok(took >= 80 && took < 2_000, `released after ${took} ms`);
   });
 
   test('blast radius by key: only the canary tenant gets the fault', async () => {
