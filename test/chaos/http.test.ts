@@ -4,6 +4,7 @@
 // latency, the header blast radius, and nothing left behind. Imports the built package (run
 // `npm run build` first).
 import assert from 'node:assert/strict';
+import diagnostics_channel from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -14,6 +15,7 @@ import { background, type Context, isDeadlineExceeded, withTimeout } from 'leash
 import {
   type ChaosController,
   ChaosError,
+  type ChaosInjectedEvent,
   type ChaosSpec,
   chaosController,
   chaosFastify,
@@ -158,9 +160,15 @@ for (const kind of ['node', 'express', 'fastify', 'koa'] as const) {
       assert.equal(app.ended.length, before, 'the route did not run');
     });
 
-    test('error: answered with the fault’s status', async () => {
+    test('error: answered with the fault’s status; leash:chaos:injected says where', async () => {
       controller.update(only([{ type: 'error', probability: 1, status: 503, message: 'chaos says no' }]));
-      const r = await get(app.url);
+      const events: ChaosInjectedEvent[] = [];
+      const on = (m: unknown) => events.push(m as ChaosInjectedEvent);
+      diagnostics_channel.subscribe('leash:chaos:injected', on);
+      const r = await get(app.url).finally(() => diagnostics_channel.unsubscribe('leash:chaos:injected', on));
+      assert.deepEqual(events, [
+        { name: `chaos-${kind}`, fault: 'error', via: 'middleware', seq: 1, ms: undefined },
+      ]);
       assert.equal(r.status, 503);
       if (kind === 'node' || kind === 'koa') assert.match(r.body, /chaos says no/);
     });
