@@ -33,7 +33,7 @@ export interface ChaosJSON {
   };
   /** faults as configured; an error fault's own `error` is shown as `"error": true`. */
   readonly faults: Record<string, unknown>[];
-  /** decisions is the number of calls in the blast radius since the last seed; injected counts faults by kind. */
+  /** decisions counts the calls that passed the header and key conditions since the last seed (each draws); injected counts faults by kind. */
   readonly decisions: number;
   readonly injected: Readonly<Record<ChaosFault, number>>;
 }
