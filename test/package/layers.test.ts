@@ -21,6 +21,7 @@ const allowed: Record<string, string[]> = {
   cache: ['context', 'task'],
   queue: ['context', 'task', 'resilience'],
   metrics: ['context'],
+  chaos: ['context', 'http', 'pg', 'resilience'],
   eslint: [],
 };
 
