@@ -70,6 +70,7 @@ export function toReport(
         failures: result.failures,
         statuses: result.statuses,
         rps: round(result.rps),
+        cpuMs: round(result.cpuMs),
         latencyMs,
         sendLagMs: {
           p50: round(result.sendLag.percentile(50)),

@@ -118,24 +118,28 @@ test('a known 20 ms service time: p50 and p99 within 10%, no errors, the rate he
     const { p50, p99 } = rep.latencyMs;
     const delivered = await served(target);
     const [d50, d99] = [pct(delivered, 50), pct(delivered, 99)];
-    const lag99 = rep.sendLagMs.p99;
+    const { p50: lag50, p99: lag99 } = rep.sendLagMs;
     t.diagnostic(
-      `leash load p50 ${p50} p99 ${p99}; target's own clock p50 ${d50.toFixed(2)} p99 ${d99.toFixed(2)}; send lag p99 ${lag99}`,
+      `leash load p50 ${p50} p99 ${p99}; target's own clock p50 ${d50.toFixed(2)} p99 ${d99.toFixed(2)}; send lag p50 ${lag50} p99 ${lag99}`,
     );
-    assert.ok(p50 >= 18 && p50 <= 22, `p50 ${p50} ms is not within 10% of 20 ms`);
     // Never below what the target delivered: a load tool that reports less than the server's own
     // service time is hiding something.
     assert.ok(
       p50 >= 0.9 * d50 && p99 >= 0.9 * d99,
       `below what the target delivered (p50 ${d50}, p99 ${d99})`,
     );
-    if (d99 <= 22 && lag99 <= 1) {
+    if (d99 <= 22 && lag99 <= 2) {
       // A quiet machine: the target kept its 20 ms, so must the measurement.
+      assert.ok(p50 >= 18 && p50 <= 22, `p50 ${p50} ms is not within 10% of 20 ms`);
       assert.ok(p99 >= 18 && p99 <= 22, `p99 ${p99} ms is not within 10% of 20 ms`);
     } else {
       // A busy machine (the timers of both processes fire late): within 10% of what the target
-      // delivered plus how late the generator itself was, both measured in this run.
-      t.diagnostic('busy machine: p99 compared with the delivered service time plus the send lag');
+      // delivered plus how late the generator itself sent, both measured in this run.
+      t.diagnostic('busy machine: compared with the delivered service time plus the send lag');
+      assert.ok(
+        p50 >= 18 && p50 <= 1.1 * (d50 + lag50),
+        `p50 ${p50} ms is above 110% of ${d50} + ${lag50} ms`,
+      );
       assert.ok(p99 <= 1.1 * (d99 + lag99), `p99 ${p99} ms is above 110% of ${d99} + ${lag99} ms`);
     }
   } finally {
