@@ -115,7 +115,10 @@ function parseDuration(flag: string, v: string): number {
 
 function parseCount(flag: string, v: string, min: number): number {
   const n = /^\d+(?:\.\d+)?$/.test(v) ? Number(v) : Number.NaN;
-  if (!(n >= min)) throw new UsageError(`${flag} must be a number >= ${min}, got ${v}`);
+  if (!(n >= min))
+    throw new UsageError(
+      `${flag} must be a number ${min > 0 && min < 1 ? 'above 0' : `>= ${min}`}, got ${v}`,
+    );
   return n;
 }
 
@@ -164,6 +167,7 @@ function parseArgs(argv: string[]): LoadArgs | 'help' {
     switch (flag) {
       case 'rate':
         a.rate = parseCount('--rate', value, Number.MIN_VALUE);
+        if (a.rate > 10_000_000) throw new UsageError(`--rate must be at most 10000000, got ${value}`);
         break;
       case 'duration':
         a.durationMs = parseDuration('--duration', value);
