@@ -11,6 +11,8 @@ export interface TargetCounts {
   readonly handles: number;
   /** Active handles by type. */
   readonly handlesByType: Readonly<Record<string, number>>;
+  /** Live tasks by "name at creation site" (the site is `<no stack>` unless the target records task stacks). */
+  readonly tasksBySite: Readonly<Record<string, number>>;
 }
 
 /** tasksUrl turns a debug URL (the handler's prefix, or its /tasks path) into the JSON profile URL. */
@@ -24,7 +26,7 @@ export function tasksUrl(debugUrl: string): URL {
 
 interface ProfileJson {
   counts?: { resources?: Record<string, number> };
-  groups?: Array<{ kind?: string; count?: number }>;
+  groups?: Array<{ kind?: string; count?: number; type?: string; site?: string }>;
 }
 
 /**
@@ -57,10 +59,17 @@ export function readCounts(debugUrl: string, timeoutMs = 5000): Promise<TargetCo
           reject(new Error(`${u.href} did not answer with a leash profile (no groups or counts)`));
           return;
         }
-        const tasks = json.groups.reduce((n, g) => n + (g.kind === 'task' ? (g.count ?? 0) : 0), 0);
+        let tasks = 0;
+        const tasksBySite: Record<string, number> = {};
+        for (const g of json.groups) {
+          if (g.kind !== 'task') continue;
+          tasks += g.count ?? 0;
+          const key = `${g.type ?? 'task'} at ${g.site ?? '<no stack>'}`;
+          tasksBySite[key] = (tasksBySite[key] ?? 0) + (g.count ?? 0);
+        }
         const byType = json.counts.resources;
         const handles = Object.values(byType).reduce((n, c) => n + c, 0);
-        resolve({ tasks, handles, handlesByType: byType });
+        resolve({ tasks, handles, handlesByType: byType, tasksBySite });
       });
     });
     req.on('timeout', () => req.destroy(new Error(`${u.href} did not answer within ${timeoutMs} ms`)));

@@ -273,6 +273,8 @@ function startDemo(variant: 'leash' | 'leaky'): Promise<Demo> {
   }
   const child = spawn(process.execPath, ['--import', 'tsx', script, variant], {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    // Task creation stacks on, so that a leaked task is reported at its line.
+    env: { ...process.env, LEASH_TASK_STACKS: '1' },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

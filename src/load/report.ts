@@ -130,6 +130,12 @@ export function formatReport(r: LoadReport, exitCode: number): string {
         leakedTasks + leakedHandles > 0 ? `: ${leakedTasks} task(s), ${leakedHandles} handle(s) leaked` : ''
       }`,
     );
+    if (leakedTasks > 0) {
+      for (const [where, n] of Object.entries(after.tasksBySite)) {
+        const grew = n - (before.tasksBySite[where] ?? 0);
+        if (grew > 0) lines.push(`          +${grew} task ${where}`);
+      }
+    }
     if (leakedHandles > 0) {
       const grew = Object.entries(after.handlesByType)
         .map(([t, n]) => [t, n - (before.handlesByType[t] ?? 0)] as const)

@@ -246,6 +246,7 @@ test('the gate: a target that leaks tasks exits 3, with the counts read from its
       'one task per request (the reachability probe came before the first reading)',
     );
     assert.match(r.stdout, /50 task\(s\)/);
+    assert.match(r.stdout, /\+50 task forgotten at <no stack>/);
   } finally {
     t.stop();
   }
@@ -313,4 +314,6 @@ test('--demo drives the repository demo; its leaky variant fails the gate', asyn
   const leaky = await load(['--demo=leaky', '--rate', '50', '--duration', '1s', '--settle', '300ms']);
   assert.equal(leaky.code, 3, leaky.stderr + leaky.stdout);
   assert.ok(leaky.report!.leak.leakedTasks >= 5);
+  // Where the leaked tasks were born: the demo runs with task stacks on.
+  assert.match(leaky.stdout, /\+\d+ task refresh-stock at demo\/load-target\.ts:\d+/);
 });
