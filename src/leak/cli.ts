@@ -31,6 +31,7 @@ const REPORT_WAIT_MS = 5000;
 const TERM_GRACE_MS = 2000;
 
 const usage = `Usage: leash doctor [--json FILE] [--trace FILE] [--timeout MS] -- command [args...]
+       leash load [options] URL   (leash load --help: the load generator and its SLA gate)
        leash --help | --version
 
 Runs command in its own process group with leash's leak tracker preloaded into every Node process
@@ -65,7 +66,8 @@ type Parsed =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'usage'; message: string }
-  | { kind: 'doctor'; args: Args };
+  | { kind: 'doctor'; args: Args }
+  | { kind: 'load'; argv: string[] };
 
 interface Args {
   json: string | undefined;
@@ -81,8 +83,9 @@ function parse(argv: string[]): Parsed {
   if (first === undefined) return { kind: 'usage', message: '' };
   if (first === '--help' || first === '-h' || first === 'help') return { kind: 'help' };
   if (first === '--version' || first === '-V' || first === 'version') return { kind: 'version' };
+  if (first === 'load') return { kind: 'load', argv: argv.slice(1) };
   if (first !== 'doctor') {
-    const guess = closest(first.replace(/^-+/, ''), ['doctor', 'help', 'version']);
+    const guess = closest(first.replace(/^-+/, ''), ['doctor', 'load', 'help', 'version']);
     return {
       kind: 'usage',
       message: `unknown ${first.startsWith('-') ? 'option' : 'command'} ${first}${guess ? `; did you mean ${first.startsWith('-') ? `--${guess}` : guess}?` : ''}`,
@@ -483,6 +486,18 @@ if (parsed.kind === 'help') {
     );
   } else process.stderr.write(usage);
   process.exitCode = EXIT.usage;
+} else if (parsed.kind === 'load') {
+  // Loaded only for `leash load`: doctor's start-up stays as it was.
+  const { loadCommand } = await import('../load/index.js');
+  let code: number;
+  try {
+    code = await loadCommand(parsed.argv);
+  } catch (err) {
+    process.stderr.write(`leash load: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    code = EXIT.failure;
+  }
+  process.exitCode = code;
+  process.exit();
 } else {
   let code: number;
   try {
