@@ -6,6 +6,7 @@ import type { Backend, Binding, Consumer, DeadLetter, Delivery, NewJob } from '.
 import { DelayHeap } from './delay-heap.js';
 import { Deque } from './deque.js';
 import { QueueClosedError } from './errors.js';
+import { depthChannel } from './events.js';
 
 /** MemoryBackendOptions configure memoryBackend(). */
 export interface MemoryBackendOptions {
@@ -144,6 +145,7 @@ export class MemoryBinding implements Binding {
     j.state = 'gone';
     this.#jobs.delete(id);
     this.#makeRoom();
+    this.#depthChanged();
     return 'queued';
   }
 
@@ -211,7 +213,10 @@ export class MemoryBinding implements Binding {
         reclaimed: false,
       });
     }
-    if (out.length > 0) this.#makeRoom();
+    if (out.length > 0) {
+      this.#makeRoom();
+      this.#depthChanged();
+    }
     return out;
   }
 
@@ -257,18 +262,28 @@ export class MemoryBinding implements Binding {
       this.#delayedCount++;
       this.#delayed.push(j, j.runAt);
       this.#armTimer();
+      this.#depthChanged();
     } else {
       j.readyAt = now;
       j.state = 'ready';
       this.#readyCount++;
       // A hand-back goes to the front: it was taken first and should run first.
       this.#ready.unshift(j);
+      this.#depthChanged();
       this.#feed();
     }
   }
 
   #waiting(): number {
     return this.#readyCount + this.#delayedCount;
+  }
+
+  // leash:queue:depth follows every change of the waiting count, while someone listens.
+  #depthChanged(): void {
+    if (depthChannel.hasSubscribers)
+      depthChannel.publish(
+        Object.freeze({ queue: this.#queue, depth: this.#readyCount + this.#delayedCount }),
+      );
   }
 
   #add(job: NewJob): void {
