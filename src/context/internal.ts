@@ -269,3 +269,19 @@ export function readOption<T extends object, K extends keyof T>(opts: T, key: K,
 // waiting on such a context and release() exactly once when it stops waiting; heldCount() is for
 // tests. They live with the shared deadline timer because that timer is the handle they ref.
 export { heldCount, hold, release } from './deadline-timers.js';
+
+// Per-operation children for the layers' hot paths (a queue job, a policy call): the context of
+// withCancelCause without its [ctx, cancel] tuple and closure. The child is linked in `parent`
+// until cancelChild() is called on it; call it exactly as withCancelCause's cancel would be.
+import { CancelCtx } from './cancel-tree.js';
+import { CANCELED_KIND } from './errors.js';
+
+/** newChild returns a cancelable child of `parent` (as withCancelCause), for cancelChild. */
+export function newChild(parent: Context): Context {
+  return new CancelCtx(parent, 'WithCancelCause');
+}
+
+/** cancelChild cancels a context made by newChild with `cause` (undefined: a plain cancel); idempotent. */
+export function cancelChild(child: Context, cause: unknown): void {
+  (child as CancelCtx)._cancelSelf(CANCELED_KIND, cause);
+}

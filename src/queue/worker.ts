@@ -10,6 +10,7 @@ import {
   withCancelCause,
   withDeadline,
 } from '../context/index.js';
+import { cancelChild, newChild } from '../context/internal.js';
 import type { Backoff } from '../resilience/index.js';
 import { go } from '../task/index.js';
 import type { Consumer, Delivery } from './backend.js';
@@ -69,7 +70,8 @@ export interface WorkerStats {
 
 interface Running {
   readonly d: Delivery;
-  readonly cancel: CancelCauseFunc;
+  /** ctx is the job's own child of the worker's context (newChild), ended with cancelChild. */
+  readonly ctx: Context;
   readonly cancelDeadline: CancelFunc | undefined;
   readonly startedAt: number;
   cancelRequested: boolean;
@@ -311,7 +313,7 @@ export class Worker {
       attempt: d.attempt,
       waitMs: Math.max(0, now - d.readyAt),
     }));
-    const [jobCtx, cancel] = withCancelCause(this.#runCtx);
+    const jobCtx = newChild(this.#runCtx);
     let runCtx: Context = jobCtx;
     let cancelDeadline: CancelFunc | undefined;
     let limit = d.deadline ?? Number.POSITIVE_INFINITY;
@@ -319,7 +321,7 @@ export class Worker {
     if (limit !== Number.POSITIVE_INFINITY) [runCtx, cancelDeadline] = withDeadline(jobCtx, limit);
     const r: Running = {
       d,
-      cancel,
+      ctx: jobCtx,
       cancelDeadline,
       startedAt: now,
       cancelRequested: false,
@@ -373,7 +375,7 @@ export class Worker {
       this.#failed(d, error);
     }
     this.#running.delete(d.id);
-    r.cancel();
+    cancelChild(r.ctx, undefined);
     r.cancelDeadline?.();
     if (finishChannel.hasSubscribers)
       finishChannel.publish(
@@ -427,7 +429,7 @@ export class Worker {
     if (r === undefined || r.cancelRequested) return;
     r.cancelRequested = true;
     publish(cancelChannel, () => ({ queue: this.#queue, id, running: true }));
-    r.cancel(new JobCancelledError(this.#queue, id, reason));
+    cancelChild(r.ctx, new JobCancelledError(this.#queue, id, reason));
   }
 
   #store(p: void | Promise<void>): void {
