@@ -117,6 +117,9 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
   // Done-ness: null while live, else why (this context, an ancestor cancelled with it, or a
   // foreign outcome). `_err` caches the error once read; `_errKind` and `_cause` describe this
   // context's own cancellation when it is the Outcome (`_cause` undefined: the cause is the err).
+  // While live, `_cause` holds the cause to use if the deadline timer fires (withDeadlineCause,
+  // withTimeoutCause): it is read only once this context is its own Outcome, and _cancelSelf
+  // overwrites it first, so one field serves both.
   _outcome: Outcome | null = null;
   _err: Error | undefined = undefined;
   _errKind = CANCELED_KIND;
@@ -130,9 +133,8 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
   _prev: Link | null = null;
   _next: Link | null = null;
   _owner: Owner | null = null;
-  // Deadline timer: index in the shared heap, or -1; cause to use when it fires.
+  // Deadline timer: index in the shared heap, or -1.
   _heapIndex = -1;
-  _timerCause: unknown = undefined;
   // Extra teardown (fromSignal's listener); run once when cancelled.
   _detach: (() => void) | null = null;
   _kind: string;
@@ -221,7 +223,7 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
 
   /** Called by the deadline timer when `_when` has passed. */
   _expire(): void {
-    this._cancelSelf(DEADLINE_KIND, this._timerCause);
+    this._cancelSelf(DEADLINE_KIND, this._cause);
   }
 
   /**
@@ -331,11 +333,13 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
  * whenOf is the deadline of any context on the monotonic clock (performance.now()), or undefined.
  * A foreign context's epoch deadline is converted at the time of the call.
  */
-export function whenOf(ctx: Context, deadline: number | undefined = ctx.deadline): number | undefined {
+export function whenOf(ctx: Context, deadline?: number): number | undefined {
   const src = sourceOf(ctx);
   if (src instanceof CancelCtx) return src._when;
-  if (deadline === undefined) return undefined;
-  return performance.now() + (deadline - Date.now());
+  if (src === null) return undefined; // never done, so no deadline
+  const d = deadline === undefined ? ctx.deadline : deadline;
+  if (d === undefined) return undefined;
+  return performance.now() + (d - Date.now());
 }
 
 /** @internal A callback registered to run when a context is done (afterFunc, leash's own waits). */
