@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, test } from 'node:test';
 import {
+  afterFunc,
   background,
   CanceledError,
   type Context,
@@ -200,6 +201,50 @@ describe('withCancel', () => {
       'cancel returned',
       'grandchild done',
     ]);
+  });
+
+  test('in a wide tree, what was watched is told level by level; what was not reads as done from the first listener', async () => {
+    // Only the contexts whose signal or done was read, and afterFunc callbacks, are told after the
+    // tree is marked; the others must still look done to a listener that reaches them first.
+    const [root, cancel] = withCancelCause(background());
+    const why = new Error('shutdown');
+    const order: string[] = [];
+    const level1 = Array.from({ length: 4 }, () => withCancel(root)[0]);
+    const level2 = level1.flatMap((p) => Array.from({ length: 3 }, () => withTimeout(p, 60_000)[0]));
+    const level3 = level2.map((p) => withCancel(p)[0]);
+    level1[1]!.signal.addEventListener('abort', () => order.push('1'));
+    level2[0]!.signal.addEventListener('abort', () => order.push('2'));
+    level2[7]!.signal.addEventListener('abort', () => order.push('2'));
+    afterFunc(level2[4]!, () => order.push('after 3')); // a watcher is one level below its context
+    afterFunc(level1[3]!, () => order.push('after 2'));
+    level3[11]!.signal.addEventListener('abort', () => order.push('3'));
+    const watchedDone = level3[5]!.done;
+    let seen: { aborted: boolean; reason: unknown; err: boolean; sameErr: boolean } | undefined;
+    let unwatchedDone: Promise<void> | undefined;
+    root.signal.addEventListener('abort', () => {
+      order.push('0');
+      const leaf = level3[2]!; // nothing read it yet
+      const s = leaf.signal;
+      seen = {
+        aborted: s.aborted,
+        reason: s.reason,
+        err: isCanceled(leaf.err),
+        sameErr: leaf.err === root.err,
+      };
+      unwatchedDone = level2[9]!.done;
+    });
+    cancel(why);
+    assert.deepEqual(order, ['0', '1', '2', '2', '3']);
+    await new Promise<void>((resolve) => setImmediate(resolve)); // afterFunc runs in microtasks
+    assert.deepEqual(order, ['0', '1', '2', '2', '3', 'after 2', 'after 3']);
+    assert.deepEqual(seen, { aborted: true, reason: why, err: true, sameErr: true });
+    for (const c of [...level1, ...level2, ...level3]) {
+      assert.equal(c.err, root.err);
+      assert.equal(cause(c), why);
+      assert.equal(c.signal.reason, why);
+    }
+    for (const c of [root, ...level1, ...level2]) assert.equal(childCount(c), 0);
+    await Promise.all([watchedDone, unwatchedDone]);
   });
 
   test('a chain of 100,000 nested contexts cancels without overflowing the stack', () => {

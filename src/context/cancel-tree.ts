@@ -117,6 +117,9 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
   // Done-ness: null while live, else why (this context, an ancestor cancelled with it, or a
   // foreign outcome). `_err` caches the error once read; `_errKind` and `_cause` describe this
   // context's own cancellation when it is the Outcome (`_cause` undefined: the cause is the err).
+  // While live, `_cause` holds the cause to use if the deadline timer fires (withDeadlineCause,
+  // withTimeoutCause): it is read only once this context is its own Outcome, and _cancelSelf
+  // overwrites it first, so one field serves both.
   _outcome: Outcome | null = null;
   _err: Error | undefined = undefined;
   _errKind = CANCELED_KIND;
@@ -130,9 +133,8 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
   _prev: Link | null = null;
   _next: Link | null = null;
   _owner: Owner | null = null;
-  // Deadline timer: index in the shared heap, or -1; cause to use when it fires.
+  // Deadline timer: index in the shared heap, or -1.
   _heapIndex = -1;
-  _timerCause: unknown = undefined;
   // Extra teardown (fromSignal's listener); run once when cancelled.
   _detach: (() => void) | null = null;
   _kind: string;
@@ -221,7 +223,7 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
 
   /** Called by the deadline timer when `_when` has passed. */
   _expire(): void {
-    this._cancelSelf(DEADLINE_KIND, this._timerCause);
+    this._cancelSelf(DEADLINE_KIND, this._cause);
   }
 
   /**
@@ -244,13 +246,18 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
       this._notify();
       return;
     }
-    // The subtree becomes a queue threaded through the links' own `_next` fields (they are
-    // detached from their lists as they are visited), in breadth-first order. Threading it
-    // through the nodes, rather than pushing them onto an array, keeps cancelling 100k children
-    // allocation-free (bench/context.bench.ts: an array made it about 3x slower).
-    let tail: Link = this;
-    for (let n: Link | null = this; n !== null; n = n._next) {
-      if (!(n instanceof CancelCtx)) continue;
+    // Pass 1 visits the subtree breadth-first through two queues threaded through the links' own
+    // fields (they are detached from their lists as they are visited), so cancelling 100k
+    // children allocates nothing (bench/context.bench.ts: an array made it about 3x slower):
+    // `_next` threads the contexts that have children of their own, still to visit; `_prev`
+    // threads the links that pass 2 must tell (watchers, and contexts whose signal or done was
+    // read). A leaf nobody watches, the common case, is touched once, in pass 1. Pass 2 runs no
+    // code for the others: reading `signal` or `done` of a context already marked done gives an
+    // aborted signal or a settled promise at once, so nothing left out needs telling later.
+    let scanTail: CancelCtx = this;
+    let tellTail: Link = this;
+    let n: CancelCtx | null = this;
+    while (n !== null) {
       let child: Link | null;
       while ((child = n._head) !== null) {
         const next: Link | null = child._next;
@@ -261,18 +268,26 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
         if (child instanceof CancelCtx) {
           if (child._outcome !== null) continue;
           child._markDone(o);
+          if (child._head !== null) {
+            scanTail._next = child;
+            scanTail = child;
+          }
+          if (child._controller === null && child._resolveDone === null) continue;
         }
-        tail._next = child;
-        tail = child;
+        tellTail._prev = child;
+        tellTail = child;
       }
-    }
-    let n: Link | null = this;
-    while (n !== null) {
-      const next: Link | null = n._next;
+      const after: Link | null = n._next;
       n._next = null;
-      if (n instanceof CancelCtx) n._notify();
-      else n._parentDone(o);
-      n = next;
+      n = after as CancelCtx | null;
+    }
+    let t: Link | null = this;
+    while (t !== null) {
+      const next: Link | null = t._prev;
+      t._prev = null;
+      if (t instanceof CancelCtx) t._notify();
+      else t._parentDone(o);
+      t = next;
     }
   }
 
@@ -318,11 +333,13 @@ export class CancelCtx extends LeashContext implements Link, Owner, Outcome {
  * whenOf is the deadline of any context on the monotonic clock (performance.now()), or undefined.
  * A foreign context's epoch deadline is converted at the time of the call.
  */
-export function whenOf(ctx: Context, deadline: number | undefined = ctx.deadline): number | undefined {
+export function whenOf(ctx: Context, deadline?: number): number | undefined {
   const src = sourceOf(ctx);
   if (src instanceof CancelCtx) return src._when;
-  if (deadline === undefined) return undefined;
-  return performance.now() + (deadline - Date.now());
+  if (src === null) return undefined; // never done, so no deadline
+  const d = deadline === undefined ? ctx.deadline : deadline;
+  if (d === undefined) return undefined;
+  return performance.now() + (d - Date.now());
 }
 
 /** @internal A callback registered to run when a context is done (afterFunc, leash's own waits). */

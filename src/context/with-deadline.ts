@@ -23,6 +23,7 @@ function toEpochMs(at: unknown, where: string): number {
 
 /** @internal Validates a duration in ms: a number >= 0, Infinity allowed. Shared with sleep(). */
 export function toTimeoutMs(ms: unknown, where: string): number {
+  if (typeof ms === 'number' && ms >= 0) return ms; // the common case; NaN and negatives fall through
   assertNumber(ms, where, 'ms', { min: 0, infinite: true, unit: 'milliseconds' });
   return ms;
 }
@@ -48,7 +49,7 @@ function deadlineCtx(
   if (c._outcome === null) {
     if (when <= now) c._cancelSelf(DEADLINE_KIND, cause);
     else {
-      c._timerCause = cause;
+      c._cause = cause; // the cause if the timer fires; see CancelCtx._cause
       scheduleDeadline(c);
     }
   }
