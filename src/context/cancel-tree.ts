@@ -13,6 +13,7 @@ import { LeashContext, SOURCE_KEY, type Source, sourceOf } from './base-context.
 import type { Context } from './context.js';
 import { hold, release, unscheduleDeadline } from './deadline-timers.js';
 import { CANCELED_KIND, contextError, DEADLINE_KIND } from './errors.js';
+import { tree } from './internal.js';
 
 /**
  * @internal
@@ -477,3 +478,7 @@ export function cancelFuncOf(c: CancelCtx): (() => void) & Disposable {
   cancel[Symbol.dispose] = cancel;
   return cancel;
 }
+
+tree.propagate = propagate;
+tree.unlink = unlink;
+tree.cancel = (c) => c._cancelSelf(CANCELED_KIND, undefined);
