@@ -124,7 +124,7 @@ export function execute<T>(
   const err = ctx.err;
   if (err !== undefined) return Promise.reject(err);
   if (policy[RACES] === true) return policy[RUN](ctx, fn);
-  return raced(new Race(ctx, null, null), policy, ctx, fn, undefined, 0);
+  return raced(policy, ctx, null, fn, undefined, 0);
 }
 
 /**
@@ -199,27 +199,29 @@ function capture(resolve: (v: unknown) => void, reject: (e: unknown) => void): v
   capturedReject = reject;
 }
 
+// Race._state bits.
+const SETTLED = 1;
+const HELD = 2;
+
 /**
  * @internal
  * Race is one race of work against a context: a link in the context's cancel tree (registered and
  * removed in O(1), with no closure, unlike afterFunc), the resolving functions of the promise the
  * caller awaits, and up to two observers of the work (see observe). Whichever side comes first
  * settles that promise; the other finds it settled. The observers are told when the work settles,
- * whichever side came first.
+ * whichever side came first. Kept small: it is most of what a call allocates.
  */
-export class Race implements Link {
+class Race implements Link {
   _prev: Link | null = null;
   _next: Link | null = null;
   _owner: Owner | null = null;
-  _settled = false;
-  _held = false;
+  _state = 0;
   readonly _ctx: Context;
-  readonly _result: Promise<unknown>;
   readonly _resolve: (v: unknown) => void;
   readonly _reject: (e: unknown) => void;
-  // A timeout's derived context (the race's own ctx), ended as its cancel function would once the
-  // work settles, and what to call when the race rejects (the timeout's event).
-  readonly _child: CancelCtx | null;
+  // Set for a timeout's race: `_ctx` is then the timeout's derived context, which the race ends
+  // (as its cancel function would) once the work settles, and this is told when the race rejects
+  // (the timeout's event).
   readonly _onReject: ((child: CancelCtx, e: unknown) => void) | null;
   _x1: Exit | null = null;
   _a1 = 0;
@@ -230,21 +232,16 @@ export class Race implements Link {
   _b2 = 0;
   _p2: Promise<unknown> | null = null;
 
-  constructor(
-    ctx: Context,
-    child: CancelCtx | null,
-    onReject: ((child: CancelCtx, e: unknown) => void) | null,
-  ) {
+  // Call right after `new Promise(capture)`, whose resolving functions it takes.
+  constructor(ctx: Context, onReject: ((child: CancelCtx, e: unknown) => void) | null) {
     this._ctx = ctx;
-    this._result = new Promise(capture);
     this._resolve = capturedResolve;
     this._reject = capturedReject;
-    this._child = child;
     this._onReject = onReject;
   }
 
   // Watches `work`, and answers the caller by whichever of it and the context ends first.
-  _start(work: Promise<unknown>): Promise<unknown> {
+  _start(work: Promise<unknown>): void {
     // An observer of some other promise than the work gets a reaction of its own.
     if (this._x1 !== null && this._p1 !== work) {
       react(this._ctx, this._p1 as Promise<unknown>, this._x1, this._a1, this._b1);
@@ -256,7 +253,7 @@ export class Race implements Link {
     }
     this._p1 = this._p2 = null;
     if (this._ctx.deadline !== undefined) {
-      this._held = true;
+      this._state = HELD;
       hold();
     }
     tree.propagate(this, this._ctx);
@@ -264,24 +261,23 @@ export class Race implements Link {
       (v) => this._fulfilled(v),
       (e: unknown) => this._rejected(e),
     );
-    return this._result;
   }
 
   // The context ended first: the caller gets its err now; the work runs on, still observed.
   _parentDone(o: Outcome): void {
-    if (this._settled) return;
-    this._settled = true;
-    if (this._held) release();
+    const state = this._state;
+    if ((state & SETTLED) !== 0) return;
+    this._state = SETTLED;
+    if ((state & HELD) !== 0) release();
     const e = o._errNow();
     this._reject(e);
-    if (this._onReject !== null) this._onReject(this._child as CancelCtx, e);
+    if (this._onReject !== null) this._onReject(this._ctx as CancelCtx, e);
   }
 
   _fulfilled(v: unknown): void {
     if (this._x1 !== null) exit(this._x1, this._a1, this._b1, this._ctx, true, v);
     if (this._x2 !== null) exit(this._x2, this._a2, this._b2, this._ctx, true, v);
-    if (this._settled) return;
-    this._settled = true;
+    if ((this._state & SETTLED) !== 0) return;
     this._end();
     this._resolve(v);
   }
@@ -289,35 +285,39 @@ export class Race implements Link {
   _rejected(e: unknown): void {
     if (this._x1 !== null) exit(this._x1, this._a1, this._b1, this._ctx, false, e);
     if (this._x2 !== null) exit(this._x2, this._a2, this._b2, this._ctx, false, e);
-    if (this._settled) return;
-    this._settled = true;
-    if (this._onReject !== null) this._onReject(this._child as CancelCtx, e);
+    if ((this._state & SETTLED) !== 0) return;
+    if (this._onReject !== null) this._onReject(this._ctx as CancelCtx, e);
     this._end();
     this._reject(e);
   }
 
   _end(): void {
+    const state = this._state;
+    this._state = SETTLED;
     if (this._owner !== null) tree.unlink(this);
-    if (this._held) release();
-    if (this._child !== null) tree.cancel(this._child);
+    if ((state & HELD) !== 0) release();
+    if (this._onReject !== null) tree.cancel(this._ctx as CancelCtx);
   }
 }
 
 /**
  * @internal
- * raced runs `policy`'s RUN (or, with no policy, the rest of `chain` from `i`) under `ctx` with
- * `r` as the current race, and returns the race's promise: it settles as the work does, or rejects
- * with ctx.err once `ctx` ends first. While pending on a context with a deadline it keeps the
- * process alive until that deadline, as every leash wait does.
+ * raced runs `policy`'s RUN (or, with no policy, the rest of `chain` from `i`) under `ctx` as the
+ * current race, and returns the race's promise: it settles as the work does, or rejects with
+ * ctx.err once `ctx` ends first. With `onReject`, `ctx` is a timeout's derived context, ended once
+ * the work settles. While pending on a context with a deadline it keeps the process alive until
+ * that deadline, as every leash wait does.
  */
 export function raced<T>(
-  r: Race,
   policy: InnerPolicy | null,
   ctx: Context,
+  onReject: ((child: CancelCtx, e: unknown) => void) | null,
   fn: (ctx: Context) => Promise<T>,
   chain: Chain | undefined,
   i: number,
 ): Promise<T> {
+  const result = new Promise<T>(capture as (resolve: (v: T) => void, reject: (e: unknown) => void) => void);
+  const r = new Race(ctx, onReject);
   const prev = current;
   current = r;
   let work: Promise<T>;
@@ -326,7 +326,8 @@ export function raced<T>(
   } finally {
     current = prev;
   }
-  return r._start(work) as Promise<T>;
+  r._start(work);
+  return result;
 }
 
 /**
@@ -338,7 +339,9 @@ export function raced<T>(
  * deadline, as every leash wait does.
  */
 export function race<T>(ctx: Context, work: Promise<T>): Promise<T> {
-  return new Race(ctx, null, null)._start(work) as Promise<T>;
+  const result = new Promise<T>(capture as (resolve: (v: T) => void, reject: (e: unknown) => void) => void);
+  new Race(ctx, null)._start(work);
+  return result;
 }
 
 /** @internal Throws LEASH_ERR_INVALID_ARG unless `p` is a Policy. */

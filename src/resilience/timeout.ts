@@ -8,7 +8,7 @@ import {
 import { assertNumber, assertOptions, type CancelCtx, tree } from '../context/internal.js';
 import { stackless } from './errors.js';
 import { channels, publish } from './events.js';
-import { CHAINS, type Chain, execute, type InnerPolicy, RACES, Race, RUN, raced } from './policy.js';
+import { CHAINS, type Chain, execute, type InnerPolicy, RACES, RUN, raced } from './policy.js';
 
 /** TimeoutOptions configure timeout(). */
 export interface TimeoutOptions {
@@ -91,6 +91,6 @@ export class TimeoutPolicy implements InnerPolicy {
     // The derived context is the work's alone: the race ends it once the work settles, so its
     // deadline leaves the shared queue at once (what calling its cancel function does).
     const child = tree.timeoutChild(ctx, this.ms, this.#cause);
-    return raced(new Race(child, child, this.#onReject), null, child, fn, chain, i);
+    return raced(null, child, this.#onReject, fn, chain, i);
   }
 }
