@@ -134,3 +134,70 @@ test('a policy called from fn while an outer race is being set up gets a race of
   assert.equal(inner.active, 0);
   cancel();
 });
+
+test('races are reused only once their work settled: interleaved calls, some cancelled, each get their own answer', async () => {
+  const breaker = circuitBreaker({ window: { calls: 1000 }, minimumCalls: 1000 });
+  const bh = bulkhead({ limit: 1000 });
+  const p = wrap(breaker, bh);
+  const t = timeout(1_000);
+  const works = Array.from({ length: 300 }, () => deferred<number>());
+  const cancels: (() => void)[] = [];
+  const calls = works.map((w, i) => {
+    const [ctx, cancel] = withCancel(background());
+    cancels.push(cancel);
+    const policy = i % 3 === 0 ? t : p;
+    return policy
+      .execute(ctx, () => w.promise)
+      .then(
+        (v) => ({ i, v }),
+        (e: unknown) => ({ i, e }),
+      );
+  });
+  // Settle in a scrambled order, cancelling every fifth caller first, with calls started between.
+  const order = works.map((_, i) => (i * 7919) % works.length);
+  const extra: Promise<number>[] = [];
+  for (const i of order) {
+    if (i % 5 === 0) cancels[i]?.();
+    if (i % 2 === 0) works[i]?.resolve(i);
+    else works[i]?.reject(new Error(`e${i}`));
+    if (i % 10 === 0) {
+      await tick();
+      extra.push(p.execute(background(), async () => -i));
+    }
+  }
+  const results = await Promise.all(calls);
+  for (const r of results) {
+    const { i } = r;
+    if (i % 5 === 0) assert.ok('e' in r && r.e instanceof CanceledError, `call ${i} was cancelled first`);
+    else if (i % 2 === 0) assert.deepEqual(r, { i, v: i });
+    else assert.equal('e' in r && (r.e as Error).message, `e${i}`);
+  }
+  assert.deepEqual(
+    await Promise.all(extra),
+    order.filter((i) => i % 10 === 0).map((i) => -i),
+  );
+  await tick();
+  assert.equal(bh.active, 0);
+  assert.equal(breaker.metrics.calls, 200 + extra.length, 'every call through the pair was recorded once');
+  assert.equal(heldCount(), 0);
+  for (const c of cancels) c();
+});
+
+test('a reused race keeps no context of an earlier call alive', async () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return;
+  const p = wrap(circuitBreaker(), bulkhead({ limit: 10 }));
+  let ref: WeakRef<object> | undefined;
+  await (async () => {
+    const [ctx, cancel] = withCancel(background());
+    ref = new WeakRef(ctx);
+    for (let i = 0; i < 100; i++) await p.execute(ctx, async () => i);
+    await timeout(100).execute(ctx, async () => 0);
+    cancel();
+  })();
+  for (let i = 0; i < 5 && ref?.deref() !== undefined; i++) {
+    await tick();
+    gc();
+  }
+  assert.equal(ref?.deref(), undefined);
+});

@@ -203,26 +203,37 @@ function capture(resolve: (v: unknown) => void, reject: (e: unknown) => void): v
 const SETTLED = 1;
 const HELD = 2;
 
+// Races whose work has settled, for reuse: a race is most of what a call allocates (with its two
+// reaction handlers, made once per race rather than once per call). Bounded, so that a burst of
+// concurrent calls does not pin memory afterwards.
+const pool: Race[] = [];
+const POOL_MAX = 64;
+const promiseThen = Promise.prototype.then;
+function noop(): void {}
+// What a pooled race refers to instead of the context of its last call, so that it keeps no
+// context (and the values in it) alive.
+const NO_CONTEXT = null as unknown as Context;
+
 /**
  * @internal
  * Race is one race of work against a context: a link in the context's cancel tree (registered and
  * removed in O(1), with no closure, unlike afterFunc), the resolving functions of the promise the
  * caller awaits, and up to two observers of the work (see observe). Whichever side comes first
  * settles that promise; the other finds it settled. The observers are told when the work settles,
- * whichever side came first. Kept small: it is most of what a call allocates.
+ * whichever side came first; after that nothing refers to the race, and it is reused.
  */
 class Race implements Link {
   _prev: Link | null = null;
   _next: Link | null = null;
   _owner: Owner | null = null;
   _state = 0;
-  readonly _ctx: Context;
-  readonly _resolve: (v: unknown) => void;
-  readonly _reject: (e: unknown) => void;
+  _ctx: Context;
+  _resolve: (v: unknown) => void;
+  _reject: (e: unknown) => void;
   // Set for a timeout's race: `_ctx` is then the timeout's derived context, which the race ends
   // (as its cancel function would) once the work settles, and this is told when the race rejects
   // (the timeout's event).
-  readonly _onReject: ((child: CancelCtx, e: unknown) => void) | null;
+  _onReject: ((child: CancelCtx, e: unknown) => void) | null;
   _x1: Exit | null = null;
   _a1 = 0;
   _b1 = 0;
@@ -231,6 +242,10 @@ class Race implements Link {
   _a2 = 0;
   _b2 = 0;
   _p2: Promise<unknown> | null = null;
+  // The reactions to the work, made once per race. The work is a native promise (invoke makes
+  // sure), and its then is Promise.prototype.then's, so each is called at most once per use.
+  readonly _onFulfilled = (v: unknown): void => this._fulfilled(v);
+  readonly _onRejected = (e: unknown): void => this._rejected(e);
 
   // Call right after `new Promise(capture)`, whose resolving functions it takes.
   constructor(ctx: Context, onReject: ((child: CancelCtx, e: unknown) => void) | null) {
@@ -257,10 +272,7 @@ class Race implements Link {
       hold();
     }
     tree.propagate(this, this._ctx);
-    work.then(
-      (v) => this._fulfilled(v),
-      (e: unknown) => this._rejected(e),
-    );
+    promiseThen.call(work, this._onFulfilled, this._onRejected);
   }
 
   // The context ended first: the caller gets its err now; the work runs on, still observed.
@@ -277,18 +289,22 @@ class Race implements Link {
   _fulfilled(v: unknown): void {
     if (this._x1 !== null) exit(this._x1, this._a1, this._b1, this._ctx, true, v);
     if (this._x2 !== null) exit(this._x2, this._a2, this._b2, this._ctx, true, v);
-    if ((this._state & SETTLED) !== 0) return;
-    this._end();
-    this._resolve(v);
+    if ((this._state & SETTLED) === 0) {
+      this._end();
+      this._resolve(v);
+    }
+    this._recycle();
   }
 
   _rejected(e: unknown): void {
     if (this._x1 !== null) exit(this._x1, this._a1, this._b1, this._ctx, false, e);
     if (this._x2 !== null) exit(this._x2, this._a2, this._b2, this._ctx, false, e);
-    if ((this._state & SETTLED) !== 0) return;
-    if (this._onReject !== null) this._onReject(this._ctx as CancelCtx, e);
-    this._end();
-    this._reject(e);
+    if ((this._state & SETTLED) === 0) {
+      if (this._onReject !== null) this._onReject(this._ctx as CancelCtx, e);
+      this._end();
+      this._reject(e);
+    }
+    this._recycle();
   }
 
   _end(): void {
@@ -298,6 +314,28 @@ class Race implements Link {
     if ((state & HELD) !== 0) release();
     if (this._onReject !== null) tree.cancel(this._ctx as CancelCtx);
   }
+
+  // The work has settled and the caller is answered: unlinked, nothing refers to this race any
+  // more. Drop what it held and keep it for another call.
+  _recycle(): void {
+    this._ctx = NO_CONTEXT;
+    this._resolve = this._reject = noop;
+    this._onReject = null;
+    this._x1 = this._x2 = null;
+    if (pool.length < POOL_MAX) pool.push(this);
+  }
+}
+
+// A race for `ctx`, reused when one is free; call right after `new Promise(capture)`.
+function newRace(ctx: Context, onReject: ((child: CancelCtx, e: unknown) => void) | null): Race {
+  const r = pool.pop();
+  if (r === undefined) return new Race(ctx, onReject);
+  r._state = 0;
+  r._ctx = ctx;
+  r._resolve = capturedResolve;
+  r._reject = capturedReject;
+  r._onReject = onReject;
+  return r;
 }
 
 /**
@@ -317,7 +355,7 @@ export function raced<T>(
   i: number,
 ): Promise<T> {
   const result = new Promise<T>(capture as (resolve: (v: T) => void, reject: (e: unknown) => void) => void);
-  const r = new Race(ctx, onReject);
+  const r = newRace(ctx, onReject);
   const prev = current;
   current = r;
   let work: Promise<T>;
@@ -340,7 +378,7 @@ export function raced<T>(
  */
 export function race<T>(ctx: Context, work: Promise<T>): Promise<T> {
   const result = new Promise<T>(capture as (resolve: (v: T) => void, reject: (e: unknown) => void) => void);
-  new Race(ctx, null)._start(work);
+  newRace(ctx, null)._start(work);
   return result;
 }
 
