@@ -372,9 +372,9 @@ export function raced<T>(
  * @internal
  * race settles as `work` does, or rejects with ctx.err once `ctx` ends first, unregistering from
  * `ctx` as soon as either happens: the core's abortable() without its diagnostics (a late
- * rejection of abandoned work is simply handled), one link in the cancel tree and two closures per
- * call. While pending on a context with a deadline it keeps the process alive until that
- * deadline, as every leash wait does.
+ * rejection of abandoned work is simply handled), a reused Race linked in the cancel tree and one
+ * reaction per call. While pending on a context with a deadline it keeps the process alive until
+ * that deadline, as every leash wait does.
  */
 export function race<T>(ctx: Context, work: Promise<T>): Promise<T> {
   const result = new Promise<T>(capture as (resolve: (v: T) => void, reject: (e: unknown) => void) => void);
