@@ -13,6 +13,7 @@ import { LeashContext, SOURCE_KEY, type Source, sourceOf } from './base-context.
 import type { Context } from './context.js';
 import { hold, release, unscheduleDeadline } from './deadline-timers.js';
 import { CANCELED_KIND, contextError, DEADLINE_KIND } from './errors.js';
+import { tree } from './internal.js';
 
 /**
  * @internal
@@ -494,3 +495,9 @@ export function cancelFuncOf(c: CancelCtx): (() => void) & Disposable {
   cancel[Symbol.dispose] = cancel;
   return cancel;
 }
+
+tree.propagate = propagate;
+tree.unlink = unlink;
+tree.cancel = (c) => c._cancelSelf(CANCELED_KIND, undefined);
+tree.cancelCause = (c, cause) => c._cancelSelf(CANCELED_KIND, cause);
+tree.child = (parent) => new CancelCtx(parent, 'WithCancelCause');

@@ -264,24 +264,50 @@ export function readOption<T extends object, K extends keyof T>(opts: T, key: K,
   }
 }
 
+// The cancel tree's types, for the hot-path entries in `tree` below (types only: no import cycle).
+export type { CancelCtx, Link, Outcome, Owner } from './cancel-tree.js';
 // Holds: the one way any layer keeps the process alive while an operation blocks on a context
 // that has a deadline (docs/architecture.md, core rules). Take hold() when the operation starts
 // waiting on such a context and release() exactly once when it stops waiting; heldCount() is for
 // tests. They live with the shared deadline timer because that timer is the handle they ref.
 export { heldCount, hold, release } from './deadline-timers.js';
 
-// Per-operation children for the layers' hot paths (a queue job, a policy call): the context of
-// withCancelCause without its [ctx, cancel] tuple and closure. The child is linked in `parent`
-// until cancelChild() is called on it; call it exactly as withCancelCause's cancel would be.
-import { CancelCtx } from './cancel-tree.js';
-import { CANCELED_KIND } from './errors.js';
+// The cancel tree's own entries, for a layer that races a context once per call on a hot path
+// (resilience's policies): a Link registered with tree.propagate() and removed with tree.unlink()
+// costs no closure and no check, unlike afterFunc. Read cancel-tree.ts before using them. The
+// functions are put here by cancel-tree.ts and with-deadline.ts as they load: importing them from
+// here would close an import cycle (key.ts imports this file), and every context comes from those
+// modules, so they are loaded before any call can reach them.
+/** @internal See above. */
+export const tree = {} as {
+  /** Links `child` to be told (its _parentDone) when `parent` is done; at once if it is. */
+  propagate(child: import('./cancel-tree.js').Link, parent: Context): void;
+  /** Removes `node` from its owner's list; does nothing when it is not linked. */
+  unlink(node: import('./cancel-tree.js').Link): void;
+  /** Ends `c` as its cancel function does. */
+  cancel(c: import('./cancel-tree.js').CancelCtx): void;
+  /** Ends `c` as withCancelCause's cancel(cause) does (cause undefined: a plain cancel). */
+  cancelCause(c: import('./cancel-tree.js').CancelCtx, cause: unknown): void;
+  /** A child of `parent` as withCancelCause makes it, without the tuple and the cancel closure. */
+  child(parent: Context): import('./cancel-tree.js').CancelCtx;
+  /**
+   * withTimeoutCause(parent, ms, cause) without the argument checks and without making a cancel
+   * function, for a layer that derives one per call and checked its arguments once; end it with
+   * tree.cancel.
+   */
+  timeoutChild(parent: Context, ms: number, cause: unknown): import('./cancel-tree.js').CancelCtx;
+};
+
+// Per-operation children for the layers' hot paths (a queue job): the context of withCancelCause
+// without its [ctx, cancel] tuple and closure. The child is linked in `parent` until cancelChild()
+// is called on it; call it exactly as withCancelCause's cancel would be.
 
 /** newChild returns a cancelable child of `parent` (as withCancelCause), for cancelChild. */
 export function newChild(parent: Context): Context {
-  return new CancelCtx(parent, 'WithCancelCause');
+  return tree.child(parent);
 }
 
 /** cancelChild cancels a context made by newChild with `cause` (undefined: a plain cancel); idempotent. */
 export function cancelChild(child: Context, cause: unknown): void {
-  (child as CancelCtx)._cancelSelf(CANCELED_KIND, cause);
+  tree.cancelCause(child as import('./cancel-tree.js').CancelCtx, cause);
 }

@@ -3,7 +3,7 @@ import { CancelCtx, cancelFuncOf, whenOf } from './cancel-tree.js';
 import type { CancelFunc, Context } from './context.js';
 import { scheduleDeadline } from './deadline-timers.js';
 import { DEADLINE_KIND } from './errors.js';
-import { assertContext, assertNumber, describe, invalidArg } from './internal.js';
+import { assertContext, assertNumber, describe, invalidArg, tree } from './internal.js';
 
 // A Date or epoch ms. isDate() tests the internal slot, so an object that only claims to be a Date
 // (a proxy, Object.create(Date.prototype)) is rejected instead of throwing from getTime().
@@ -36,11 +36,15 @@ function deadlineCtx(
   now: number,
   cause: unknown,
 ): [Context, CancelFunc] {
+  const c = deadlineChild(parent, at, when, now, cause);
+  return [c, cancelFuncOf(c)];
+}
+
+function deadlineChild(parent: Context, at: number, when: number, now: number, cause: unknown): CancelCtx {
   const pw = whenOf(parent);
   // The parent's deadline is already sooner: the child is a plain cancel context (Go does the same).
   if (when === Number.POSITIVE_INFINITY || (pw !== undefined && pw <= when)) {
-    const c = new CancelCtx(parent, 'WithCancel');
-    return [c, cancelFuncOf(c)];
+    return new CancelCtx(parent, 'WithCancel');
   }
   // Sooner on the monotonic clock, but the two clocks are read a moment apart: never report an
   // epoch deadline later than the parent's.
@@ -53,8 +57,14 @@ function deadlineCtx(
       scheduleDeadline(c);
     }
   }
-  return [c, cancelFuncOf(c)];
+  return c;
 }
+
+// For a layer that derives a timeout context per call on a hot path (see tree in internal.ts).
+tree.timeoutChild = (parent, ms, cause) => {
+  const now = performance.now();
+  return deadlineChild(parent, Date.now() + ms, now + ms, now, cause);
+};
 
 function atDeadline(parent: Context, atArg: unknown, cause: unknown, where: string): [Context, CancelFunc] {
   assertContext(parent, where);

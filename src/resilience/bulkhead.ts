@@ -2,7 +2,7 @@ import { afterFunc, type Context, remaining } from '../context/index.js';
 import { assertNumber, assertOneOf, assertOptions } from '../context/internal.js';
 import { BulkheadRejectedError } from './errors.js';
 import { channels, publish } from './events.js';
-import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
+import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, observe, proceed, RUN } from './policy.js';
 
 /** BulkheadOptions configure bulkhead(). */
 export interface BulkheadOptions {
@@ -23,6 +23,8 @@ interface Waiter {
   next: Waiter | null;
   ctx: Context;
   fn: (ctx: Context) => Promise<unknown>;
+  chain: Chain | undefined;
+  i: number;
   resolve: (p: Promise<unknown>) => void;
   stop: (() => boolean) | null;
   queued: boolean;
@@ -67,21 +69,12 @@ export class Bulkhead implements InnerPolicy {
   #head: Waiter | null = null;
   #tail: Waiter | null = null;
   #avgHeldMs = 0;
-  // One release function per bulkhead, shared by every call: nothing allocated per call for it.
-  readonly #releaseTimed: (startedAt: number) => () => void;
-  readonly #release = (): void => this.#released();
 
   constructor(limit: number, queue: number, order: 'fifo' | 'lifo', name: string) {
     this.limit = limit;
     this.queue = queue;
     this.#lifo = order === 'lifo';
     this.#name = name;
-    this.#releaseTimed = (startedAt) => () => {
-      const held = performance.now() - startedAt;
-      this.#avgHeldMs =
-        this.#avgHeldMs === 0 ? held : this.#avgHeldMs + EWMA_WEIGHT * (held - this.#avgHeldMs);
-      this.#released();
-    };
   }
 
   /** active is how many permits are held: calls running, including those whose caller gave up. */
@@ -98,8 +91,11 @@ export class Bulkhead implements InnerPolicy {
     return execute(this, ctx, fn, 'bulkhead(options).execute(ctx, fn)');
   }
 
-  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
-    if (this.#active < this.limit && this.#queued === 0) return this.#start(ctx, fn);
+  /** @internal Its RUN proceeds along a wrap()'s chain. */
+  readonly [CHAINS] = true;
+
+  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain?: Chain, i = 0): Promise<T> {
+    if (this.#active < this.limit && this.#queued === 0) return this.#start(ctx, fn, chain, i);
     if (this.#queued >= this.queue) return this.#reject('full');
     // The expected wait: the waiters ahead of this one and this one, served `limit` at a time,
     // each for about the average hold. Only known once some permit has been released.
@@ -115,6 +111,8 @@ export class Bulkhead implements InnerPolicy {
         next: null,
         ctx,
         fn: fn as (ctx: Context) => Promise<unknown>,
+        chain,
+        i,
         resolve: resolve as (p: Promise<unknown>) => void,
         stop: null,
         queued: true,
@@ -130,14 +128,24 @@ export class Bulkhead implements InnerPolicy {
     });
   }
 
-  #start<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  #start<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain: Chain | undefined, i: number): Promise<T> {
     this.#active++;
-    const work = invoke(fn, ctx);
+    const work = proceed(ctx, fn, chain, i);
     // Hold times feed the expected-wait check, which only a bulkhead with a queue makes: without
-    // one, no clock is read and the shared release is used (nothing allocated per call).
-    const release = this.queue === 0 ? this.#release : this.#releaseTimed(performance.now());
-    work.then(release, release);
+    // one, no clock is read. The permit is given back when the work settles, told by the race that
+    // waits on the same promise when there is one: nothing allocated per call.
+    observe(ctx, work, this, this.queue === 0 ? -1 : performance.now(), 0);
     return work;
+  }
+
+  /** @internal The work of a permit taken at `startedAt` (-1: not timed) has settled. */
+  [EXIT](startedAt: number): void {
+    if (startedAt >= 0) {
+      const held = performance.now() - startedAt;
+      this.#avgHeldMs =
+        this.#avgHeldMs === 0 ? held : this.#avgHeldMs + EWMA_WEIGHT * (held - this.#avgHeldMs);
+    }
+    this.#released();
   }
 
   #reject<T>(reason: 'full' | 'budget'): Promise<T> {
@@ -161,7 +169,7 @@ export class Bulkhead implements InnerPolicy {
         w.resolve(Promise.reject(w.ctx.err));
         continue;
       }
-      w.resolve(this.#start(w.ctx, w.fn));
+      w.resolve(this.#start(w.ctx, w.fn, w.chain, w.i));
     }
   }
 

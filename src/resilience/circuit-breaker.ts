@@ -12,7 +12,7 @@ import { TimeWindow } from './breaker/time-window.js';
 import { FAILURE, SLOW, type SlidingWindow, type WindowJSON } from './breaker/window.js';
 import { BrokenCircuitError, stackless } from './errors.js';
 import { type BreakerState, channels, publish } from './events.js';
-import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
+import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, observe, proceed, RUN } from './policy.js';
 import { callerCancelled } from './timeout.js';
 
 /** CircuitBreakerOptions configure circuitBreaker(). Defaults are resilience4j's. */
@@ -191,11 +191,9 @@ export class CircuitBreaker implements InnerPolicy {
   #probeCalls = 0;
   #probeFailures = 0;
   #probeSlow = 0;
-  // Whether calls are timed (slow-call detection on), whether the window needs the clock, and the
-  // success handler shared by every untimed call of the current epoch.
+  // Whether calls are timed (slow-call detection on), and whether the window needs the clock.
   readonly #timed: boolean;
   readonly #timeWindow: boolean;
-  #onSuccess: (() => void) | null = null;
 
   constructor(c: Config) {
     this.#c = c;
@@ -247,12 +245,15 @@ export class CircuitBreaker implements InnerPolicy {
     return execute(this, ctx, fn, 'circuitBreaker(options).execute(ctx, fn)');
   }
 
-  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  /** @internal Its RUN proceeds along a wrap()'s chain. */
+  readonly [CHAINS] = true;
+
+  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain?: Chain, i = 0): Promise<T> {
     switch (this.#state) {
       case 'closed':
         break;
       case 'disabled':
-        return invoke(fn, ctx);
+        return proceed(ctx, fn, chain, i);
       case 'forced-open':
         return this.#reject(this.#forcedError);
       case 'open':
@@ -266,25 +267,23 @@ export class CircuitBreaker implements InnerPolicy {
         break;
     }
     const epoch = this.#epoch;
-    const timed = this.#timed;
-    const started = timed ? performance.now() : 0;
-    const work = invoke(fn, ctx);
-    work.then(
-      // Untimed, every success of one epoch shares a handler: nothing allocated for it per call.
-      timed ? () => this.#settled(epoch, started, 0) : (this.#onSuccess as () => void),
-      (e: unknown) => {
-        // The caller's own cancellation is the caller's decision: not an outcome of the call. Work
-        // that fails on its own after its caller left still counts.
-        if (callerCancelled(ctx, e)) this.#settled(epoch, started, -1);
-        else
-          this.#settled(
-            epoch,
-            started,
-            this.#c.isFailure === undefined || this.#c.isFailure(e) ? FAILURE : 0,
-          );
-      },
-    );
+    const started = this.#timed ? performance.now() : 0;
+    const work = proceed(ctx, fn, chain, i);
+    // Told by the race that waits on the same promise when there is one: nothing allocated.
+    observe(ctx, work, this, epoch, started);
     return work;
+  }
+
+  /** @internal The call started in `epoch` at `started` has settled. */
+  [EXIT](epoch: number, started: number, ctx: Context, ok: boolean, outcome: unknown): void {
+    if (ok) this.#settled(epoch, started, 0);
+    // The caller's own cancellation is the caller's decision: not an outcome of the call. Work
+    // that fails on its own after its caller left still counts.
+    else if (callerCancelled(ctx, outcome)) this.#settled(epoch, started, -1);
+    else {
+      const isFailure = this.#c.isFailure;
+      this.#settled(epoch, started, isFailure === undefined || isFailure(outcome) ? FAILURE : 0);
+    }
   }
 
   /** forceOpen pins the breaker open: every call is rejected until reset() (resilience4j's FORCED_OPEN). */
@@ -366,8 +365,7 @@ export class CircuitBreaker implements InnerPolicy {
   }
 
   #newEpoch(): void {
-    const epoch = ++this.#epoch;
-    this.#onSuccess = () => this.#settled(epoch, 0, 0);
+    this.#epoch++;
   }
 
   #toHalfOpen(): void {

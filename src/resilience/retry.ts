@@ -2,7 +2,7 @@ import { type Context, remaining, sleep } from '../context/index.js';
 import { assertFunction, assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
 import { type Backoff, exponentialBackoff } from './backoff.js';
 import { channels, publish, type RetryGiveUpEvent } from './events.js';
-import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
+import { CHAINS, type Chain, execute, type InnerPolicy, proceed, RUN } from './policy.js';
 import { RetryBudget } from './retry-budget.js';
 import { endedByPolicyTimeout } from './timeout.js';
 
@@ -123,22 +123,27 @@ export class RetryPolicy implements InnerPolicy {
     return execute(this, ctx, fn, 'retry(options).execute(ctx, fn)');
   }
 
-  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  /** @internal Its RUN proceeds along a wrap()'s chain. */
+  readonly [CHAINS] = true;
+
+  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain?: Chain, i = 0): Promise<T> {
     this.#budget?.deposit();
     const started = performance.now();
     // The first attempt without an async frame: the common path (it succeeds) costs one then.
-    return invoke(fn, ctx).then(
+    return proceed(ctx, fn, chain, i).then(
       (v) => {
         this.#sample(performance.now() - started);
         return v;
       },
-      (e: unknown) => this.#afterFailure(ctx, fn, e, 1, 0, started),
+      (e: unknown) => this.#afterFailure(ctx, fn, chain, i, e, 1, 0, started),
     );
   }
 
   async #afterFailure<T>(
     ctx: Context,
     fn: (ctx: Context) => Promise<T>,
+    chain: Chain | undefined,
+    i: number,
     err: unknown,
     attempt: number,
     previousMs: number,
@@ -170,7 +175,7 @@ export class RetryPolicy implements InnerPolicy {
       attempt++;
       started = performance.now();
       try {
-        const v = await invoke(fn, ctx);
+        const v = await proceed(ctx, fn, chain, i);
         this.#sample(performance.now() - started);
         return v;
       } catch (e) {

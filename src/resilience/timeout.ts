@@ -4,12 +4,11 @@ import {
   DeadlineExceededError,
   isCanceled,
   isDeadlineExceeded,
-  withTimeoutCause,
 } from '../context/index.js';
-import { assertNumber, assertOptions } from '../context/internal.js';
+import { assertNumber, assertOptions, type CancelCtx, tree } from '../context/internal.js';
 import { stackless } from './errors.js';
 import { channels, publish } from './events.js';
-import { execute, type InnerPolicy, invoke, RACES, RUN, race } from './policy.js';
+import { CHAINS, type Chain, execute, type InnerPolicy, RACES, RUN, raced } from './policy.js';
 
 /** TimeoutOptions configure timeout(). */
 export interface TimeoutOptions {
@@ -68,6 +67,14 @@ export class TimeoutPolicy implements InnerPolicy {
   readonly #cause: DeadlineExceededError;
   /** @internal Its RUN races its derived context, which ends with the caller's. */
   readonly [RACES] = true;
+  /** @internal Its RUN proceeds along a wrap()'s chain. */
+  readonly [CHAINS] = true;
+  // Made once: told by the race when the result rejects, to publish this policy's timeouts.
+  readonly #onReject = (child: CancelCtx, e: unknown): void => {
+    if (channels.timeout.hasSubscribers && e === child.err && endedByPolicyTimeout(child)) {
+      publish(channels.timeout, () => ({ name: this.#name, ms: this.ms }));
+    }
+  };
 
   constructor(ms: number, name: string) {
     this.ms = ms;
@@ -80,18 +87,10 @@ export class TimeoutPolicy implements InnerPolicy {
     return execute(this, ctx, fn, 'timeout(ms).execute(ctx, fn)');
   }
 
-  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
-    const [child, cancel] = withTimeoutCause(ctx, this.ms, this.#cause);
-    const work = invoke(fn, child);
-    const result = race(child, work);
-    // The derived context ends with the work (it is only the work's), and the deadline entry
-    // leaves the shared queue at once.
-    result.then(cancel, (e: unknown) => {
-      if (e === child.err && endedByPolicyTimeout(child)) {
-        publish(channels.timeout, () => ({ name: this.#name, ms: this.ms }));
-      }
-      cancel();
-    });
-    return result;
+  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain?: Chain, i = 0): Promise<T> {
+    // The derived context is the work's alone: the race ends it once the work settles, so its
+    // deadline leaves the shared queue at once (what calling its cancel function does).
+    const child = tree.timeoutChild(ctx, this.ms, this.#cause);
+    return raced(null, child, this.#onReject, fn, chain, i);
   }
 }

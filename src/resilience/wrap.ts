@@ -1,12 +1,13 @@
 import type { Context } from '../context/index.js';
 import { describe, invalidArg } from '../context/internal.js';
-import { execute, type InnerPolicy, invoke, isPolicy, type Policy, RACES, RUN, runInner } from './policy.js';
+import { execute, type InnerPolicy, invoke, isPolicy, type Policy, RACES, RUN, runAt } from './policy.js';
 
 /**
  * wrap composes policies into one, outermost first, like cockatiel's wrap:
  * `wrap(retry, breaker, timeout).execute(ctx, fn)` retries calls through the breaker, each attempt
- * under its own timeout. The composition races the caller's context once, at the outside, so
- * wrapping costs a closure per layer and no extra promise race; a caller whose context ends still
+ * under its own timeout. The composition races the caller's context once, at the outside, and
+ * the built-in policies pass the rest of the chain along without a closure per layer, so wrapping
+ * costs no extra promise race; a caller whose context ends still
  * gets ctx.err at once. Order matters as it does in cockatiel: a timeout inside a breaker is seen
  * by the breaker as a failure of the call.
  *
@@ -22,7 +23,12 @@ export function wrap(...policies: Policy[]): Policy {
       );
     }
   }
-  const list = policies.slice();
+  // A built-in wrap inside another is the same chain: flattened, it costs nothing per call.
+  const list: Policy[] = [];
+  for (const p of policies) {
+    if (p instanceof WrappedPolicy) list.push(...p.policies);
+    else list.push(p);
+  }
   return new WrappedPolicy(list);
 }
 
@@ -46,13 +52,12 @@ class WrappedPolicy implements InnerPolicy {
   }
 
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
-    return this.#at(0, ctx, fn);
+    const ps = this.#policies;
+    return ps.length === 0 ? invoke(fn, ctx) : runAt(ps, 0, ctx, fn);
   }
 
-  #at<T>(i: number, ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
-    const ps = this.#policies;
-    if (ps.length === 0) return invoke(fn, ctx);
-    if (i === ps.length - 1) return runInner(ps[i] as Policy, ctx, fn);
-    return runInner(ps[i] as Policy, ctx, (c) => this.#at(i + 1, c, fn));
+  /** @internal The policies, for flattening a wrap inside a wrap. */
+  get policies(): readonly Policy[] {
+    return this.#policies;
   }
 }
