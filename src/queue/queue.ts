@@ -248,9 +248,9 @@ class QueueImpl<J> implements Queue<J> {
       throw invalidArg(`${where}: name must be a string, got ${describe(name)}`);
     if (this.#closed) throw new QueueClosedError(this.name, 'work');
     const w = new Worker(
+      ctx,
       this.name,
       this.#b.consumer(),
-      ctx,
       handler as (ctx: Context, job: unknown) => unknown,
       {
         concurrency,

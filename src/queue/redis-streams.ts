@@ -436,7 +436,7 @@ class RedisConsumer implements Consumer {
       this.#blocking.on('error', () => {});
     }
     const conn = this.#blocking;
-    if (conn.status !== 'ready') await whenReady(conn, ctx, 1000);
+    if (conn.status !== 'ready') await whenReady(ctx, conn, 1000);
     // The worker stopping ends the read at once: the connection is dropped (it is ours alone).
     const stop = afterFunc(ctx, () => conn.disconnect());
     try {
@@ -632,7 +632,7 @@ class RedisConsumer implements Consumer {
 
 // whenReady waits until a new connection can take commands, the worker stops, or `ms` passed
 // (then the read is tried anyway, and its error, if Redis is away, is reported).
-function whenReady(conn: RedisConnection, ctx: Context, ms: number): Promise<void> {
+function whenReady(ctx: Context, conn: RedisConnection, ms: number): Promise<void> {
   return new Promise<void>((resolve) => {
     const done = (): void => {
       clearTimeout(timer);

@@ -132,9 +132,9 @@ export class Worker {
 
   /** @internal Use queue.work(). */
   constructor(
+    ctx: Context,
     queue: string,
     consumer: Consumer,
-    ctx: Context,
     handler: (ctx: Context, job: unknown) => unknown,
     opts: {
       concurrency: number;
