@@ -600,6 +600,11 @@ export function createCacheWithClock<V>(
     );
   }
 
+  async function flush(): Promise<void> {
+    if (bus !== undefined) await bus.subscribed;
+    while (pending.size > 0) await Promise.all([...pending]);
+  }
+
   return {
     name,
     get(key) {
@@ -731,13 +736,10 @@ export function createCacheWithClock<V>(
       });
     },
 
-    async flush() {
-      if (bus !== undefined) await bus.subscribed;
-      while (pending.size > 0) await Promise.all([...pending]);
-    },
+    flush,
 
     async close() {
-      await this.flush();
+      await flush();
       const b = bus;
       bus = undefined;
       redis = undefined;
