@@ -2,13 +2,14 @@
 // caches on separate connections, Redis cut mid-run through a TCP proxy (degrading to memory and the
 // loader, stale values served), a Redis that does not answer (bounded by the caller's budget), the
 // cross-process lease (three child processes load one key once), the invalidation bus with version
-// fencing (late messages, late reads, a subscriber cut and restored), negative caching, and a
-// 3-node Redis Cluster this test starts on free local ports.
+// fencing (late messages, late reads, a subscriber cut and restored, also in a second process),
+// negative caching, and a 3-node Redis Cluster this test starts on free local ports.
 // Skipped when LEASH_TEST_REDIS=0 (scripts/run-tests.mjs sets it when Redis does not answer).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import diagnostics_channel from 'node:diagnostics_channel';
+import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Redis as Client, Cluster, Redis, type RedisOptions } from 'ioredis';
@@ -28,6 +29,7 @@ const skip = process.env.LEASH_TEST_REDIS === '0' ? 'Redis is not available (LEA
 const bg = background();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fixture = fileURLToPath(new URL('./fixtures/lease-loader.ts', import.meta.url));
+const peerFixture = fileURLToPath(new URL('./fixtures/bus-peer.ts', import.meta.url));
 
 function client(port = 6379, extra: RedisOptions = {}): Client {
   // disableClientInfo: the CLIENT SETINFO promises of a connection the proxy refuses never settle.
@@ -622,5 +624,70 @@ describe('leashjs/cache on a 3-node Redis Cluster', { skip }, () => {
     } finally {
       await cluster.stop();
     }
+  });
+});
+
+describe('leashjs/cache invalidation bus between two processes', { skip }, () => {
+  test("another process's memory tier sees this one's sets, also after its connections are cut and restored", {
+    timeout: 30_000,
+  }, async () => {
+    const base = snapshot();
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
+    const name = `t-${randomUUID()}`;
+    const child = spawn(process.execPath, ['--import', 'tsx', peerFixture], {
+      env: { ...process.env, REDIS_PORT: String(proxy.port), NAME: name },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> })[
+      Symbol.asyncIterator
+    ]();
+    const next = async (): Promise<{ value?: string | null; ready?: boolean }> => {
+      const r = await lines.next();
+      if (r.done) throw new Error('the peer exited');
+      return JSON.parse(r.value);
+    };
+    const ask = async (cmd: string) => {
+      child.stdin?.write(`${cmd}\n`);
+      return (await next()).value;
+    };
+    const peerDrops = async (key: string, what: string) => {
+      const end = Date.now() + 5_000;
+      while ((await ask(`get ${key}`)) !== null) {
+        if (Date.now() > end) assert.fail(`the peer still holds ${key}: ${what}`);
+        await sleep(20);
+      }
+    };
+    const redis = client();
+    const a = createCache<string>({ name, maximumSize: 100, redis, bus: true });
+    try {
+      assert.equal((await next()).ready, true);
+      await Promise.all([ready(redis), a.flush()]);
+      a.set('k', 'v1');
+      await a.flush();
+      assert.equal(await ask('load k'), 'v1', 'the peer reads it from Redis');
+      assert.equal(await ask('get k'), 'v1', 'and holds it in memory');
+      a.set('k', 'v2');
+      await a.flush();
+      await peerDrops('k', 'after a set');
+      assert.equal(await ask('load k'), 'v2');
+      a.delete('k');
+      await a.flush();
+      await peerDrops('k', 'after a delete');
+      assert.equal(await ask('load k'), 'loaded-by-peer');
+      await sleep(50); // the peer's write-back
+      // Cut the peer's connections; write while it is away (its reconnect waits 300 ms).
+      proxy.cut();
+      a.set('k', 'v3');
+      await a.flush();
+      await peerDrops('k', 'after its subscriber came back');
+      assert.equal(await ask('load k'), 'v3');
+    } finally {
+      child.stdin?.end();
+      await new Promise((r) => child.once('exit', r));
+      await a.close();
+      await redis.quit();
+      await proxy.close();
+    }
+    await verifyNone({ baseline: base });
   });
 });
