@@ -8,13 +8,21 @@
 //    Cache," USENIX FAST 03, San Francisco, CA, pp. 115-130, March 31-April 2, 2003 (released on
 //    the condition that this paper is cited).
 // 2. Memory-tier get() against lru-cache's get(), interleaved rounds, same keys, all hits.
+// 3. Against bentocache, both with their Redis tier (Redis at 127.0.0.1:6379, or REDIS_PORT): a
+//    memory-tier get (leash's synchronous get, bentocache's get) and a getOrLoad hit (leash's
+//    getOrLoad, bentocache's getOrSet), all hits in memory, interleaved rounds. --no-bento skips it.
 //
-//   cd bench && node --expose-gc --import tsx cache.bench.ts <dir-with-arc-traces> [--only=OLTP,P3] [--sizes=1000,8000] [--no-speed]
+//   cd bench && node --expose-gc --import tsx cache.bench.ts <dir-with-arc-traces> [--only=OLTP,P3] [--sizes=1000,8000] [--no-speed] [--no-bento]
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { BentoCache, bentostore } from 'bentocache';
+import { memoryDriver } from 'bentocache/drivers/memory';
+import { redisDriver } from 'bentocache/drivers/redis';
+import { Redis } from 'ioredis';
+import { background } from 'leashjs';
 import { type Cache, createCache } from 'leashjs/cache';
 import { LRUCache } from 'lru-cache';
 
@@ -251,8 +259,98 @@ function memoryPerEntry(): void {
   );
 }
 
+// leash and bentocache, each with memory in front of Redis; every key is loaded once (through
+// Redis) before the measurement, so every measured call is a memory hit.
+async function againstBentocache(): Promise<void> {
+  const N = 10_000;
+  const port = Number(process.env.REDIS_PORT ?? 6379);
+  const keys = Array.from({ length: N }, (_, i) => `key:${i}`);
+  const redis = new Redis({ host: '127.0.0.1', port });
+  const run = `bench-${process.pid}`;
+  const leash = createCache<number>({ name: run, maximumSize: N * 2, ttlMs: 3_600_000, redis });
+  const bentoRedis = new Redis({ host: '127.0.0.1', port });
+  const bento = new BentoCache({
+    default: 'tiered',
+    prefix: run,
+    stores: {
+      tiered: bentostore()
+        .useL1Layer(memoryDriver({ maxItems: N * 2 }))
+        .useL2Layer(redisDriver({ connection: bentoRedis })),
+    },
+  });
+  const ctx = background();
+  for (let i = 0; i < N; i++) {
+    await leash.getOrLoad(ctx, keys[i] as string, async () => i);
+    await bento.getOrSet({ key: keys[i] as string, factory: () => i, ttl: '1h' });
+  }
+  await leash.flush();
+  const ROUNDS = 9;
+  const OPS = 200_000;
+  let sink = 0;
+  const loader = async (): Promise<number> => -1;
+  const factory = (): number => -1;
+  const runs: [string, () => Promise<void>][] = [
+    [
+      'leash get',
+      async () => {
+        for (let i = 0; i < OPS; i++) sink += leash.get(keys[(i * 7919) % N] as string) ?? 0;
+      },
+    ],
+    [
+      'bentocache get',
+      async () => {
+        for (let i = 0; i < OPS; i++)
+          sink += (await bento.get<number>({ key: keys[(i * 7919) % N] as string })) ?? 0;
+      },
+    ],
+    [
+      'leash getOrLoad',
+      async () => {
+        for (let i = 0; i < OPS; i++)
+          sink += await leash.getOrLoad(ctx, keys[(i * 7919) % N] as string, loader);
+      },
+    ],
+    [
+      'bentocache getOrSet',
+      async () => {
+        for (let i = 0; i < OPS; i++)
+          sink += await bento.getOrSet({ key: keys[(i * 7919) % N] as string, factory, ttl: '1h' });
+      },
+    ],
+  ];
+  const results: Record<string, number[]> = {};
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, fn] of r % 2 === 0 ? runs : [...runs].reverse()) {
+      const t0 = performance.now();
+      await fn();
+      const ms = performance.now() - t0;
+      (results[name] ??= []).push((OPS / ms) * 1000);
+    }
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  const m = (k: string): number => median(results[k] as number[]);
+  console.log(
+    `\nwith a Redis tier, memory hits, ${N} keys, ${ROUNDS} interleaved rounds of ${OPS} sequential calls (median ops/s), Node ${process.version}`,
+  );
+  console.log('| call | leash | bentocache | leash / bentocache |');
+  console.log('|---|---:|---:|---:|');
+  console.log(
+    `| get (memory tier) | ${(m('leash get') / 1e6).toFixed(2)} M/s | ${(m('bentocache get') / 1e6).toFixed(2)} M/s | ${(m('leash get') / m('bentocache get')).toFixed(2)} |`,
+  );
+  console.log(
+    `| getOrLoad / getOrSet hit | ${(m('leash getOrLoad') / 1e6).toFixed(2)} M/s | ${(m('bentocache getOrSet') / 1e6).toFixed(2)} M/s | ${(m('leash getOrLoad') / m('bentocache getOrSet')).toFixed(2)} |`,
+  );
+  if (sink < 0) console.log('sink', sink); // never: the loaders never run
+  await leash.close();
+  await bento.clear();
+  await bento.disconnect();
+  await redis.quit();
+  await bentoRedis.quit().catch(() => {});
+}
+
 await hitRatios();
 if (!noSpeed) {
   speed();
   memoryPerEntry();
 }
+if (!args.includes('--no-bento')) await againstBentocache();

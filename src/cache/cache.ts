@@ -1,7 +1,10 @@
 // createCache: the memory tier (memory-tier.ts) plus getOrLoad's single-flight loads
-// (single-flight.ts), stale-while-refresh and refresh-ahead, behind the names that index.ts exports.
+// (single-flight.ts), stale-while-refresh and refresh-ahead, the optional Redis tier with its
+// cross-process lease (redis-tier.ts) and invalidation bus (bus.ts), behind the names that index.ts
+// exports.
 
-import type { Context } from '../context/index.js';
+import { randomUUID } from 'node:crypto';
+import { background, type Context, sleep } from '../context/index.js';
 import {
   assertContext,
   assertFunction,
@@ -11,19 +14,25 @@ import {
   invalidArg,
   readOption,
 } from '../context/internal.js';
+import { type BusMessage, InvalidationBus } from './bus.js';
 import {
   type CacheCoalescedEvent,
   type CacheHitEvent,
   type CacheLoadEvent,
   type CacheMissEvent,
+  type CacheRedisErrorEvent,
   type CacheStaleEvent,
   coalescedChannel,
   hitChannel,
   loadChannel,
   missChannel,
+  type RedisOp,
+  redisErrorChannel,
   staleChannel,
+  type Tier,
 } from './events.js';
 import { MemoryTier } from './memory-tier.js';
+import { type CacheRedisClient, jsonSerializer, RedisTier, type Serializer } from './redis-tier.js';
 import { type Flight, SingleFlight } from './single-flight.js';
 
 /** CacheOptions configures createCache. Exactly one of maximumSize and maximumWeight is required. */
@@ -44,6 +53,26 @@ export interface CacheOptions<V> {
   readonly staleMs?: number;
   /** loadTimeoutMs bounds every load (its own context's deadline), whoever waits for it. Default: Infinity. */
   readonly loadTimeoutMs?: number;
+  /**
+   * negativeTtlMs: a loader result of `undefined` ("there is no such value") is cached for this
+   * long, in memory and in Redis; 0 caches nothing. Loader errors are never cached. Default: 0.
+   */
+  readonly negativeTtlMs?: number;
+  /**
+   * redis is an ioredis client or cluster (optional peer dependency): with it, values are shared
+   * by every process using the same Redis and `name` (the name must then have no braces), one
+   * process loads a missing key while the others wait (a lease), and Redis failures degrade to
+   * the memory tier and the loader without ever failing a caller. Default: memory only.
+   */
+  readonly redis?: CacheRedisClient;
+  /** serializer turns values into Redis strings and back; only with redis. Default: JSON. */
+  readonly serializer?: Serializer<V>;
+  /** bus: a set or delete on one process evicts the key from every other process's memory tier (Redis pub/sub, one more connection); only with redis. Default: false. */
+  readonly bus?: boolean;
+  /** redisTimeoutMs bounds each Redis call (and half the first caller's remaining time does too); then the cache goes on without Redis. Default: 100. */
+  readonly redisTimeoutMs?: number;
+  /** leaseMs is how long one process may hold a key's load lease before another may load it. Default: loadTimeoutMs when finite, else 10,000. */
+  readonly leaseMs?: number;
 }
 
 /** EntryOptions applies to one value: set() or the value a getOrLoad loader returns. */
@@ -71,6 +100,14 @@ export interface CacheStats {
   readonly expirations: number;
   readonly size: number;
   readonly weight: number;
+  /** redisHits: loads answered by the Redis tier (once per load, however many waited for it). */
+  readonly redisHits: number;
+  /** redisMisses: loads that found nothing in Redis. */
+  readonly redisMisses: number;
+  /** redisErrors: Redis calls that failed or timed out (callers were answered without Redis). */
+  readonly redisErrors: number;
+  /** invalidations: keys evicted from memory by another process's message on the bus. */
+  readonly invalidations: number;
 }
 
 /** Cache is what createCache returns. Every method but getOrLoad is synchronous. */
@@ -101,6 +138,14 @@ export interface Cache<V> {
   clear(): void;
   /** stats returns a snapshot of the counters. */
   stats(): CacheStats;
+  /**
+   * flush resolves when every Redis write and bus message started so far has settled (they run in
+   * the background of set, delete, deleteByTag, clear and loads) and the bus is subscribed. Never
+   * rejects. Immediate without redis.
+   */
+  flush(): Promise<void>;
+  /** close flushes, then unsubscribes the bus (closing its connection); after it the cache no longer uses Redis. The redis client itself is the caller's to close. */
+  close(): Promise<void>;
 }
 
 const KNOWN = [
@@ -112,14 +157,22 @@ const KNOWN = [
   'refreshAfterMs',
   'staleMs',
   'loadTimeoutMs',
+  'negativeTtlMs',
+  'redis',
+  'serializer',
+  'bus',
+  'redisTimeoutMs',
+  'leaseMs',
 ] as const;
 const ENTRY_KNOWN = ['ttlMs', 'tags'] as const;
 
 /**
  * createCache builds an in-process cache bounded by W-TinyLFU (entry count or weight), with TTL,
- * refresh-after-write, stale-while-refresh and single-flight loads. Options are checked here:
- * a bad one throws TypeError LEASH_ERR_INVALID_ARG. Holds no timer and no handle: a cache nobody
- * references is garbage, with nothing to close. Loads in flight hold what their loaders hold.
+ * refresh-after-write, stale-while-refresh and single-flight loads, and, with `redis`, a shared
+ * Redis tier, one load per key across processes and (`bus: true`) cross-process invalidation.
+ * Options are checked here: a bad one throws TypeError LEASH_ERR_INVALID_ARG. Without `bus` it
+ * holds no timer and no handle: a cache nobody references is garbage. With `bus`, call close().
+ * Loads in flight hold what their loaders hold.
  *
  * @example
  * const users = createCache<User>({ name: 'users', maximumSize: 10_000, ttlMs: 60_000, loadTimeoutMs: 2_000 });
@@ -174,6 +227,61 @@ export function createCacheWithClock<V>(
     infinite: true,
     unit: 'milliseconds',
   });
+  const negativeTtlMs = readOption(o, 'negativeTtlMs', where) ?? 0;
+  assertNumber(negativeTtlMs, where, 'negativeTtlMs', { min: 0, infinite: true, unit: 'milliseconds' });
+  const client = readOption(o, 'redis', where);
+  const serializer = readOption(o, 'serializer', where);
+  const useBus = readOption(o, 'bus', where);
+  const redisTimeoutMs = readOption(o, 'redisTimeoutMs', where);
+  const leaseMsOption = readOption(o, 'leaseMs', where);
+  if (client === undefined) {
+    for (const [k, v] of [
+      ['serializer', serializer],
+      ['bus', useBus],
+      ['redisTimeoutMs', redisTimeoutMs],
+      ['leaseMs', leaseMsOption],
+    ] as const) {
+      if (v !== undefined) throw invalidArg(`${where}: ${k} needs redis (an ioredis client)`);
+    }
+  } else {
+    const c = client as Partial<CacheRedisClient> | null;
+    if (
+      c === null ||
+      typeof c !== 'object' ||
+      typeof c.evalsha !== 'function' ||
+      typeof c.eval !== 'function' ||
+      typeof c.publish !== 'function'
+    ) {
+      throw invalidArg(
+        `${where}: redis must be an ioredis client or cluster (with evalsha, eval and publish), got ${describe(client)}`,
+      );
+    }
+    if (/[{}]/.test(name))
+      throw invalidArg(`${where}: with redis, name must have no braces, got ${describe(name)}`);
+    if (
+      serializer !== undefined &&
+      (serializer === null ||
+        typeof serializer !== 'object' ||
+        typeof serializer.serialize !== 'function' ||
+        typeof serializer.deserialize !== 'function')
+    ) {
+      throw invalidArg(
+        `${where}: serializer must be { serialize(value): string, deserialize(text): value }, got ${describe(serializer)}`,
+      );
+    }
+    if (useBus !== undefined && typeof useBus !== 'boolean')
+      throw invalidArg(`${where}: bus must be a boolean, got ${describe(useBus)}`);
+    if (useBus === true && typeof c.duplicate !== 'function')
+      throw invalidArg(`${where}: bus needs a redis client with duplicate() (an ioredis client or cluster)`);
+    if (redisTimeoutMs !== undefined)
+      assertNumber(redisTimeoutMs, where, 'redisTimeoutMs', {
+        min: Number.MIN_VALUE,
+        infinite: true,
+        unit: 'milliseconds',
+      });
+    if (leaseMsOption !== undefined)
+      assertNumber(leaseMsOption, where, 'leaseMs', { min: 1, integer: true, unit: 'milliseconds' });
+  }
 
   const memory = new MemoryTier<V>({
     maximum: (maximumSize ?? maximumWeight) as number,
@@ -190,10 +298,117 @@ export function createCacheWithClock<V>(
   let refreshes = 0;
   let coalesced = 0;
   let staleServed = 0;
+  let redisHits = 0;
+  let redisMisses = 0;
+  let redisErrors = 0;
+  let invalidations = 0;
 
-  const flights = new SingleFlight<V>(name, loadTimeoutMs, {
-    store(flight: Flight<V> & { ttlMs?: number }, value: V): void {
-      memory.set(flight.key, value, flight.ttlMs, flight.tags);
+  // The Redis tier, when there is one. `redis` becomes undefined at close().
+  const timeoutMs = redisTimeoutMs ?? 100;
+  const leaseMs =
+    leaseMsOption ?? (loadTimeoutMs === Number.POSITIVE_INFINITY ? 10_000 : Math.ceil(loadTimeoutMs));
+  let redis: RedisTier<V> | undefined =
+    client === undefined
+      ? undefined
+      : new RedisTier<V>(client, name, (serializer ?? jsonSerializer) as Serializer<V>, leaseMs);
+  const pending = new Set<Promise<unknown>>();
+  // Fences: the highest version an invalidation announced per key; a value read or loaded before
+  // it (an older version) is not stored. Bounded: the oldest fences go first.
+  const fences = new Map<string, number>();
+  const fenceLimit = Math.max(1024, Math.min(memory.maximum, 100_000));
+  const fenceOf = (key: string): number => fences.get(key) ?? 0;
+  function raiseFence(key: string, version: number): void {
+    if (fenceOf(key) >= version) return;
+    fences.delete(key);
+    fences.set(key, version);
+    if (fences.size > fenceLimit) fences.delete(fences.keys().next().value as string);
+  }
+  function track(p: Promise<unknown>): void {
+    const t: Promise<unknown> = p.then(
+      () => pending.delete(t),
+      () => pending.delete(t),
+    );
+    pending.add(t);
+  }
+  function degraded(op: RedisOp, key: string | undefined, error: unknown): void {
+    redisErrors++;
+    if (redisErrorChannel.hasSubscribers)
+      redisErrorChannel.publish(Object.freeze({ name, key, op, error } satisfies CacheRedisErrorEvent));
+  }
+
+  let bus: InvalidationBus | undefined;
+  function publish(m: Parameters<InvalidationBus['encode']>[0]): void {
+    const b = bus;
+    const r = redis;
+    if (b === undefined || r === undefined) return;
+    let p: Promise<void>;
+    try {
+      p = r.publish(background(), b.channel, b.encode(m), timeoutMs);
+    } catch (e) {
+      degraded('publish', 'k' in m ? m.k : undefined, e);
+      return;
+    }
+    track(p.catch((e: unknown) => degraded('publish', 'k' in m ? m.k : undefined, e)));
+  }
+  if (client !== undefined && useBus === true) {
+    bus = new InvalidationBus(client, name, {
+      message(m: BusMessage) {
+        if (m.op === 'clear') {
+          flights.detachAll();
+          invalidations += memory.size;
+          memory.clear();
+        } else if (m.op === 'tag') {
+          if (typeof m.t !== 'string') return;
+          flights.detachTag(m.t);
+          invalidations += memory.deleteByTag(m.t).length;
+        } else if ((m.op === 'set' || m.op === 'del') && typeof m.k === 'string' && typeof m.v === 'number') {
+          // Late or repeated: we hold that version or a newer one, or a fence already covers it.
+          const e = memory.peek(m.k);
+          if ((e !== undefined && e.version >= m.v) || fenceOf(m.k) >= m.v) return;
+          // The fence, not a detach, keeps a running load from storing what it read before this
+          // version: a read that already sees this version may still store.
+          raiseFence(m.k, m.v);
+          if (memory.delete(m.k)) invalidations++;
+        }
+      },
+      resubscribed() {
+        // Messages sent while the subscriber was away are lost: read everything again.
+        flights.detachAll();
+        memory.clear();
+      },
+      error(e) {
+        degraded('subscribe', undefined, e);
+      },
+    });
+  }
+
+  /** LoadMeta is what a load learnt on its way, for store(). */
+  interface LoadMeta {
+    ttlMs: number | undefined;
+    /** version of the value in Redis (0: not known). */
+    version: number;
+    /** observed is the version Redis had when the load found the key missing; undefined when Redis was not read. */
+    observed: number | undefined;
+    fromRedis: boolean;
+    entry: ReturnType<MemoryTier<V>['set']>;
+  }
+  type TieredFlight = Flight<V> & { meta?: LoadMeta };
+
+  const flights: SingleFlight<V> = new SingleFlight<V>(name, loadTimeoutMs, {
+    store(flight: TieredFlight, value: V): void {
+      const m = flight.meta;
+      let ttl = m?.ttlMs;
+      if (value === undefined && m?.fromRedis !== true) {
+        if (negativeTtlMs === 0) return;
+        ttl = negativeTtlMs;
+      }
+      if (m !== undefined) {
+        // An invalidation newer than what this load saw came while it ran: do not store old data.
+        if (fenceOf(flight.key) > (m.fromRedis ? m.version : (m.observed ?? 0))) return;
+        m.entry = memory.set(flight.key, value, ttl, flight.tags, m.version);
+      } else {
+        memory.set(flight.key, value, ttl, flight.tags);
+      }
     },
     settled(flight, outcome, durationMs, error): void {
       if (outcome === 'error') loadErrors++;
@@ -214,27 +429,180 @@ export function createCacheWithClock<V>(
     },
   });
 
+  /** budget is how long one Redis call may take for a load started by `ctx`: redisTimeoutMs, and at most half of ctx's remaining time, so that the loader keeps the other half. */
+  function budget(ctx: Context): number {
+    const d = ctx.deadline;
+    return d === undefined ? timeoutMs : Math.min(timeoutMs, Math.max(1, (d - Date.now()) / 2));
+  }
+
+  /**
+   * tiered wraps `loader` for a cache with a Redis tier: read Redis (taking the key's lease when
+   * it is missing); if another process holds the lease, wait for its value (or for the lease to
+   * go) within the load's context; else run the loader and write its result back in the
+   * background. Any Redis failure: run the loader (the stale value, if any, is already served).
+   */
+  function tiered(
+    ctx: Context,
+    key: string,
+    loader: (ctx: Context) => PromiseLike<V>,
+    entry: { ttlMs?: number | undefined },
+    meta: LoadMeta,
+    ahead: boolean,
+    r: RedisTier<V>,
+  ): (loadCtx: Context) => Promise<V> {
+    return async (loadCtx) => {
+      const token = ahead ? '' : randomUUID();
+      let leased = false;
+      if (ahead) {
+        // Refresh-ahead: Redis holds the value being refreshed; load, then write it over that version only.
+        const held = memory.peek(key);
+        meta.observed = held !== undefined && held.version > 0 ? held.version : undefined;
+      } else {
+        // A lease held by another process is waited for until it ends, or until half of the first
+        // caller's remaining time is gone: then this process loads too (a holder that died after
+        // taking it must not fail our callers for leaseMs).
+        const d = ctx.deadline;
+        const waitUntil = d === undefined ? Number.POSITIVE_INFINITY : Date.now() + (d - Date.now()) / 2;
+        let delay = 2;
+        for (;;) {
+          let found: Awaited<ReturnType<RedisTier<V>['read']>>;
+          try {
+            found = await r.read(loadCtx, key, token, budget(ctx));
+          } catch (e) {
+            if (loadCtx.err !== undefined) throw loadCtx.err;
+            degraded(e instanceof SyntaxError ? 'deserialize' : 'read', key, e);
+            meta.observed = undefined;
+            break;
+          }
+          if (found.found) {
+            redisHits++;
+            meta.fromRedis = true;
+            meta.version = found.version;
+            meta.ttlMs = found.ttlMs;
+            hit(key, 'redis');
+            return found.value;
+          }
+          meta.observed = found.version;
+          if (found.leased) {
+            leased = true;
+            redisMisses++;
+            miss(key, 'redis');
+            break;
+          }
+          // Another process is loading it: wait for its value, or for its lease to end.
+          if (Date.now() + delay >= waitUntil) break;
+          await sleep(loadCtx, delay);
+          delay = Math.min(delay * 2, 50);
+        }
+      }
+      let value: V;
+      try {
+        value = await loader(loadCtx);
+      } catch (e) {
+        if (leased) {
+          const p = r.release(background(), key, token, timeoutMs);
+          track(p.catch((x: unknown) => degraded('release', key, x)));
+        }
+        throw e;
+      }
+      if (meta.observed === undefined && !ahead) return value; // Redis was not there: memory only
+      if (value === undefined && negativeTtlMs === 0) {
+        if (leased)
+          track(
+            r.release(background(), key, token, timeoutMs).catch((x: unknown) => degraded('release', key, x)),
+          );
+        return value;
+      }
+      const ttl = value === undefined ? negativeTtlMs : (entry.ttlMs ?? ttlMs);
+      const expected = meta.observed;
+      let w: Promise<number | undefined>;
+      try {
+        w = r.write(background(), key, value, ttl, expected, leased ? token : '', timeoutMs);
+      } catch (e) {
+        degraded('write', key, e);
+        return value;
+      }
+      track(
+        w.then(
+          (version) => {
+            const e = meta.entry;
+            const current = memory.peek(key) === e && e !== undefined && e.value === value;
+            if (version === undefined) {
+              // The key changed in Redis while we loaded: our value is not the latest.
+              if (current) memory.delete(key);
+              return;
+            }
+            if (current) e.version = version;
+            publish({ op: 'set', k: key, v: version });
+          },
+          (x: unknown) => degraded('write', key, x),
+        ),
+      );
+      return value;
+    };
+  }
+
   function startLoad(
     ctx: Context,
     key: string,
     loader: (ctx: Context) => PromiseLike<V>,
     entry: { ttlMs?: number | undefined; tags?: readonly string[] | undefined },
     refresh: boolean,
+    ahead = false,
   ): Flight<V> {
     loads++;
     if (refresh) refreshes++;
-    const f = flights.start(ctx, key, loader, entry.tags, refresh) as Flight<V> & { ttlMs?: number };
-    if (entry.ttlMs !== undefined) f.ttlMs = entry.ttlMs;
+    const r = redis;
+    if (r === undefined) {
+      const f = flights.start(ctx, key, loader, entry.tags, refresh) as TieredFlight;
+      if (entry.ttlMs !== undefined) f.meta = metaOf(entry.ttlMs);
+      return f;
+    }
+    const meta = metaOf(entry.ttlMs);
+    const f = flights.start(
+      ctx,
+      key,
+      tiered(ctx, key, loader, entry, meta, ahead, r),
+      entry.tags,
+      refresh,
+    ) as TieredFlight;
+    f.meta = meta;
     return f;
   }
 
-  function hit(key: string): void {
+  function hit(key: string, tier: Tier = 'memory'): void {
     if (hitChannel.hasSubscribers)
-      hitChannel.publish(Object.freeze({ name, key, tier: 'memory' } satisfies CacheHitEvent));
+      hitChannel.publish(Object.freeze({ name, key, tier } satisfies CacheHitEvent));
   }
-  function miss(key: string): void {
+  function miss(key: string, tier: Tier = 'memory'): void {
     if (missChannel.hasSubscribers)
-      missChannel.publish(Object.freeze({ name, key, tier: 'memory' } satisfies CacheMissEvent));
+      missChannel.publish(Object.freeze({ name, key, tier } satisfies CacheMissEvent));
+  }
+
+  function redisDelete(key: string): void {
+    const r = redis;
+    if (r === undefined) return;
+    let p: Promise<number>;
+    try {
+      p = r.delete(background(), key, timeoutMs);
+    } catch (e) {
+      degraded('delete', key, e);
+      return;
+    }
+    track(
+      p.then(
+        (version) => {
+          raiseFence(key, version);
+          publish({ op: 'del', k: key, v: version });
+        },
+        (e: unknown) => degraded('delete', key, e),
+      ),
+    );
+  }
+
+  async function flush(): Promise<void> {
+    if (bus !== undefined) await bus.subscribed;
+    while (pending.size > 0) await Promise.all([...pending]);
   }
 
   return {
@@ -263,7 +631,8 @@ export function createCacheWithClock<V>(
       if (e !== undefined) {
         if (now < e.expiresAt) {
           hit(key);
-          if (now >= e.refreshAt && flights.get(key) === undefined) startLoad(ctx, key, loader, entry, true);
+          if (now >= e.refreshAt && flights.get(key) === undefined)
+            startLoad(ctx, key, loader, entry, true, true);
           return Promise.resolve(e.value);
         }
         // Past its ttl, within staleMs: serve it while one refresh runs.
@@ -296,25 +665,51 @@ export function createCacheWithClock<V>(
       assertKey(key, where);
       const entry = entryOptions(opts, where);
       flights.detach(key);
-      memory.set(key, value, entry.ttlMs, entry.tags);
+      const e = memory.set(key, value, entry.ttlMs, entry.tags);
+      const r = redis;
+      if (r === undefined) return;
+      let p: Promise<number | undefined>;
+      try {
+        p = r.write(background(), key, value, entry.ttlMs ?? ttlMs, undefined, '', timeoutMs);
+      } catch (x) {
+        degraded('write', key, x);
+        return;
+      }
+      track(
+        p.then(
+          (version) => {
+            if (version === undefined) return;
+            if (e !== undefined && memory.peek(key) === e && e.value === value && e.version === 0)
+              e.version = version;
+            publish({ op: 'set', k: key, v: version });
+          },
+          (x: unknown) => degraded('write', key, x),
+        ),
+      );
     },
 
     delete(key) {
       assertKey(key, `${name}.delete(key)`);
       flights.detach(key);
-      return memory.delete(key);
+      const had = memory.delete(key);
+      redisDelete(key);
+      return had;
     },
 
     deleteByTag(tag) {
       if (typeof tag !== 'string')
         throw invalidArg(`${name}.deleteByTag(tag): tag must be a string, got ${describe(tag)}`);
       flights.detachTag(tag);
-      return memory.deleteByTag(tag).length;
+      const keys = memory.deleteByTag(tag);
+      for (const k of keys) redisDelete(k);
+      publish({ op: 'tag', t: tag });
+      return keys.length;
     },
 
     clear() {
       flights.detachAll();
       memory.clear();
+      publish({ op: 'clear' });
     },
 
     stats() {
@@ -334,9 +729,33 @@ export function createCacheWithClock<V>(
         expirations: memory.expirations,
         size: memory.size,
         weight: memory.weight,
+        redisHits,
+        redisMisses,
+        redisErrors,
+        invalidations,
       });
     },
+
+    flush,
+
+    async close() {
+      await flush();
+      const b = bus;
+      bus = undefined;
+      redis = undefined;
+      if (b !== undefined) await b.close();
+    },
   };
+}
+
+function metaOf(ttlMs: number | undefined): {
+  ttlMs: number | undefined;
+  version: number;
+  observed: number | undefined;
+  fromRedis: boolean;
+  entry: undefined;
+} {
+  return { ttlMs, version: 0, observed: undefined, fromRedis: false, entry: undefined };
 }
 
 function assertKey(key: unknown, where: string): asserts key is string {

@@ -4,10 +4,10 @@
 // but never change what the cache does (docs/diagnostics.md).
 import diagnostics_channel from 'node:diagnostics_channel';
 
-/** Tier names the tier an event is about; only the memory tier exists so far. */
-export type Tier = 'memory';
+/** Tier names the tier an event is about: the process's memory, or the Redis tier shared by every process. */
+export type Tier = 'memory' | 'redis';
 
-/** CacheHitEvent is the payload of `leash:cache:hit`: a fresh value was found (get or getOrLoad). */
+/** CacheHitEvent is the payload of `leash:cache:hit`: a fresh value was found (get or getOrLoad) in `tier` ('redis': once per load answered by Redis). */
 export interface CacheHitEvent {
   readonly name: string;
   readonly key: string;
@@ -51,8 +51,21 @@ export interface CacheLoadEvent {
   readonly error: unknown;
 }
 
+/** RedisOp names the Redis call that failed. */
+export type RedisOp = 'read' | 'write' | 'delete' | 'release' | 'publish' | 'subscribe' | 'deserialize';
+
+/** CacheRedisErrorEvent is the payload of `leash:cache:redis-error`: a Redis call failed or timed out; the cache went on without it (no caller saw the error). */
+export interface CacheRedisErrorEvent {
+  readonly name: string;
+  /** key is the cache key concerned, undefined for the bus. */
+  readonly key: string | undefined;
+  readonly op: RedisOp;
+  readonly error: unknown;
+}
+
 export const hitChannel = diagnostics_channel.channel('leash:cache:hit');
 export const missChannel = diagnostics_channel.channel('leash:cache:miss');
 export const coalescedChannel = diagnostics_channel.channel('leash:cache:coalesced');
 export const staleChannel = diagnostics_channel.channel('leash:cache:stale');
 export const loadChannel = diagnostics_channel.channel('leash:cache:load');
+export const redisErrorChannel = diagnostics_channel.channel('leash:cache:redis-error');

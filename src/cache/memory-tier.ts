@@ -20,6 +20,8 @@ export interface Entry<V> extends PolicyNode {
   refreshAt: number;
   retainUntil: number;
   tags: readonly string[] | undefined;
+  /** version is the Redis tier's version of this value (0 when not known: memory only, or not written yet). */
+  version: number;
 }
 
 /** MemoryTierOptions configures a MemoryTier; validated by createCache. */
@@ -131,13 +133,13 @@ export class MemoryTier<V> {
    * entry. An entry heavier than the maximum is not kept (and evicts nothing else). Throws
    * LEASH_ERR_INVALID_ARG when `weigh` returns anything but a non-negative integer.
    */
-  set(key: string, value: V, ttlMs?: number, tags?: readonly string[]): void {
+  set(key: string, value: V, ttlMs?: number, tags?: readonly string[], version = 0): Entry<V> | undefined {
     const weight = this.#weightOf(key, value);
     const now = this.clock();
     const ttl = ttlMs ?? this.#ttlMs;
     if (weight > this.#policy.maximum) {
       this.delete(key);
-      return;
+      return undefined;
     }
     const old = this.#map.get(key);
     if (old !== undefined) this.#untag(old);
@@ -156,6 +158,7 @@ export class MemoryTier<V> {
         refreshAt: 0,
         retainUntil: 0,
         tags: undefined,
+        version: 0,
       } as Entry<V>);
     e.value = value;
     e.writtenAt = now;
@@ -164,6 +167,7 @@ export class MemoryTier<V> {
     e.refreshAt = now + Math.min(this.#refreshAfterMs, ttl);
     e.retainUntil = e.expiresAt + this.#staleMs;
     e.tags = tags && tags.length > 0 ? tags : undefined;
+    e.version = version;
     this.#tag(e);
     if (old !== undefined) {
       this.#policy.setWeight(e, weight);
@@ -171,6 +175,13 @@ export class MemoryTier<V> {
       this.#map.set(key, e);
       this.#policy.add(e);
     }
+    // The policy may have evicted the new entry at once (admission lost to a hotter victim).
+    return this.#map.get(key) === e ? e : undefined;
+  }
+
+  /** peek returns the entry for `key` (fresh, stale or expired), counting nothing and moving nothing. */
+  peek(key: string): Entry<V> | undefined {
+    return this.#map.get(key);
   }
 
   /** delete removes `key`; true when an entry (fresh or not) was there. */

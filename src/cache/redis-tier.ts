@@ -1,0 +1,264 @@
+// The Redis tier: values shared by every process that uses the same Redis and cache name, each
+// with a version that only grows, and a short lease that lets one process load a missing key while
+// the others wait for its value.
+//
+// One Redis hash per key, `leash:cache:{<name>:<key>}` (the braces are a hash tag: every Redis key
+// of one cache key lands in one Cluster slot, so each script touches one slot), with fields
+// `d` (the serialised value), `u` (present for a cached "absent": negative caching) and `v` (the
+// version). The lease is the string `leash:cache:{<name>:<key>}:lease`, holding a random token,
+// set with SET NX PX. Every write and delete runs in one script that sets the version to
+// max(old + 1, the Redis server's clock in microseconds): it grows with every change of a key,
+// also across a delete and the expiry of the hash (a delete leaves a tombstone, the hash with `v`
+// only, for TOMBSTONE_MS; after that, the clock has moved past every version it held). A load's
+// write is conditional on the version it saw when it found the key missing, so a load that raced
+// a set or a delete does not overwrite it.
+//
+// Every call is bounded by a budget (redisTimeoutMs and the caller's remaining time) and by the
+// loader's context; a client that is not connected (ioredis `status` other than 'ready') is not
+// asked at all. The cache treats every failure here as "Redis is not there": callers never see it.
+
+import { createHash } from 'node:crypto';
+import { abortable, type Context, withTimeout } from '../context/index.js';
+
+/**
+ * CacheRedisClient is the part of an ioredis client (Redis or Cluster) the cache uses; any client
+ * with these methods works. `duplicate` is needed only with `bus: true`, for the subscriber.
+ */
+export interface CacheRedisClient {
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  publish(channel: string, message: string): Promise<unknown>;
+  duplicate?(): CacheRedisSubscriber;
+  /** status is ioredis's connection state; when present and not 'ready', the cache does not wait for Redis. */
+  readonly status?: string;
+}
+
+/** CacheRedisSubscriber is the part of an ioredis connection the invalidation bus subscribes with. */
+export interface CacheRedisSubscriber {
+  subscribe(channel: string): Promise<unknown>;
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  disconnect(): void;
+}
+
+/** Serializer turns values into the strings stored in Redis and back. Default: JSON. */
+export interface Serializer<V> {
+  serialize(value: V): string;
+  deserialize(text: string): V;
+}
+
+/** TOMBSTONE_MS is how long a deleted key keeps its version in Redis. */
+const TOMBSTONE_MS = 60_000;
+
+const NEXT_VERSION = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'v')) or 0
+local nv = math.max(cur + 1, now)
+`;
+
+// KEYS: hash, lease. ARGV: token ('' = do not take the lease), leaseMs.
+// Returns {found, data, negative, version, pttl | leased}.
+const READ = `
+local h = redis.call('HMGET', KEYS[1], 'd', 'u', 'v')
+local v = h[3] or '0'
+if h[1] or h[2] then
+  return {1, h[1] or '', h[2] and 1 or 0, v, redis.call('PTTL', KEYS[1])}
+end
+if ARGV[1] ~= '' and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {0, '', 0, v, 1}
+end
+return {0, '', 0, v, 0}
+`;
+
+// KEYS: hash, lease. ARGV: data, negative ('1'/'0'), pttl ('' = none), expected version ('' = any), token.
+// Returns {written, version}.
+const WRITE = `
+if ARGV[5] ~= '' and redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
+${NEXT_VERSION}
+if ARGV[4] ~= '' and cur ~= tonumber(ARGV[4]) then return {0, string.format('%.0f', cur)} end
+redis.call('DEL', KEYS[1])
+if ARGV[2] == '1' then
+  redis.call('HSET', KEYS[1], 'u', '1', 'v', string.format('%.0f', nv))
+else
+  redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', string.format('%.0f', nv))
+end
+if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return {1, string.format('%.0f', nv)}
+`;
+
+// KEYS: hash. ARGV: tombstone ms. Returns the new version.
+const DELETE = `
+${NEXT_VERSION}
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', string.format('%.0f', nv))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return string.format('%.0f', nv)
+`;
+
+// KEYS: lease. ARGV: token.
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** RedisDownError says the client is not connected; the cache did not wait for it. */
+export class RedisDownError extends Error {
+  constructor(status: string) {
+    super(`the Redis client is not ready (status ${status})`);
+    this.name = 'RedisDownError';
+  }
+}
+
+/** RedisTimeoutError says Redis did not answer within the budget. */
+export class RedisTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`Redis did not answer within ${ms} ms`);
+    this.name = 'RedisTimeoutError';
+  }
+}
+
+/** ReadResult is what read() found: a value (with its version and remaining ttl), or a miss and whether this caller now holds the lease. */
+export type ReadResult<V> =
+  | { readonly found: true; readonly value: V; readonly version: number; readonly ttlMs: number }
+  | { readonly found: false; readonly version: number; readonly leased: boolean };
+
+/** RedisTier talks to Redis for one cache. Not a public export. */
+export class RedisTier<V> {
+  readonly #client: CacheRedisClient;
+  readonly #prefix: string;
+  readonly #serializer: Serializer<V>;
+  readonly #leaseMs: number;
+  readonly #shas = new Map<string, string>();
+
+  constructor(client: CacheRedisClient, name: string, serializer: Serializer<V>, leaseMs: number) {
+    this.#client = client;
+    this.#prefix = `leash:cache:{${name}:`;
+    this.#serializer = serializer;
+    this.#leaseMs = leaseMs;
+  }
+
+  /** key is the Redis key of `key`'s hash; its lease is key + ':lease'. */
+  key(key: string): string {
+    return `${this.#prefix}${key}}`;
+  }
+
+  /** read looks `key` up; with a token and no value, it also tries to take the lease. */
+  async read(ctx: Context, key: string, token: string, budgetMs: number): Promise<ReadResult<V>> {
+    const k = this.key(key);
+    const r = (await this.#call(ctx, budgetMs, READ, [k, `${k}:lease`], [token, this.#leaseMs])) as [
+      number,
+      string,
+      number,
+      string,
+      number,
+    ];
+    const version = Number(r[3]);
+    if (r[0] !== 1) return { found: false, version, leased: r[4] === 1 };
+    const value = r[2] === 1 ? (undefined as V) : this.#serializer.deserialize(r[1]);
+    return { found: true, value, version, ttlMs: r[4] > 0 ? r[4] : Number.POSITIVE_INFINITY };
+  }
+
+  /**
+   * write stores `value` (undefined: a negative entry) for `ttlMs`, only if the key's version is
+   * still `expected` (when given), and releases the lease `token` holds. Resolves to the new
+   * version, or to undefined when the version had moved (nothing written).
+   */
+  async write(
+    ctx: Context,
+    key: string,
+    value: V,
+    ttlMs: number,
+    expected: number | undefined,
+    token: string,
+    budgetMs: number,
+  ): Promise<number | undefined> {
+    const k = this.key(key);
+    const negative = value === undefined;
+    const data = negative ? '' : this.#serializer.serialize(value);
+    if (typeof data !== 'string')
+      throw new TypeError(`serializer.serialize returned ${typeof data}, not a string`);
+    const pttl = ttlMs === Number.POSITIVE_INFINITY ? '' : String(Math.max(1, Math.ceil(ttlMs)));
+    const r = (await this.#call(
+      ctx,
+      budgetMs,
+      WRITE,
+      [k, `${k}:lease`],
+      [data, negative ? '1' : '0', pttl, expected === undefined ? '' : String(expected), token],
+      true,
+    )) as [number, string];
+    return r[0] === 1 ? Number(r[1]) : undefined;
+  }
+
+  /** delete removes `key`'s value, leaving its raised version as a tombstone; resolves to that version. */
+  async delete(ctx: Context, key: string, budgetMs: number): Promise<number> {
+    return Number(await this.#call(ctx, budgetMs, DELETE, [this.key(key)], [TOMBSTONE_MS], true));
+  }
+
+  /** release gives the lease back when its holder's load failed, so the waiting processes need not wait for it to expire. */
+  async release(ctx: Context, key: string, token: string, budgetMs: number): Promise<void> {
+    await this.#call(ctx, budgetMs, RELEASE, [`${this.key(key)}:lease`], [token], true);
+  }
+
+  /** publish sends `message` on `channel` through the command connection. */
+  async publish(ctx: Context, channel: string, message: string, budgetMs: number): Promise<void> {
+    this.#ready();
+    await this.#bounded(ctx, budgetMs, this.#client.publish(channel, message));
+  }
+
+  #ready(): void {
+    const status = this.#client.status;
+    if (status !== undefined && status !== 'ready') throw new RedisDownError(status);
+  }
+
+  // Writes go out with EVAL, sent at once in call order, so that a delete issued before a read
+  // reaches Redis before it on the same connection; reads use EVALSHA and fall back on NOSCRIPT.
+  #call(
+    ctx: Context,
+    budgetMs: number,
+    script: string,
+    keys: string[],
+    args: (string | number)[],
+    inOrder = false,
+  ): Promise<unknown> {
+    this.#ready();
+    const c = this.#client;
+    if (inOrder) return this.#bounded(ctx, budgetMs, c.eval(script, keys.length, ...keys, ...args));
+    let sha = this.#shas.get(script);
+    if (sha === undefined) this.#shas.set(script, (sha = sha1(script)));
+    const work = c.evalsha(sha, keys.length, ...keys, ...args).catch((e: unknown) => {
+      if (!String((e as Error)?.message).includes('NOSCRIPT')) throw e;
+      return c.eval(script, keys.length, ...keys, ...args);
+    });
+    return this.#bounded(ctx, budgetMs, work);
+  }
+
+  #bounded<T>(ctx: Context, budgetMs: number, work: Promise<T>): Promise<T> {
+    work.catch(() => {}); // a late rejection after the budget is nobody's business
+    if (budgetMs === Number.POSITIVE_INFINITY) return abortable(ctx, work);
+    const [bounded, cancel] = withTimeout(ctx, budgetMs);
+    return abortable(bounded, work).then(
+      (v) => {
+        cancel();
+        return v;
+      },
+      (e: unknown) => {
+        cancel();
+        if (ctx.err !== undefined) throw ctx.err;
+        if (e === bounded.err) throw new RedisTimeoutError(budgetMs);
+        throw e;
+      },
+    );
+  }
+}
+
+function sha1(s: string): string {
+  return createHash('sha1').update(s).digest('hex');
+}
+
+/** jsonSerializer is the default Serializer: JSON.stringify and JSON.parse. */
+export const jsonSerializer: Serializer<never> = Object.freeze({
+  serialize: (v: unknown) => JSON.stringify(v),
+  deserialize: (s: string) => JSON.parse(s) as never,
+});
