@@ -117,9 +117,14 @@ const phaseRows: [string, (p: PhaseResult) => string][] = [
 const printPhases = (phases: readonly PhaseResult[]) => {
   const n0 = Math.max(...phaseRows.map(([name]) => name.length));
   const w = 24;
-  console.log(`\n${''.padEnd(n0)}  ${phases.map((p) => p.name.padEnd(w)).join('')}`);
-  for (const [name, get] of phaseRows)
-    console.log(`${name.padEnd(n0)}  ${phases.map((p) => get(p).padEnd(w)).join('')}`);
+  const line = (name: string, cells: string[]) =>
+    console.log(`${name.padEnd(n0)}  ${cells.map((c) => c.padEnd(w)).join('')}`.trimEnd());
+  console.log();
+  line(
+    '',
+    phases.map((p) => p.name),
+  );
+  for (const [name, get] of phaseRows) line(name, phases.map(get));
 };
 const part2 = await runDefences({
   rate: 100,
