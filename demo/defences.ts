@@ -171,10 +171,10 @@ const skuFor = (n: number) => (n % 5 === 4 ? `sku-c${(n * 7919) % 2_000}` : `sku
 async function startDefended(upstream: StockUpstream, controller: ChaosController) {
   const upstreamPolicy: Policy = wrap(
     retry({
-      maxAttempts: 2,
+      maxAttempts: 3,
       backoff: exponentialBackoff({ initialMs: 10, maxMs: 50 }),
       retryOn: (err) => !isShed(err), // an open breaker or a full bulkhead is not worth a retry
-      budget: retryBudget({ ratio: 0.1, minPerSecond: 5, windowMs: 5_000 }),
+      budget: retryBudget({ ratio: 0.2, minPerSecond: 5, windowMs: 5_000 }),
       name: 'stock',
     }),
     circuitBreaker({
