@@ -61,7 +61,7 @@ interface RoomWaiter {
   held: boolean;
 }
 
-interface FetchWaiter {
+export interface FetchWaiter {
   ctx: Context;
   max: number;
   resolve: (jobs: Delivery[]) => void;
@@ -220,21 +220,29 @@ export class MemoryBinding implements Binding {
     return out;
   }
 
-  waitForJobs(ctx: Context, max: number): Promise<Delivery[]> {
+  /**
+   * waitForJobs resolves with jobs once some are ready, or with [] when ctx ends. A consumer that
+   * watches its context itself (one afterFunc for all its waits, instead of one per wait) passes
+   * `watched`, is told the waiter, and calls dropWaiter when its context ends.
+   */
+  waitForJobs(ctx: Context, max: number, watched?: (f: FetchWaiter) => void): Promise<Delivery[]> {
     if (this.#closed || ctx.err !== undefined) return Promise.resolve([]);
     return new Promise<Delivery[]>((resolve) => {
       const f: FetchWaiter = { ctx, max, resolve, stop: undefined, held: ctx.deadline !== undefined };
       if (f.held) hold();
       this.#fetchWaiters.push(f);
       this.#armTimer();
-      f.stop = afterFunc(ctx, () => {
-        if (this.#fetchWaiters.remove(f)) {
-          unhold(f);
-          resolve([]);
-          this.#armTimer();
-        }
-      });
+      if (watched !== undefined) watched(f);
+      else f.stop = afterFunc(ctx, () => this.dropWaiter(f));
     });
+  }
+
+  /** dropWaiter ends a wait whose context ended: it resolves with [] unless jobs reached it first. */
+  dropWaiter(f: FetchWaiter): void {
+    if (!this.#fetchWaiters.remove(f)) return;
+    unhold(f);
+    f.resolve([]);
+    this.#armTimer();
   }
 
   finish(d: Delivery): void {
@@ -384,6 +392,14 @@ export class MemoryBinding implements Binding {
 class MemoryConsumer implements Consumer {
   readonly #b: MemoryBinding;
   #listener: ((id: string, reason: unknown) => void) | undefined;
+  // One watch on the worker's context for all of this consumer's waits (a worker waits once per
+  // job when it keeps up with its producer), rather than an afterFunc per wait.
+  #ctx: Context | undefined;
+  #stopWatch: (() => boolean) | undefined;
+  #waiter: FetchWaiter | undefined;
+  readonly #setWaiter = (f: FetchWaiter): void => {
+    this.#waiter = f;
+  };
   constructor(b: MemoryBinding) {
     this.#b = b;
   }
@@ -392,7 +408,17 @@ class MemoryConsumer implements Consumer {
   }
   fetch(ctx: Context, max: number): Promise<Delivery[]> {
     const now = this.#b.take(max);
-    return now.length > 0 ? Promise.resolve(now) : this.#b.waitForJobs(ctx, max);
+    if (now.length > 0) return Promise.resolve(now);
+    if (this.#ctx !== ctx) {
+      this.#stopWatch?.();
+      this.#ctx = ctx;
+      this.#stopWatch = afterFunc(ctx, () => {
+        const f = this.#waiter;
+        this.#waiter = undefined;
+        if (f !== undefined) this.#b.dropWaiter(f);
+      });
+    }
+    return this.#b.waitForJobs(ctx, max, this.#setWaiter);
   }
   complete(d: Delivery): void {
     this.#b.finish(d);
@@ -417,5 +443,10 @@ class MemoryConsumer implements Consumer {
   async close(): Promise<void> {
     if (this.#listener) this.#b.removeListener(this.#listener);
     this.#listener = undefined;
+    this.#stopWatch?.();
+    this.#stopWatch = undefined;
+    const f = this.#waiter;
+    this.#waiter = undefined;
+    if (f !== undefined) this.#b.dropWaiter(f);
   }
 }
