@@ -7,8 +7,9 @@ import { Aimd } from './limit/aimd.js';
 import type { LimitAlgorithm } from './limit/algorithm.js';
 import { Gradient2 } from './limit/gradient2.js';
 import { Vegas } from './limit/vegas.js';
-import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
+import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, observe, proceed, RUN } from './policy.js';
 import { callerCancelled } from './timeout.js';
+import { PermitHold, type PermitOwner, SETTLES, settlesWithFn } from './work.js';
 
 /** AdaptiveLimitOptions configure adaptiveLimit(). */
 export interface AdaptiveLimitOptions {
@@ -106,7 +107,7 @@ export function adaptiveLimit(options?: AdaptiveLimitOptions): AdaptiveLimit {
 }
 
 /** AdaptiveLimit is the policy made by adaptiveLimit(). */
-export class AdaptiveLimit implements InnerPolicy {
+export class AdaptiveLimit implements InnerPolicy, PermitOwner {
   readonly #algo: LimitAlgorithm;
   readonly #name: string;
   readonly #eventLoop: boolean;
@@ -154,20 +155,37 @@ export class AdaptiveLimit implements InnerPolicy {
     return execute(this, ctx, fn, 'adaptiveLimit(options).execute(ctx, fn)');
   }
 
-  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  /** @internal Its RUN proceeds along a wrap()'s chain. */
+  readonly [CHAINS] = true;
+  /** @internal Its RUN settles once the work it started has. */
+  readonly [SETTLES] = true;
+  /** @internal No caller waits for a permit here: a refused call is refused at once. */
+  readonly contended = false;
+
+  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain?: Chain, i = 0): Promise<T> {
     const limit = this.limit;
     if (this.#inflight >= limit) return Promise.reject(new ConcurrencyLimitError(limit));
     const inflight = ++this.#inflight;
     const started = performance.now();
-    const work = invoke(fn, ctx);
-    work.then(
-      () => this.#settled(started, inflight, false),
-      (e: unknown) => {
-        if (callerCancelled(ctx, e) || !isDeadlineExceeded(e)) this.#settled(started, inflight, null);
-        else this.#settled(started, inflight, true);
-      },
-    );
+    if (settlesWithFn(chain, i)) {
+      const work = proceed(ctx, fn, chain, i);
+      observe(ctx, work, this, started, inflight);
+      return work;
+    }
+    // The rest of the chain may answer before fn settles (a timeout, a hedge): the permit goes
+    // with the calls of fn themselves, each running one holding a permit.
+    const h = new PermitHold(this, ctx, fn, started, inflight);
+    const work = proceed(ctx, h.fn, chain, i);
+    h.watch(work);
     return work;
+  }
+
+  /** @internal The work of a permit taken at `started` with `inflight` calls running has settled. */
+  [EXIT](started: number, inflight: number, ctx: Context, ok: boolean, outcome: unknown): void {
+    if (ok) this.#settled(started, inflight, false);
+    else if (callerCancelled(ctx, outcome) || !isDeadlineExceeded(outcome))
+      this.#settled(started, inflight, null);
+    else this.#settled(started, inflight, true);
   }
 
   // dropped: null when the call is not a sample.

@@ -3,6 +3,7 @@ import { assertNumber, assertOneOf, assertOptions } from '../context/internal.js
 import { BulkheadRejectedError } from './errors.js';
 import { channels, publish } from './events.js';
 import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, observe, proceed, RUN } from './policy.js';
+import { PermitHold, type PermitOwner, SETTLES, settlesWithFn } from './work.js';
 
 /** BulkheadOptions configure bulkhead(). */
 export interface BulkheadOptions {
@@ -58,7 +59,7 @@ export function bulkhead(options: BulkheadOptions): Bulkhead {
 }
 
 /** Bulkhead is the policy made by bulkhead(). */
-export class Bulkhead implements InnerPolicy {
+export class Bulkhead implements InnerPolicy, PermitOwner {
   /** limit and queue are the sizes it was made with. */
   readonly limit: number;
   readonly queue: number;
@@ -93,6 +94,13 @@ export class Bulkhead implements InnerPolicy {
 
   /** @internal Its RUN proceeds along a wrap()'s chain. */
   readonly [CHAINS] = true;
+  /** @internal Its RUN settles once the work it started has. */
+  readonly [SETTLES] = true;
+
+  /** @internal Whether a call waits for a permit (a lent permit is then given back early). */
+  get contended(): boolean {
+    return this.#queued > 0;
+  }
 
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain?: Chain, i = 0): Promise<T> {
     if (this.#active < this.limit && this.#queued === 0) return this.#start(ctx, fn, chain, i);
@@ -130,11 +138,21 @@ export class Bulkhead implements InnerPolicy {
 
   #start<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain: Chain | undefined, i: number): Promise<T> {
     this.#active++;
-    const work = proceed(ctx, fn, chain, i);
     // Hold times feed the expected-wait check, which only a bulkhead with a queue makes: without
-    // one, no clock is read. The permit is given back when the work settles, told by the race that
-    // waits on the same promise when there is one: nothing allocated per call.
-    observe(ctx, work, this, this.queue === 0 ? -1 : performance.now(), 0);
+    // one, no clock is read.
+    const startedAt = this.queue === 0 ? -1 : performance.now();
+    if (settlesWithFn(chain, i)) {
+      const work = proceed(ctx, fn, chain, i);
+      // The permit is given back when the work settles, told by the race that waits on the same
+      // promise when there is one: nothing allocated per call.
+      observe(ctx, work, this, startedAt, 0);
+      return work;
+    }
+    // The rest of the chain may answer before fn settles (a timeout, a hedge): the permit goes
+    // with the calls of fn themselves, each running one holding a permit.
+    const h = new PermitHold(this, ctx, fn, startedAt, 0);
+    const work = proceed(ctx, h.fn, chain, i);
+    h.watch(work);
     return work;
   }
 

@@ -14,6 +14,7 @@ import { BrokenCircuitError, stackless } from './errors.js';
 import { type BreakerState, channels, publish } from './events.js';
 import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, observe, proceed, RUN } from './policy.js';
 import { callerCancelled } from './timeout.js';
+import { OutcomeWatch, SETTLES, settlesWithFn } from './work.js';
 
 /** CircuitBreakerOptions configure circuitBreaker(). Defaults are resilience4j's. */
 export interface CircuitBreakerOptions {
@@ -247,6 +248,8 @@ export class CircuitBreaker implements InnerPolicy {
 
   /** @internal Its RUN proceeds along a wrap()'s chain. */
   readonly [CHAINS] = true;
+  /** @internal Its RUN settles once the work it started has. */
+  readonly [SETTLES] = true;
 
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain?: Chain, i = 0): Promise<T> {
     switch (this.#state) {
@@ -268,9 +271,17 @@ export class CircuitBreaker implements InnerPolicy {
     }
     const epoch = this.#epoch;
     const started = this.#timed ? performance.now() : 0;
-    const work = proceed(ctx, fn, chain, i);
-    // Told by the race that waits on the same promise when there is one: nothing allocated.
-    observe(ctx, work, this, epoch, started);
+    if (settlesWithFn(chain, i)) {
+      const work = proceed(ctx, fn, chain, i);
+      // Told by the race that waits on the same promise when there is one: nothing allocated.
+      observe(ctx, work, this, epoch, started);
+      return work;
+    }
+    // The rest of the chain may answer before fn settles: when it answers only because the
+    // caller left, the outcome is that of the work itself, once it settles.
+    const w = new OutcomeWatch(this, ctx, fn, epoch, started);
+    const work = proceed(ctx, w.fn, chain, i);
+    w.watch(work);
     return work;
   }
 
