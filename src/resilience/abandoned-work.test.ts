@@ -159,41 +159,48 @@ test('a queued call waits for abandoned work to settle before its fn starts (bul
   await until(() => b.active === 0);
 });
 
-test('a breaker outside a timeout records the late outcome of work its caller abandoned', async () => {
-  const br = circuitBreaker({ window: { calls: 2 }, minimumCalls: 2, failureRate: 0.5 });
-  const policy = wrap(br, timeout(1_000));
-  for (let k = 0; k < 2; k++) {
-    const [ctx, cancel] = withTimeout(background(), 5);
-    const p = policy.execute(ctx, async () => {
-      await delay(30);
-      throw new Error('the dependency failed, late');
-    });
-    await assert.rejects(p, isDeadlineExceeded);
-    cancel();
-  }
-  // The callers' deadlines are theirs, not failures; the work's own late failures are.
-  await delay(60);
-  assert.equal(br.state, 'open');
-});
+// The three ways a breaker is told: by the timeout's race, through a retry, through a hedge.
+for (const [name, inner] of [
+  ['a timeout', () => [timeout(1_000)]],
+  ['a retry around a timeout', () => [retry({ maxAttempts: 2 }), timeout(1_000)]],
+  ['a hedge and a timeout', () => [hedge({ afterMs: 1_000 }), timeout(1_000)]],
+] as const) {
+  test(`a breaker outside ${name} records the late outcome of work its caller abandoned`, async () => {
+    const br = circuitBreaker({ window: { calls: 2 }, minimumCalls: 2, failureRate: 0.5 });
+    const policy = wrap(br, ...inner());
+    for (let k = 0; k < 2; k++) {
+      const [ctx, cancel] = withTimeout(background(), 5);
+      const p = policy.execute(ctx, async () => {
+        await delay(30);
+        throw new Error('the dependency failed, late');
+      });
+      await assert.rejects(p, isDeadlineExceeded);
+      cancel();
+    }
+    // The callers' deadlines are theirs, not failures; the work's own late failures are.
+    await delay(60);
+    assert.equal(br.state, 'open');
+  });
 
-test('a breaker outside a timeout does not count a late success of abandoned work as a failure', async () => {
-  const br = circuitBreaker({ window: { calls: 2 }, minimumCalls: 2, failureRate: 0.5 });
-  const policy = wrap(br, timeout(1_000));
-  for (let k = 0; k < 4; k++) {
-    const [ctx, cancel] = withTimeout(background(), 5);
-    await assert.rejects(
-      policy.execute(ctx, async () => {
-        await delay(20);
-        return 1;
-      }),
-      (e) => isDeadlineExceeded(e) || isCanceled(e),
-    );
-    cancel();
-  }
-  await delay(40);
-  assert.equal(br.state, 'closed');
-  assert.equal(br.metrics.calls, 2);
-});
+  test(`a breaker outside ${name} does not count a late success of abandoned work as a failure`, async () => {
+    const br = circuitBreaker({ window: { calls: 2 }, minimumCalls: 2, failureRate: 0.5 });
+    const policy = wrap(br, ...inner());
+    for (let k = 0; k < 4; k++) {
+      const [ctx, cancel] = withTimeout(background(), 5);
+      await assert.rejects(
+        policy.execute(ctx, async () => {
+          await delay(20);
+          return 1;
+        }),
+        (e) => isDeadlineExceeded(e) || isCanceled(e),
+      );
+      cancel();
+    }
+    await delay(40);
+    assert.equal(br.state, 'closed');
+    assert.equal(br.metrics.calls, 2);
+  });
+}
 
 // The policies a random composition is drawn from, with the bulkhead always in it once.
 type Pick =

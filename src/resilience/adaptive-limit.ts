@@ -7,9 +7,20 @@ import { Aimd } from './limit/aimd.js';
 import type { LimitAlgorithm } from './limit/algorithm.js';
 import { Gradient2 } from './limit/gradient2.js';
 import { Vegas } from './limit/vegas.js';
-import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, observe, proceed, RUN } from './policy.js';
-import { callerCancelled } from './timeout.js';
-import { PermitHold, type PermitOwner, SETTLES, settlesWithFn } from './work.js';
+import {
+  CHAINS,
+  type Chain,
+  EXIT,
+  execute,
+  handOff,
+  type InnerPolicy,
+  observe,
+  proceed,
+  RUN,
+  withdraw,
+} from './policy.js';
+import { callerCancelled, endedByPolicyTimeout } from './timeout.js';
+import { ONCE, PermitHold, type PermitOwner, SETTLES, settlesWithFn, timeoutAhead } from './work.js';
 
 /** AdaptiveLimitOptions configure adaptiveLimit(). */
 export interface AdaptiveLimitOptions {
@@ -159,6 +170,8 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
   readonly [CHAINS] = true;
   /** @internal Its RUN settles once the work it started has. */
   readonly [SETTLES] = true;
+  /** @internal Its RUN calls the rest of the chain at once or not at all. */
+  readonly [ONCE] = true;
   /** @internal No caller waits for a permit here: a refused call is refused at once. */
   readonly contended = false;
 
@@ -172,8 +185,16 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
       observe(ctx, work, this, started, inflight);
       return work;
     }
-    // The rest of the chain may answer before fn settles (a timeout, a hedge): the permit goes
-    // with the calls of fn themselves, each running one holding a permit.
+    // A timeout ahead with nothing inside it that outlives it: the permit is given back when the
+    // work inside it settles, told by its race; or, if the call never reaches it, with the chain.
+    const at = timeoutAhead(chain, i);
+    if (at >= 0 && handOff(ctx, chain as Chain, at, this, started, -inflight)) {
+      const work = proceed(ctx, fn, chain, i);
+      if (withdraw(this)) observe(ctx, work, this, started, inflight);
+      return work;
+    }
+    // Otherwise (a hedge, a retry around a timeout, a user policy) the permit goes with the calls
+    // of fn themselves, each running one holding a permit.
     const h = new PermitHold(this, ctx, fn, started, inflight);
     const work = proceed(ctx, h.fn, chain, i);
     h.watch(work);
@@ -182,6 +203,14 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
 
   /** @internal The work of a permit taken at `started` with `inflight` calls running has settled. */
   [EXIT](started: number, inflight: number, ctx: Context, ok: boolean, outcome: unknown): void {
+    if (inflight < 0) {
+      // Told by the timeout inside it (handOff): `ctx` is the timeout's, and its firing is a drop.
+      inflight = -inflight;
+      if (endedByPolicyTimeout(ctx)) {
+        this.#settled(started, inflight, true);
+        return;
+      }
+    }
     if (ok) this.#settled(started, inflight, false);
     else if (callerCancelled(ctx, outcome) || !isDeadlineExceeded(outcome))
       this.#settled(started, inflight, null);

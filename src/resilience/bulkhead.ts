@@ -2,8 +2,19 @@ import { afterFunc, type Context, remaining } from '../context/index.js';
 import { assertNumber, assertOneOf, assertOptions } from '../context/internal.js';
 import { BulkheadRejectedError } from './errors.js';
 import { channels, publish } from './events.js';
-import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, observe, proceed, RUN } from './policy.js';
-import { PermitHold, type PermitOwner, SETTLES, settlesWithFn } from './work.js';
+import {
+  CHAINS,
+  type Chain,
+  EXIT,
+  execute,
+  handOff,
+  type InnerPolicy,
+  observe,
+  proceed,
+  RUN,
+  withdraw,
+} from './policy.js';
+import { ONCE, PermitHold, type PermitOwner, SETTLES, settlesWithFn, timeoutAhead } from './work.js';
 
 /** BulkheadOptions configure bulkhead(). */
 export interface BulkheadOptions {
@@ -97,6 +108,11 @@ export class Bulkhead implements InnerPolicy, PermitOwner {
   /** @internal Its RUN settles once the work it started has. */
   readonly [SETTLES] = true;
 
+  /** @internal Without a queue, its RUN calls the rest of the chain at once or not at all. */
+  get [ONCE](): boolean {
+    return this.queue === 0;
+  }
+
   /** @internal Whether a call waits for a permit (a lent permit is then given back early). */
   get contended(): boolean {
     return this.#queued > 0;
@@ -148,8 +164,17 @@ export class Bulkhead implements InnerPolicy, PermitOwner {
       observe(ctx, work, this, startedAt, 0);
       return work;
     }
-    // The rest of the chain may answer before fn settles (a timeout, a hedge): the permit goes
-    // with the calls of fn themselves, each running one holding a permit.
+    // A timeout ahead with nothing inside it that outlives it: the permit is given back when the
+    // work inside it settles, told by its race (nothing allocated); or, if the call never reaches
+    // it, when the chain settles.
+    const at = timeoutAhead(chain, i);
+    if (at >= 0 && handOff(ctx, chain as Chain, at, this, startedAt, 0)) {
+      const work = proceed(ctx, fn, chain, i);
+      if (withdraw(this)) observe(ctx, work, this, startedAt, 0);
+      return work;
+    }
+    // Otherwise (a hedge, a retry around a timeout, a user policy) the permit goes with the calls
+    // of fn themselves, each running one holding a permit.
     const h = new PermitHold(this, ctx, fn, startedAt, 0);
     const work = proceed(ctx, h.fn, chain, i);
     h.watch(work);

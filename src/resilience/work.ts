@@ -5,7 +5,7 @@
 // rest of the chain may do that hands the chain a tracked fn made here instead of the user's.
 import type { Context } from '../context/index.js';
 import { type Chain, EXIT, type Exit, invoke, observe, RUN } from './policy.js';
-import { callerCancelled } from './timeout.js';
+import { callerCancelled, TimeoutPolicy } from './timeout.js';
 
 /**
  * @internal
@@ -27,6 +27,32 @@ export function settlesWithFn(chain: Chain | undefined, i: number): boolean {
     if ((chain[k] as { [SETTLES]?: boolean })[SETTLES] !== true) return false;
   }
   return true;
+}
+
+/**
+ * @internal
+ * ONCE marks a built-in policy whose RUN calls the rest of the chain at most once, synchronously,
+ * or not at all (a breaker, an adaptive limit; a bulkhead without a queue says so per instance).
+ */
+export const ONCE: unique symbol = Symbol('leash.resilience.once');
+
+/**
+ * @internal
+ * timeoutAhead returns the index of the timeout in the rest of `chain` from `i` when it is the only
+ * policy there that may answer before fn settles, the policies before it reach it at once or not
+ * at all (ONCE), and those after it settle with fn: then the work inside that timeout is all the
+ * work, and an observer handed to it (handOff) is told when it settles. Otherwise -1.
+ */
+export function timeoutAhead(chain: Chain | undefined, i: number): number {
+  if (chain === undefined) return -1;
+  let k = i;
+  for (; k < chain.length; k++) {
+    const p = chain[k] as { [ONCE]?: boolean };
+    if (p instanceof TimeoutPolicy) break;
+    if (p[ONCE] !== true) return -1;
+  }
+  if (k === chain.length || !settlesWithFn(chain, k + 1)) return -1;
+  return k;
 }
 
 // What an EXIT to a tracker is about: the chain's promise, or a call of fn.
