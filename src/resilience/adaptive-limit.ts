@@ -189,8 +189,14 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
     // work inside it settles, told by its race; or, if the call never reaches it, with the chain.
     const at = timeoutAhead(chain, i);
     if (at >= 0 && handOff(ctx, chain as Chain, at, this, started, -inflight)) {
-      const work = proceed(ctx, fn, chain, i);
-      if (withdraw(this)) observe(ctx, work, this, started, inflight);
+      let reached = false;
+      let work: Promise<T>;
+      try {
+        work = proceed(ctx, fn, chain, i);
+      } finally {
+        reached = !withdraw(this);
+      }
+      if (!reached) observe(ctx, work, this, started, inflight);
       return work;
     }
     // Otherwise (a hedge, a retry around a timeout, a user policy) the permit goes with the calls

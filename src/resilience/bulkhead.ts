@@ -169,8 +169,14 @@ export class Bulkhead implements InnerPolicy, PermitOwner {
     // it, when the chain settles.
     const at = timeoutAhead(chain, i);
     if (at >= 0 && handOff(ctx, chain as Chain, at, this, startedAt, 0)) {
-      const work = proceed(ctx, fn, chain, i);
-      if (withdraw(this)) observe(ctx, work, this, startedAt, 0);
+      let reached = false;
+      let work: Promise<T>;
+      try {
+        work = proceed(ctx, fn, chain, i);
+      } finally {
+        reached = !withdraw(this);
+      }
+      if (!reached) observe(ctx, work, this, startedAt, 0);
       return work;
     }
     // Otherwise (a hedge, a retry around a timeout, a user policy) the permit goes with the calls

@@ -295,8 +295,12 @@ export class CircuitBreaker implements InnerPolicy {
     // ahead and nothing inside it that outlives it, its race tells (nothing allocated).
     const at = timeoutAhead(chain, i);
     if (at >= 0 && handOff(ctx, chain as Chain, at, this, -epoch - 1, started)) {
-      const work = proceed(ctx, fn, chain, i);
-      withdraw(this);
+      let work: Promise<T>;
+      try {
+        work = proceed(ctx, fn, chain, i);
+      } finally {
+        withdraw(this);
+      }
       observe(ctx, work, this, epoch, started);
       return work;
     }
