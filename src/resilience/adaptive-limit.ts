@@ -20,7 +20,7 @@ import {
   withdraw,
 } from './policy.js';
 import { callerCancelled, endedByPolicyTimeout } from './timeout.js';
-import { ONCE, PermitHold, type PermitOwner, SETTLES, settlesWithFn, timeoutAhead } from './work.js';
+import { inside, ONCE, PermitHold, type PermitOwner, SETTLES, WITH_FN } from './work.js';
 
 /** AdaptiveLimitOptions configure adaptiveLimit(). */
 export interface AdaptiveLimitOptions {
@@ -180,14 +180,14 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
     if (this.#inflight >= limit) return Promise.reject(new ConcurrencyLimitError(limit));
     const inflight = ++this.#inflight;
     const started = performance.now();
-    if (settlesWithFn(chain, i)) {
+    const at = inside(chain, i);
+    if (at === WITH_FN) {
       const work = proceed(ctx, fn, chain, i);
       observe(ctx, work, this, started, inflight);
       return work;
     }
     // A timeout ahead with nothing inside it that outlives it: the permit is given back when the
     // work inside it settles, told by its race; or, if the call never reaches it, with the chain.
-    const at = timeoutAhead(chain, i);
     if (at >= 0 && handOff(ctx, chain as Chain, at, this, started, -inflight)) {
       let reached = false;
       let work: Promise<T>;

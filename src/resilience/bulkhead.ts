@@ -14,7 +14,7 @@ import {
   RUN,
   withdraw,
 } from './policy.js';
-import { ONCE, PermitHold, type PermitOwner, SETTLES, settlesWithFn, timeoutAhead } from './work.js';
+import { inside, ONCE, PermitHold, type PermitOwner, SETTLES, WITH_FN } from './work.js';
 
 /** BulkheadOptions configure bulkhead(). */
 export interface BulkheadOptions {
@@ -157,7 +157,8 @@ export class Bulkhead implements InnerPolicy, PermitOwner {
     // Hold times feed the expected-wait check, which only a bulkhead with a queue makes: without
     // one, no clock is read.
     const startedAt = this.queue === 0 ? -1 : performance.now();
-    if (settlesWithFn(chain, i)) {
+    const at = inside(chain, i);
+    if (at === WITH_FN) {
       const work = proceed(ctx, fn, chain, i);
       // The permit is given back when the work settles, told by the race that waits on the same
       // promise when there is one: nothing allocated per call.
@@ -167,7 +168,6 @@ export class Bulkhead implements InnerPolicy, PermitOwner {
     // A timeout ahead with nothing inside it that outlives it: the permit is given back when the
     // work inside it settles, told by its race (nothing allocated); or, if the call never reaches
     // it, when the chain settles.
-    const at = timeoutAhead(chain, i);
     if (at >= 0 && handOff(ctx, chain as Chain, at, this, startedAt, 0)) {
       let reached = false;
       let work: Promise<T>;

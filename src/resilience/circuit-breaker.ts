@@ -25,7 +25,7 @@ import {
   withdraw,
 } from './policy.js';
 import { callerCancelled, endedByPolicyTimeout } from './timeout.js';
-import { ONCE, OutcomeWatch, SETTLES, settlesWithFn, timeoutAhead } from './work.js';
+import { inside, ONCE, OutcomeWatch, SETTLES, WITH_FN } from './work.js';
 
 /** CircuitBreakerOptions configure circuitBreaker(). Defaults are resilience4j's. */
 export interface CircuitBreakerOptions {
@@ -284,7 +284,8 @@ export class CircuitBreaker implements InnerPolicy {
     }
     const epoch = this.#epoch;
     const started = this.#timed ? performance.now() : 0;
-    if (settlesWithFn(chain, i)) {
+    const at = inside(chain, i);
+    if (at === WITH_FN) {
       const work = proceed(ctx, fn, chain, i);
       // Told by the race that waits on the same promise when there is one: nothing allocated.
       observe(ctx, work, this, epoch, started);
@@ -293,7 +294,6 @@ export class CircuitBreaker implements InnerPolicy {
     // The rest of the chain may answer before fn settles: when it answers only because the
     // caller left, the outcome is that of the work itself, once it settles. With a timeout
     // ahead and nothing inside it that outlives it, its race tells (nothing allocated).
-    const at = timeoutAhead(chain, i);
     if (at >= 0 && handOff(ctx, chain as Chain, at, this, -epoch - 1, started)) {
       let work: Promise<T>;
       try {

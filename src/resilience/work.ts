@@ -18,41 +18,37 @@ export const SETTLES: unique symbol = Symbol('leash.resilience.settles');
 
 /**
  * @internal
- * settlesWithFn reports whether the rest of `chain` from `i` settles only once every call of fn it
- * makes has: then the promise it returns is the end of the work, and watching it is enough.
- */
-export function settlesWithFn(chain: Chain | undefined, i: number): boolean {
-  if (chain === undefined) return true;
-  for (let k = i; k < chain.length; k++) {
-    if ((chain[k] as { [SETTLES]?: boolean })[SETTLES] !== true) return false;
-  }
-  return true;
-}
-
-/**
- * @internal
  * ONCE marks a built-in policy whose RUN calls the rest of the chain at most once, synchronously,
  * or not at all (a breaker, an adaptive limit; a bulkhead without a queue says so per instance).
  */
 export const ONCE: unique symbol = Symbol('leash.resilience.once');
 
+/** @internal What inside() returns when the rest of the chain settles only once fn has. */
+export const WITH_FN = -2;
+
 /**
  * @internal
- * timeoutAhead returns the index of the timeout in the rest of `chain` from `i` when it is the only
- * policy there that may answer before fn settles, the policies before it reach it at once or not
- * at all (ONCE), and those after it settle with fn: then the work inside that timeout is all the
- * work, and an observer handed to it (handOff) is told when it settles. Otherwise -1.
+ * inside tells a policy what the rest of `chain` from `i` is: WITH_FN when it settles only once
+ * every call of fn it makes has (watching its promise is enough); the index of a timeout when that
+ * timeout is the only policy there that may answer before fn settles, the policies before it reach
+ * it at once or not at all (ONCE) and those after it settle with fn (the work inside that timeout
+ * is then all the work, and an observer handed to it is told when it settles); -1 otherwise.
+ * One pass, no allocation.
  */
-export function timeoutAhead(chain: Chain | undefined, i: number): number {
-  if (chain === undefined) return -1;
-  let k = i;
-  for (; k < chain.length; k++) {
-    const p = chain[k] as { [ONCE]?: boolean };
-    if (p instanceof TimeoutPolicy) break;
-    if (p[ONCE] !== true) return -1;
+export function inside(chain: Chain | undefined, i: number): number {
+  if (chain === undefined) return WITH_FN;
+  let at = -1;
+  let once = true;
+  for (let k = i; k < chain.length; k++) {
+    const p = chain[k] as { [SETTLES]?: boolean; [ONCE]?: boolean };
+    if (p[SETTLES] === true) {
+      if (at < 0 && once && p[ONCE] !== true) once = false;
+      continue;
+    }
+    if (at >= 0 || !once || !(p instanceof TimeoutPolicy)) return -1;
+    at = k;
   }
-  if (k === chain.length || !settlesWithFn(chain, k + 1)) return -1;
-  return k;
+  return at < 0 ? WITH_FN : at;
 }
 
 // What an EXIT to a tracker is about: the chain's promise, or a call of fn.
