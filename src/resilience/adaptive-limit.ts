@@ -63,7 +63,8 @@ const MIN_WINDOW_CALLS = 10;
  * shedLoad() does). Samples are the latency of successful calls and, as drops, timeouts of a
  * timeout() inside it; a call the caller cancelled is not a sample, and other errors are ignored.
  * Samples are averaged per window (`sampleWindowMs`, at least 10 calls), one algorithm step each.
- * Like a bulkhead, a permit is held until the work settles, even after its caller gave up.
+ * Like a bulkhead, a permit is held until the work settles, even after its caller gave up, in any
+ * order of wrap() (a timeout inside it releases the caller, not the permit).
  *
  * @example
  * const limit = adaptiveLimit({ algorithm: 'gradient2', min: 4, max: 200, eventLoop: true });

@@ -49,7 +49,8 @@ const EWMA_WEIGHT = 0.2;
  * bulkhead returns a policy that runs at most `limit` calls at once and lets at most `queue` more
  * wait for a permit, in `order`. A permit is held until the work's promise settles, even after its
  * caller gave up (its context ended, or a timeout released it): abandoned work still counts, so
- * the limit is never exceeded. A waiter whose context ends leaves the queue at once and gets
+ * the limit is never exceeded, in any order of wrap(). With a retry or a hedge inside it, each
+ * running call of fn holds a permit: an attempt beside an abandoned one waits or is rejected. A waiter whose context ends leaves the queue at once and gets
  * ctx.err; a waiter whose remaining budget is shorter than the expected wait (from a running
  * average of how long permits are held) is rejected at once with BulkheadRejectedError, as is a
  * call that finds the queue full. `fn` gets the caller's context.
