@@ -7,8 +7,20 @@ import { Aimd } from './limit/aimd.js';
 import type { LimitAlgorithm } from './limit/algorithm.js';
 import { Gradient2 } from './limit/gradient2.js';
 import { Vegas } from './limit/vegas.js';
-import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
-import { callerCancelled } from './timeout.js';
+import {
+  CHAINS,
+  type Chain,
+  EXIT,
+  execute,
+  handOff,
+  type InnerPolicy,
+  observe,
+  proceed,
+  RUN,
+  withdraw,
+} from './policy.js';
+import { callerCancelled, endedByPolicyTimeout } from './timeout.js';
+import { inside, ONCE, PermitHold, type PermitOwner, SETTLES, WITH_FN } from './work.js';
 
 /** AdaptiveLimitOptions configure adaptiveLimit(). */
 export interface AdaptiveLimitOptions {
@@ -51,7 +63,8 @@ const MIN_WINDOW_CALLS = 10;
  * shedLoad() does). Samples are the latency of successful calls and, as drops, timeouts of a
  * timeout() inside it; a call the caller cancelled is not a sample, and other errors are ignored.
  * Samples are averaged per window (`sampleWindowMs`, at least 10 calls), one algorithm step each.
- * Like a bulkhead, a permit is held until the work settles, even after its caller gave up.
+ * Like a bulkhead, a permit is held until the work settles, even after its caller gave up, in any
+ * order of wrap() (a timeout inside it releases the caller, not the permit).
  *
  * @example
  * const limit = adaptiveLimit({ algorithm: 'gradient2', min: 4, max: 200, eventLoop: true });
@@ -106,7 +119,7 @@ export function adaptiveLimit(options?: AdaptiveLimitOptions): AdaptiveLimit {
 }
 
 /** AdaptiveLimit is the policy made by adaptiveLimit(). */
-export class AdaptiveLimit implements InnerPolicy {
+export class AdaptiveLimit implements InnerPolicy, PermitOwner {
   readonly #algo: LimitAlgorithm;
   readonly #name: string;
   readonly #eventLoop: boolean;
@@ -154,20 +167,61 @@ export class AdaptiveLimit implements InnerPolicy {
     return execute(this, ctx, fn, 'adaptiveLimit(options).execute(ctx, fn)');
   }
 
-  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  /** @internal Its RUN proceeds along a wrap()'s chain. */
+  readonly [CHAINS] = true;
+  /** @internal Its RUN settles once the work it started has. */
+  readonly [SETTLES] = true;
+  /** @internal Its RUN calls the rest of the chain at once or not at all. */
+  readonly [ONCE] = true;
+  /** @internal No caller waits for a permit here: a refused call is refused at once. */
+  readonly contended = false;
+
+  [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain?: Chain, i = 0): Promise<T> {
     const limit = this.limit;
     if (this.#inflight >= limit) return Promise.reject(new ConcurrencyLimitError(limit));
     const inflight = ++this.#inflight;
     const started = performance.now();
-    const work = invoke(fn, ctx);
-    work.then(
-      () => this.#settled(started, inflight, false),
-      (e: unknown) => {
-        if (callerCancelled(ctx, e) || !isDeadlineExceeded(e)) this.#settled(started, inflight, null);
-        else this.#settled(started, inflight, true);
-      },
-    );
+    const at = inside(chain, i);
+    if (at === WITH_FN) {
+      const work = proceed(ctx, fn, chain, i);
+      observe(ctx, work, this, started, inflight);
+      return work;
+    }
+    // A timeout ahead with nothing inside it that outlives it: the permit is given back when the
+    // work inside it settles, told by its race; or, if the call never reaches it, with the chain.
+    if (at >= 0 && handOff(ctx, chain as Chain, at, this, started, -inflight)) {
+      let reached = false;
+      let work: Promise<T>;
+      try {
+        work = proceed(ctx, fn, chain, i);
+      } finally {
+        reached = !withdraw(this);
+      }
+      if (!reached) observe(ctx, work, this, started, inflight);
+      return work;
+    }
+    // Otherwise (a hedge, a retry around a timeout, a user policy) the permit goes with the calls
+    // of fn themselves, each running one holding a permit.
+    const h = new PermitHold(this, ctx, fn, started, inflight);
+    const work = proceed(ctx, h.fn, chain, i);
+    h.watch(work);
     return work;
+  }
+
+  /** @internal The work of a permit taken at `started` with `inflight` calls running has settled. */
+  [EXIT](started: number, inflight: number, ctx: Context, ok: boolean, outcome: unknown): void {
+    if (inflight < 0) {
+      // Told by the timeout inside it (handOff): `ctx` is the timeout's, and its firing is a drop.
+      inflight = -inflight;
+      if (endedByPolicyTimeout(ctx)) {
+        this.#settled(started, inflight, true);
+        return;
+      }
+    }
+    if (ok) this.#settled(started, inflight, false);
+    else if (callerCancelled(ctx, outcome) || !isDeadlineExceeded(outcome))
+      this.#settled(started, inflight, null);
+    else this.#settled(started, inflight, true);
   }
 
   // dropped: null when the call is not a sample.

@@ -2,7 +2,19 @@ import { afterFunc, type Context, remaining } from '../context/index.js';
 import { assertNumber, assertOneOf, assertOptions } from '../context/internal.js';
 import { BulkheadRejectedError } from './errors.js';
 import { channels, publish } from './events.js';
-import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, observe, proceed, RUN } from './policy.js';
+import {
+  CHAINS,
+  type Chain,
+  EXIT,
+  execute,
+  handOff,
+  type InnerPolicy,
+  observe,
+  proceed,
+  RUN,
+  withdraw,
+} from './policy.js';
+import { inside, ONCE, PermitHold, type PermitOwner, SETTLES, WITH_FN } from './work.js';
 
 /** BulkheadOptions configure bulkhead(). */
 export interface BulkheadOptions {
@@ -37,7 +49,8 @@ const EWMA_WEIGHT = 0.2;
  * bulkhead returns a policy that runs at most `limit` calls at once and lets at most `queue` more
  * wait for a permit, in `order`. A permit is held until the work's promise settles, even after its
  * caller gave up (its context ended, or a timeout released it): abandoned work still counts, so
- * the limit is never exceeded. A waiter whose context ends leaves the queue at once and gets
+ * the limit is never exceeded, in any order of wrap(). With a retry or a hedge inside it, each
+ * running call of fn holds a permit: an attempt beside an abandoned one waits or is rejected. A waiter whose context ends leaves the queue at once and gets
  * ctx.err; a waiter whose remaining budget is shorter than the expected wait (from a running
  * average of how long permits are held) is rejected at once with BulkheadRejectedError, as is a
  * call that finds the queue full. `fn` gets the caller's context.
@@ -58,7 +71,7 @@ export function bulkhead(options: BulkheadOptions): Bulkhead {
 }
 
 /** Bulkhead is the policy made by bulkhead(). */
-export class Bulkhead implements InnerPolicy {
+export class Bulkhead implements InnerPolicy, PermitOwner {
   /** limit and queue are the sizes it was made with. */
   readonly limit: number;
   readonly queue: number;
@@ -93,6 +106,18 @@ export class Bulkhead implements InnerPolicy {
 
   /** @internal Its RUN proceeds along a wrap()'s chain. */
   readonly [CHAINS] = true;
+  /** @internal Its RUN settles once the work it started has. */
+  readonly [SETTLES] = true;
+
+  /** @internal Without a queue, its RUN calls the rest of the chain at once or not at all. */
+  get [ONCE](): boolean {
+    return this.queue === 0;
+  }
+
+  /** @internal Whether a call waits for a permit (a lent permit is then given back early). */
+  get contended(): boolean {
+    return this.#queued > 0;
+  }
 
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain?: Chain, i = 0): Promise<T> {
     if (this.#active < this.limit && this.#queued === 0) return this.#start(ctx, fn, chain, i);
@@ -130,11 +155,36 @@ export class Bulkhead implements InnerPolicy {
 
   #start<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain: Chain | undefined, i: number): Promise<T> {
     this.#active++;
-    const work = proceed(ctx, fn, chain, i);
     // Hold times feed the expected-wait check, which only a bulkhead with a queue makes: without
-    // one, no clock is read. The permit is given back when the work settles, told by the race that
-    // waits on the same promise when there is one: nothing allocated per call.
-    observe(ctx, work, this, this.queue === 0 ? -1 : performance.now(), 0);
+    // one, no clock is read.
+    const startedAt = this.queue === 0 ? -1 : performance.now();
+    const at = inside(chain, i);
+    if (at === WITH_FN) {
+      const work = proceed(ctx, fn, chain, i);
+      // The permit is given back when the work settles, told by the race that waits on the same
+      // promise when there is one: nothing allocated per call.
+      observe(ctx, work, this, startedAt, 0);
+      return work;
+    }
+    // A timeout ahead with nothing inside it that outlives it: the permit is given back when the
+    // work inside it settles, told by its race (nothing allocated); or, if the call never reaches
+    // it, when the chain settles.
+    if (at >= 0 && handOff(ctx, chain as Chain, at, this, startedAt, 0)) {
+      let reached = false;
+      let work: Promise<T>;
+      try {
+        work = proceed(ctx, fn, chain, i);
+      } finally {
+        reached = !withdraw(this);
+      }
+      if (!reached) observe(ctx, work, this, startedAt, 0);
+      return work;
+    }
+    // Otherwise (a hedge, a retry around a timeout, a user policy) the permit goes with the calls
+    // of fn themselves, each running one holding a permit.
+    const h = new PermitHold(this, ctx, fn, startedAt, 0);
+    const work = proceed(ctx, h.fn, chain, i);
+    h.watch(work);
     return work;
   }
 

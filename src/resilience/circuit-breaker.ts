@@ -12,8 +12,20 @@ import { TimeWindow } from './breaker/time-window.js';
 import { FAILURE, SLOW, type SlidingWindow, type WindowJSON } from './breaker/window.js';
 import { BrokenCircuitError, stackless } from './errors.js';
 import { type BreakerState, channels, publish } from './events.js';
-import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, observe, proceed, RUN } from './policy.js';
-import { callerCancelled } from './timeout.js';
+import {
+  CHAINS,
+  type Chain,
+  EXIT,
+  execute,
+  handOff,
+  type InnerPolicy,
+  observe,
+  proceed,
+  RUN,
+  withdraw,
+} from './policy.js';
+import { callerCancelled, endedByPolicyTimeout } from './timeout.js';
+import { inside, ONCE, OutcomeWatch, SETTLES, WITH_FN } from './work.js';
 
 /** CircuitBreakerOptions configure circuitBreaker(). Defaults are resilience4j's. */
 export interface CircuitBreakerOptions {
@@ -247,6 +259,10 @@ export class CircuitBreaker implements InnerPolicy {
 
   /** @internal Its RUN proceeds along a wrap()'s chain. */
   readonly [CHAINS] = true;
+  /** @internal Its RUN settles once the work it started has. */
+  readonly [SETTLES] = true;
+  /** @internal Its RUN calls the rest of the chain at once or not at all. */
+  readonly [ONCE] = true;
 
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain?: Chain, i = 0): Promise<T> {
     switch (this.#state) {
@@ -268,14 +284,41 @@ export class CircuitBreaker implements InnerPolicy {
     }
     const epoch = this.#epoch;
     const started = this.#timed ? performance.now() : 0;
-    const work = proceed(ctx, fn, chain, i);
-    // Told by the race that waits on the same promise when there is one: nothing allocated.
-    observe(ctx, work, this, epoch, started);
+    const at = inside(chain, i);
+    if (at === WITH_FN) {
+      const work = proceed(ctx, fn, chain, i);
+      // Told by the race that waits on the same promise when there is one: nothing allocated.
+      observe(ctx, work, this, epoch, started);
+      return work;
+    }
+    // The rest of the chain may answer before fn settles: when it answers only because the
+    // caller left, the outcome is that of the work itself, once it settles. With a timeout
+    // ahead and nothing inside it that outlives it, its race tells (nothing allocated).
+    if (at >= 0 && handOff(ctx, chain as Chain, at, this, -epoch - 1, started)) {
+      let work: Promise<T>;
+      try {
+        work = proceed(ctx, fn, chain, i);
+      } finally {
+        withdraw(this);
+      }
+      observe(ctx, work, this, epoch, started);
+      return work;
+    }
+    const w = new OutcomeWatch(this, ctx, fn, epoch, started);
+    const work = proceed(ctx, w.fn, chain, i);
+    w.watch(work);
     return work;
   }
 
   /** @internal The call started in `epoch` at `started` has settled. */
   [EXIT](epoch: number, started: number, ctx: Context, ok: boolean, outcome: unknown): void {
+    if (epoch < 0) {
+      // Told by the timeout inside it (handOff) that the work inside settled, under the timeout's
+      // context: an outcome only when the caller left first (the chain's answer was then the
+      // caller's decision, not recorded); otherwise the chain's answer was.
+      if (ctx.err === undefined || endedByPolicyTimeout(ctx)) return;
+      epoch = -epoch - 1;
+    }
     if (ok) this.#settled(epoch, started, 0);
     // The caller's own cancellation is the caller's decision: not an outcome of the call. Work
     // that fails on its own after its caller left still counts.

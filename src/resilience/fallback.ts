@@ -2,6 +2,7 @@ import type { Context } from '../context/index.js';
 import { assertFunction, assertOptions } from '../context/internal.js';
 import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
 import { endedByPolicyTimeout } from './timeout.js';
+import { SETTLES } from './work.js';
 
 /** FallbackOptions configure fallback(). */
 export interface FallbackOptions {
@@ -43,6 +44,9 @@ export class FallbackPolicy<R> implements InnerPolicy {
   execute<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
     return execute(this, ctx, fn, 'fallback(fn).execute(ctx, fn)');
   }
+
+  /** @internal Its RUN settles once the work it started has. */
+  readonly [SETTLES] = true;
 
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
     return invoke(fn, ctx).then(undefined, (err: unknown) => {

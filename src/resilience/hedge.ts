@@ -25,7 +25,8 @@ const RECOMPUTE_EVERY = 64;
  * whichever succeeds first; the other is cancelled at once (its context ends with a CanceledError
  * whose cause says it lost the race). If one attempt fails, the other is awaited; the call fails
  * when both have. The delay runs on the core's shared timer queue. A caller whose context ends
- * gets ctx.err at once and both attempts are cancelled. Hedge only idempotent calls.
+ * gets ctx.err at once and both attempts are cancelled. Hedge only idempotent calls. Inside a
+ * bulkhead or adaptive limit, the second attempt needs a permit of its own.
  *
  * @example
  * const read = hedge({ percentile: 0.95 });

@@ -190,6 +190,95 @@ function exit(x: Exit, a: number, b: number, ctx: Context, ok: boolean, outcome:
   }
 }
 
+// Observers handed to the timeout ahead in a wrap() chain (see handOff): the chain, the timeout's
+// index in it, the context it is called with, and up to two observers. Set and taken or
+// withdrawn within one synchronous run of the chain.
+let hoChain: Chain | null = null;
+let hoAt = -1;
+let hoCtx: Context | null = null;
+let hoX1: Exit | null = null;
+let hoA1 = 0;
+let hoB1 = 0;
+let hoX2: Exit | null = null;
+let hoA2 = 0;
+let hoB2 = 0;
+// Taken by the timeout, for the race raced() is about to make.
+let adX1: Exit | null = null;
+let adA1 = 0;
+let adB1 = 0;
+let adX2: Exit | null = null;
+let adA2 = 0;
+let adB2 = 0;
+
+/**
+ * @internal
+ * handOff asks the timeout at `chain[at]`, about to be called with `ctx`, to tell `x[EXIT](a, b,
+ * its derived context, ok, outcome)` once the work inside it settles (what it wraps, then fn),
+ * riding on its race: nothing allocated per call. For a policy whose rest of the chain reaches that
+ * timeout at once or not at all, with only policies inside it that settle with fn: then the work
+ * inside it is all the work. It returns false when it cannot (two observers are already handed
+ * to it); the caller must then call withdraw once the chain has returned.
+ */
+export function handOff(ctx: Context, chain: Chain, at: number, x: Exit, a: number, b: number): boolean {
+  if (hoChain === null) {
+    hoChain = chain;
+    hoAt = at;
+    hoCtx = ctx;
+  } else if (hoChain !== chain || hoAt !== at || hoCtx !== ctx || hoX2 !== null) return false;
+  if (hoX1 === null) {
+    hoX1 = x;
+    hoA1 = a;
+    hoB1 = b;
+  } else {
+    hoX2 = x;
+    hoA2 = a;
+    hoB2 = b;
+  }
+  return true;
+}
+
+/**
+ * @internal
+ * withdraw takes back `x`'s hand-off once the chain has returned, and reports whether it was still
+ * there: the timeout was not reached (a policy in between refused the call), so no fn runs.
+ */
+export function withdraw(x: Exit): boolean {
+  let found = false;
+  if (hoX2 === x) {
+    hoX2 = null;
+    found = true;
+  } else if (hoX1 === x) {
+    hoX1 = hoX2;
+    hoA1 = hoA2;
+    hoB1 = hoB2;
+    hoX2 = null;
+    found = true;
+  }
+  if (hoX1 === null) {
+    hoChain = null;
+    hoCtx = null;
+  }
+  return found;
+}
+
+/**
+ * @internal
+ * takeHandOff is called by the timeout at `chain[at]`, run with `ctx`, before raced(): the
+ * observers handed to it go to its race.
+ */
+export function takeHandOff(ctx: Context, chain: Chain | undefined, at: number): void {
+  if (hoChain !== chain || hoAt !== at || hoCtx !== ctx) return;
+  adX1 = hoX1;
+  adA1 = hoA1;
+  adB1 = hoB1;
+  adX2 = hoX2;
+  adA2 = hoA2;
+  adB2 = hoB2;
+  hoX1 = hoX2 = null;
+  hoChain = null;
+  hoCtx = null;
+}
+
 // The resolving functions of the promise being made: `new Promise(capture)` hands them over
 // without a closure per call (the executor runs synchronously, so nothing can interleave).
 let capturedResolve: (v: unknown) => void = () => {};
@@ -356,6 +445,17 @@ export function raced<T>(
 ): Promise<T> {
   const result = new Promise<T>(capture as (resolve: (v: T) => void, reject: (e: unknown) => void) => void);
   const r = newRace(ctx, onReject);
+  // Observers handed to this timeout: told when the work inside it settles.
+  const adopted = adX1 === null ? 0 : adX2 === null ? 1 : 2;
+  if (adopted !== 0) {
+    r._x1 = adX1;
+    r._a1 = adA1;
+    r._b1 = adB1;
+    r._x2 = adX2;
+    r._a2 = adA2;
+    r._b2 = adB2;
+    adX1 = adX2 = null;
+  }
   const prev = current;
   current = r;
   let work: Promise<T>;
@@ -363,6 +463,10 @@ export function raced<T>(
     work = policy === null ? proceed(ctx, fn, chain, i) : policy[RUN](ctx, fn);
   } finally {
     current = prev;
+  }
+  if (adopted !== 0) {
+    r._p1 = work;
+    if (adopted === 2) r._p2 = work;
   }
   r._start(work);
   return result;

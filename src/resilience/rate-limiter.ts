@@ -3,6 +3,7 @@ import { assertFunction, assertNumber, assertOneOf, assertOptions } from '../con
 import { RateLimitedError } from './errors.js';
 import { channels, publish } from './events.js';
 import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
+import { SETTLES } from './work.js';
 
 /** RateLimiterOptions configure rateLimiter(). */
 export interface RateLimiterOptions {
@@ -175,6 +176,9 @@ export class RateLimiter implements InnerPolicy {
   execute<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
     return execute(this, ctx, fn, 'rateLimiter(options).execute(ctx, fn)');
   }
+
+  /** @internal Its RUN settles once the work it started has. */
+  readonly [SETTLES] = true;
 
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
     const key = this.#key === undefined ? undefined : this.#key(ctx);

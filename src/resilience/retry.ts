@@ -5,6 +5,7 @@ import { channels, publish, type RetryGiveUpEvent } from './events.js';
 import { CHAINS, type Chain, execute, type InnerPolicy, proceed, RUN } from './policy.js';
 import { RetryBudget } from './retry-budget.js';
 import { endedByPolicyTimeout } from './timeout.js';
+import { SETTLES } from './work.js';
 
 /** RetryOptions configure retry(). */
 export interface RetryOptions {
@@ -125,6 +126,8 @@ export class RetryPolicy implements InnerPolicy {
 
   /** @internal Its RUN proceeds along a wrap()'s chain. */
   readonly [CHAINS] = true;
+  /** @internal Each attempt is awaited before the next: its RUN settles once its work has. */
+  readonly [SETTLES] = true;
 
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>, chain?: Chain, i = 0): Promise<T> {
     this.#budget?.deposit();

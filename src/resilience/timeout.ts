@@ -8,7 +8,7 @@ import {
 import { assertNumber, assertOptions, type CancelCtx, tree } from '../context/internal.js';
 import { stackless } from './errors.js';
 import { channels, publish } from './events.js';
-import { CHAINS, type Chain, execute, type InnerPolicy, RACES, RUN, raced } from './policy.js';
+import { CHAINS, type Chain, execute, type InnerPolicy, RACES, RUN, raced, takeHandOff } from './policy.js';
 
 /** TimeoutOptions configure timeout(). */
 export interface TimeoutOptions {
@@ -91,6 +91,8 @@ export class TimeoutPolicy implements InnerPolicy {
     // The derived context is the work's alone: the race ends it once the work settles, so its
     // deadline leaves the shared queue at once (what calling its cancel function does).
     const child = tree.timeoutChild(ctx, this.ms, this.#cause);
+    // A bulkhead or breaker outside it may have asked to be told when the work inside it settles.
+    if (chain !== undefined) takeHandOff(ctx, chain, i - 1);
     return raced(null, child, this.#onReject, fn, chain, i);
   }
 }

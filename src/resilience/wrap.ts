@@ -9,7 +9,8 @@ import { execute, type InnerPolicy, invoke, isPolicy, type Policy, RACES, RUN, r
  * the built-in policies pass the rest of the chain along without a closure per layer, so wrapping
  * costs no extra promise race; a caller whose context ends still
  * gets ctx.err at once. Order matters as it does in cockatiel: a timeout inside a breaker is seen
- * by the breaker as a failure of the call.
+ * by the breaker as a failure of the call. Whatever the order, a bulkhead's or adaptive limit's
+ * permit is held until the calls of fn made under it have settled.
  *
  * @example
  * const policy = wrap(retry({ maxAttempts: 3 }), circuitBreaker({ failureRate: 0.5 }), timeout(1_000));

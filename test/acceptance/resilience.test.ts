@@ -50,6 +50,18 @@ function everyPolicy(): [string, Policy][] {
         timeout(1_000),
       ),
     ],
+    [
+      // Permits and outcomes that follow fn through a retry and a hedge (a tracker per call).
+      'wrap with limits outside a retry, a hedge and a timeout',
+      wrap(
+        circuitBreaker({ failureRate: 1, minimumCalls: 1_000_000 }),
+        bulkhead({ limit: 8, queue: 100 }),
+        adaptiveLimit({ algorithm: 'aimd', initial: 1000, max: 1000 }),
+        retry({ maxAttempts: 2, backoff: constantBackoff(0) }),
+        hedge({ afterMs: 1_000 }),
+        timeout(1_000),
+      ),
+    ],
   ];
 }
 
