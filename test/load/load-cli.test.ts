@@ -130,9 +130,10 @@ test('a known 20 ms service time: p50 and p99 within 10%, no errors, the rate he
       `below what the target delivered (p50 ${d50}, p99 ${d99})`,
     );
     if (d99 <= 22 && lag99 <= 2) {
-      // A quiet machine: the target kept its 20 ms, so must the measurement.
-      assert.ok(p50 >= 18 && p50 <= 22, `p50 ${p50} ms is not within 10% of 20 ms`);
-      assert.ok(p99 >= 18 && p99 <= 22, `p99 ${p99} ms is not within 10% of 20 ms`);
+      // A quiet machine: the target kept its 20 ms (within its own timer slack), and the measurement
+      // is within 10% of the service time the target delivered, percentile by percentile.
+      assert.ok(p50 >= 18 && p50 <= 1.1 * d50, `p50 ${p50} ms is not within 10% of the delivered ${d50} ms`);
+      assert.ok(p99 >= 18 && p99 <= 1.1 * d99, `p99 ${p99} ms is not within 10% of the delivered ${d99} ms`);
     } else {
       // A busy machine (the timers of both processes fire late): within 10% of what the target
       // delivered plus how late the generator itself sent, both measured in this run.
