@@ -1,11 +1,6 @@
 // leashjs/queue: work queues for peak shaving. Jobs run in workers under their own contexts (the
 // worker's, the job's deadline carried with it, remote cancel from any process); workers drain
 // without losing a job. In memory (one process) or on Redis Streams (many). See docs/queue.md.
-import { memoryBackend } from './memory-backend.js';
-import { setDefaultBackend } from './queue.js';
-
-setDefaultBackend(() => memoryBackend());
-
 export type { Backend, DeadLetter } from './backend.js';
 export {
   DrainDeadlineError,

@@ -400,6 +400,24 @@ test('bad input gets LEASH_ERR_INVALID_ARG with a message that says what to do',
   assert.throws(() => q.work(background(), async () => {}, { concurrency: 1 }), QueueClosedError);
 });
 
+test('drain checks its arguments; `await using` drains the worker at the end of its block', async () => {
+  const q = createQueue<number>({ name: 'dispose' });
+  const seen: number[] = [];
+  {
+    await using w = q.work(background(), async (_c, n) => void seen.push(n), { concurrency: 1 });
+    await assert.rejects(w.drain(-1), { code: 'LEASH_ERR_INVALID_ARG' });
+    await assert.rejects(w.drain(10, { grace: 5 } as never), /did you mean "graceMs"/);
+    await q.enqueue(background(), 1);
+    await until(() => seen.length === 1);
+    assert.equal(w.running, 0);
+  }
+  // Disposed: the worker has stopped, so a new job waits for the next worker.
+  await q.enqueue(background(), 2);
+  await sleep(background(), 10);
+  assert.deepEqual(seen, [1]);
+  assert.equal(await q.depth(), 1);
+});
+
 test('close() rejects waiting enqueues and drains live workers', async () => {
   const q = createQueue<number>({ name: 'close', backend: memoryBackend({ capacity: 1 }) });
   await q.enqueue(background(), 1);

@@ -14,6 +14,7 @@ import type { Backoff } from '../resilience/index.js';
 import type { Backend, Binding, DeadLetter } from './backend.js';
 import { QueueClosedError } from './errors.js';
 import { cancelChannel, depthChannel, enqueueChannel, publish } from './events.js';
+import { memoryBackend } from './memory-backend.js';
 import { type Handler, Worker, type WorkOptions } from './worker.js';
 
 /** QueueOptions configure createQueue(). */
@@ -89,7 +90,7 @@ export function createQueue<J>(options: QueueOptions): Queue<J> {
       `${where}: name must be a string of 1-200 characters without { } or newlines, got ${describe(name)}`,
     );
   let backend = readOption(o, 'backend', where);
-  if (backend === undefined) backend = defaultBackend();
+  if (backend === undefined) backend = memoryBackend();
   else if (
     typeof backend !== 'object' ||
     backend === null ||
@@ -102,16 +103,6 @@ export function createQueue<J>(options: QueueOptions): Queue<J> {
   const onStoreError = readOption(o, 'onStoreError', where);
   if (onStoreError !== undefined) assertFunction(onStoreError, where, 'onStoreError');
   return new QueueImpl<J>(name, backend.kind, backend.bind(name), onStoreError ?? warnStoreError);
-}
-
-let defaultBackendFactory: (() => Backend) | undefined;
-/** @internal Set by index.ts, so queue.ts does not import the memory backend's options. */
-export function setDefaultBackend(f: () => Backend): void {
-  defaultBackendFactory = f;
-}
-function defaultBackend(): Backend {
-  if (defaultBackendFactory === undefined) throw new Error('leashjs/queue: no default backend');
-  return defaultBackendFactory();
 }
 
 let lastWarning = 0;

@@ -488,35 +488,24 @@ class RedisConsumer implements Consumer {
         string,
         string,
       ];
-      let parsed: unknown;
-      try {
-        parsed = data === null ? undefined : JSON.parse(data);
-      } catch (err) {
-        this.#active.set(id, eid);
-        const d: RedisDelivery = {
-          eid,
-          id,
-          data: undefined,
-          attempt: Number(attempt),
-          readyAt: Number(readyAt),
-          deadline: undefined,
-          reclaimed: false,
-        };
-        this.deadLetter(d, new Error(`job data is not valid JSON: ${describeReason(err)}`)).catch(
-          () => undefined,
-        );
-        continue;
-      }
       this.#active.set(id, eid);
       const d: RedisDelivery = {
         eid,
         id,
-        data: parsed,
+        data: undefined,
         attempt: Number(attempt),
         readyAt: Number(readyAt),
         deadline: deadline === '' ? undefined : Number(deadline),
         reclaimed: reclaimed === '1',
       };
+      try {
+        (d as { data: unknown }).data = data === null ? undefined : JSON.parse(data);
+      } catch (err) {
+        // Not a job this queue can run: dead-lettered at once. Should that write fail, the entry
+        // stays pending, is reclaimed after visibilityMs, and comes back here: nothing is lost.
+        this.deadLetter(d, new Error(`job data is not valid JSON: ${describeReason(err)}`)).catch(() => {});
+        continue;
+      }
       out.push(d);
     }
     if (this.#active.size > 0) this.#startHeartbeat();

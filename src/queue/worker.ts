@@ -10,8 +10,8 @@ import {
   withCancelCause,
   withDeadline,
 } from '../context/index.js';
-import { cancelChild, newChild } from '../context/internal.js';
-import type { Backoff } from '../resilience/index.js';
+import { assertNumber, assertOptions, cancelChild, newChild } from '../context/internal.js';
+import { type Backoff, exponentialBackoff } from '../resilience/index.js';
 import { go } from '../task/index.js';
 import type { Consumer, Delivery } from './backend.js';
 import { DrainDeadlineError, JobCancelledError, JobDeadlineError } from './errors.js';
@@ -87,9 +87,8 @@ interface DrainState {
   wake: (() => void) | undefined;
 }
 
-const DEFAULT_BACKOFF: Backoff = {
-  delayMs: (attempt) => Math.random() * Math.min(30_000, 100 * 2 ** Math.max(0, attempt - 1)),
-};
+// The documented default: leashjs/resilience's exponentialBackoff() (100 ms to 30 s, full jitter).
+const DEFAULT_BACKOFF: Backoff = exponentialBackoff();
 
 /**
  * Worker runs jobs of one queue with a concurrency limit until its context ends or it is drained.
@@ -188,18 +187,13 @@ export class Worker {
    */
   drain(ms: number, opts?: { readonly graceMs?: number }): Promise<DrainReport> {
     if (this.#drainPromise !== undefined) return this.#drainPromise;
-    if (typeof ms !== 'number' || !(ms >= 0)) {
-      const e = new TypeError(
-        `worker.drain(ms): ms must be a number of milliseconds >= 0, got ${String(ms)}`,
-      );
-      return Promise.reject(Object.assign(e, { code: 'LEASH_ERR_INVALID_ARG' }));
-    }
-    const graceMs = opts?.graceMs ?? 1000;
-    if (typeof graceMs !== 'number' || !(graceMs >= 0)) {
-      const e = new TypeError(
-        `worker.drain(ms, opts): graceMs must be a number of milliseconds >= 0, got ${String(graceMs)}`,
-      );
-      return Promise.reject(Object.assign(e, { code: 'LEASH_ERR_INVALID_ARG' }));
+    let graceMs: number;
+    try {
+      assertNumber(ms, 'worker.drain(ms, opts)', 'ms', { min: 0, unit: 'milliseconds' });
+      graceMs = assertOptions(opts, 'worker.drain(ms, opts)', ['graceMs']).graceMs ?? 1000;
+      assertNumber(graceMs, 'worker.drain(ms, opts)', 'graceMs', { min: 0, unit: 'milliseconds' });
+    } catch (err) {
+      return Promise.reject(err);
     }
     const state: DrainState = {
       completed: [],
