@@ -19,6 +19,7 @@
 
 import { createHash } from 'node:crypto';
 import { abortable, type Context, withTimeout } from '../context/index.js';
+import { evalScript } from '../context/internal.js';
 
 /**
  * CacheRedisClient is the part of an ioredis client (Redis or Cluster) the cache uses; any client
@@ -227,10 +228,7 @@ export class RedisTier<V> {
     if (inOrder) return this.#bounded(ctx, budgetMs, c.eval(script, keys.length, ...keys, ...args));
     let sha = this.#shas.get(script);
     if (sha === undefined) this.#shas.set(script, (sha = sha1(script)));
-    const work = c.evalsha(sha, keys.length, ...keys, ...args).catch((e: unknown) => {
-      if (!String((e as Error)?.message).includes('NOSCRIPT')) throw e;
-      return c.eval(script, keys.length, ...keys, ...args);
-    });
+    const work = evalScript(c, sha, script, keys, args);
     return this.#bounded(ctx, budgetMs, work);
   }
 

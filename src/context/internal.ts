@@ -311,3 +311,6 @@ export function newChild(parent: Context): Context {
 export function cancelChild(child: Context, cause: unknown): void {
   tree.cancelCause(child as import('./cancel-tree.js').CancelCtx, cause);
 }
+
+// One way to run a Lua script on Redis for every layer that keeps state there.
+export { evalScript, type ScriptClient } from './redis-script.js';

@@ -5,7 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { abortable, afterFunc, type Context, sleep } from '../context/index.js';
-import { assertNumber, assertOptions, describe, invalidArg, readOption } from '../context/internal.js';
+import {
+  assertNumber,
+  assertOptions,
+  describe,
+  evalScript,
+  invalidArg,
+  readOption,
+} from '../context/internal.js';
 import type { Backend, Binding, Consumer, DeadLetter, Delivery, NewJob } from './backend.js';
 import { describeReason, QueueClosedError, QueueStoreError } from './errors.js';
 import { depthChannel } from './events.js';
@@ -138,10 +145,7 @@ interface Keys {
 }
 
 function run(redis: RedisClient, s: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
-  return redis.evalsha(s.sha, keys.length, ...keys, ...args).catch((e: unknown) => {
-    if (!String((e as Error | null)?.message).includes('NOSCRIPT')) throw e;
-    return redis.eval(s.src, keys.length, ...keys, ...args);
-  });
+  return evalScript(redis, s.sha, s.src, keys, args);
 }
 
 class RedisBinding implements Binding {

@@ -6,6 +6,7 @@ import {
   assertOneOf,
   assertOptions,
   describe,
+  evalScript,
   invalidArg,
 } from '../context/internal.js';
 import { RateLimitedError, RateLimitStoreError } from './errors.js';
@@ -198,10 +199,7 @@ export class RedisRateLimiter implements InnerPolicy {
 
   #eval(redisKey: string): Promise<unknown> {
     const [interval, slack] = this.#args;
-    return this.#redis.evalsha(SCRIPT_SHA, 1, redisKey, interval, slack).catch((e: unknown) => {
-      if (!String((e as Error | null)?.message).includes('NOSCRIPT')) throw e;
-      return this.#redis.eval(SCRIPT, 1, redisKey, interval, slack);
-    });
+    return evalScript(this.#redis, SCRIPT_SHA, SCRIPT, [redisKey], [interval, slack]);
   }
 
   #storeFailed(key: string | undefined, error: unknown): number {

@@ -1,0 +1,26 @@
+// Running a Lua script on Redis the way every Redis-backed layer does (the rate limiter, the
+// cache's Redis tier, the queue's streams): by its SHA-1, sending the source only when the server
+// does not have it yet. Structural, so no layer needs ioredis to compile or load.
+
+/** ScriptClient is the part of an ioredis client or cluster that runs Lua scripts. */
+export interface ScriptClient {
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
+
+/**
+ * evalScript runs `src` (whose SHA-1 is `sha`) with EVALSHA, and with EVAL when Redis answers
+ * NOSCRIPT (a new or restarted server, a failover, SCRIPT FLUSH); any other error rejects as is.
+ */
+export function evalScript(
+  client: ScriptClient,
+  sha: string,
+  src: string,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  return client.evalsha(sha, keys.length, ...keys, ...args).catch((e: unknown) => {
+    if (!String((e as Error | null)?.message).includes('NOSCRIPT')) throw e;
+    return client.eval(src, keys.length, ...keys, ...args);
+  });
+}
