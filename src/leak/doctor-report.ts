@@ -44,26 +44,31 @@ export interface DoctorReport {
  * folder at start, with its ancestors): the pids of every followed Node process and of every process
  * between it and the doctor (the `sh -c` of `npm start`, tsx's launcher).
  */
-function followedProcesses(dir: string | undefined): Set<number> {
+function followedProcesses(dir: string | undefined): { pids: Set<number>; launchers: Set<number> } {
   const pids = new Set<number>();
-  if (dir === undefined) return pids;
+  // Every process that started (or leads to) another followed one: npm, npx, tsx's launcher.
+  const launchers = new Set<number>();
+  if (dir === undefined) return { pids, launchers };
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
-    return pids;
+    return { pids, launchers };
   }
   for (const name of names) {
     if (!name.endsWith('.process')) continue;
     try {
       const info = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { pid: number; ancestors: number[] };
       pids.add(info.pid);
-      for (const a of info.ancestors) pids.add(a);
+      for (const a of info.ancestors) {
+        pids.add(a);
+        launchers.add(a);
+      }
     } catch {
       // Being written or removed: skip it.
     }
   }
-  return pids;
+  return { pids, launchers };
 }
 
 /**
@@ -85,7 +90,11 @@ function isPlumbing(rec: TrackedRecord, followed: ReadonlySet<number>): boolean 
  * so a child process handle waiting on one of them is not reported (see isPlumbing).
  */
 export function buildReport(reason: ReportReason, doctorDir?: string): DoctorReport {
-  const followed = followedProcesses(doctorDir);
+  const { pids: followed, launchers } = followedProcesses(doctorDir);
+  // A launcher (npm start, npx) ends after the program it started; what it leaves pending at its
+  // own exit (npm's log cleanup, which it never awaits) is the tool's, not the program's. What
+  // keeps it alive, or what it abandoned, is still reported.
+  const launcher = launchers.has(process.pid);
   // process.exit() from a timer's callback (`setTimeout(() => process.exit(0), n)`) reports from
   // inside that callback: the timer is still armed until it returns, but it is what is ending the
   // process, not something keeping it alive.
@@ -126,7 +135,7 @@ export function buildReport(reason: ReportReason, doctorDir?: string): DoctorRep
   const groups = {
     keepingAlive: groupLeaks(keeping),
     abandoned: groupLeaks(abandoned),
-    pendingAtExit: reason === 'exit' ? groupLeaks(pending) : [],
+    pendingAtExit: reason === 'exit' && !launcher ? groupLeaks(pending) : [],
     listenerPiles: groupLeaks(piles),
     tasks: groupLeaks(tasks),
   };
