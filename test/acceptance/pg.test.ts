@@ -60,13 +60,18 @@ describe('leashjs/pg, as docs/pg.md describes it', () => {
     );
     return r.rows[0]!.n;
   }
+  // The statement asked for 30 s, so "gone within a few seconds" can only mean leash stopped it. The
+  // bound is wide because CI runs this file beside suites that load PostgreSQL and both cores (a 1 s
+  // bound failed there once), and the last look happens after the bound, so a slow observer query
+  // cannot turn a stopped statement into a failure.
   async function goneWithin(marker: string, limit: number): Promise<boolean> {
     const t0 = performance.now();
-    while (performance.now() - t0 < limit) {
+    for (;;) {
+      const late = performance.now() - t0 >= limit;
       if ((await running(marker)) === 0) return true;
+      if (late) return false;
       await delay(20);
     }
-    return false;
   }
 
   test('the opening example: a 100 ms deadline stops pg_sleep(30) on the server; the client comes back healthy', async (t) => {
@@ -80,7 +85,7 @@ describe('leashjs/pg, as docs/pg.md describes it', () => {
       assert.equal(err, ctx.err);
       assert.ok(isDeadlineExceeded(err));
       assert.ok(took < 1000, `settled after ${took.toFixed(0)} ms`);
-      assert.ok(await goneWithin(marker, 1000), 'stopped on the server');
+      assert.ok(await goneWithin(marker, 5000), 'stopped on the server');
       const r = await query(background(), pool, 'SELECT 1 AS ok');
       assert.deepEqual(r.rows, [{ ok: 1 }]);
       assert.equal(pool.totalCount, 1);
@@ -225,7 +230,7 @@ describe('leashjs/pg, as docs/pg.md describes it', () => {
         const took = performance.now() - t0;
         assert.equal(err, ctx.err);
         assert.ok(took < 200, `rejected ${took.toFixed(1)} ms after cancel()`);
-        assert.ok(await goneWithin(marker, 1000));
+        assert.ok(await goneWithin(marker, 5000));
         assert.equal((await query(background(), pool, 'SELECT 1 AS n')).rows[0]!.n, 1);
         assert.equal(pool.totalCount, 1, 'the same client, back in the pool');
       } finally {
