@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { background, sleep, withCancel } from '../context/index.js';
 import { adaptiveLimit, ConcurrencyLimitError, timeout, wrap } from './index.js';
@@ -139,8 +140,84 @@ test('eventLoop: a saturated event loop makes every sample a drop, so the limit 
   assert.ok(limit.limit < 50, `limit ${limit.limit}`);
 });
 
+/**
+ * A service whose calls each wait on I/O, then burn `cpuMs` of the event loop, driven by `clients`
+ * closed-loop callers that back off 2 ms when refused (a 503). Returns the event-loop delay p99
+ * seen by an independent monitor over the second half of the run, and how many calls were shed.
+ */
+async function lagUnderLoad(
+  limit: ReturnType<typeof adaptiveLimit> | undefined,
+  opts: { clients: number; cpuMs: number; ms: number },
+): Promise<{ p99: number; shed: number; done: number }> {
+  const call = async (): Promise<void> => {
+    await sleep(bg, 2);
+    const t = performance.now();
+    while (performance.now() - t < opts.cpuMs) {}
+  };
+  let shed = 0;
+  let done = 0;
+  const end = performance.now() + opts.ms;
+  const monitor = monitorEventLoopDelay({ resolution: 5 });
+  const measureFrom = setTimeout(() => monitor.enable(), opts.ms / 2);
+  const client = async (): Promise<void> => {
+    while (performance.now() < end) {
+      try {
+        await (limit ? limit.execute(bg, call) : call());
+        done++;
+      } catch (err) {
+        assert.ok(err instanceof ConcurrencyLimitError, String(err));
+        shed++;
+        await sleep(bg, 2);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: opts.clients }, client));
+  clearTimeout(measureFrom);
+  monitor.disable();
+  return { p99: monitor.percentile(99) / 1e6, shed, done };
+}
+
+test('eventLoop: the limit sheds load before the event loop lags past maxEventLoopDelayMs', async (t) => {
+  // 60 callers each burning 3 ms per call keep a callback waiting ~180 ms for the loop.
+  const load = { clients: 60, cpuMs: 3, ms: 1_600 };
+  const open = await lagUnderLoad(undefined, load);
+  assert.ok(open.p99 > 150, `without the limit the loop lags: p99 ${open.p99.toFixed(0)} ms`);
+  for (const algorithm of ['aimd', 'gradient2', 'vegas'] as const) {
+    const limit = adaptiveLimit({
+      algorithm,
+      initial: 60,
+      max: 100,
+      eventLoop: true,
+      maxUtilization: 1, // only the delay bound acts here
+      maxEventLoopDelayMs: 20,
+      eventLoopIntervalMs: 20,
+      sampleWindowMs: 0,
+    });
+    const held = await lagUnderLoad(limit, load);
+    t.diagnostic(
+      `${algorithm}: event-loop delay p99 ${held.p99.toFixed(0)} ms with the limit (${held.done} served, ${held.shed} shed, limit ${limit.limit}), ${open.p99.toFixed(0)} ms without`,
+    );
+    assert.ok(held.shed > 0, `${algorithm}: calls were shed`);
+    assert.ok(held.done > 0, `${algorithm}: calls were served`);
+    // The bound is 20 ms; the assertion leaves room for a loaded CI machine, and is still far
+    // below the lag of the same load without the limit.
+    assert.ok(
+      held.p99 < Math.min(90, open.p99 / 2),
+      `${algorithm}: p99 event-loop delay ${held.p99.toFixed(0)} ms with the limit (limit ${limit.limit}), ${open.p99.toFixed(0)} ms without`,
+    );
+  }
+});
+
 test('adaptiveLimit options are validated when it is made', () => {
-  for (const o of [{ algorithm: 'bbr' }, { min: 0 }, { min: 5, max: 2 }, { initial: 0 }, { eventLoop: 1 }]) {
+  for (const o of [
+    { algorithm: 'bbr' },
+    { min: 0 },
+    { min: 5, max: 2 },
+    { initial: 0 },
+    { eventLoop: 1 },
+    { maxEventLoopDelayMs: -1 },
+    { maxEventLoopDelayMs: '50' },
+  ]) {
     assert.throws(() => adaptiveLimit(o as never), { name: 'TypeError', code: 'LEASH_ERR_INVALID_ARG' });
   }
   assert.throws(() => adaptiveLimit({ algorithm: 'vega' as never }), /did you mean "vegas"/);

@@ -33,15 +33,19 @@ export interface AdaptiveLimitOptions {
   /** initial is the limit to start from. Default: 20 (within [min, max]). */
   readonly initial?: number;
   /**
-   * eventLoop feeds the limit this process's own load too: when event-loop utilisation over the
-   * last `eventLoopIntervalMs` exceeds `maxUtilization`, samples count as drops and the limit
-   * shrinks, so the process sheds load before its event loop lags. Measured on the calls
-   * themselves: no timer. Default: false.
+   * eventLoop feeds the limit this process's own load too. Every `eventLoopIntervalMs` (checked
+   * when a call settles: no timer) it reads the event-loop utilisation over the interval and the
+   * event-loop delay (how long a callback queued at that moment waited for the loop: one
+   * setImmediate per interval, no handle kept). While utilisation exceeds `maxUtilization` or the
+   * delay exceeds `maxEventLoopDelayMs`, samples count as drops and the limit shrinks, so the
+   * process sheds load before its event loop lags past that bound. Default: false.
    */
   readonly eventLoop?: boolean;
   /** maxUtilization is the event-loop utilisation (a fraction) above which samples are drops. Default: 0.9. */
   readonly maxUtilization?: number;
-  /** eventLoopIntervalMs is how often utilisation is measured. Default: 100. */
+  /** maxEventLoopDelayMs is the event-loop delay above which samples are drops. Default: 100. */
+  readonly maxEventLoopDelayMs?: number;
+  /** eventLoopIntervalMs is how often utilisation and delay are measured. Default: 100. */
   readonly eventLoopIntervalMs?: number;
   /**
    * sampleWindowMs: samples are averaged over windows of at least this long and 10 calls, and
@@ -54,6 +58,8 @@ export interface AdaptiveLimitOptions {
 
 // The fewest calls a sample window holds before it counts.
 const MIN_WINDOW_CALLS = 10;
+// The limit's factor per sample window while the event loop is overloaded (AIMD's decrease).
+const OVERLOAD_BACKOFF = 0.9;
 
 /**
  * adaptiveLimit returns a policy that runs at most `limit` calls at once, where the limit adapts
@@ -80,6 +86,7 @@ export function adaptiveLimit(options?: AdaptiveLimitOptions): AdaptiveLimit {
     'initial',
     'eventLoop',
     'maxUtilization',
+    'maxEventLoopDelayMs',
     'eventLoopIntervalMs',
     'sampleWindowMs',
     'name',
@@ -97,6 +104,8 @@ export function adaptiveLimit(options?: AdaptiveLimitOptions): AdaptiveLimit {
   }
   const maxUtilization = o.maxUtilization ?? 0.9;
   assertNumber(maxUtilization, where, 'maxUtilization', { min: 0, max: 1, unit: 'a fraction' });
+  const maxDelayMs = o.maxEventLoopDelayMs ?? 100;
+  assertNumber(maxDelayMs, where, 'maxEventLoopDelayMs', { min: 0, infinite: true, unit: 'milliseconds' });
   const intervalMs = o.eventLoopIntervalMs ?? 100;
   assertNumber(intervalMs, where, 'eventLoopIntervalMs', { min: 1, unit: 'milliseconds' });
   const windowMs = o.sampleWindowMs ?? 250;
@@ -110,8 +119,10 @@ export function adaptiveLimit(options?: AdaptiveLimitOptions): AdaptiveLimit {
         : new Gradient2(bounds);
   return new AdaptiveLimit(
     algo,
+    min,
     o.eventLoop === true,
     maxUtilization,
+    maxDelayMs,
     intervalMs,
     windowMs,
     o.name ?? 'adaptiveLimit',
@@ -124,11 +135,21 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
   readonly #name: string;
   readonly #eventLoop: boolean;
   readonly #maxUtilization: number;
+  readonly #maxDelayMs: number;
   readonly #intervalMs: number;
   #inflight = 0;
   #elu = perf.eventLoopUtilization();
   #eluAt = perf.now();
   #overloaded = false;
+  // The event-loop delay probe: when the pending one was queued (-1: none pending), and the largest
+  // delay measured since the last interval check.
+  #probeAt = -1;
+  #delay = 0;
+  readonly #probe = (): void => {
+    const waited = perf.now() - this.#probeAt;
+    this.#probeAt = -1;
+    if (waited > this.#delay) this.#delay = waited;
+  };
   readonly #windowMs: number;
   // The sample window being filled: its start, calls, summed RTT, largest inflight, any drop.
   #windowStart = performance.now();
@@ -136,16 +157,22 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
   #windowRtt = 0;
   #windowInflight = 0;
   #windowDropped = false;
+  #windowOverloaded = false;
+  readonly #min: number;
 
   constructor(
     algo: LimitAlgorithm,
+    min: number,
     eventLoop: boolean,
     maxUtilization: number,
+    maxDelayMs: number,
     intervalMs: number,
     windowMs: number,
     name: string,
   ) {
+    this.#maxDelayMs = maxDelayMs;
     this.#algo = algo;
+    this.#min = min;
     this.#windowMs = windowMs;
     this.#eventLoop = eventLoop;
     this.#maxUtilization = maxUtilization;
@@ -232,15 +259,25 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
     this.#windowCalls++;
     this.#windowRtt += now - started;
     if (inflight > this.#windowInflight) this.#windowInflight = inflight;
-    if (dropped || this.#eventLoopOverloaded(now)) this.#windowDropped = true;
+    if (dropped) this.#windowDropped = true;
+    if (this.#eventLoopOverloaded(now)) this.#windowOverloaded = true;
     if (this.#windowCalls < MIN_WINDOW_CALLS || now - this.#windowStart < this.#windowMs) return;
     const before = this.limit;
-    this.#algo.onSample(this.#windowRtt / this.#windowCalls, this.#windowInflight, this.#windowDropped);
+    if (this.#windowOverloaded) {
+      // This process, not the dependency, is the bottleneck: latency says nothing the algorithm can
+      // use, and a gradient that treats it as a drop backs off too slowly. A multiplicative
+      // decrease per window, whatever the algorithm (Sentinel's system rule sits outside its flow rules too).
+      const algo = this.#algo;
+      algo.limit = Math.max(this.#min, Math.floor(algo.limit * OVERLOAD_BACKOFF));
+    } else {
+      this.#algo.onSample(this.#windowRtt / this.#windowCalls, this.#windowInflight, this.#windowDropped);
+    }
     this.#windowStart = now;
     this.#windowCalls = 0;
     this.#windowRtt = 0;
     this.#windowInflight = 0;
     this.#windowDropped = false;
+    this.#windowOverloaded = false;
     const after = this.limit;
     if (after !== before && channels.limitChange.hasSubscribers) {
       publish(channels.limitChange, () => ({ name: this.#name, from: before, to: after }));
@@ -251,9 +288,18 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
     if (!this.#eventLoop) return false;
     if (now - this.#eluAt >= this.#intervalMs) {
       const cur = perf.eventLoopUtilization();
-      this.#overloaded = perf.eventLoopUtilization(cur, this.#elu).utilization > this.#maxUtilization;
+      // A probe still waiting since the last check has waited at least this long already.
+      const delay = this.#probeAt >= 0 ? Math.max(this.#delay, now - this.#probeAt) : this.#delay;
+      this.#overloaded =
+        perf.eventLoopUtilization(cur, this.#elu).utilization > this.#maxUtilization ||
+        delay > this.#maxDelayMs;
       this.#elu = cur;
       this.#eluAt = now;
+      this.#delay = 0;
+      if (this.#probeAt < 0) {
+        this.#probeAt = perf.now();
+        setImmediate(this.#probe);
+      }
     }
     return this.#overloaded;
   }

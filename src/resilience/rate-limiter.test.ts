@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { background, createKey, sleep, withCancel, withTimeout, withValue } from '../context/index.js';
-import { RateLimitedError, rateLimiter } from './index.js';
+import { BulkheadRejectedError, bulkhead, RateLimitedError, rateLimiter } from './index.js';
 
 const bg = background();
 
@@ -138,4 +138,51 @@ test('rateLimiter options are validated when it is made', () => {
     assert.throws(() => rateLimiter(o as never), { name: 'TypeError', code: 'LEASH_ERR_INVALID_ARG' });
   }
   assert.throws(() => rateLimiter({ rate: 1, onLimit: 'wai' as never }), /did you mean "wait"/);
+});
+
+// Sentinel's flow-control controller tests (sentinel-core, slots/block/flow/controller), ported.
+// Its WarmUp controllers have no counterpart here (leash has no warm-up shaping), and its
+// "zero attack" case (a count of 0 blocks every call) is refused at creation instead: rate 0 is
+// LEASH_ERR_INVALID_ARG, so a limiter that can never admit anything is a visible mistake.
+
+test('Sentinel DefaultControllerTest.testCanPassForQps: under the count passes, at the count is refused', () => {
+  const threshold = 10;
+  const rl = rateLimiter({ rate: threshold, perMs: 1_000, burst: threshold });
+  for (let i = 0; i < threshold - 1; i++) rl.tryTake();
+  assert.equal(rl.tryTake(), true, 'the call at threshold - 1 passes');
+  assert.equal(rl.tryTake(), false, 'the call at the threshold is refused');
+  assert.throws(() => rateLimiter({ rate: 0 }), { code: 'LEASH_ERR_INVALID_ARG' });
+});
+
+test('Sentinel DefaultControllerTest.testCanPassForThreadCount: the thread grade is a bulkhead without a queue', async () => {
+  const threshold = 8;
+  const b = bulkhead({ limit: threshold, queue: 0 });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const running = Array.from({ length: threshold - 1 }, () => b.execute(bg, () => gate));
+  const last = b.execute(bg, () => gate);
+  await assert.rejects(
+    b.execute(bg, () => gate),
+    BulkheadRejectedError,
+  );
+  release();
+  await Promise.all([...running, last]);
+});
+
+test("Sentinel RateLimiterControllerTest.testPaceController_normal: 6 calls at 10/s within 500 ms' queueing all pass, paced over > 400 ms", async () => {
+  const rl = rateLimiter({ rate: 10, perMs: 1_000, burst: 1, onLimit: 'wait', maxWaitMs: 500 });
+  const t0 = performance.now();
+  for (let i = 0; i < 6; i++) await rl.execute(bg, async () => {});
+  assert.ok(performance.now() - t0 > 400, `took ${(performance.now() - t0).toFixed(0)} ms`);
+});
+
+test('Sentinel RateLimiterControllerTest.testPaceController_timeout: 10 concurrent calls, the ones that would queue past 500 ms are refused', async () => {
+  const rl = rateLimiter({ rate: 10, perMs: 1_000, burst: 1, onLimit: 'wait', maxWaitMs: 500 });
+  const results = await Promise.allSettled(Array.from({ length: 10 }, () => rl.execute(bg, async () => 1)));
+  const passed = results.filter((r) => r.status === 'fulfilled').length;
+  const refused = results.filter((r) => r.status === 'rejected');
+  assert.ok(refused.length > 0, 'some calls are refused');
+  // Slots every 100 ms: the calls whose slot is at most 500 ms away wait for it (0, 100, ..., 500).
+  assert.equal(passed, 6);
+  for (const r of refused) assert.ok((r as PromiseRejectedResult).reason instanceof RateLimitedError);
 });

@@ -38,6 +38,17 @@ function everyPolicy(): [string, Policy][] {
     ['bulkhead', bulkhead({ limit: 8, queue: 100 })],
     ['rateLimiter', rateLimiter({ rate: 1e9, key: () => 'k' })],
     ['adaptiveLimit', adaptiveLimit({ algorithm: 'gradient2', initial: 1000, max: 1000 })],
+    [
+      // Its event-loop probe (a setImmediate per interval) is left pending by none of the calls.
+      'adaptiveLimit watching the event loop',
+      adaptiveLimit({
+        algorithm: 'vegas',
+        initial: 1000,
+        max: 1000,
+        eventLoop: true,
+        eventLoopIntervalMs: 1,
+      }),
+    ],
     ['hedge', hedge({ afterMs: 1_000 })],
     ['fallback', fallback(async () => -1)],
     [

@@ -2,10 +2,11 @@
  * @internal
  * LimitAlgorithm is one of Netflix concurrency-limits' algorithms: it turns samples of successful
  * calls (round-trip time, calls in flight when the call started, and whether it was dropped: timed
- * out or the event loop was overloaded) into a concurrency limit.
+ * out) into a concurrency limit. The limit is writable: AdaptiveLimit backs it off itself while
+ * this process's event loop is overloaded, whatever the algorithm.
  */
 export interface LimitAlgorithm {
-  readonly limit: number;
+  limit: number;
   onSample(rttMs: number, inflight: number, dropped: boolean): void;
 }
 
