@@ -6,7 +6,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
-import { background, type Context, isCanceled, isDeadlineExceeded, withTimeout } from '../context/index.js';
+import {
+  background,
+  type Context,
+  isCanceled,
+  isDeadlineExceeded,
+  sleep,
+  withCancel,
+  withTimeout,
+} from '../context/index.js';
 import {
   adaptiveLimit,
   BulkheadRejectedError,
@@ -285,3 +293,69 @@ test('a retry inside a bulkhead queues its next attempt behind its own abandoned
   await until(() => n.live === 0 && b.active === 0);
   assert.equal(n.max, 1);
 });
+
+const bg = background();
+
+// A half-open breaker's probe slot is a permit too: a probe whose caller left keeps its slot until
+// its work settles, and that work's own outcome decides, in every composition with a timeout.
+const probeShapes: [string, (b: ReturnType<typeof circuitBreaker>) => Policy][] = [
+  ['the breaker alone', (b) => b],
+  ['wrap(breaker, timeout)', (b) => wrap(b, timeout(10_000))],
+  ['wrap(timeout, breaker)', (b) => wrap(timeout(10_000), b)],
+];
+for (const [shape, make] of probeShapes) {
+  test(`${shape}: a half-open probe whose caller left keeps its slot; its late failure reopens the breaker`, async () => {
+    const breaker = circuitBreaker({
+      failureRate: 0.5,
+      minimumCalls: 1,
+      window: { calls: 1 },
+      openMs: 20,
+      halfOpenCalls: 1,
+    });
+    const p = make(breaker);
+    await assert.rejects(
+      p.execute(bg, () => Promise.reject(new Error('down'))),
+      /down/,
+    );
+    assert.equal(breaker.state, 'open');
+    await delay(30);
+    let fail!: () => void;
+    const [ctx, cancel] = withCancel(bg);
+    const probe = p.execute(ctx, () => new Promise((_, reject) => (fail = () => reject(new Error('late')))));
+    cancel();
+    await assert.rejects(probe, (e) => isCanceled(e));
+    assert.equal(breaker.state, 'half-open');
+    await assert.rejects(
+      p.execute(bg, async () => 'second'),
+      { code: 'LEASH_ERR_CIRCUIT_OPEN' },
+      'the slot is still taken',
+    );
+    fail();
+    await delay(5);
+    assert.equal(breaker.state, 'open', 'the probe work failed: the breaker opens again');
+  });
+
+  test(`${shape}: a half-open probe that obeys its caller's cancellation gives its slot back, and is not a failure`, async () => {
+    const breaker = circuitBreaker({
+      failureRate: 0.5,
+      minimumCalls: 1,
+      window: { calls: 1 },
+      openMs: 20,
+      halfOpenCalls: 1,
+    });
+    const p = make(breaker);
+    await assert.rejects(
+      p.execute(bg, () => Promise.reject(new Error('down'))),
+      /down/,
+    );
+    await delay(30);
+    const [ctx, cancel] = withCancel(bg);
+    const probe = p.execute(ctx, (c) => sleep(c, 60_000));
+    cancel();
+    await assert.rejects(probe, (e) => isCanceled(e));
+    await delay(1);
+    assert.equal(breaker.state, 'half-open');
+    assert.equal(await p.execute(bg, async () => 'probe'), 'probe');
+    assert.equal(breaker.state, 'closed');
+  });
+}

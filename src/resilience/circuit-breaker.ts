@@ -27,6 +27,10 @@ import {
 import { callerCancelled, endedByPolicyTimeout } from './timeout.js';
 import { inside, ONCE, OutcomeWatch, SETTLES, WITH_FN } from './work.js';
 
+// Added to a call's epoch when its chain answer is observed while the timeout inside the breaker
+// reports the work's own outcome too (epochs count state changes: they never get near it).
+const DEFERRED = 2 ** 40;
+
 /** CircuitBreakerOptions configure circuitBreaker(). Defaults are resilience4j's. */
 export interface CircuitBreakerOptions {
   /** failureRate opens the breaker when failed calls / calls >= it. A fraction in (0, 1]. Default: 0.5. */
@@ -296,12 +300,15 @@ export class CircuitBreaker implements InnerPolicy {
     // ahead and nothing inside it that outlives it, its race tells (nothing allocated).
     if (at >= 0 && handOff(ctx, chain as Chain, at, this, -epoch - 1, started)) {
       let work: Promise<T>;
+      let reached = false;
       try {
         work = proceed(ctx, fn, chain, i);
       } finally {
-        withdraw(this);
+        reached = !withdraw(this);
       }
-      observe(ctx, work, this, epoch, started);
+      // Once the timeout was reached, the work inside it reports its own outcome when it settles:
+      // a chain answer that only says the caller left defers to that report (see EXIT).
+      observe(ctx, work, this, reached ? epoch + DEFERRED : epoch, started);
       return work;
     }
     const w = new OutcomeWatch(this, ctx, fn, epoch, started);
@@ -319,11 +326,19 @@ export class CircuitBreaker implements InnerPolicy {
       if (ctx.err === undefined || endedByPolicyTimeout(ctx)) return;
       epoch = -epoch - 1;
     }
+    let deferred = false;
+    if (epoch >= DEFERRED) {
+      epoch -= DEFERRED;
+      deferred = true;
+    }
     if (ok) this.#settled(epoch, started, 0);
     // The caller's own cancellation is the caller's decision: not an outcome of the call. Work
-    // that fails on its own after its caller left still counts.
-    else if (callerCancelled(ctx, outcome)) this.#settled(epoch, started, -1);
-    else {
+    // that fails on its own after its caller left still counts. When the work inside a timeout
+    // still runs (deferred), nothing is settled yet: a half-open probe keeps its slot until the
+    // work's own outcome arrives through the timeout's hand-off, and that outcome is recorded.
+    else if (callerCancelled(ctx, outcome)) {
+      if (!deferred) this.#settled(epoch, started, -1);
+    } else {
       const isFailure = this.#c.isFailure;
       this.#settled(epoch, started, isFailure === undefined || isFailure(outcome) ? FAILURE : 0);
     }
