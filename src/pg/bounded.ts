@@ -46,7 +46,7 @@ type BoundedQuery = PgQuery & {
   leashMs: number;
   leashLocal: boolean;
   leashReset: boolean;
-  leashTx: () => string | null;
+  leashClient: PgClient | null;
 };
 
 type QueryClass = new (config: unknown, values?: unknown, callback?: Callback) => PgQuery;
@@ -87,7 +87,7 @@ function makeClass(Base: QueryClass): QueryClass {
     leashSkip = 1;
     leashMs = 0;
     leashLocal = false;
-    leashTx: () => string | null = () => null;
+    leashClient: PgClient | null = null;
 
     // The form is chosen when pg sends the statement, not when query() is called: pg sends it after
     // the previous statement's ReadyForQuery, whose transaction status is only known then (a caller
@@ -97,7 +97,7 @@ function makeClass(Base: QueryClass): QueryClass {
     // - inside the caller's block: SET before and RESET after;
     // - a failed block: the text alone (only ROLLBACK or COMMIT can run there, and quickly).
     override submit(connection: Connection): unknown {
-      const tx = this.leashTx();
+      const tx = this.leashClient === null ? null : txStatus(this.leashClient);
       if (tx === 'E') {
         this.leashSkip = 0;
         this.leashReset = false;
@@ -165,13 +165,43 @@ function makeClass(Base: QueryClass): QueryClass {
   };
 }
 
+/** BoundedSent is a statement sent by sendBounded: whether SET LOCAL was used is known once pg sent it. */
+export interface BoundedSent {
+  readonly leashLocal: boolean;
+}
+
 /**
- * submitBounded runs text (string or QueryConfig) with values on client with statement_timeout = ms
- * for this statement only, in one round trip: `SET LOCAL` before simple-protocol text when `local`
- * (the session is idle, so the statement's implicit transaction ends the setting), else `SET` before
- * and `RESET` after. Returns the result and whether SET LOCAL was used, or undefined, without sending anything, when it
+ * sendBounded runs text (string or QueryConfig) with values on client with statement_timeout = ms
+ * for this statement only, in one round trip: `SET LOCAL` before simple-protocol text when the
+ * session is idle (the statement's implicit transaction ends the setting), else `SET` before and
+ * `RESET` after. `done` gets pg's error or the caller's result (the SET's and RESET's dropped). It
+ * returns the statement, or undefined, without sending anything and without calling `done`, when it
  * cannot (not node-postgres, portal paging with `rows`, empty text); the caller then uses separate
- * round trips.
+ * round trips. Callback style: it runs for every query under a deadline.
+ */
+export function sendBounded(
+  client: PgClient,
+  text: unknown,
+  values: unknown[] | undefined,
+  ms: number,
+  done: (err: Error | null, result?: unknown) => void,
+): BoundedSent | undefined {
+  const Bounded = boundedQueryClass(client);
+  if (Bounded === undefined) return undefined;
+  const q = new Bounded(text, values, (err, result) => {
+    if (err) done(err);
+    else done(null, q.leashReset ? stripReset(result) : result);
+  }) as BoundedQuery;
+  if (q.rows || typeof q.text !== 'string' || !/\S/.test(q.text)) return undefined;
+  q.leashMs = ms;
+  q.leashClient = client;
+  (client as unknown as { query(q: unknown): unknown }).query(q);
+  return q;
+}
+
+/**
+ * submitBounded is sendBounded with a promise: the result, and whether SET LOCAL was used, or
+ * undefined when it cannot (see sendBounded).
  */
 export function submitBounded(
   client: PgClient,
@@ -179,22 +209,14 @@ export function submitBounded(
   values: unknown[] | undefined,
   ms: number,
 ): { done: Promise<unknown>; readonly local: boolean } | undefined {
-  const Bounded = boundedQueryClass(client);
-  if (Bounded === undefined) return undefined;
   let resolve!: (v: unknown) => void;
   let reject!: (e: unknown) => void;
   const done = new Promise<unknown>((res, rej) => {
     resolve = res;
     reject = rej;
   });
-  const q = new Bounded(text, values, (err, result) => {
-    if (err) reject(err);
-    else resolve(q.leashReset ? stripReset(result) : result);
-  }) as BoundedQuery;
-  if (q.rows || typeof q.text !== 'string' || !/\S/.test(q.text)) return undefined;
-  q.leashMs = ms;
-  q.leashTx = () => txStatus(client);
-  (client as unknown as { query(q: unknown): unknown }).query(q);
+  const q = sendBounded(client, text, values, ms, (err, result) => (err ? reject(err) : resolve(result)));
+  if (q === undefined) return undefined;
   return {
     done,
     get local() {

@@ -1,15 +1,8 @@
 import type { Context } from '../context/index.js';
-import { afterFunc, remaining } from '../context/index.js';
 import { assertContext, assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
-import { submitBounded } from './bounded.js';
-import { resetTimeoutSql, setTimeoutSql, statementTimeoutMs } from './budget.js';
-import type { CancelTarget } from './cancel-request.js';
-import { sendCancelRequest } from './cancel-request.js';
-import { ConnectionError } from './errors.js';
-import { isHealthy, lostError, markLost, raw, txStatus, whileRunning } from './session.js';
+import { Statement, where } from './statement.js';
 import { isClient, isPool } from './targets.js';
 import type { PgClient, PgPool, PgQueryConfig, PgQueryResult, PgRow } from './types.js';
-import { acquire } from './with-client.js';
 
 /** QueryOptions tunes how a cancelled query is given up. */
 export interface QueryOptions {
@@ -20,11 +13,6 @@ export interface QueryOptions {
    */
   cancelGraceMs?: number;
 }
-
-const queryCanceled = '57014';
-const inFailedTransaction = '25P02';
-const activeSqlTransaction = '25001';
-const where = 'query(ctx, poolOrClient, text, values?, opts?)';
 
 /**
  * query runs one statement under ctx on a pg Pool (a client is checked out with connect semantics and
@@ -63,12 +51,18 @@ export function query<R = PgRow>(
   } catch (err) {
     return Promise.reject(err);
   }
-  const vals = values as unknown[] | undefined;
-  return (
-    pool
-      ? onPool(ctx, poolOrClient as PgPool, text, vals, graceMs)
-      : runQuery(ctx, poolOrClient as PgClient, text, vals, graceMs)
-  ) as Promise<PgQueryResult<R>>;
+  return new Promise((resolve, reject) => {
+    new Statement(
+      ctx,
+      pool ? (poolOrClient as PgPool) : null,
+      pool ? null : (poolOrClient as PgClient),
+      text,
+      values as unknown[] | undefined,
+      graceMs,
+      resolve as (v: unknown) => void,
+      reject,
+    ).start();
+  });
 }
 
 function checkArgs(
@@ -104,39 +98,6 @@ function checkArgs(
   return { graceMs, pool };
 }
 
-/**
- * onPool runs the statement on a client checked out for it. The caller's promise settles as soon as
- * ctx ends (the client is leash's alone, so nobody can send it a statement the cancel could hit);
- * the client goes back to the pool only once the server confirmed the cancel (or is destroyed at
- * cancelGraceMs), exactly as when the caller waits.
- */
-function onPool(
-  ctx: Context,
-  pool: PgPool,
-  text: unknown,
-  values: unknown[] | undefined,
-  graceMs: number,
-): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    acquire(ctx, pool, where, (err, client, giveBack) => {
-      if (client === undefined || giveBack === undefined) {
-        reject(err);
-        return;
-      }
-      runQuery(ctx, client, text, values, graceMs, () => reject(ctx.err)).then(
-        (v) => {
-          giveBack();
-          resolve(v);
-        },
-        (e: unknown) => {
-          giveBack();
-          reject(e);
-        },
-      );
-    });
-  });
-}
-
 function isQueryText(text: unknown): boolean {
   if (typeof text === 'string') return true;
   try {
@@ -144,186 +105,4 @@ function isQueryText(text: unknown): boolean {
   } catch {
     return false;
   }
-}
-
-/** runQuery runs one statement on a client leash may use, under ctx. */
-export async function runQuery(
-  ctx: Context,
-  client: PgClient,
-  text: unknown,
-  values: unknown[] | undefined,
-  graceMs: number,
-  onEnd?: () => void,
-): Promise<unknown> {
-  if (ctx.err !== undefined) throw ctx.err;
-  const broken = lostError(client);
-  if (broken !== undefined) throw connectionLost(broken, 'before the statement was sent');
-  // Budgets come from remaining(ctx), which reads the monotonic clock: a wall-clock step changes nothing.
-  const ms = statementTimeoutMs(remaining(ctx));
-  const tx = txStatus(client);
-  // In a failed transaction block only ROLLBACK/COMMIT run (and they are quick): no SET there.
-  if (ms === 0 || tx === 'E')
-    return cancellable(ctx, client, () => send(client, text, values), false, graceMs, onEnd);
-
-  // One message: SET LOCAL in an idle session, SET and RESET inside the caller's block, the text
-  // alone in a failed block; bounded.ts chooses when pg sends it (the status is known only then).
-  let sent: { readonly local: boolean } | undefined;
-  try {
-    return await cancellable(
-      ctx,
-      client,
-      () => {
-        const bounded = submitBounded(client, text, values, ms);
-        if (bounded !== undefined) {
-          sent = bounded;
-          return bounded.done;
-        }
-        return separate(ctx, client, text, values, ms);
-      },
-      true,
-      graceMs,
-      onEnd,
-    );
-  } catch (err) {
-    if (sent === undefined || !isHealthy(client)) throw err;
-    const local = sent.local;
-    const code = (err as { code?: unknown }).code;
-    // VACUUM and friends refuse to run in the implicit transaction: they did nothing; run them alone.
-    if (code === activeSqlTransaction && local && ctx.err === undefined) {
-      const again = statementTimeoutMs(remaining(ctx));
-      return cancellable(ctx, client, () => separate(ctx, client, text, values, again), true, graceMs, onEnd);
-    }
-    // SET LOCAL ended with the implicit transaction. A session SET was rolled back with the failed
-    // statement's transaction (or will be by the caller's ROLLBACK), unless the error was raised in
-    // this process (a value pg could not serialize): then it may still be set.
-    if (!local && typeof (err as { severity?: unknown }).severity !== 'string' && txStatus(client) !== 'E') {
-      await resetTimeout(client);
-    }
-    throw err;
-  }
-}
-
-function send(client: PgClient, text: unknown, values: unknown[] | undefined): Promise<unknown> {
-  return raw(client).query(text, values);
-}
-
-/** separate: SET, the statement, RESET as three round trips (the fallback). */
-async function separate(
-  ctx: Context,
-  client: PgClient,
-  text: unknown,
-  values: unknown[] | undefined,
-  ms: number,
-): Promise<unknown> {
-  await raw(client).query(setTimeoutSql(ms));
-  try {
-    if (ctx.err !== undefined) throw ctx.err;
-    return await send(client, text, values);
-  } finally {
-    await resetTimeout(client);
-  }
-}
-
-function connectionLost(cause: Error, when: string): ConnectionError {
-  return new ConnectionError(
-    `${where}: the connection to PostgreSQL broke ${when} (${cause.message}); the client was discarded and the statement's outcome is unknown`,
-    cause,
-  );
-}
-
-async function cancellable(
-  ctx: Context,
-  client: PgClient,
-  run: () => Promise<unknown>,
-  limited: boolean,
-  graceMs: number,
-  onEnd?: () => void,
-): Promise<unknown> {
-  // A cancel request stops whatever the backend runs when the signal lands, so it must never be
-  // sent after this statement settled, and one already on its way must have landed before the
-  // client runs anything else (the next statement, another request's query).
-  let settled = false;
-  let cancelling: Promise<void> | undefined;
-  let grace: NodeJS.Timeout | undefined;
-  const cancel = () => {
-    if (settled || cancelling !== undefined) return;
-    cancelling = sendCancelRequest(raw(client) as CancelTarget, Math.max(1, graceMs));
-  };
-  // pg emits 'error' on a client whose connection broke; a pool client has no listener while it is
-  // checked out, so without this one the process would die. The statement may still run on the
-  // server (only this connection broke): a best-effort cancel request stops it. It cannot hit
-  // another session: the backend's key pair is its own, and its session is gone.
-  const running = whileRunning(client, cancel);
-  const stop = afterFunc(ctx, () => {
-    onEnd?.(); // a query on a pool settles now; this client is leash's alone until it is given back
-    if (settled) return;
-    cancel();
-    grace = setTimeout(() => destroyConnection(client), graceMs);
-  });
-  try {
-    return await run();
-  } catch (err) {
-    settled = true; // already here: the deadline may fire during the sleep below
-    if (ctx.err !== undefined) throw ctx.err;
-    const broken = lostError(client);
-    if (broken !== undefined) throw connectionLost(broken, 'while the statement ran');
-    // Our own statement_timeout fired a hair before the context's deadline timer (it was at most the
-    // remaining budget when sent): wait for the deadline, then report it rather than pg's 57014.
-    if (limited && isStatementTimeout(err) && remaining(ctx) < 50) {
-      // Bounded, for a foreign context whose deadline might never fire; generous, because a
-      // loaded event loop runs the deadline timer late (100 ms and more was measured).
-      await Promise.race([ctx.done, delay(remaining(ctx) + 2_000)]);
-      if (ctx.err !== undefined) throw ctx.err;
-    }
-    throw err;
-  } finally {
-    settled = true;
-    stop();
-    if (grace !== undefined) clearTimeout(grace);
-    running();
-    // The server closes the cancel connection only after it signalled the backend; an idle backend
-    // drops the signal, so once this resolves the client is safe to reuse. A client whose connection
-    // broke (or was destroyed at the grace deadline) is never reused: no need to wait then.
-    if (cancelling !== undefined && isHealthy(client)) await cancelling;
-  }
-}
-
-/** isStatementTimeout: SQLSTATE 57014 (the message, which says why, may be translated). */
-function isStatementTimeout(err: unknown): boolean {
-  return (err as { code?: unknown }).code === queryCanceled;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-async function resetTimeout(client: PgClient): Promise<void> {
-  if (!isHealthy(client)) return;
-  // A cancel request is asynchronous on the server: in a rare race it lands on this RESET instead
-  // of the statement it was meant for. One retry covers that race.
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await raw(client).query(resetTimeoutSql);
-      return;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      // The caller's block failed while the statement ran (its status is known only once pg sends
-      // the RESET): a SET inside a block is transactional, so the caller's ROLLBACK undoes it.
-      if (code === inFailedTransaction) return;
-      if (code !== queryCanceled) throw err;
-    }
-  }
-}
-
-/**
- * destroyConnection ends a client whose server did not stop the statement within the grace period.
- * pg then emits 'error' ("Connection terminated unexpectedly"), which markLost's listener absorbs;
- * the caller learns of the cancel through the query's rejection with ctx.err, and the pool drops the
- * client when it is released.
- */
-function destroyConnection(client: PgClient): void {
-  const stream = raw(client).connection?.stream;
-  if (stream === undefined) return;
-  markLost(client, new Error('the connection was destroyed: the server did not answer the cancel request'));
-  stream.destroy();
 }

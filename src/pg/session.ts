@@ -47,48 +47,65 @@ export function markLost(client: PgClient, err: Error): void {
 
 function ignoreAfterLoss(): void {}
 
-// Clients whose 'error' events leash listens to, with how many holders (a checkout, a running query).
-const guards = new WeakMap<object, { holders: number; listener: (err: Error) => void }>();
-// What to do when the connection of a client breaks while a statement runs on it (send a cancel).
-const inflight = new WeakMap<object, () => void>();
+/**
+ * Guard is leash's hold on a client's 'error' events: while anyone holds it (a checkout, a running
+ * query), one listener is on the client, and a connection that breaks is recorded (markLost) and
+ * the running statement's onBreak is called. One Guard per client, made the first time and kept
+ * with it (a WeakMap entry): holding and letting go add and remove the listener, nothing else.
+ */
+export class Guard {
+  holders = 0;
+  /** onBreak is what to do if the connection breaks while a statement runs (send a cancel), or null. */
+  onBreak: (() => void) | null = null;
+  readonly listener: (err: Error) => void;
 
-/** onConnectionError is the 'error' listener leash puts on a client it holds. */
-export function onConnectionError(client: PgClient, err: Error): void {
-  markLost(client, err);
-  inflight.get(client)?.();
+  constructor(client: PgClient) {
+    this.listener = (err: Error) => {
+      markLost(client, err);
+      this.onBreak?.();
+    };
+  }
 }
 
-/** guardClient listens to client's 'error' events until every holder called its returned function. */
-export function guardClient(client: PgClient): () => void {
+const guards = new WeakMap<object, Guard>();
+
+/** holdGuard starts (or joins) listening to client's 'error' events; pair it with letGuardGo. */
+export function holdGuard(client: PgClient): Guard {
   let g = guards.get(client);
   if (g === undefined) {
-    const listener = (err: Error) => onConnectionError(client, err);
-    g = { holders: 0, listener };
+    g = new Guard(client);
     guards.set(client, g);
-    raw(client).on('error', listener);
   }
-  g.holders++;
-  const held = g;
+  if (g.holders++ === 0) raw(client).on('error', g.listener);
+  return g;
+}
+
+/** letGuardGo ends one holdGuard(); the listener goes when the last holder lets go. */
+export function letGuardGo(client: PgClient, g: Guard): void {
+  if (--g.holders === 0) raw(client).removeListener('error', g.listener);
+}
+
+/** guardClient is holdGuard with a release function that may be called more than once. */
+export function guardClient(client: PgClient): () => void {
+  const g = holdGuard(client);
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    if (--held.holders > 0) return;
-    guards.delete(client);
-    raw(client).removeListener('error', held.listener);
+    letGuardGo(client, g);
   };
 }
 
 /**
  * whileRunning registers onBreak for the statement about to run on client, and makes sure a broken
- * connection is noticed (one shared listener per client). Call the returned function when the statement settled.
+ * connection is noticed. Call the returned function when the statement settled.
  */
 export function whileRunning(client: PgClient, onBreak: () => void): () => void {
-  inflight.set(client, onBreak);
-  const unguard = guardClient(client);
+  const g = holdGuard(client);
+  g.onBreak = onBreak;
   return () => {
-    if (inflight.get(client) === onBreak) inflight.delete(client);
-    unguard();
+    if (g.onBreak === onBreak) g.onBreak = null;
+    letGuardGo(client, g);
   };
 }
 
