@@ -1,6 +1,6 @@
 // The target of `leash load --demo`: an "orders" endpoint whose handler does its work in a leash
-// task (a 20 to 30 ms call, ended with the request), with leashjs/leak's debugHandler on a second
-// loopback port for the leak check. Started with the argument `leaky`, one request in ten also
+// task (a 20 to 30 ms call, ended with the request), with leashjs/leak's debugHandler and its
+// dashboard on a second loopback port, for the leak check and to watch it live. Started with the argument `leaky`, one request in ten also
 // starts a background task that nothing ever ends: the gate's "nothing leaked" check catches it.
 // Prints one JSON line, { url, debugUrl }, then serves until stdin closes or it gets SIGTERM.
 import http from 'node:http';
@@ -23,7 +23,8 @@ const orders = http.createServer(
     res.end(JSON.stringify({ order: i, ok: true }));
   }),
 );
-const debug = http.createServer(debugHandler());
+const debugRoutes = debugHandler({ dashboard: true, dashboardIntervalMs: 250 });
+const debug = http.createServer(debugRoutes);
 const listen = (s: http.Server) =>
   new Promise<number>((resolve) =>
     s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)),
@@ -33,6 +34,7 @@ process.stdout.write(
   `${JSON.stringify({ url: `http://127.0.0.1:${port}/orders`, debugUrl: `http://127.0.0.1:${debugPort}/debug/leash` })}\n`,
 );
 const stop = () => {
+  debugRoutes.close();
   orders.closeAllConnections();
   debug.closeAllConnections();
   orders.close();

@@ -162,6 +162,55 @@ const SCRIPT = `
     lineChart(host, 'event-loop utilisation per interval', times, [
       { name: 'utilisation', color: PALETTE[4], values: samples.map(function (s) { return s.elu; }) }
     ], '%', 1);
+    renderService(host, samples, times, data.intervalMs);
+  }
+  // What the other layers published (leash:* channels), per interval: requests, defences, cache, queues.
+  function keysOf(samples, pick) {
+    var keys = [];
+    samples.forEach(function (s) {
+      var o = s.service ? pick(s.service) : null;
+      if (o) Object.keys(o).forEach(function (k) { if (keys.indexOf(k) < 0) keys.push(k); });
+    });
+    return keys.sort();
+  }
+  function seriesOf(samples, keys, pick, scale) {
+    return keys.map(function (k, i) {
+      return { name: k, color: PALETTE[i % PALETTE.length], values: samples.map(function (s) {
+        var o = s.service ? pick(s.service) : null;
+        var v = o && typeof o[k] === 'number' ? o[k] : 0;
+        return scale ? v * scale : v;
+      }) };
+    });
+  }
+  function renderService(host, samples, times, intervalMs) {
+    var perSecond = 1000 / intervalMs;
+    var pick = function (name) { return function (sv) { return sv[name]; }; };
+    var outcomes = keysOf(samples, pick('requests'));
+    lineChart(host, 'requests per second by outcome', times,
+      outcomes.length ? seriesOf(samples, outcomes, pick('requests'), perSecond)
+        : [{ name: 'requests', color: PALETTE[0], values: samples.map(function () { return 0; }) }], '');
+    var defences = keysOf(samples, pick('defences'));
+    if (defences.length) lineChart(host, 'defences per second', times, seriesOf(samples, defences, pick('defences'), perSecond), '');
+    var tiers = keysOf(samples, pick('cache'));
+    if (tiers.length) {
+      lineChart(host, 'cache hit ratio by tier', times, tiers.map(function (tier, i) {
+        return { name: tier, color: PALETTE[(i + 2) % PALETTE.length], values: samples.map(function (s) {
+          var c = s.service && s.service.cache[tier];
+          return c && c[0] + c[1] > 0 ? c[0] / (c[0] + c[1]) : 0;
+        }) };
+      }), '%', 1);
+    }
+    var gauges = [];
+    if (samples.some(function (s) { return s.service && s.service.breakersOpen > 0; })) {
+      gauges.push({ name: 'breakers open', color: PALETTE[3], values: samples.map(function (s) { return s.service ? s.service.breakersOpen : 0; }) });
+    }
+    keysOf(samples, pick('queueDepth')).forEach(function (q, i) {
+      gauges.push({ name: 'queue ' + q + ' depth', color: PALETTE[(i + 4) % PALETTE.length], values: samples.map(function (s) { return s.service && s.service.queueDepth[q] || 0; }) });
+    });
+    keysOf(samples, pick('adaptiveLimit')).forEach(function (l, i) {
+      gauges.push({ name: l + ' limit', color: PALETTE[(i + 6) % PALETTE.length], values: samples.map(function (s) { return s.service && s.service.adaptiveLimit[l] || 0; }) });
+    });
+    if (gauges.length) lineChart(host, 'queues, limits, open breakers', times, gauges, '');
   }
 
   // ---- task tree ---------------------------------------------------------------------------

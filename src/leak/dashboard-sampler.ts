@@ -1,5 +1,6 @@
 import { type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { taskCount, tasks } from '../task/index.js';
+import { type ServiceCounts, ServiceWatch } from './dashboard-service.js';
 import { runInternal } from './labels.js';
 
 /** Sample is one interval of the dashboard's charts. Delays are for that interval alone, not since start. */
@@ -16,6 +17,8 @@ export interface Sample {
   readonly delayMaxMs: number;
   /** Event-loop utilisation over the interval, 0 to 1. */
   readonly elu: number;
+  /** What the other layers published in the interval: request outcomes, defences, cache, queues, limits. */
+  readonly service: ServiceCounts;
 }
 
 /** Sampler keeps the last `capacity` samples, one per interval, until stop(). */
@@ -29,9 +32,10 @@ export interface Sampler {
 const STATE_LIMIT = 10_000;
 
 /**
- * startSampler samples task counts, event-loop delay and utilisation every `intervalMs` into a ring
- * of `capacity` samples. The timer is unref'd (it never keeps the process alive) and created under
- * leash's internal label (the tracker never reports it); stop() clears it and the delay histogram.
+ * startSampler samples task counts, event-loop delay and utilisation, and the service series
+ * (dashboard-service.ts) every `intervalMs` into a ring of `capacity` samples. The timer is unref'd
+ * (it never keeps the process alive) and created under leash's internal label (the tracker never
+ * reports it); stop() clears it and the delay histogram and unsubscribes the service series.
  */
 export function startSampler(intervalMs: number, capacity: number): Sampler {
   const ring: Sample[] = [];
@@ -42,6 +46,7 @@ export function startSampler(intervalMs: number, capacity: number): Sampler {
   const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution });
   histogram.enable();
   let elu = performance.eventLoopUtilization();
+  const service = new ServiceWatch();
   const sample = () => {
     const count = taskCount();
     const states: Record<string, number> = {};
@@ -59,6 +64,7 @@ export function startSampler(intervalMs: number, capacity: number): Sampler {
       delayP99Ms: ms(histogram.percentile(99)),
       delayMaxMs: ms(histogram.max),
       elu: delta.utilization,
+      service: service.take(),
     });
     histogram.reset();
     if (ring.length < capacity) ring.push(s);
@@ -78,6 +84,7 @@ export function startSampler(intervalMs: number, capacity: number): Sampler {
       stopped = true;
       clearInterval(timer);
       histogram.disable();
+      service.stop();
     },
   };
 }

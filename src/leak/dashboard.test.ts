@@ -249,3 +249,82 @@ test('bad dashboard options are TypeErrors with LEASH_ERR_INVALID_ARG', () => {
   }
   assert.throws(() => debugHandler({ dashbord: true } as never), /did you mean "dashboard"/);
 });
+
+test('samples carry the service series: request outcomes, defences, cache hits, open breakers, queue depth; close() unsubscribes', async () => {
+  const { withContext } = await import('leashjs/http');
+  const { circuitBreaker } = await import('leashjs/resilience');
+  const { createCache } = await import('leashjs/cache');
+  const { createQueue, memoryBackend } = await import('leashjs/queue');
+  const diagnostics = await import('node:diagnostics_channel');
+  const debug = debugHandler({ dashboard: true, dashboardIntervalMs: 100 });
+  const app = http.createServer(withContext(background(), async (_req, res) => void res.end('ok')));
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  const queue = createQueue<number>({ name: 'dash-q', backend: memoryBackend({ capacity: 100 }) });
+  try {
+    const url = `http://127.0.0.1:${(app.address() as AddressInfo).port}/`;
+    for (let i = 0; i < 5; i++) assert.equal(await (await fetch(url)).text(), 'ok');
+    const breaker = circuitBreaker({ name: 'dash-breaker', minimumCalls: 1, window: { calls: 1 } });
+    await breaker.execute(background(), () => Promise.reject(new Error('down'))).catch(() => {});
+    await assert.rejects(
+      breaker.execute(background(), async () => 1),
+      { code: 'LEASH_ERR_CIRCUIT_OPEN' },
+    );
+    const cache = createCache<number>({ name: 'dash-cache', maximumSize: 10 });
+    await cache.getOrLoad(background(), 'k', async () => 1); // a miss
+    await cache.getOrLoad(background(), 'k', async () => 2); // a hit
+    await queue.enqueue(background(), 1);
+    await queue.enqueue(background(), 2);
+    await wait(350);
+    await withServer(debug, async (base) => {
+      const { samples } = (await (await fetch(`${base}/dashboard/samples`)).json()) as {
+        samples: Array<{
+          service: {
+            requests: Record<string, number>;
+            defences: Record<string, number>;
+            cache: Record<string, [number, number]>;
+            breakersOpen: number;
+            queueDepth: Record<string, number>;
+          };
+        }>;
+      };
+      const sum = (pick: (s: (typeof samples)[number]['service']) => number) =>
+        samples.reduce((n, s) => n + pick(s.service), 0);
+      assert.equal(
+        sum((s) => s.requests.finished ?? 0),
+        5,
+        'five requests finished',
+      );
+      assert.equal(
+        sum((s) => s.defences.breaker ?? 0),
+        1,
+        'one call refused by the open breaker',
+      );
+      assert.equal(
+        sum((s) => s.cache.memory?.[0] ?? 0),
+        1,
+        'one memory hit',
+      );
+      assert.equal(
+        sum((s) => s.cache.memory?.[1] ?? 0),
+        1,
+        'one memory miss',
+      );
+      const last = samples.at(-1)!.service;
+      assert.equal(last.breakersOpen, 1);
+      assert.equal(last.queueDepth['dash-q'], 2);
+    });
+  } finally {
+    debug.close();
+    await queue.close();
+    app.closeAllConnections();
+    await new Promise((resolve) => app.close(resolve));
+  }
+  for (const name of [
+    'leash:http:request-end',
+    'leash:cache:hit',
+    'leash:queue:depth',
+    'leash:resilience:breaker:rejected',
+  ]) {
+    assert.equal(diagnostics.hasSubscribers(name), false, `${name}: nothing left subscribed after close()`);
+  }
+});

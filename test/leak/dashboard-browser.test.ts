@@ -6,11 +6,11 @@
 // scripts/run-tests.mjs sets LEASH_TEST_CHROMIUM=0 then, and under CI=true a missing Chromium fails.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { artifactsDir, chromiumSkip, launchChromium } from '../support/chromium.js';
 
 // The callbacks given to page.evaluate run in the page; these are the DOM parts they use (the
 // project's type-check has no DOM library).
@@ -26,13 +26,7 @@ declare const document: {
 };
 declare const window: object;
 
-const chromiumPath = process.env.LEASH_CHROMIUM || '/usr/bin/chromium';
-const haveChromium = process.env.LEASH_TEST_CHROMIUM !== '0' && existsSync(chromiumPath);
-const skip =
-  haveChromium || process.env.CI === 'true'
-    ? false
-    : `Chromium is not installed at ${chromiumPath} (apt-get install -y chromium, or set LEASH_CHROMIUM)`;
-if (skip) console.warn(`\n!!! SKIPPED: the dashboard browser test; ${skip}.\n`);
+if (chromiumSkip) console.warn(`\n!!! SKIPPED: the dashboard browser test; ${chromiumSkip}.\n`);
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const fixture = 'test/leak/fixtures/dashboard/server.ts';
@@ -69,31 +63,13 @@ function startServer(): Promise<{ child: ChildProcess; base: string }> {
 }
 
 test('the dashboard in headless Chromium: task tree, leak line, flame graph, charts, trace, no XSS', {
-  skip,
+  skip: chromiumSkip,
   timeout: 180_000,
 }, async () => {
-  assert.ok(
-    existsSync(chromiumPath),
-    `CI=true and Chromium is missing at ${chromiumPath}: .ci/run must apt-get install -y chromium`,
-  );
   assert.ok(leakLine > 0);
-  const { chromium } = await import('playwright-core');
-  const artifacts = join(tmpdir(), 'leash-dashboard-artifacts');
-  mkdirSync(artifacts, { recursive: true });
+  const artifacts = artifactsDir();
   const { child, base } = await startServer();
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const problems: string[] = [];

@@ -1,0 +1,135 @@
+// The dashboard's service series: what the other layers publish on their leash:* diagnostics
+// channels (request outcomes, the defences' decisions, cache hits per tier, queue depth, adaptive
+// limits), counted per sample interval. Subscribed by channel name, so the leak layer imports none
+// of the layers it watches, and only while a dashboard runs: publishers build their event payloads
+// only when someone listens.
+import diagnostics_channel from 'node:diagnostics_channel';
+
+/** ServiceCounts is one interval of the service series; counts are for the interval alone. */
+export interface ServiceCounts {
+  /** Request contexts ended in the interval, by outcome: finished, client_gone, deadline, shutdown, cancelled. */
+  readonly requests: Readonly<Record<string, number>>;
+  /**
+   * The defences' decisions in the interval: shed (503 from shedLoad), breaker (calls a circuit
+   * breaker refused), bulkhead, rate_limited, timeouts, retries, hedges.
+   */
+  readonly defences: Readonly<Record<string, number>>;
+  /** Cache lookups in the interval by tier: [hits, misses]. */
+  readonly cache: Readonly<Record<string, readonly [number, number]>>;
+  /** Circuit breakers open (open or forced-open) at the end of the interval. */
+  readonly breakersOpen: number;
+  /** Last reported depth of each queue (at most MAX_NAMES names, the rest under "other"). */
+  readonly queueDepth: Readonly<Record<string, number>>;
+  /** Last reported limit of each adaptive limit (at most MAX_NAMES names). */
+  readonly adaptiveLimit: Readonly<Record<string, number>>;
+}
+
+// Names of queues and limits charted one by one; past this many, one series "other" (bounded memory
+// and a legend that stays readable, whatever names the application makes up).
+const MAX_NAMES = 8;
+const OUTCOMES: Readonly<Record<string, string>> = {
+  LEASH_ERR_RESPONSE_FINISHED: 'finished',
+  LEASH_ERR_CLIENT_GONE: 'client_gone',
+  LEASH_ERR_DEADLINE_EXCEEDED: 'deadline',
+  LEASH_ERR_SERVER_SHUTDOWN: 'shutdown',
+};
+const DEFENCE_CHANNELS: ReadonlyArray<readonly [string, string]> = [
+  ['leash:resilience:shed-load:shed', 'shed'],
+  ['leash:resilience:breaker:rejected', 'breaker'],
+  ['leash:resilience:bulkhead:rejected', 'bulkhead'],
+  ['leash:resilience:rate-limiter:limited', 'rate_limited'],
+  ['leash:resilience:timeout:timeout', 'timeouts'],
+  ['leash:resilience:retry:retry', 'retries'],
+  ['leash:resilience:hedge:hedge', 'hedges'],
+];
+
+type Msg = Record<string, unknown> | null | undefined;
+
+function field(m: unknown, key: string): unknown {
+  return typeof m === 'object' && m !== null ? (m as Record<string, unknown>)[key] : undefined;
+}
+
+/** @internal ServiceWatch counts the service series until stop(); take() returns an interval and starts the next. */
+export class ServiceWatch {
+  #requests: Record<string, number> = {};
+  #defences: Record<string, number> = {};
+  #cache: Record<string, [number, number]> = {};
+  // Breaker name -> open; queue and limit name -> last value. Names past MAX_NAMES go under "other".
+  readonly #open = new Map<string, boolean>();
+  readonly #depth = new Map<string, number>();
+  readonly #limit = new Map<string, number>();
+  readonly #subs: [string, (m: unknown) => void][] = [];
+
+  constructor() {
+    const on = (name: string, fn: (m: Msg) => void) => {
+      // A throwing subscriber would become an uncaughtException in the publisher's code path.
+      const h = (m: unknown) => {
+        try {
+          fn(m as Msg);
+        } catch {}
+      };
+      this.#subs.push([name, h]);
+      diagnostics_channel.subscribe(name, h);
+    };
+    on('leash:http:request-end', (m) => {
+      const code = field(field(m, 'cause'), 'code');
+      const outcome = (typeof code === 'string' && OUTCOMES[code]) || 'cancelled';
+      this.#requests[outcome] = (this.#requests[outcome] ?? 0) + 1;
+    });
+    for (const [channel, kind] of DEFENCE_CHANNELS) {
+      on(channel, () => {
+        this.#defences[kind] = (this.#defences[kind] ?? 0) + 1;
+      });
+    }
+    const lookup = (i: 0 | 1) => (m: Msg) => {
+      const tier = field(m, 'tier') === 'redis' ? 'redis' : 'memory';
+      const counts = this.#cache[tier] ?? (this.#cache[tier] = [0, 0]);
+      counts[i]++;
+    };
+    on('leash:cache:hit', lookup(0));
+    on('leash:cache:miss', lookup(1));
+    on('leash:resilience:breaker:state-change', (m) => {
+      const to = field(m, 'to');
+      remember(this.#open, field(m, 'name'), to === 'open' || to === 'forced-open');
+    });
+    on('leash:queue:depth', (m) => {
+      const depth = field(m, 'depth');
+      if (typeof depth === 'number' && Number.isFinite(depth))
+        remember(this.#depth, field(m, 'queue'), depth);
+    });
+    on('leash:resilience:adaptive-limit:limit-change', (m) => {
+      const to = field(m, 'to');
+      if (typeof to === 'number' && Number.isFinite(to)) remember(this.#limit, field(m, 'name'), to);
+    });
+  }
+
+  /** take returns the interval that just ended and starts counting the next. */
+  take(): ServiceCounts {
+    let breakersOpen = 0;
+    for (const open of this.#open.values()) if (open) breakersOpen++;
+    const out: ServiceCounts = Object.freeze({
+      requests: Object.freeze(this.#requests),
+      defences: Object.freeze(this.#defences),
+      cache: Object.freeze(this.#cache),
+      breakersOpen,
+      queueDepth: Object.freeze(Object.fromEntries(this.#depth)),
+      adaptiveLimit: Object.freeze(Object.fromEntries(this.#limit)),
+    });
+    this.#requests = {};
+    this.#defences = {};
+    this.#cache = {};
+    return out;
+  }
+
+  /** stop unsubscribes from every channel. Idempotent. */
+  stop(): void {
+    for (const [name, h] of this.#subs) diagnostics_channel.unsubscribe(name, h);
+    this.#subs.length = 0;
+  }
+}
+
+function remember<T>(map: Map<string, T>, name: unknown, value: T): void {
+  let key = typeof name === 'string' && name !== '' ? name : 'unnamed';
+  if (!map.has(key) && map.size >= MAX_NAMES) key = 'other';
+  map.set(key, value);
+}
