@@ -17,9 +17,19 @@
 //    (plain cancel, and by deadline) while the throughput workers keep the server busy; time from the
 //    cancel (or from the moment the deadline timer fired) to the promise settling, p50/p99/max, and
 //    the deadline timer's own lateness (event-loop lag, which no library avoids). Goal: p99 <= 50 ms.
+// 3. The service workload issue 10 measured (pg-service-server.ts): node:http answering each request
+//    with pg_sleep(0.015) on a pool of 10, autocannon -c 500, plain pg against leash's withContext
+//    (5 s deadline) + query, each in its own process, rounds interleaved. Goal: leash >= 95% of plain.
+//    BENCH_SERVICE_SQL, BENCH_SERVICE_POOL, BENCH_SERVICE_CONNECTIONS change it;
+//    BENCH_SERVICE_VARIANTS=plain,plain-ctx,leash adds a control: withContext with plain pool.query.
+// BENCH_PART=throughput|cancel|service runs one part.
 //
 // The machine this was written on has 2 cores shared with other work: absolute numbers are low and
 // noisy; compare ratios within one run, and re-run before believing one.
+import { execFile, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { background, withCancel, withTimeout } from 'leashjs';
 import { query } from 'leashjs/pg';
 import pg from 'pg';
@@ -111,6 +121,7 @@ function load(pool: pg.Pool, op: Op, workers: number) {
   };
 }
 
+const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 function pct(xs: number[], p: number): number {
@@ -219,8 +230,95 @@ async function cancelLatency(): Promise<void> {
   console.log(`goal: p99 <= 50 ms: ${p99 <= 50 ? 'met' : 'MISSED'} (${p99.toFixed(1)} ms)`);
 }
 
+// ---- 3. the service workload ----
+
+const autocannonBin = fileURLToPath(new URL('./node_modules/autocannon/autocannon.js', import.meta.url));
+const serviceScript = fileURLToPath(new URL('./pg-service-server.ts', import.meta.url));
+const serviceConnections = Number(process.env.BENCH_SERVICE_CONNECTIONS ?? 500);
+const serviceSql = process.env.BENCH_SERVICE_SQL ?? 'SELECT pg_sleep(0.015) AS slept';
+
+async function serviceRun(
+  variant: string,
+  seconds: number,
+): Promise<{ rps: number; p99: number; cpuUs: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', serviceScript, variant, serviceSql], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async () =>
+    JSON.parse((await lines.next()).value as string) as { port: number; cpuUs: number };
+  try {
+    const { port } = await next();
+    const url = `http://127.0.0.1:${port}/`;
+    const cannon = async (s: number) => {
+      const { stdout } = await execFileAsync(
+        process.execPath,
+        [autocannonBin, '-j', '-c', String(serviceConnections), '-d', String(s), url],
+        { maxBuffer: 64 * 1024 * 1024 },
+      );
+      return JSON.parse(stdout) as {
+        requests: { average: number; total: number };
+        latency: { p99: number };
+        non2xx: number;
+        errors: number;
+      };
+    };
+    await cannon(1); // warm-up: connections, JIT
+    child.stdin!.write('cpu\n');
+    const before = (await next()).cpuUs;
+    const r = await cannon(seconds);
+    child.stdin!.write('cpu\n');
+    const after = (await next()).cpuUs;
+    if (r.non2xx > 0 || r.errors > 0) console.log(`  ${variant}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+    return {
+      rps: r.requests.average,
+      p99: r.latency.p99,
+      cpuUs: (after - before) / Math.max(1, r.requests.total),
+    };
+  } finally {
+    child.stdin!.end();
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+/**
+ * The workload issue 10 measured: a node:http service answering each request with one statement on
+ * a pool of 10 (pg_sleep(0.015) by default: the pool, not the CPU, is the bottleneck, as in a service
+ * whose database does real work), under autocannon with 500 connections. Plain pg against leash
+ * (withContext with a 5 s deadline, query under it: statement_timeout on every statement), each
+ * server in its own process, rounds interleaved.
+ */
+async function service(): Promise<void> {
+  const s = Math.max(2, seconds);
+  console.log(
+    `\n## The service workload: node:http + ${JSON.stringify(serviceSql)} on a pool of ${process.env.BENCH_SERVICE_POOL ?? 10}, autocannon -c ${serviceConnections}, ${s} s x ${rounds} rounds (median)`,
+  );
+  const variants = (process.env.BENCH_SERVICE_VARIANTS ?? 'plain,leash').split(',');
+  const runs: Record<string, { rps: number; p99: number; cpuUs: number }[]> = Object.fromEntries(
+    variants.map((v) => [v, []]),
+  );
+  for (let r = 0; r < rounds; r++) {
+    for (const v of r % 2 === 0 ? variants : [...variants].reverse()) runs[v]!.push(await serviceRun(v, s));
+  }
+  const base = median(runs.plain!.map((x) => x.rps));
+  for (const v of variants) {
+    const rps = median(runs[v]!.map((x) => x.rps));
+    const ratio = v === 'plain' ? '' : `  ${((rps / base) * 100).toFixed(1)}% of plain`;
+    console.log(
+      `${(v === 'plain' ? 'plain pool.query' : v === 'leash' ? 'leash withContext + query, 5 s deadline' : v).padEnd(40)} ${rps.toFixed(0).padStart(7)} req/s  p99 ${median(runs[v]!.map((x) => x.p99)).toFixed(0)} ms  ${median(runs[v]!.map((x) => x.cpuUs)).toFixed(0)} µs server CPU/request${ratio}  (rounds: ${runs[v]!.map((x) => x.rps.toFixed(0)).join(', ')})`,
+    );
+  }
+  if (!runs.leash || !runs.plain) return;
+  const leash = median(runs.leash.map((x) => x.rps));
+  console.log(
+    `goal: leash >= 95% of plain on the service workload: ${leash >= 0.95 * base ? 'met' : 'MISSED'} (${((leash / base) * 100).toFixed(1)}%)`,
+  );
+}
+
 console.log(
   `node ${process.version}, pg ${(await import('pg/package.json', { with: { type: 'json' } })).default.version}`,
 );
-if (process.env.BENCH_PART !== 'cancel') await throughput();
-if (process.env.BENCH_PART !== 'throughput') await cancelLatency();
+const part = process.env.BENCH_PART;
+if (part === undefined || part === 'throughput') await throughput();
+if (part === undefined || part === 'cancel') await cancelLatency();
+if (part === undefined || part === 'service') await service();
