@@ -19,7 +19,7 @@ import { background } from '../dist/context/index.js';
 import { withContext } from '../dist/http/index.js';
 import { collectMetrics } from '../dist/metrics/index.js';
 
-const variant = process.argv[2] as 'none' | 'prom-client' | 'leash' | 'leash-duration';
+const variant = process.argv[2] as string;
 const root = background();
 const cache = createCache<string>({ name: 'greetings', maximumSize: 10 });
 cache.set('hello', 'hello');
@@ -38,10 +38,15 @@ if (variant === 'prom-client') {
     const end = h.startTimer();
     res.once('finish', () => end({ method: req.method, route: '/', status_code: res.statusCode }));
   };
-} else if (variant === 'leash' || variant === 'leash-duration') {
-  collectMetrics({ register, httpDuration: variant === 'leash-duration' });
+} else if (variant.startsWith('leash')) {
+  collectMetrics({
+    register,
+    httpDuration: variant === 'leash-duration',
+    eventLoop: variant === 'leash-noloop' ? false : undefined,
+  });
 }
-if (variant !== 'none') setInterval(() => void register.metrics(), 1000).unref();
+if (variant !== 'none' && variant !== 'leash-noscrape')
+  setInterval(() => void register.metrics(), 1000).unref();
 
 const app = withContext(root, async (req, res) => {
   observe?.(req, res);
