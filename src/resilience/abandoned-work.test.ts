@@ -303,22 +303,27 @@ const probeShapes: [string, (b: ReturnType<typeof circuitBreaker>) => Policy][] 
   ['wrap(breaker, timeout)', (b) => wrap(b, timeout(10_000))],
   ['wrap(timeout, breaker)', (b) => wrap(timeout(10_000), b)],
 ];
+/** readyToProbe opens a breaker of one probe through `make`'s composition and waits until it lets the probe through. */
+async function readyToProbe(make: (b: ReturnType<typeof circuitBreaker>) => Policy) {
+  const breaker = circuitBreaker({
+    failureRate: 0.5,
+    minimumCalls: 1,
+    window: { calls: 1 },
+    openMs: 20,
+    halfOpenCalls: 1,
+  });
+  const p = make(breaker);
+  await assert.rejects(
+    p.execute(bg, () => Promise.reject(new Error('down'))),
+    /down/,
+  );
+  assert.equal(breaker.state, 'open');
+  await delay(30);
+  return { breaker, p };
+}
 for (const [shape, make] of probeShapes) {
   test(`${shape}: a half-open probe whose caller left keeps its slot; its late failure reopens the breaker`, async () => {
-    const breaker = circuitBreaker({
-      failureRate: 0.5,
-      minimumCalls: 1,
-      window: { calls: 1 },
-      openMs: 20,
-      halfOpenCalls: 1,
-    });
-    const p = make(breaker);
-    await assert.rejects(
-      p.execute(bg, () => Promise.reject(new Error('down'))),
-      /down/,
-    );
-    assert.equal(breaker.state, 'open');
-    await delay(30);
+    const { breaker, p } = await readyToProbe(make);
     let fail!: () => void;
     const [ctx, cancel] = withCancel(bg);
     const probe = p.execute(ctx, () => new Promise((_, reject) => (fail = () => reject(new Error('late')))));
@@ -336,19 +341,7 @@ for (const [shape, make] of probeShapes) {
   });
 
   test(`${shape}: a half-open probe that obeys its caller's cancellation gives its slot back, and is not a failure`, async () => {
-    const breaker = circuitBreaker({
-      failureRate: 0.5,
-      minimumCalls: 1,
-      window: { calls: 1 },
-      openMs: 20,
-      halfOpenCalls: 1,
-    });
-    const p = make(breaker);
-    await assert.rejects(
-      p.execute(bg, () => Promise.reject(new Error('down'))),
-      /down/,
-    );
-    await delay(30);
+    const { breaker, p } = await readyToProbe(make);
     const [ctx, cancel] = withCancel(bg);
     const probe = p.execute(ctx, (c) => sleep(c, 60_000));
     cancel();
