@@ -129,21 +129,14 @@ test('a known 20 ms service time: p50 and p99 within 10%, no errors, the rate he
       p50 >= 0.9 * d50 && p99 >= 0.9 * d99,
       `below what the target delivered (p50 ${d50}, p99 ${d99})`,
     );
-    if (d99 <= 22 && lag99 <= 2) {
-      // A quiet machine: the target kept its 20 ms (within its own timer slack), and the measurement
-      // is within 10% of the service time the target delivered, percentile by percentile.
-      assert.ok(p50 >= 18 && p50 <= 1.1 * d50, `p50 ${p50} ms is not within 10% of the delivered ${d50} ms`);
-      assert.ok(p99 >= 18 && p99 <= 1.1 * d99, `p99 ${p99} ms is not within 10% of the delivered ${d99} ms`);
-    } else {
-      // A busy machine (the timers of both processes fire late): within 10% of what the target
-      // delivered plus how late the generator itself sent, both measured in this run.
-      t.diagnostic('busy machine: compared with the delivered service time plus the send lag');
-      assert.ok(
-        p50 >= 18 && p50 <= 1.1 * (d50 + lag50),
-        `p50 ${p50} ms is above 110% of ${d50} + ${lag50} ms`,
-      );
-      assert.ok(p99 <= 1.1 * (d99 + lag99), `p99 ${p99} ms is above 110% of ${d99} + ${lag99} ms`);
-    }
+    // Latency counts from the intended send time (no coordinated omission), so what the tool must
+    // match is the service time the target delivered plus how late the generator itself sent, both
+    // measured in this run: within 10%, percentile by percentile. On a quiet machine the send lag
+    // is a millisecond or two, so this is within ~10% of the service time itself; CI runs this file
+    // beside other suites, where a 1.8 ms p99 send lag once took a p99 of 24.6 ms past 110% of the
+    // delivered 21.5 ms alone.
+    assert.ok(p50 >= 18 && p50 <= 1.1 * (d50 + lag50), `p50 ${p50} ms is above 110% of ${d50} + ${lag50} ms`);
+    assert.ok(p99 >= 18 && p99 <= 1.1 * (d99 + lag99), `p99 ${p99} ms is above 110% of ${d99} + ${lag99} ms`);
   } finally {
     target.stop();
   }
