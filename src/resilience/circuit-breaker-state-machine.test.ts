@@ -5,34 +5,11 @@ import assert from 'node:assert/strict';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { test } from 'node:test';
 import { background, sleep } from '../context/index.js';
-import {
-  type BreakerStateChangeEvent,
-  BrokenCircuitError,
-  type CircuitBreaker,
-  type CircuitBreakerOptions,
-  circuitBreaker,
-} from './index.js';
+import { type BreakerStateChangeEvent, BrokenCircuitError, type CircuitBreaker } from './index.js';
+import { boom, breakerMaker, fail, ok } from './test-support/breaker.js';
 
-const boom = new Error('boom');
 const bg = background();
-
-function make(o: CircuitBreakerOptions = {}): CircuitBreaker {
-  return circuitBreaker({
-    failureRate: 0.5,
-    window: { calls: 5 },
-    minimumCalls: 5,
-    halfOpenCalls: 4,
-    openMs: 20,
-    ...o,
-  });
-}
-const ok = (b: CircuitBreaker): Promise<unknown> => b.execute(bg, async () => 'ok');
-const fail = (b: CircuitBreaker): Promise<unknown> =>
-  b
-    .execute(bg, async () => {
-      throw boom;
-    })
-    .catch((e) => e);
+const make = breakerMaker({ halfOpenCalls: 4, openMs: 20 });
 
 async function openIt(b: CircuitBreaker): Promise<void> {
   for (let i = 0; i < 5; i++) await fail(b);

@@ -4,36 +4,11 @@ import assert from 'node:assert/strict';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { test } from 'node:test';
 import { background, sleep, withCancel, withTimeout } from '../context/index.js';
-import {
-  type BreakerStateChangeEvent,
-  BrokenCircuitError,
-  type CircuitBreaker,
-  type CircuitBreakerOptions,
-  circuitBreaker,
-  timeout,
-  wrap,
-} from './index.js';
+import { type BreakerStateChangeEvent, BrokenCircuitError, circuitBreaker, timeout, wrap } from './index.js';
+import { boom, breakerMaker, fail, ok } from './test-support/breaker.js';
 
-const boom = new Error('boom');
 const bg = background();
-
-function make(o: CircuitBreakerOptions = {}): CircuitBreaker {
-  return circuitBreaker({
-    failureRate: 0.5,
-    window: { calls: 5 },
-    minimumCalls: 5,
-    halfOpenCalls: 3,
-    openMs: 30,
-    ...o,
-  });
-}
-const ok = (b: CircuitBreaker): Promise<unknown> => b.execute(bg, async () => 'ok');
-const fail = (b: CircuitBreaker): Promise<unknown> =>
-  b
-    .execute(bg, async () => {
-      throw boom;
-    })
-    .catch((e) => e);
+const make = breakerMaker({ halfOpenCalls: 3, openMs: 30 });
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 test('closed: stays closed below minimumCalls, opens when the failure rate reaches the threshold', async () => {
