@@ -7,20 +7,9 @@ import { Aimd } from './limit/aimd.js';
 import type { LimitAlgorithm } from './limit/algorithm.js';
 import { Gradient2 } from './limit/gradient2.js';
 import { Vegas } from './limit/vegas.js';
-import {
-  CHAINS,
-  type Chain,
-  EXIT,
-  execute,
-  handOff,
-  type InnerPolicy,
-  observe,
-  proceed,
-  RUN,
-  withdraw,
-} from './policy.js';
+import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, RUN } from './policy.js';
 import { callerCancelled, endedByPolicyTimeout } from './timeout.js';
-import { inside, ONCE, PermitHold, type PermitOwner, SETTLES, WITH_FN } from './work.js';
+import { holdPermit, ONCE, type PermitOwner, SETTLES } from './work.js';
 
 /** AdaptiveLimitOptions configure adaptiveLimit(). */
 export interface AdaptiveLimitOptions {
@@ -208,31 +197,8 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
     if (this.#inflight >= limit) return Promise.reject(new ConcurrencyLimitError(limit));
     const inflight = ++this.#inflight;
     const started = performance.now();
-    const at = inside(chain, i);
-    if (at === WITH_FN) {
-      const work = proceed(ctx, fn, chain, i);
-      observe(ctx, work, this, started, inflight);
-      return work;
-    }
-    // A timeout ahead with nothing inside it that outlives it: the permit is given back when the
-    // work inside it settles, told by its race; or, if the call never reaches it, with the chain.
-    if (at >= 0 && handOff(ctx, chain as Chain, at, this, started, -inflight)) {
-      let reached = false;
-      let work: Promise<T>;
-      try {
-        work = proceed(ctx, fn, chain, i);
-      } finally {
-        reached = !withdraw(this);
-      }
-      if (!reached) observe(ctx, work, this, started, inflight);
-      return work;
-    }
-    // Otherwise (a hedge, a retry around a timeout, a user policy) the permit goes with the calls
-    // of fn themselves, each running one holding a permit.
-    const h = new PermitHold(this, ctx, fn, started, inflight);
-    const work = proceed(ctx, h.fn, chain, i);
-    h.watch(work);
-    return work;
+    // With a timeout ahead, a negative count says the hand-off told (and its context is the timeout's).
+    return holdPermit(this, ctx, fn, chain, i, started, inflight, -inflight);
   }
 
   /** @internal The work of a permit taken at `started` with `inflight` calls running has settled. */

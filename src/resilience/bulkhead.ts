@@ -2,19 +2,8 @@ import { afterFunc, type Context, remaining } from '../context/index.js';
 import { assertNumber, assertOneOf, assertOptions } from '../context/internal.js';
 import { BulkheadRejectedError } from './errors.js';
 import { channels, publish } from './events.js';
-import {
-  CHAINS,
-  type Chain,
-  EXIT,
-  execute,
-  handOff,
-  type InnerPolicy,
-  observe,
-  proceed,
-  RUN,
-  withdraw,
-} from './policy.js';
-import { inside, ONCE, PermitHold, type PermitOwner, SETTLES, WITH_FN } from './work.js';
+import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, RUN } from './policy.js';
+import { holdPermit, ONCE, type PermitOwner, SETTLES } from './work.js';
 
 /** BulkheadOptions configure bulkhead(). */
 export interface BulkheadOptions {
@@ -158,34 +147,7 @@ export class Bulkhead implements InnerPolicy, PermitOwner {
     // Hold times feed the expected-wait check, which only a bulkhead with a queue makes: without
     // one, no clock is read.
     const startedAt = this.queue === 0 ? -1 : performance.now();
-    const at = inside(chain, i);
-    if (at === WITH_FN) {
-      const work = proceed(ctx, fn, chain, i);
-      // The permit is given back when the work settles, told by the race that waits on the same
-      // promise when there is one: nothing allocated per call.
-      observe(ctx, work, this, startedAt, 0);
-      return work;
-    }
-    // A timeout ahead with nothing inside it that outlives it: the permit is given back when the
-    // work inside it settles, told by its race (nothing allocated); or, if the call never reaches
-    // it, when the chain settles.
-    if (at >= 0 && handOff(ctx, chain as Chain, at, this, startedAt, 0)) {
-      let reached = false;
-      let work: Promise<T>;
-      try {
-        work = proceed(ctx, fn, chain, i);
-      } finally {
-        reached = !withdraw(this);
-      }
-      if (!reached) observe(ctx, work, this, startedAt, 0);
-      return work;
-    }
-    // Otherwise (a hedge, a retry around a timeout, a user policy) the permit goes with the calls
-    // of fn themselves, each running one holding a permit.
-    const h = new PermitHold(this, ctx, fn, startedAt, 0);
-    const work = proceed(ctx, h.fn, chain, i);
-    h.watch(work);
-    return work;
+    return holdPermit(this, ctx, fn, chain, i, startedAt, 0, 0);
   }
 
   /** @internal The work of a permit taken at `startedAt` (-1: not timed) has settled. */

@@ -300,7 +300,7 @@ export class CircuitBreaker implements InnerPolicy {
     // ahead and nothing inside it that outlives it, its race tells (nothing allocated).
     if (at >= 0 && handOff(ctx, chain as Chain, at, this, -epoch - 1, started)) {
       let work: Promise<T>;
-      let reached = false;
+      let reached: boolean;
       try {
         work = proceed(ctx, fn, chain, i);
       } finally {

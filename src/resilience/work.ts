@@ -4,7 +4,7 @@
 // starts another attempt beside an abandoned one, a hedge leaves its loser running. A policy whose
 // rest of the chain may do that hands the chain a tracked fn made here instead of the user's.
 import type { Context } from '../context/index.js';
-import { type Chain, EXIT, type Exit, invoke, observe, RUN } from './policy.js';
+import { type Chain, EXIT, type Exit, handOff, invoke, observe, proceed, RUN, withdraw } from './policy.js';
 import { callerCancelled, TimeoutPolicy } from './timeout.js';
 
 /**
@@ -205,4 +205,47 @@ export class OutcomeWatch<T> implements Exit {
   watch(work: Promise<unknown>): void {
     observe(this.#ctx, work, this, CHAIN, 0);
   }
+}
+
+/**
+ * @internal
+ * holdPermit runs the rest of `chain` from `i` (or fn) for `owner`, which has just taken a permit,
+ * and arranges for `owner[EXIT](a, b, ...)` once the user's work under the permit has settled, the
+ * cheapest way the chain allows: told by the race already waiting on the work when the rest of the
+ * chain settles with fn (nothing allocated); told by a timeout ahead through its hand-off, with
+ * `handOffB` for b, when nothing inside that timeout outlives it (nothing allocated); else through
+ * a PermitHold that follows every call of fn (a hedge, a retry around a timeout, a user policy).
+ */
+export function holdPermit<T>(
+  owner: PermitOwner,
+  ctx: Context,
+  fn: (ctx: Context) => Promise<T>,
+  chain: Chain | undefined,
+  i: number,
+  a: number,
+  b: number,
+  handOffB: number,
+): Promise<T> {
+  const at = inside(chain, i);
+  if (at === WITH_FN) {
+    const work = proceed(ctx, fn, chain, i);
+    observe(ctx, work, owner, a, b);
+    return work;
+  }
+  if (at >= 0 && handOff(ctx, chain as Chain, at, owner, a, handOffB)) {
+    let reached: boolean;
+    let work: Promise<T>;
+    try {
+      work = proceed(ctx, fn, chain, i);
+    } finally {
+      // Still handed off: the call never reached the timeout (a policy in between refused it).
+      reached = !withdraw(owner);
+    }
+    if (!reached) observe(ctx, work, owner, a, b);
+    return work;
+  }
+  const h = new PermitHold(owner, ctx, fn, a, b);
+  const work = proceed(ctx, h.fn, chain, i);
+  h.watch(work);
+  return work;
 }
