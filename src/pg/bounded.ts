@@ -199,32 +199,6 @@ export function sendBounded(
   return q;
 }
 
-/**
- * submitBounded is sendBounded with a promise: the result, and whether SET LOCAL was used, or
- * undefined when it cannot (see sendBounded).
- */
-export function submitBounded(
-  client: PgClient,
-  text: unknown,
-  values: unknown[] | undefined,
-  ms: number,
-): { done: Promise<unknown>; readonly local: boolean } | undefined {
-  let resolve!: (v: unknown) => void;
-  let reject!: (e: unknown) => void;
-  const done = new Promise<unknown>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  const q = sendBounded(client, text, values, ms, (err, result) => (err ? reject(err) : resolve(result)));
-  if (q === undefined) return undefined;
-  return {
-    done,
-    get local() {
-      return q.leashLocal;
-    },
-  };
-}
-
 interface ResultLike {
   command: string | null;
   rowCount: number | null;

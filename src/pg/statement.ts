@@ -4,14 +4,14 @@
 // query() runs for every statement a service sends, hundreds of them waiting for a pool client at
 // once, so the common path is one object: a Statement is the context's registration (a Link, no
 // closure), the pool's connect callback and pg's query callback, with no promise but the caller's.
-// The rare paths (a client that is not node-postgres, portal paging, a statement that refuses a
-// transaction block, a session SET to undo) go through the promise-based runQuery below, which
-// keeps every rule in one readable place.
+// The rare paths (a client that is not node-postgres, portal paging, empty text; a statement that
+// refuses a transaction block) send SET, the statement and RESET as separate round trips through
+// the promise-based cancellable() below.
 
 import type { Context } from '../context/index.js';
 import { afterFunc, remaining } from '../context/index.js';
 import { type Link, type Outcome, type Owner, tree } from '../context/internal.js';
-import { type BoundedSent, sendBounded, submitBounded } from './bounded.js';
+import { type BoundedSent, sendBounded } from './bounded.js';
 import { resetTimeoutSql, setTimeoutSql, statementTimeoutMs } from './budget.js';
 import type { CancelTarget } from './cancel-request.js';
 import { sendCancelRequest } from './cancel-request.js';
@@ -217,9 +217,14 @@ export class Statement implements Link {
         return;
       }
       if (this.#sent !== undefined) return;
-      // Not node-postgres, portal paging, empty text: the promise path, separate round trips.
+      // Not node-postgres, portal paging, empty text: SET, the statement and RESET as separate
+      // round trips, on the promise path.
       guard.onBreak = null;
-      this.#slow(runQuery(ctx, client, this.#text, this.#values, this.#graceMs));
+      const text = this.#text;
+      const values = this.#values;
+      this.#slow(
+        cancellable(ctx, client, () => separate(ctx, client, text, values, ms), true, this.#graceMs),
+      );
       return;
     }
     try {
@@ -234,7 +239,7 @@ export class Statement implements Link {
   }
 
   /**
-   * The rare path: runQuery's promise settles the statement and cancels it on its own; the
+   * The rare path: cancellable()'s promise settles the statement and cancels it on its own; the
    * registration stays only to tell a pool's caller at once when ctx ends.
    */
   #slow(p: Promise<unknown>): void {
@@ -268,7 +273,7 @@ export class Statement implements Link {
     void this.#settle(err, result);
   }
 
-  /** Errors, and answers that raced a cancel request: what cancellable() and runQuery() do after pg answered. */
+  /** Errors, and answers that raced a cancel request: what happens after pg answered. */
   async #settle(answer: Error | null, result: unknown): Promise<void> {
     const ctx = this.#ctx;
     const client = this.#client as PgClient;
@@ -355,53 +360,6 @@ export class Statement implements Link {
     this.#told = true;
     if (err === undefined) this.#resolve(result);
     else this.#reject(err);
-  }
-}
-
-/** runQuery runs one statement on a client leash may use, under ctx: the promise path (see above). */
-export async function runQuery(
-  ctx: Context,
-  client: PgClient,
-  text: unknown,
-  values: unknown[] | undefined,
-  graceMs: number,
-): Promise<unknown> {
-  if (ctx.err !== undefined) throw ctx.err;
-  const broken = lostError(client);
-  if (broken !== undefined) throw connectionLost(broken, 'before the statement was sent');
-  const ms = statementTimeoutMs(remaining(ctx));
-  const tx = txStatus(client);
-  if (ms === 0 || tx === 'E')
-    return cancellable(ctx, client, () => send(client, text, values), false, graceMs);
-
-  let sent: { readonly local: boolean } | undefined;
-  try {
-    return await cancellable(
-      ctx,
-      client,
-      () => {
-        const bounded = submitBounded(client, text, values, ms);
-        if (bounded !== undefined) {
-          sent = bounded;
-          return bounded.done;
-        }
-        return separate(ctx, client, text, values, ms);
-      },
-      true,
-      graceMs,
-    );
-  } catch (err) {
-    if (sent === undefined || !isHealthy(client)) throw err;
-    const local = sent.local;
-    const code = (err as { code?: unknown }).code;
-    if (code === activeSqlTransaction && local && ctx.err === undefined) {
-      const again = statementTimeoutMs(remaining(ctx));
-      return cancellable(ctx, client, () => separate(ctx, client, text, values, again), true, graceMs);
-    }
-    if (!local && typeof (err as { severity?: unknown }).severity !== 'string' && txStatus(client) !== 'E') {
-      await resetTimeout(client);
-    }
-    throw err;
   }
 }
 
