@@ -481,10 +481,11 @@ export class Collector {
     on('leash:queue:enqueue', (m) => {
       const q = queue(m);
       inc(this.queueEnqueued.at(q));
-      if (typeof m.depth === 'number') this.queueDepth.at(q).value = m.depth;
+      // -1: the store does not report depth at enqueue (Redis); its depth events do.
+      if (typeof m.depth === 'number' && m.depth >= 0) this.queueDepth.at(q).value = m.depth;
     });
     on('leash:queue:depth', (m) => {
-      if (typeof m.depth === 'number') this.queueDepth.at(queue(m)).value = m.depth;
+      if (typeof m.depth === 'number' && m.depth >= 0) this.queueDepth.at(queue(m)).value = m.depth;
     });
     on('leash:queue:start', (m) => {
       const q = queue(m);

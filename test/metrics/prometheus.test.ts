@@ -462,3 +462,19 @@ test('the request duration histogram is there only with httpDuration: true', asy
   assert.ok(register.getSingleMetric('leash_http_request_duration_seconds') !== undefined);
   on.stop();
 });
+
+test("a Redis queue's enqueue (depth -1: not known at enqueue) leaves the last reported depth alone", async () => {
+  const register = new Registry();
+  const metrics = collectMetrics({ register, eventLoop: false });
+  try {
+    diagnostics_channel.channel('leash:queue:depth').publish(Object.freeze({ queue: 'jobs', depth: 7 }));
+    diagnostics_channel
+      .channel('leash:queue:enqueue')
+      .publish(Object.freeze({ queue: 'jobs', id: 'a', depth: -1 }));
+    const e = parseExposition(await register.metrics());
+    assert.equal(value(e, 'leash_queue_depth', { queue: 'jobs' }), 7);
+    assert.equal(value(e, 'leash_queue_enqueued_total', { queue: 'jobs' }), 1);
+  } finally {
+    metrics.stop();
+  }
+});
