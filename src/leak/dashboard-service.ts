@@ -4,6 +4,7 @@
 // of the layers it watches, and only while a dashboard runs: publishers build their event payloads
 // only when someone listens.
 import diagnostics_channel from 'node:diagnostics_channel';
+import { requestOutcome } from '../context/internal.js';
 
 /** ServiceCounts is one interval of the service series; counts are for the interval alone. */
 export interface ServiceCounts {
@@ -27,12 +28,6 @@ export interface ServiceCounts {
 // Names of queues and limits charted one by one; past this many, one series "other" (bounded memory
 // and a legend that stays readable, whatever names the application makes up).
 const MAX_NAMES = 8;
-const OUTCOMES: Readonly<Record<string, string>> = {
-  LEASH_ERR_RESPONSE_FINISHED: 'finished',
-  LEASH_ERR_CLIENT_GONE: 'client_gone',
-  LEASH_ERR_DEADLINE_EXCEEDED: 'deadline',
-  LEASH_ERR_SERVER_SHUTDOWN: 'shutdown',
-};
 const DEFENCE_CHANNELS: ReadonlyArray<readonly [string, string]> = [
   ['leash:resilience:shed-load:shed', 'shed'],
   ['leash:resilience:breaker:rejected', 'breaker'],
@@ -72,8 +67,7 @@ export class ServiceWatch {
       diagnostics_channel.subscribe(name, h);
     };
     on('leash:http:request-end', (m) => {
-      const code = field(field(m, 'cause'), 'code');
-      const outcome = (typeof code === 'string' && OUTCOMES[code]) || 'cancelled';
+      const outcome = requestOutcome(field(m, 'cause'));
       this.#requests[outcome] = (this.#requests[outcome] ?? 0) + 1;
     });
     for (const [channel, kind] of DEFENCE_CHANNELS) {

@@ -2,6 +2,7 @@
 // import of the layers that publish them) and keeps every family up to date as events arrive. The
 // exporters (prom-client, OpenTelemetry) only read it, so a collection costs O(series).
 import diagnostics_channel from 'node:diagnostics_channel';
+import { requestOutcome } from '../context/internal.js';
 import { EventLoopSampler } from './event-loop.js';
 import { Family, type Series } from './family.js';
 import { NameCap, OTHER } from './name-cap.js';
@@ -30,18 +31,6 @@ const TIERS = new Set(['memory', 'redis']);
 function oneOf(set: ReadonlySet<string>, v: unknown): string {
   return typeof v === 'string' && set.has(v) ? v : OTHER;
 }
-
-function code(err: unknown): unknown {
-  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
-}
-
-// A request context ends for one of these reasons; anything else (a cancel by user code) is `cancelled`.
-const OUTCOME_BY_CODE: Record<string, string> = {
-  LEASH_ERR_RESPONSE_FINISHED: 'finished',
-  LEASH_ERR_CLIENT_GONE: 'client_gone',
-  LEASH_ERR_DEADLINE_EXCEEDED: 'deadline',
-  LEASH_ERR_SERVER_SHUTDOWN: 'shutdown',
-};
 
 function ms(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v / 1000 : 0;
@@ -416,7 +405,7 @@ export class Collector {
       const res = m.res as { statusCode?: number };
       // A request that started before the collector did ends without its start: not below zero.
       if (this.#inFlight.value > 0) this.#inFlight.value--;
-      let outcome = OUTCOME_BY_CODE[code(m.cause) as string] ?? 'cancelled';
+      let outcome = requestOutcome(m.cause);
       // shedLoad answers 503 without naming the request; a finished 503 while a shed is pending is it.
       if (outcome === 'finished' && this.#pendingShed > 0 && res.statusCode === 503) {
         this.#pendingShed--;
