@@ -105,12 +105,14 @@ const FLAGS = [
 
 class UsageError extends Error {}
 
-/** parseDuration reads 10s, 500ms, 1m, 1.5s or a bare number of milliseconds. */
-function parseDuration(flag: string, v: string): number {
+/** parseDuration reads 10s, 500ms, 1m, 1.5s or a bare number of milliseconds, at least minMs. */
+function parseDuration(flag: string, v: string, minMs: number): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v);
   if (!m) throw new UsageError(`${flag} must be a duration such as 10s, 500ms or 1m, got ${v}`);
   const n = Number(m[1]);
-  return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
+  const ms = m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
+  if (ms < minMs) throw new UsageError(`${flag} must be at least ${minMs}ms`);
+  return ms;
 }
 
 function parseCount(flag: string, v: string, min: number): number {
@@ -170,11 +172,10 @@ function parseArgs(argv: string[]): LoadArgs | 'help' {
         if (a.rate > 10_000_000) throw new UsageError(`--rate must be at most 10000000, got ${value}`);
         break;
       case 'duration':
-        a.durationMs = parseDuration('--duration', value);
-        if (a.durationMs < 1) throw new UsageError('--duration must be at least 1ms');
+        a.durationMs = parseDuration('--duration', value, 1);
         break;
       case 'warmup':
-        a.warmupMs = parseDuration('--warmup', value);
+        a.warmupMs = parseDuration('--warmup', value, 0);
         break;
       case 'connections':
         a.connections = parseCount('--connections', value, 1);
@@ -182,11 +183,10 @@ function parseArgs(argv: string[]): LoadArgs | 'help' {
           throw new UsageError(`--connections must be a whole number, got ${value}`);
         break;
       case 'timeout':
-        a.timeoutMs = parseDuration('--timeout', value);
-        if (a.timeoutMs < 1) throw new UsageError('--timeout must be at least 1ms');
+        a.timeoutMs = parseDuration('--timeout', value, 1);
         break;
       case 'settle':
-        a.settleMs = parseDuration('--settle', value);
+        a.settleMs = parseDuration('--settle', value, 0);
         break;
       case 'method':
         if (!/^[A-Za-z]+$/.test(value)) throw new UsageError(`--method must be a method name, got ${value}`);
@@ -383,17 +383,27 @@ export async function loadCommand(argv: string[]): Promise<number> {
         return LOAD_EXIT.unreachable;
       }
     }
-    const result = await runLoad(background(), {
-      url,
-      rate: args.rate,
-      durationMs: args.durationMs,
-      warmupMs: args.warmupMs,
-      connections: args.connections,
-      timeoutMs: args.timeoutMs,
-      method: args.method,
-      headers: args.headers,
-      ...(args.body !== undefined ? { body: args.body } : {}),
-    });
+    let run: ReturnType<typeof runLoad>;
+    try {
+      run = runLoad(background(), {
+        url,
+        rate: args.rate,
+        durationMs: args.durationMs,
+        warmupMs: args.warmupMs,
+        connections: args.connections,
+        timeoutMs: args.timeoutMs,
+        method: args.method,
+        headers: args.headers,
+        ...(args.body !== undefined ? { body: args.body } : {}),
+      });
+    } catch (e) {
+      // runLoad checks its options synchronously and is the one home of their bounds: a value the
+      // flags let through but it refuses is a usage error, not a failure of leash load.
+      if ((e as { code?: unknown }).code !== 'LEASH_ERR_INVALID_ARG') throw e;
+      err((e as Error).message);
+      return LOAD_EXIT.usage;
+    }
+    const result = await run;
     let after: TargetCounts | undefined;
     if (args.debugUrl !== undefined && before !== undefined) {
       try {

@@ -285,6 +285,21 @@ test('an unknown metric is a usage error (exit 2) naming the metrics, with a did
   assert.match(noDebug.stderr, /needs --debug-url/);
 });
 
+test('a value the flags accept but runLoad refuses (connections over 100000) is a usage error, exit 2, not an internal one', async () => {
+  const t = await startTarget('fixed', 1);
+  try {
+    const r = await load(['--duration', '1s', '--connections', '200000', t.url]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /connections must be an integer from 1 to 100000/);
+    assert.doesNotMatch(r.stderr, /internal error/);
+    const short = await load(['--duration', '0.5ms', t.url]);
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /--duration must be at least 1ms/);
+  } finally {
+    t.stop();
+  }
+});
+
 test('an unreachable target exits 6 before sending load', async () => {
   const port = await closedPort();
   const r = await load(['--duration', '1s', `http://127.0.0.1:${port}/`]);
