@@ -519,3 +519,78 @@ test('fast-check: no interleaving of enqueue, cancel, drain and worker failure l
     { numRuns: 60 },
   );
 });
+
+// The docs' promises about how attempts end, each as a test (docs/queue.md, "How an attempt ends").
+
+test('timeoutMs with a handler that ignores its context: its slot stays taken until it settles, and it never runs twice', async () => {
+  const q = createQueue<string>({ name: 'stubborn' });
+  const started: string[] = [];
+  const release = gate();
+  const w = q.work(
+    background(),
+    async (_ctx, j) => {
+      started.push(j);
+      if (j === 'stubborn') await release.promise; // ignores its context and its timeout
+    },
+    { concurrency: 1, retries: 3, backoff: constantBackoff(1), timeoutMs: 20 },
+  );
+  await q.enqueue(background(), 'stubborn', { id: 'stubborn' });
+  await q.enqueue(background(), 'next', { id: 'next' });
+  await sleep(background(), 120); // six timeouts' worth
+  assert.deepEqual(started, ['stubborn'], 'no second attempt and no other job in its slot while it runs');
+  release.open();
+  await until(() => w.stats.completed === 2);
+  assert.deepEqual(started, ['stubborn', 'next']);
+  assert.equal(w.stats.retried, 0, 'it resolved: completed, not retried');
+  await w.drain(50);
+});
+
+test('a handler that resolves after queue.cancel(id) completes the job: the work was done', async () => {
+  const q = createQueue<string>({ name: 'done-anyway' });
+  const running = gate();
+  const release = gate();
+  const w = q.work(
+    background(),
+    async () => {
+      running.open();
+      await release.promise; // ignores the cancel
+    },
+    { concurrency: 1, retries: 3 },
+  );
+  await q.enqueue(background(), 'j', { id: 'j' });
+  await running.promise;
+  assert.equal(await q.cancel('j', 'too late'), true);
+  release.open();
+  await until(() => w.stats.completed + w.stats.cancelled > 0);
+  assert.equal(w.stats.completed, 1);
+  assert.equal(w.stats.cancelled, 0);
+  assert.equal(w.stats.retried, 0);
+  await w.drain(50);
+});
+
+test('capacity 1: a retry of a job already accepted never waits for room and is never dropped', async () => {
+  const q = createQueue<number>({ name: 'full', backend: memoryBackend({ capacity: 1 }) });
+  const runs: number[] = [];
+  const first = gate();
+  const w = q.work(
+    background(),
+    async (_ctx, n) => {
+      runs.push(n);
+      if (n === 1 && runs.filter((r) => r === 1).length === 1) {
+        await first.promise;
+        throw new Error('first attempt fails');
+      }
+    },
+    { concurrency: 1, retries: 1, backoff: constantBackoff(1) },
+  );
+  await q.enqueue(background(), 1);
+  await until(() => runs.length === 1);
+  await q.enqueue(background(), 2); // the queue is now full: job 2 waits
+  assert.equal(await q.depth(), 1);
+  first.open(); // job 1 fails with a retry due while the queue is full
+  await until(() => w.stats.completed === 2);
+  assert.deepEqual(runs.sort(), [1, 1, 2]);
+  assert.equal(w.stats.retried, 1);
+  assert.equal(w.stats.deadLettered, 0);
+  await w.drain(50);
+});
