@@ -12,7 +12,7 @@ import {
 } from '../context/internal.js';
 import type { Backoff } from '../resilience/index.js';
 import type { Backend, Binding, DeadLetter } from './backend.js';
-import { QueueClosedError } from './errors.js';
+import { describeReason, QueueClosedError } from './errors.js';
 import { cancelChannel, depthChannel, enqueueChannel, publish } from './events.js';
 import { memoryBackend } from './memory-backend.js';
 import { type Handler, Worker, type WorkOptions } from './worker.js';
@@ -111,7 +111,7 @@ function warnStoreError(err: unknown): void {
   if (now - lastWarning < 1000) return;
   lastWarning = now;
   process.emitWarning(
-    `leashjs/queue: a store operation failed while settling a job (it will be reclaimed and run again): ${err instanceof Error ? err.message : String(err)}`,
+    `leashjs/queue: a store operation failed while settling a job (it will be reclaimed and run again): ${describeReason(err)}`,
     { code: 'LEASH_QUEUE_STORE_ERROR' },
   );
 }

@@ -162,8 +162,9 @@ return out
 
 /** CANCEL: KEYS job, delayed. ARGV id, channel, message, retainMs. 0 unknown or finished, 1 was waiting, 2 running (told by PUBLISH). */
 export const CANCEL = script(`
+${FINAL}
 local s = redis.call('HGET', KEYS[1], 's')
-if s == false or s == 'completed' or s == 'dead' or s == 'cancelled' then return 0 end
+if final(s) then return 0 end
 if s == 'active' then
   redis.call('HSET', KEYS[1], 'c', '1')
   redis.call('PUBLISH', ARGV[2], ARGV[3])

@@ -13,6 +13,7 @@ import {
   invalidArg,
   readOption,
 } from '../context/internal.js';
+import { type Backoff, exponentialBackoff } from '../resilience/index.js';
 import type { Backend, Binding, Consumer, DeadLetter, Delivery, NewJob } from './backend.js';
 import { describeReason, QueueClosedError, QueueStoreError } from './errors.js';
 import { depthChannel } from './events.js';
@@ -26,6 +27,9 @@ import {
   SETTLE,
   START_ENTRIES,
 } from './redis-scripts.js';
+
+// A full stream is polled for room: 5 ms doubling to 200 ms, until the caller's context ends.
+const ROOM_POLL: Backoff = exponentialBackoff({ initialMs: 5, maxMs: 200, jitter: 'none' });
 
 /**
  * RedisClient is the part of an ioredis client (Redis or Cluster) the backend uses; pass the
@@ -202,7 +206,7 @@ class RedisBinding implements Binding {
       job.enqueuedAt,
       this.#cfg.capacity,
     ];
-    for (let wait = 5; ; wait = Math.min(200, wait * 2)) {
+    for (let attempt = 1; ; attempt++) {
       let res: unknown;
       try {
         res = await abortable(
@@ -215,7 +219,7 @@ class RedisBinding implements Binding {
       }
       if (res !== -1) return res === 1;
       // Full: wait for room until the caller's context ends.
-      await sleep(ctx, wait);
+      await sleep(ctx, ROOM_POLL.delayMs(attempt, 0));
       if (this.#closed) throw new QueueClosedError(this.#queue, 'enqueue');
     }
   }

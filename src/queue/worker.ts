@@ -75,7 +75,6 @@ interface Running {
   readonly cancelDeadline: CancelFunc | undefined;
   readonly startedAt: number;
   cancelRequested: boolean;
-  abandoned: boolean;
 }
 
 interface DrainState {
@@ -89,6 +88,9 @@ interface DrainState {
 
 // The documented default: leashjs/resilience's exponentialBackoff() (100 ms to 30 s, full jitter).
 const DEFAULT_BACKOFF: Backoff = exponentialBackoff();
+// Between fetches while the store is away: 100 ms doubling to 5 s, half of each wait random so
+// that the workers of a fleet do not come back to a recovering Redis all at once.
+const STORE_RETRY: Backoff = exponentialBackoff({ initialMs: 100, maxMs: 5_000, jitter: 'equal' });
 
 /**
  * Worker runs jobs of one queue with a concurrency limit until its context ends or it is drained.
@@ -222,7 +224,6 @@ export class Worker {
       await this.#waitIdle(state, graceMs);
       for (const r of [...this.#running.values()]) {
         // Ignored its context for graceMs: hand it back now and discard whatever it does later.
-        r.abandoned = true;
         state.ignoredCancel.push(r.d.id);
         this.#settle(r, 'handed-back', undefined);
       }
@@ -278,7 +279,7 @@ export class Worker {
             // the worker's context ends. Jobs already running go on.
             this.#storeError(err);
             failures++;
-            await sleep(ctx, Math.min(5_000, 50 * 2 ** Math.min(failures, 7))).catch(() => undefined);
+            await sleep(ctx, STORE_RETRY.delayMs(failures, 0)).catch(() => undefined);
             continue;
           }
         }
@@ -319,7 +320,6 @@ export class Worker {
       cancelDeadline,
       startedAt: now,
       cancelRequested: false,
-      abandoned: false,
     };
     this.#running.set(d.id, r);
     if (d.deadline !== undefined && d.deadline <= now) {
