@@ -4,7 +4,7 @@
 // exports.
 
 import { randomUUID } from 'node:crypto';
-import { background, type Context, sleep } from '../context/index.js';
+import { background, type Context, remaining, sleep } from '../context/index.js';
 import {
   assertContext,
   assertFunction,
@@ -431,8 +431,8 @@ export function createCacheWithClock<V>(
 
   /** budget is how long one Redis call may take for a load started by `ctx`: redisTimeoutMs, and at most half of ctx's remaining time, so that the loader keeps the other half. */
   function budget(ctx: Context): number {
-    const d = ctx.deadline;
-    return d === undefined ? timeoutMs : Math.min(timeoutMs, Math.max(1, (d - Date.now()) / 2));
+    // remaining() reads the monotonic clock (Infinity without a deadline): a wall-clock step changes nothing.
+    return Math.min(timeoutMs, Math.max(1, remaining(ctx) / 2));
   }
 
   /**
@@ -461,8 +461,7 @@ export function createCacheWithClock<V>(
         // A lease held by another process is waited for until it ends, or until half of the first
         // caller's remaining time is gone: then this process loads too (a holder that died after
         // taking it must not fail our callers for leaseMs).
-        const d = ctx.deadline;
-        const waitUntil = d === undefined ? Number.POSITIVE_INFINITY : Date.now() + (d - Date.now()) / 2;
+        const waitUntil = performance.now() + remaining(ctx) / 2;
         let delay = 2;
         for (;;) {
           let found: Awaited<ReturnType<RedisTier<V>['read']>>;
@@ -490,7 +489,7 @@ export function createCacheWithClock<V>(
             break;
           }
           // Another process is loading it: wait for its value, or for its lease to end.
-          if (Date.now() + delay >= waitUntil) break;
+          if (performance.now() + delay >= waitUntil) break;
           await sleep(loadCtx, delay);
           delay = Math.min(delay * 2, 50);
         }
