@@ -28,6 +28,7 @@ import {
   whileRunning,
 } from './session.js';
 import type { PgClient, PgPool, PgPoolClient } from './types.js';
+import { connectFailure, releaseReason, unqueue } from './with-client.js';
 
 const queryCanceled = '57014';
 const inFailedTransaction = '25P02';
@@ -37,7 +38,6 @@ export const where = 'query(ctx, poolOrClient, text, values?, opts?)';
 type Release = (err?: Error | boolean) => void;
 type ConnectCallback = (err: Error | undefined, client: PgPoolClient | undefined, release: Release) => void;
 type QueryCallback = (err: Error | null, result?: unknown) => void;
-type PendingItem = { callback: unknown };
 type PoolState = { ending?: boolean; ended?: boolean };
 
 // Where a Statement is: checking a client out, running, or finished (its caller told).
@@ -145,11 +145,7 @@ export class Statement implements Link {
     if (this.#phase === ACQUIRING) {
       // Still waiting for a client (or about to run on the caller's): leave the pool's queue.
       this.#phase = FINISHED;
-      const queue = (this.#pool as unknown as { _pendingQueue?: PendingItem[] } | null)?._pendingQueue;
-      if (Array.isArray(queue)) {
-        const i = queue.findIndex((item) => item.callback === this.#onConnect);
-        if (i >= 0) queue.splice(i, 1);
-      }
+      if (this.#pool !== null) unqueue(this.#pool, this.#onConnect);
       this.#tell(err, undefined);
       return;
     }
@@ -168,17 +164,7 @@ export class Statement implements Link {
       return;
     }
     if (err !== undefined || client === undefined) {
-      const state = this.#pool as unknown as PoolState;
-      const cause = err ?? new Error('pg Pool.connect gave no client');
-      this.#finish(
-        state.ending || state.ended
-          ? new PoolClosedError()
-          : new ConnectionError(
-              `${where}: could not get a connection to PostgreSQL from the pool (${cause.message})`,
-              cause,
-            ),
-        undefined,
-      );
+      this.#finish(connectFailure(this.#pool as PgPool, err, where), undefined);
       return;
     }
     this.#client = client;
@@ -350,7 +336,7 @@ export class Statement implements Link {
     if (release !== null) {
       this.#release = null;
       const client = this.#client as PgClient;
-      release(lostError(client) ?? (isHealthy(client) ? undefined : new Error('pg client is not queryable')));
+      release(releaseReason(client));
     }
     this.#tell(err, result);
   }

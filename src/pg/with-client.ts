@@ -4,7 +4,7 @@ import { assertContext, assertFunction, describe, invalidArg } from '../context/
 import { ConnectionError, PoolClosedError } from './errors.js';
 import { guardClient, isHealthy, lostError } from './session.js';
 import { isPool } from './targets.js';
-import type { PgPool, PgPoolClient, PoolClientOf } from './types.js';
+import type { PgClient, PgPool, PgPoolClient, PoolClientOf } from './types.js';
 
 type ConnectCallback = (
   err: Error | undefined,
@@ -68,33 +68,19 @@ export function acquire(ctx: Context, pool: PgPool, where: string, done: Acquire
     settled = true;
     stop();
     if (err !== undefined || client === undefined) {
-      const cause = err ?? new Error('pg Pool.connect gave no client');
-      if (state.ending || state.ended) done(new PoolClosedError());
-      else
-        done(
-          new ConnectionError(
-            `${where}: could not get a connection to PostgreSQL from the pool (${cause.message})`,
-            cause,
-          ),
-        );
+      done(connectFailure(pool, err, where));
       return;
     }
     const unguard = guardClient(client);
     done(undefined, client, (e?: Error | boolean) => {
       unguard();
-      release(
-        e || lostError(client) || (isHealthy(client) ? undefined : new Error('pg client is not queryable')),
-      );
+      release(e || releaseReason(client));
     });
   };
   const stop = afterFunc(ctx, () => {
     if (settled) return;
     settled = true;
-    const queue = (pool as unknown as { _pendingQueue?: PendingItem[] })._pendingQueue;
-    if (Array.isArray(queue)) {
-      const i = queue.findIndex((item) => item.callback === callback);
-      if (i >= 0) queue.splice(i, 1);
-    }
+    unqueue(pool, callback);
     done(ctx.err);
   });
   try {
@@ -105,6 +91,36 @@ export function acquire(ctx: Context, pool: PgPool, where: string, done: Acquire
     stop();
     done(err);
   }
+}
+
+/**
+ * connectFailure is what a caller of pool.connect gets when it gave no client: PoolClosedError if
+ * the pool was ended meanwhile, else ConnectionError with pg's error as cause.
+ */
+export function connectFailure(pool: PgPool, err: Error | undefined, where: string): Error {
+  const state = pool as unknown as PoolState;
+  if (state.ending || state.ended) return new PoolClosedError();
+  const cause = err ?? new Error('pg Pool.connect gave no client');
+  return new ConnectionError(
+    `${where}: could not get a connection to PostgreSQL from the pool (${cause.message})`,
+    cause,
+  );
+}
+
+/**
+ * unqueue takes a waiter whose context ended out of pg-pool's wait queue, found by its connect
+ * callback (not public API: if its shape changes, the client is released the moment it arrives).
+ */
+export function unqueue(pool: PgPool, callback: unknown): void {
+  const queue = (pool as unknown as { _pendingQueue?: PendingItem[] })._pendingQueue;
+  if (!Array.isArray(queue)) return;
+  const i = queue.findIndex((item) => item.callback === callback);
+  if (i >= 0) queue.splice(i, 1);
+}
+
+/** releaseReason is what to pass release() for a client leash gives back: why to discard it, or undefined. */
+export function releaseReason(client: PgClient): Error | undefined {
+  return lostError(client) ?? (isHealthy(client) ? undefined : new Error('pg client is not queryable'));
 }
 
 /**
