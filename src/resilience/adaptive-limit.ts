@@ -4,7 +4,7 @@ import { assertNumber, assertOneOf, assertOptions, invalidArg } from '../context
 import { ConcurrencyLimitError } from './errors.js';
 import { channels, publish } from './events.js';
 import { Aimd } from './limit/aimd.js';
-import type { LimitAlgorithm } from './limit/algorithm.js';
+import { clamp, type LimitAlgorithm, type LimitBounds } from './limit/algorithm.js';
 import { Gradient2 } from './limit/gradient2.js';
 import { Vegas } from './limit/vegas.js';
 import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, RUN } from './policy.js';
@@ -108,7 +108,7 @@ export function adaptiveLimit(options?: AdaptiveLimitOptions): AdaptiveLimit {
         : new Gradient2(bounds);
   return new AdaptiveLimit(
     algo,
-    min,
+    bounds,
     o.eventLoop === true,
     maxUtilization,
     maxDelayMs,
@@ -147,11 +147,11 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
   #windowInflight = 0;
   #windowDropped = false;
   #windowOverloaded = false;
-  readonly #min: number;
+  readonly #bounds: LimitBounds;
 
   constructor(
     algo: LimitAlgorithm,
-    min: number,
+    bounds: LimitBounds,
     eventLoop: boolean,
     maxUtilization: number,
     maxDelayMs: number,
@@ -161,7 +161,7 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
   ) {
     this.#maxDelayMs = maxDelayMs;
     this.#algo = algo;
-    this.#min = min;
+    this.#bounds = bounds;
     this.#windowMs = windowMs;
     this.#eventLoop = eventLoop;
     this.#maxUtilization = maxUtilization;
@@ -234,7 +234,7 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
       // use, and a gradient that treats it as a drop backs off too slowly. A multiplicative
       // decrease per window, whatever the algorithm (Sentinel's system rule sits outside its flow rules too).
       const algo = this.#algo;
-      algo.limit = Math.max(this.#min, Math.floor(algo.limit * OVERLOAD_BACKOFF));
+      algo.limit = clamp(Math.floor(algo.limit * OVERLOAD_BACKOFF), this.#bounds);
     } else {
       this.#algo.onSample(this.#windowRtt / this.#windowCalls, this.#windowInflight, this.#windowDropped);
     }
