@@ -498,6 +498,5 @@ export function cancelFuncOf(c: CancelCtx): (() => void) & Disposable {
 
 tree.propagate = propagate;
 tree.unlink = unlink;
-tree.cancel = (c) => c._cancelSelf(CANCELED_KIND, undefined);
 tree.cancelCause = (c, cause) => c._cancelSelf(CANCELED_KIND, cause);
 tree.child = (parent) => new CancelCtx(parent, 'WithCancelCause');

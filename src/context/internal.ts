@@ -284,8 +284,6 @@ export const tree = {} as {
   propagate(child: import('./cancel-tree.js').Link, parent: Context): void;
   /** Removes `node` from its owner's list; does nothing when it is not linked. */
   unlink(node: import('./cancel-tree.js').Link): void;
-  /** Ends `c` as its cancel function does. */
-  cancel(c: import('./cancel-tree.js').CancelCtx): void;
   /** Ends `c` as withCancelCause's cancel(cause) does (cause undefined: a plain cancel). */
   cancelCause(c: import('./cancel-tree.js').CancelCtx, cause: unknown): void;
   /** A child of `parent` as withCancelCause makes it, without the tuple and the cancel closure. */
@@ -293,7 +291,7 @@ export const tree = {} as {
   /**
    * withTimeoutCause(parent, ms, cause) without the argument checks and without making a cancel
    * function, for a layer that derives one per call and checked its arguments once; end it with
-   * tree.cancel.
+   * tree.cancelCause(c, undefined).
    */
   timeoutChild(parent: Context, ms: number, cause: unknown): import('./cancel-tree.js').CancelCtx;
 };

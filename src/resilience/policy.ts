@@ -401,7 +401,7 @@ class Race implements Link {
     this._state = SETTLED;
     if (this._owner !== null) tree.unlink(this);
     if ((state & HELD) !== 0) release();
-    if (this._onReject !== null) tree.cancel(this._ctx as CancelCtx);
+    if (this._onReject !== null) tree.cancelCause(this._ctx as CancelCtx, undefined);
   }
 
   // The work has settled and the caller is answered: unlinked, nothing refers to this race any

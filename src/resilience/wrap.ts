@@ -1,6 +1,6 @@
 import type { Context } from '../context/index.js';
 import { describe, invalidArg } from '../context/internal.js';
-import { execute, type InnerPolicy, invoke, isPolicy, type Policy, RACES, RUN, runAt } from './policy.js';
+import { execute, type InnerPolicy, isPolicy, type Policy, proceed, RACES, RUN } from './policy.js';
 
 /**
  * wrap composes policies into one, outermost first, like cockatiel's wrap:
@@ -53,8 +53,7 @@ class WrappedPolicy implements InnerPolicy {
   }
 
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
-    const ps = this.#policies;
-    return ps.length === 0 ? invoke(fn, ctx) : runAt(ps, 0, ctx, fn);
+    return proceed(ctx, fn, this.#policies, 0);
   }
 
   /** @internal The policies, for flattening a wrap inside a wrap. */
