@@ -383,3 +383,27 @@ test('events: hit, miss and stale are published as frozen payloads, and only whi
   cache.get('k');
   assert.equal(seen.length, 3, 'nothing published without subscribers');
 });
+
+test('negative caching in memory: undefined is cached for negativeTtlMs, then loaded again; with 0 (the default) never', async () => {
+  let now = 0;
+  let runs = 0;
+  const none = async () => {
+    runs++;
+    return undefined;
+  };
+  const cache = createCacheWithClock<string | undefined>(
+    { name: 'negative', maximumSize: 10, negativeTtlMs: 1_000 },
+    () => now,
+  );
+  assert.equal(await cache.getOrLoad(background(), 'missing', none), undefined);
+  assert.equal(await cache.getOrLoad(background(), 'missing', none), undefined);
+  assert.equal(runs, 1, 'the negative entry answered the second call');
+  now = 1_001;
+  await cache.getOrLoad(background(), 'missing', none);
+  assert.equal(runs, 2, 'past negativeTtlMs the loader runs again');
+  runs = 0;
+  const plain = createCache<string | undefined>({ name: 'plain', maximumSize: 10 });
+  await plain.getOrLoad(background(), 'k', none);
+  await plain.getOrLoad(background(), 'k', none);
+  assert.equal(runs, 2, 'negativeTtlMs 0: undefined is not cached');
+});
