@@ -13,7 +13,8 @@
 //   run was noisy, and then ratios between rows mean more than any absolute figure.
 // - A case that changes the process for everything after it (a promise hook, timers it leaves
 //   behind, garbage that slows the GC) runs in a child process of its own: `inChild`.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export interface Case {
@@ -143,4 +144,45 @@ export function inChild<T = Result[]>(file: string, name: string): T {
   if (r.status !== 0) throw new Error(`child part ${name} failed (${r.status}):\n${r.stderr}`);
   const lines = r.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+/** ServerProcess is a bench server running in a process of its own (see startServerProcess). */
+export interface ServerProcess {
+  /** url is http://127.0.0.1:<port>/, the port it printed. */
+  readonly url: string;
+  /** cpuUs is the server process's CPU time so far (user + system), in µs. */
+  cpuUs(): Promise<number>;
+  /** stop closes its stdin (it exits then) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * startServerProcess runs `file args` (node, or taskset around node) as a bench server that
+ * speaks the line protocol of bench/*-server.ts: it prints {"port": N} once it listens, answers
+ * each line on stdin with {"cpuUs": N}, and exits when stdin closes. Each run starts clean and its
+ * CPU time is its own.
+ */
+export async function startServerProcess(file: string, args: string[]): Promise<ServerProcess> {
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () =>
+    JSON.parse((await lines.next()).value as string) as { port: number; cpuUs: number };
+  const stop = async () => {
+    child.stdin.end();
+    if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+  };
+  try {
+    const { port } = await next();
+    return {
+      url: `http://127.0.0.1:${port}/`,
+      async cpuUs() {
+        child.stdin.write('cpu\n');
+        return (await next()).cpuUs;
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

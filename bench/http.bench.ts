@@ -11,14 +11,13 @@
 //
 // The machine this was written on has 2 cores shared with other work: absolute req/s are low and
 // noisy, only the ratios within one run mean much, and even those move by several percent.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { background, withCancelCause, withTimeout } from 'leashjs';
@@ -26,7 +25,7 @@ import { requestContext } from 'leashjs/http';
 // Not public API: the id generator behind requestContext, measured on its own against randomUUID.
 import { newRequestId } from '../dist/http/request-id.js';
 import { canPin, pinned } from './cpu-pinning.js';
-import { fmt, interleave } from './harness.js';
+import { fmt, interleave, startServerProcess } from './harness.js';
 
 const durationS = Number(process.env.BENCH_SECONDS ?? 1);
 
@@ -189,20 +188,13 @@ async function load(url: string, seconds: number): Promise<{ rps: number; total:
 async function measureRun(framework: string, variant: string, profileDir?: string): Promise<Run> {
   const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const [file, args] = pinned(1, [...flags, '--import', 'tsx', serverScript, framework, variant]);
-  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async () =>
-    JSON.parse((await lines.next()).value as string) as { port: number; cpuUs: number };
+  const server = await startServerProcess(file, args);
   try {
-    const { port } = await next();
-    const url = `http://127.0.0.1:${port}/`;
-    await load(url, 1); // warm-up: JIT, connection setup
-    child.stdin.write('cpu\n');
-    const before = (await next()).cpuUs;
+    await load(server.url, 1); // warm-up: JIT, connection setup
+    const before = await server.cpuUs();
     const t0 = performance.now();
-    const r = await load(url, durationS);
-    child.stdin.write('cpu\n');
-    const after = (await next()).cpuUs;
+    const r = await load(server.url, durationS);
+    const after = await server.cpuUs();
     const wallUs = (performance.now() - t0) * 1000;
     return {
       rps: r.rps,
@@ -210,8 +202,7 @@ async function measureRun(framework: string, variant: string, profileDir?: strin
       busy: (after - before) / wallUs,
     };
   } finally {
-    child.stdin.end();
-    await new Promise((r) => child.once('exit', r));
+    await server.stop();
   }
 }
 

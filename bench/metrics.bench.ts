@@ -12,10 +12,9 @@
 // Before it, a micro part in this process (bench/harness.ts, CPU time, interleaved): what metrics
 // add to one request context (requestContext + its response's close) and one cache hit, and what a
 // scrape costs, since req/s on a loaded machine can hide a few hundred ns either way.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
@@ -24,7 +23,7 @@ import { background } from '../dist/context/index.js';
 import { requestContext } from '../dist/http/index.js';
 import { collectMetrics } from '../dist/metrics/index.js';
 import { canPin, pinned } from './cpu-pinning.js';
-import { header, interleave, median, row } from './harness.js';
+import { header, interleave, median, row, startServerProcess } from './harness.js';
 
 // ---- 1. micro ----
 
@@ -132,20 +131,13 @@ async function load(url: string, seconds: number, rate?: number): Promise<{ rps:
 
 async function measureRun(variant: string, rate?: number): Promise<Run> {
   const [file, args] = pinned(1, ['--import', 'tsx', serverScript, variant]);
-  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async () =>
-    JSON.parse((await lines.next()).value as string) as { port: number; cpuUs: number };
+  const server = await startServerProcess(file, args);
   try {
-    const { port } = await next();
-    const url = `http://127.0.0.1:${port}/`;
-    await load(url, 1); // warm-up: JIT, connections
-    child.stdin.write('cpu\n');
-    const before = (await next()).cpuUs;
+    await load(server.url, 1); // warm-up: JIT, connections
+    const before = await server.cpuUs();
     const t0 = performance.now();
-    const r = await load(url, durationS, rate);
-    child.stdin.write('cpu\n');
-    const after = (await next()).cpuUs;
+    const r = await load(server.url, durationS, rate);
+    const after = await server.cpuUs();
     const wallUs = (performance.now() - t0) * 1000;
     return {
       rps: r.rps,
@@ -153,8 +145,7 @@ async function measureRun(variant: string, rate?: number): Promise<Run> {
       busy: (after - before) / wallUs,
     };
   } finally {
-    child.stdin.end();
-    await new Promise((r) => child.once('exit', r));
+    await server.stop();
   }
 }
 

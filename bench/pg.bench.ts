@@ -26,13 +26,13 @@
 //
 // The machine this was written on has 2 cores shared with other work: absolute numbers are low and
 // noisy; compare ratios within one run, and re-run before believing one.
-import { execFile, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { background, withCancel, withTimeout } from 'leashjs';
 import { query } from 'leashjs/pg';
 import pg from 'pg';
+import { startServerProcess } from './harness.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 2);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -241,15 +241,15 @@ async function serviceRun(
   variant: string,
   seconds: number,
 ): Promise<{ rps: number; p99: number; cpuUs: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', serviceScript, variant, serviceSql], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const next = async () =>
-    JSON.parse((await lines.next()).value as string) as { port: number; cpuUs: number };
+  const server = await startServerProcess(process.execPath, [
+    '--import',
+    'tsx',
+    serviceScript,
+    variant,
+    serviceSql,
+  ]);
   try {
-    const { port } = await next();
-    const url = `http://127.0.0.1:${port}/`;
+    const url = server.url;
     const cannon = async (s: number) => {
       const { stdout } = await execFileAsync(
         process.execPath,
@@ -264,11 +264,9 @@ async function serviceRun(
       };
     };
     await cannon(1); // warm-up: connections, JIT
-    child.stdin!.write('cpu\n');
-    const before = (await next()).cpuUs;
+    const before = await server.cpuUs();
     const r = await cannon(seconds);
-    child.stdin!.write('cpu\n');
-    const after = (await next()).cpuUs;
+    const after = await server.cpuUs();
     if (r.non2xx > 0 || r.errors > 0) console.log(`  ${variant}: ${r.non2xx} non-2xx, ${r.errors} errors`);
     return {
       rps: r.requests.average,
@@ -276,8 +274,7 @@ async function serviceRun(
       cpuUs: (after - before) / Math.max(1, r.requests.total),
     };
   } finally {
-    child.stdin!.end();
-    await new Promise((r) => child.once('exit', r));
+    await server.stop();
   }
 }
 
