@@ -335,6 +335,13 @@ export function createCacheWithClock<V>(
     if (redisErrorChannel.hasSubscribers)
       redisErrorChannel.publish(Object.freeze({ name, key, op, error } satisfies CacheRedisErrorEvent));
   }
+  /**
+   * inBackground follows a Redis call nobody waits for: flush() waits for it, `onOk` gets its
+   * result, and a failure is counted and published (degraded), never thrown.
+   */
+  function inBackground<T>(op: RedisOp, key: string | undefined, p: Promise<T>, onOk?: (v: T) => void): void {
+    track(p.then(onOk, (e: unknown) => degraded(op, key, e)));
+  }
 
   let bus: InvalidationBus | undefined;
   function publish(m: Parameters<InvalidationBus['encode']>[0]): void {
@@ -348,7 +355,7 @@ export function createCacheWithClock<V>(
       degraded('publish', 'k' in m ? m.k : undefined, e);
       return;
     }
-    track(p.catch((e: unknown) => degraded('publish', 'k' in m ? m.k : undefined, e)));
+    inBackground('publish', 'k' in m ? m.k : undefined, p);
   }
   if (client !== undefined && useBus === true) {
     bus = new InvalidationBus(client, name, {
@@ -498,44 +505,31 @@ export function createCacheWithClock<V>(
       try {
         value = await loader(loadCtx);
       } catch (e) {
-        if (leased) {
-          const p = r.release(background(), key, token, timeoutMs);
-          track(p.catch((x: unknown) => degraded('release', key, x)));
-        }
+        if (leased) inBackground('release', key, r.release(background(), key, token, timeoutMs));
         throw e;
       }
       if (meta.observed === undefined && !ahead) return value; // Redis was not there: memory only
       if (value === undefined && negativeTtlMs === 0) {
-        if (leased)
-          track(
-            r.release(background(), key, token, timeoutMs).catch((x: unknown) => degraded('release', key, x)),
-          );
+        if (leased) inBackground('release', key, r.release(background(), key, token, timeoutMs));
         return value;
       }
       const ttl = value === undefined ? negativeTtlMs : (entry.ttlMs ?? ttlMs);
       const expected = meta.observed;
-      let w: Promise<number | undefined>;
-      try {
-        w = r.write(background(), key, value, ttl, expected, leased ? token : '', timeoutMs);
-      } catch (e) {
-        degraded('write', key, e);
-        return value;
-      }
-      track(
-        w.then(
-          (version) => {
-            const e = meta.entry;
-            const current = memory.peek(key) === e && e !== undefined && e.value === value;
-            if (version === undefined) {
-              // The key changed in Redis while we loaded: our value is not the latest.
-              if (current) memory.delete(key);
-              return;
-            }
-            if (current) e.version = version;
-            publish({ op: 'set', k: key, v: version });
-          },
-          (x: unknown) => degraded('write', key, x),
-        ),
+      inBackground(
+        'write',
+        key,
+        r.write(background(), key, value, ttl, expected, leased ? token : '', timeoutMs),
+        (version) => {
+          const e = meta.entry;
+          const current = memory.peek(key) === e && e !== undefined && e.value === value;
+          if (version === undefined) {
+            // The key changed in Redis while we loaded: our value is not the latest.
+            if (current) memory.delete(key);
+            return;
+          }
+          if (current) e.version = version;
+          publish({ op: 'set', k: key, v: version });
+        },
       );
       return value;
     };
@@ -581,22 +575,10 @@ export function createCacheWithClock<V>(
   function redisDelete(key: string): void {
     const r = redis;
     if (r === undefined) return;
-    let p: Promise<number>;
-    try {
-      p = r.delete(background(), key, timeoutMs);
-    } catch (e) {
-      degraded('delete', key, e);
-      return;
-    }
-    track(
-      p.then(
-        (version) => {
-          raiseFence(key, version);
-          publish({ op: 'del', k: key, v: version });
-        },
-        (e: unknown) => degraded('delete', key, e),
-      ),
-    );
+    inBackground('delete', key, r.delete(background(), key, timeoutMs), (version) => {
+      raiseFence(key, version);
+      publish({ op: 'del', k: key, v: version });
+    });
   }
 
   async function flush(): Promise<void> {
@@ -667,23 +649,16 @@ export function createCacheWithClock<V>(
       const e = memory.set(key, value, entry.ttlMs, entry.tags);
       const r = redis;
       if (r === undefined) return;
-      let p: Promise<number | undefined>;
-      try {
-        p = r.write(background(), key, value, entry.ttlMs ?? ttlMs, undefined, '', timeoutMs);
-      } catch (x) {
-        degraded('write', key, x);
-        return;
-      }
-      track(
-        p.then(
-          (version) => {
-            if (version === undefined) return;
-            if (e !== undefined && memory.peek(key) === e && e.value === value && e.version === 0)
-              e.version = version;
-            publish({ op: 'set', k: key, v: version });
-          },
-          (x: unknown) => degraded('write', key, x),
-        ),
+      inBackground(
+        'write',
+        key,
+        r.write(background(), key, value, entry.ttlMs ?? ttlMs, undefined, '', timeoutMs),
+        (version) => {
+          if (version === undefined) return;
+          if (e !== undefined && memory.peek(key) === e && e.value === value && e.version === 0)
+            e.version = version;
+          publish({ op: 'set', k: key, v: version });
+        },
       );
     },
 
