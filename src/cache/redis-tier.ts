@@ -17,9 +17,8 @@
 // loader's context; a client that is not connected (ioredis `status` other than 'ready') is not
 // asked at all. The cache treats every failure here as "Redis is not there": callers never see it.
 
-import { createHash } from 'node:crypto';
 import { abortable, type Context, withTimeout } from '../context/index.js';
-import { evalScript } from '../context/internal.js';
+import { evalScript, type LuaScript, luaScript } from '../context/internal.js';
 
 /**
  * CacheRedisClient is the part of an ioredis client (Redis or Cluster) the cache uses; any client
@@ -61,7 +60,7 @@ local nv = math.max(cur + 1, now)
 
 // KEYS: hash, lease. ARGV: token ('' = do not take the lease), leaseMs.
 // Returns {found, data, negative, version, pttl | leased}.
-const READ = `
+const READ = luaScript(`
 local h = redis.call('HMGET', KEYS[1], 'd', 'u', 'v')
 local v = h[3] or '0'
 if h[1] or h[2] then
@@ -71,11 +70,11 @@ if ARGV[1] ~= '' and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) th
   return {0, '', 0, v, 1}
 end
 return {0, '', 0, v, 0}
-`;
+`);
 
 // KEYS: hash, lease. ARGV: data, negative ('1'/'0'), pttl ('' = none), expected version ('' = any), token.
 // Returns {written, version}.
-const WRITE = `
+const WRITE = luaScript(`
 if ARGV[5] ~= '' and redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
 ${NEXT_VERSION}
 if ARGV[4] ~= '' and cur ~= tonumber(ARGV[4]) then return {0, string.format('%.0f', cur)} end
@@ -87,22 +86,22 @@ else
 end
 if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return {1, string.format('%.0f', nv)}
-`;
+`);
 
 // KEYS: hash. ARGV: tombstone ms. Returns the new version.
-const DELETE = `
+const DELETE = luaScript(`
 ${NEXT_VERSION}
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'v', string.format('%.0f', nv))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return string.format('%.0f', nv)
-`;
+`);
 
 // KEYS: lease. ARGV: token.
-const RELEASE = `
+const RELEASE = luaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-`;
+`);
 
 /** RedisDownError says the client is not connected; the cache did not wait for it. */
 export class RedisDownError extends Error {
@@ -131,7 +130,6 @@ export class RedisTier<V> {
   readonly #prefix: string;
   readonly #serializer: Serializer<V>;
   readonly #leaseMs: number;
-  readonly #shas = new Map<string, string>();
 
   constructor(client: CacheRedisClient, name: string, serializer: Serializer<V>, leaseMs: number) {
     this.#client = client;
@@ -218,18 +216,15 @@ export class RedisTier<V> {
   #call(
     ctx: Context,
     budgetMs: number,
-    script: string,
+    script: LuaScript,
     keys: string[],
     args: (string | number)[],
     inOrder = false,
   ): Promise<unknown> {
     this.#ready();
     const c = this.#client;
-    if (inOrder) return this.#bounded(ctx, budgetMs, c.eval(script, keys.length, ...keys, ...args));
-    let sha = this.#shas.get(script);
-    if (sha === undefined) this.#shas.set(script, (sha = sha1(script)));
-    const work = evalScript(c, sha, script, keys, args);
-    return this.#bounded(ctx, budgetMs, work);
+    if (inOrder) return this.#bounded(ctx, budgetMs, c.eval(script.src, keys.length, ...keys, ...args));
+    return this.#bounded(ctx, budgetMs, evalScript(c, script, keys, args));
   }
 
   #bounded<T>(ctx: Context, budgetMs: number, work: Promise<T>): Promise<T> {
@@ -249,10 +244,6 @@ export class RedisTier<V> {
       },
     );
   }
-}
-
-function sha1(s: string): string {
-  return createHash('sha1').update(s).digest('hex');
 }
 
 /** jsonSerializer is the default Serializer: JSON.stringify and JSON.parse. */

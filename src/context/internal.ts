@@ -311,7 +311,7 @@ export function cancelChild(child: Context, cause: unknown): void {
 }
 
 // One way to run a Lua script on Redis for every layer that keeps state there.
-export { evalScript, type ScriptClient } from './redis-script.js';
+export { evalScript, type LuaScript, luaScript, type ScriptClient } from './redis-script.js';
 
 /**
  * requestOutcome names why a request context ended, from its cause's code (leashjs/http's errors):

@@ -2,17 +2,7 @@
 // touches carries the queue's hash tag ({name}), so all of them live in one slot of a Redis Cluster.
 // Job ids and states live in one hash per job (prefix..id): d data, s state, a attempts, r readyAt,
 // dl deadline, o owner consumer, e stream entry id, c cancel requested.
-import { createHash } from 'node:crypto';
-
-/** Script is a Lua source and its SHA-1, for EVALSHA with an EVAL fallback. */
-export interface Script {
-  readonly src: string;
-  readonly sha: string;
-}
-
-function script(src: string): Script {
-  return Object.freeze({ src, sha: createHash('sha1').update(src).digest('hex') });
-}
+import { luaScript } from '../context/internal.js';
 
 const FINAL = `local function final(s) return s == false or s == 'completed' or s == 'dead' or s == 'cancelled' end`;
 
@@ -42,7 +32,7 @@ end
  * reclaim), claimCursor. Promotes due delayed jobs, reclaims entries idle longer than claimIdleMs
  * (a consumer that stopped answering), then reads new entries; returns { jobs, nextCursor, nextDueMs }.
  */
-export const FETCH = script(`
+export const FETCH = luaScript(`
 ${START}
 local stream, delayed = KEYS[1], KEYS[2]
 local group, consumer, count, now, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
@@ -79,7 +69,7 @@ return { out, cursor, nd }
 `);
 
 /** START_ENTRIES: KEYS stream. ARGV group, consumer, prefix, eid1, id1, eid2, id2, ... (entries read by a blocking XREADGROUP). */
-export const START_ENTRIES = script(`
+export const START_ENTRIES = luaScript(`
 ${START}
 local out = {}
 for i = 4, #ARGV, 2 do start(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[i], ARGV[i + 1], out) end
@@ -87,7 +77,7 @@ return out
 `);
 
 /** ENQUEUE: KEYS job, stream, delayed. ARGV id, data, deadline, runAt ('' for now), now, capacity (0: none). 1 added, 0 known id, -1 full. */
-export const ENQUEUE = script(`
+export const ENQUEUE = luaScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local cap = tonumber(ARGV[6])
 if cap > 0 and redis.call('XLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3]) >= cap then return -1 end
@@ -102,7 +92,7 @@ return 1
 `);
 
 /** SETTLE: KEYS stream, delayed, dead. ARGV group, consumer, prefix, retainMs, now, then groups of (op, eid, id, arg). */
-export const SETTLE = script(`
+export const SETTLE = luaScript(`
 local stream, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, prefix, retain, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 for i = 6, #ARGV, 4 do
@@ -147,7 +137,7 @@ return 1
 `);
 
 /** HEARTBEAT: KEYS stream. ARGV group, consumer, prefix, eid1, id1, ... Keeps this consumer's entries from being reclaimed; returns ids whose cancel was requested. */
-export const HEARTBEAT = script(`
+export const HEARTBEAT = luaScript(`
 local out = {}
 for i = 4, #ARGV, 2 do
   local eid, id = ARGV[i], ARGV[i + 1]
@@ -161,7 +151,7 @@ return out
 `);
 
 /** CANCEL: KEYS job, delayed. ARGV id, channel, message, retainMs. 0 unknown or finished, 1 was waiting, 2 running (told by PUBLISH). */
-export const CANCEL = script(`
+export const CANCEL = luaScript(`
 ${FINAL}
 local s = redis.call('HGET', KEYS[1], 's')
 if final(s) then return 0 end
@@ -178,7 +168,7 @@ return 1
 `);
 
 /** DEPTH: KEYS stream, delayed. ARGV group. Jobs waiting to start: stream entries not delivered plus delayed. */
-export const DEPTH = script(`
+export const DEPTH = luaScript(`
 local len = redis.call('XLEN', KEYS[1])
 local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1])
 local pending = 0

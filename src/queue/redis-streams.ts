@@ -11,22 +11,14 @@ import {
   describe,
   evalScript,
   invalidArg,
+  type LuaScript,
   readOption,
 } from '../context/internal.js';
 import { type Backoff, exponentialBackoff } from '../resilience/index.js';
 import type { Backend, Binding, Consumer, DeadLetter, Delivery, NewJob } from './backend.js';
 import { describeReason, QueueClosedError, QueueStoreError } from './errors.js';
 import { depthChannel } from './events.js';
-import {
-  CANCEL,
-  DEPTH,
-  ENQUEUE,
-  FETCH,
-  HEARTBEAT,
-  type Script,
-  SETTLE,
-  START_ENTRIES,
-} from './redis-scripts.js';
+import { CANCEL, DEPTH, ENQUEUE, FETCH, HEARTBEAT, SETTLE, START_ENTRIES } from './redis-scripts.js';
 
 // A full stream is polled for room: 5 ms doubling to 200 ms, until the caller's context ends.
 const ROOM_POLL: Backoff = exponentialBackoff({ initialMs: 5, maxMs: 200, jitter: 'none' });
@@ -148,8 +140,8 @@ interface Keys {
   readonly cancelChannel: string;
 }
 
-function run(redis: RedisClient, s: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
-  return evalScript(redis, s.sha, s.src, keys, args);
+function run(redis: RedisClient, s: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+  return evalScript(redis, s, keys, args);
 }
 
 class RedisBinding implements Binding {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type Context, withTimeout } from '../context/index.js';
 import {
   assertFunction,
@@ -8,6 +7,7 @@ import {
   describe,
   evalScript,
   invalidArg,
+  luaScript,
 } from '../context/internal.js';
 import { RateLimitedError, RateLimitStoreError } from './errors.js';
 import { channels, publish } from './events.js';
@@ -67,7 +67,7 @@ redis.call('SET', KEYS[1], string.format('%.3f', nextTat), 'PX', math.ceil(nextT
 return {1, '0'}
 `;
 /** @internal The script's SHA1, as EVALSHA takes it (the bench calls it directly as a floor). */
-export const SCRIPT_SHA = createHash('sha1').update(SCRIPT).digest('hex');
+const GCRA = luaScript(SCRIPT);
 
 /**
  * redisRateLimiter returns a rate limiter shared by every process that uses the same Redis and
@@ -199,7 +199,7 @@ export class RedisRateLimiter implements InnerPolicy {
 
   #eval(redisKey: string): Promise<unknown> {
     const [interval, slack] = this.#args;
-    return evalScript(this.#redis, SCRIPT_SHA, SCRIPT, [redisKey], [interval, slack]);
+    return evalScript(this.#redis, GCRA, [redisKey], [interval, slack]);
   }
 
   #storeFailed(key: string | undefined, error: unknown): number {
