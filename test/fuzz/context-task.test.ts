@@ -218,6 +218,19 @@ function guarded(fn: Function): () => void {
   };
 }
 
+// A task's fn that throws when called (a revoked function proxy does) fails its task with its own
+// error, which wait() returns, as errgroup's Wait does: that error is the argument's, not leash's.
+function ownTask(fn: unknown): unknown {
+  if (typeof fn !== 'function') return fn;
+  return (...a: unknown[]) => {
+    try {
+      return (fn as (...a: unknown[]) => unknown)(...a);
+    } catch (e) {
+      throw isLeashOrOwn(e) ? e : new HostileError('thrown by the argument itself', { cause: e });
+    }
+  };
+}
+
 const calls: [string, number, (...a: unknown[]) => unknown, 'any' | 'ending'][] = [
   ['abortable', 2, abortable as never, 'ending'],
   // afterFunc lets an exception thrown by fn reach uncaughtException, by contract (Go's AfterFunc
@@ -263,7 +276,7 @@ const calls: [string, number, (...a: unknown[]) => unknown, 'any' | 'ending'][] 
     3,
     (opts, fn, goOpts) => {
       const g = new Group(endingContexts()[1] as Context, opts as never);
-      g.go(fn as never, goOpts as never);
+      g.go(ownTask(fn) as never, goOpts as never);
       return g;
     },
     'ending',
@@ -273,7 +286,7 @@ const calls: [string, number, (...a: unknown[]) => unknown, 'any' | 'ending'][] 
     3,
     (opts, fn, goOpts) => {
       const g = new Group(endingContexts()[1] as Context, opts as never);
-      g.tryGo(fn as never, goOpts as never);
+      g.tryGo(ownTask(fn) as never, goOpts as never);
       return g;
     },
     'ending',
