@@ -49,6 +49,8 @@ export interface Consumer {
 export interface Binding {
   /** enqueue stores the job, waiting for room until ctx ends; false when a job with this id is already known. */
   enqueue(ctx: Context, job: NewJob): Promise<boolean>;
+  /** newId makes a job id unique in this store when the user gives none; without it, a UUID. */
+  newId?(): string;
   /** tryEnqueue stores the job without waiting when it can decide at once (true added, false known id); undefined: call enqueue. */
   tryEnqueue?(ctx: Context, job: NewJob): boolean | undefined;
   /** cancel ends a queued or running job: 'queued' or 'running' when found, undefined when unknown or finished. */

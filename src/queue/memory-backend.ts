@@ -1,5 +1,6 @@
 // The in-process backend: a bounded queue in memory. Jobs live as long as the process; use
 // redisStreams() when they must survive it or be shared between processes.
+import { randomUUID } from 'node:crypto';
 import { afterFunc, type Context } from '../context/index.js';
 import { assertNumber, assertOptions, hold, readOption, release } from '../context/internal.js';
 import type { Backend, Binding, Consumer, DeadLetter, Delivery, NewJob } from './backend.js';
@@ -7,6 +8,7 @@ import { DelayHeap } from './delay-heap.js';
 import { Deque } from './deque.js';
 import { QueueClosedError } from './errors.js';
 import { depthChannel } from './events.js';
+import { type Indexed, JobIndex } from './job-index.js';
 
 /** MemoryBackendOptions configure memoryBackend(). */
 export interface MemoryBackendOptions {
@@ -39,15 +41,30 @@ export function memoryBackend(options?: MemoryBackendOptions): Backend {
 
 type State = 'ready' | 'delayed' | 'active' | 'gone';
 
-/** MemJob is one job's record; `state` 'gone' marks an entry the deque or heap skips lazily. */
-interface MemJob {
+/**
+ * MemJob is one job's record, and the Delivery a consumer is handed for each attempt (no copy per
+ * attempt). `state` 'gone' marks an entry the deque or heap skips lazily.
+ */
+class MemJob implements Delivery, Indexed {
   readonly id: string;
   readonly data: unknown;
   readonly deadline: number | undefined;
-  attempt: number;
+  readonly reclaimed = false;
+  /** attempt counts the attempts taken, this one included; a hand-back does not count its own. */
+  attempt = 0;
+  /** uncounted says the last attempt was handed back: the next take does not count a new one. */
+  uncounted = false;
   readyAt: number;
   runAt: number;
-  state: State;
+  state: State = 'ready';
+  seq = 0;
+  constructor(job: NewJob) {
+    this.id = job.id;
+    this.data = job.data;
+    this.deadline = job.deadline;
+    this.readyAt = job.enqueuedAt;
+    this.runAt = job.runAt ?? job.enqueuedAt;
+  }
 }
 
 // A waiter blocked on a context with a deadline holds the process alive until it stops waiting,
@@ -79,7 +96,7 @@ function unhold(w: { held: boolean }): void {
 export class MemoryBinding implements Binding {
   readonly #queue: string;
   readonly #capacity: number;
-  readonly #jobs = new Map<string, MemJob>();
+  readonly #jobs = new JobIndex<MemJob>(`${randomUUID().slice(0, 8)}-`);
   readonly #ready = new Deque<MemJob>();
   readonly #delayed = new DelayHeap<MemJob>();
   #readyCount = 0;
@@ -143,7 +160,7 @@ export class MemoryBinding implements Binding {
     if (j.state === 'ready') this.#readyCount--;
     else if (j.state === 'delayed') this.#delayedCount--;
     j.state = 'gone';
-    this.#jobs.delete(id);
+    this.#jobs.delete(j);
     this.#makeRoom();
     this.#depthChanged();
     return 'queued';
@@ -194,6 +211,11 @@ export class MemoryBinding implements Binding {
     this.#listeners.delete(l);
   }
 
+  /** newId makes an id unique in this queue, cheaper to make and to find than a UUID. */
+  newId(): string {
+    return this.#jobs.newId();
+  }
+
   take(max: number): Delivery[] {
     if (this.#delayedCount > 0) this.#promoteDue(Date.now());
     const out: Delivery[] = [];
@@ -203,15 +225,9 @@ export class MemoryBinding implements Binding {
       if (j.state !== 'ready') continue;
       this.#readyCount--;
       j.state = 'active';
-      j.attempt++;
-      out.push({
-        id: j.id,
-        data: j.data,
-        attempt: j.attempt,
-        readyAt: j.readyAt,
-        deadline: j.deadline,
-        reclaimed: false,
-      });
+      if (j.uncounted) j.uncounted = false;
+      else j.attempt++;
+      out.push(j);
     }
     if (out.length > 0) {
       this.#makeRoom();
@@ -245,11 +261,13 @@ export class MemoryBinding implements Binding {
     this.#armTimer();
   }
 
+  // The Delivery a consumer settles is the MemJob this binding handed it (take), found without
+  // a lookup; a job another worker took since (after a hand-back) is not 'active' for this one.
   finish(d: Delivery): void {
-    const j = this.#jobs.get(d.id);
-    if (j !== undefined && j.state === 'active') {
+    const j = d as MemJob;
+    if (j.state === 'active') {
       j.state = 'gone';
-      this.#jobs.delete(d.id);
+      this.#jobs.delete(j);
     }
   }
 
@@ -259,9 +277,10 @@ export class MemoryBinding implements Binding {
   }
 
   requeue(d: Delivery, delayMs: number, countAttempt: boolean): void {
-    const j = this.#jobs.get(d.id);
-    if (j === undefined || j.state !== 'active') return;
-    if (!countAttempt) j.attempt--;
+    const j = d as MemJob;
+    if (j.state !== 'active') return;
+    // The worker may still read d.attempt: the uncounted attempt is taken back at the next take.
+    if (!countAttempt) j.uncounted = true;
     const now = Date.now();
     if (delayMs > 0) {
       j.runAt = now + delayMs;
@@ -296,16 +315,8 @@ export class MemoryBinding implements Binding {
 
   #add(job: NewJob): void {
     const now = job.enqueuedAt;
-    const j: MemJob = {
-      id: job.id,
-      data: job.data,
-      deadline: job.deadline,
-      attempt: 0,
-      readyAt: now,
-      runAt: job.runAt ?? now,
-      state: 'ready',
-    };
-    this.#jobs.set(job.id, j);
+    const j = new MemJob(job);
+    this.#jobs.set(j);
     if (job.runAt !== undefined && job.runAt > now) {
       j.state = 'delayed';
       j.readyAt = job.runAt;

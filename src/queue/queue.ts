@@ -102,7 +102,7 @@ export function createQueue<J>(options: QueueOptions): Queue<J> {
     );
   const onStoreError = readOption(o, 'onStoreError', where);
   if (onStoreError !== undefined) assertFunction(onStoreError, where, 'onStoreError');
-  return new QueueImpl<J>(name, backend.kind, backend.bind(name), onStoreError ?? warnStoreError);
+  return new QueueImpl<J>(name, backend.bind(name), onStoreError ?? warnStoreError);
 }
 
 let lastWarning = 0;
@@ -124,19 +124,10 @@ class QueueImpl<J> implements Queue<J> {
   readonly #b: Binding;
   readonly #onStoreError: (err: unknown) => void;
   readonly #workers = new Set<Worker>();
-  readonly #kind: 'memory' | 'redis';
-  readonly #idPrefix = `${randomUUID().slice(0, 8)}-`;
-  #idCounter = 0;
   #closed = false;
 
-  constructor(
-    name: string,
-    kind: 'memory' | 'redis',
-    binding: Binding,
-    onStoreError: (err: unknown) => void,
-  ) {
+  constructor(name: string, binding: Binding, onStoreError: (err: unknown) => void) {
     this.name = name;
-    this.#kind = kind;
     this.#b = binding;
     this.#onStoreError = onStoreError;
   }
@@ -177,7 +168,8 @@ class QueueImpl<J> implements Queue<J> {
         );
     }
     if (this.#closed) return Promise.reject(new QueueClosedError(this.name, 'enqueue'));
-    id ??= this.#newId();
+    // A memory queue makes ids unique in itself (cheaper than a UUID); Redis ones must be unique everywhere.
+    id ??= this.#b.newId?.() ?? randomUUID();
     const record = { id, data: job, deadline, runAt, enqueuedAt: now };
     // The memory backend stores at once when there is room: no promise but the one returned.
     const stored = this.#b.tryEnqueue?.(ctx, record);
@@ -196,13 +188,6 @@ class QueueImpl<J> implements Queue<J> {
     const depth = this.#b.depthNow?.() ?? -1;
     publish(enqueueChannel, () => ({ queue: this.name, id, depth }));
     if (depth >= 0) publish(depthChannel, () => ({ queue: this.name, depth }));
-  }
-
-  // Ids made here are unique in this process for a memory queue (a random prefix and a counter:
-  // cheaper than a UUID per job) and everywhere for a Redis queue (a UUID).
-  #newId(): string {
-    if (this.#kind === 'redis') return randomUUID();
-    return `${this.#idPrefix}${(++this.#idCounter).toString(36)}`;
   }
 
   async cancel(id: string, reason?: unknown): Promise<boolean> {

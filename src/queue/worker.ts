@@ -110,6 +110,7 @@ export class Worker {
   readonly #stopFetch: CancelFunc;
   readonly #running = new Map<string, Running>();
   #slotWaiter: (() => void) | undefined;
+  #refilling = false;
   #drain: DrainState | undefined;
   #drainPromise: Promise<DrainReport> | undefined;
   #loopEnded = false;
@@ -302,12 +303,13 @@ export class Worker {
 
   #start(d: Delivery): void {
     const now = Date.now();
-    publish(startChannel, () => ({
-      queue: this.#queue,
-      id: d.id,
-      attempt: d.attempt,
-      waitMs: Math.max(0, now - d.readyAt),
-    }));
+    if (startChannel.hasSubscribers)
+      publish(startChannel, () => ({
+        queue: this.#queue,
+        id: d.id,
+        attempt: d.attempt,
+        waitMs: Math.max(0, now - d.readyAt),
+      }));
     const jobCtx = newChild(this.#runCtx);
     let runCtx: Context = jobCtx;
     let cancelDeadline: CancelFunc | undefined;
@@ -381,11 +383,33 @@ export class Worker {
           runMs: Date.now() - r.startedAt,
         }),
       );
-    this.#wakeSlot();
+    if (this.#slotWaiter !== undefined && !this.#refill()) this.#wakeSlot();
     if (this.#running.size === 0) {
       drain?.wake?.();
       this.#finishIfIdle();
     }
+  }
+
+  // #refill starts the next jobs in the slots settling freed, when the store can hand them over
+  // at once, while the loop waits for a slot: a worker that keeps busy from a backlog then pays no
+  // loop turn (a promise and two microtasks) per job. False: the loop must take over (nothing
+  // ready now, the worker is stopping, or a job settled inside a refill, which must not recurse).
+  #refill(): boolean {
+    if (this.#refilling || this.#drain !== undefined || this.#fetchCtx.err !== undefined) return false;
+    const tryFetch = this.#consumer.tryFetch;
+    if (tryFetch === undefined) return false;
+    const free = this.#concurrency - this.#running.size;
+    if (free <= 0) return true;
+    const batch = tryFetch.call(this.#consumer, free);
+    if (batch.length === 0) return false;
+    this.#refilling = true;
+    try {
+      for (const d of batch) this.#start(d);
+    } finally {
+      this.#refilling = false;
+    }
+    // A job that settled during the refill left its slot to the loop, which is awake then.
+    return this.#slotWaiter !== undefined;
   }
 
   #failed(d: Delivery, error: unknown): void {
