@@ -1,10 +1,20 @@
 // The Lua scripts of the Redis Streams backend. Each runs atomically in Redis; every key a script
 // touches carries the queue's hash tag ({name}), so all of them live in one slot of a Redis Cluster.
 // Job ids and states live in one hash per job (prefix..id): d data, s state, a attempts, r readyAt,
-// dl deadline, o owner consumer, e stream entry id, c cancel requested.
+// dl deadline, o owner consumer, e stream entry id, c cancel requested. A completed job, the
+// common end, is instead a plain string 'completed' under the same key, written by one SET that
+// also drops the hash and sets its expiry (a hash would take HSET, HDEL and PEXPIRE): every read of
+// a job key therefore goes through redis.pcall and reads a string key as completed.
 import { luaScript } from '../context/internal.js';
 
-const FINAL = `local function final(s) return s == false or s == 'completed' or s == 'dead' or s == 'cancelled' end`;
+const FINAL = `
+local function final(s) return s == false or s == 'completed' or s == 'dead' or s == 'cancelled' end
+local function state(jk)
+  local s = redis.pcall('HGET', jk, 's')
+  if type(s) == 'table' then return 'completed' end
+  return s
+end
+`;
 
 // start marks a delivered entry as an attempt of its job and returns the job, or nothing when the
 // job was cancelled or finished meanwhile (then the entry is acknowledged and deleted).
@@ -12,18 +22,17 @@ const START = `
 ${FINAL}
 local function start(stream, group, consumer, prefix, eid, id, out)
   local jk = prefix .. id
-  local s = redis.call('HGET', jk, 's')
-  if final(s) then
+  local f = redis.pcall('HMGET', jk, 's', 'a', 'd', 'r', 'dl')
+  if f.err or final(f[1]) then
     redis.call('XACK', stream, group, eid)
     redis.call('XDEL', stream, eid)
     return
   end
   local reclaimed = '0'
-  if s == 'active' then reclaimed = '1' end
-  local a = redis.call('HINCRBY', jk, 'a', 1)
-  redis.call('HSET', jk, 's', 'active', 'o', consumer, 'e', eid)
-  local f = redis.call('HMGET', jk, 'd', 'r', 'dl')
-  out[#out + 1] = { eid, id, f[1], tostring(a), f[2], f[3] or '', reclaimed }
+  if f[1] == 'active' then reclaimed = '1' end
+  local a = (tonumber(f[2]) or 0) + 1
+  redis.call('HSET', jk, 's', 'active', 'o', consumer, 'e', eid, 'a', a)
+  out[#out + 1] = { eid, id, f[3], tostring(a), f[4], f[5] or '', reclaimed }
 end
 `;
 
@@ -40,7 +49,7 @@ local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
   redis.call('ZREM', delayed, id)
   local jk = prefix .. id
-  if redis.call('HGET', jk, 's') == 'delayed' then
+  if state(jk) == 'delayed' then
     redis.call('HSET', jk, 's', 'queued', 'r', now)
     redis.call('XADD', stream, '*', 'i', id)
   end
@@ -95,44 +104,53 @@ return 1
 export const SETTLE = luaScript(`
 local stream, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, prefix, retain, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+-- Completed entries are acknowledged and deleted together, a few hundred per call: one XDEL of
+-- many ids costs little more than one of one.
+local done = {}
+local function flush()
+  if #done == 0 then return end
+  redis.call('XACK', stream, group, unpack(done))
+  redis.call('XDEL', stream, unpack(done))
+  done = {}
+end
 for i = 6, #ARGV, 4 do
   local op, eid, id, arg = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local jk = prefix .. id
-  local f = redis.call('HMGET', jk, 's', 'o', 'e')
-  local mine = f[1] == 'active' and f[2] == consumer and f[3] == eid
   if op == 'complete' then
-    -- The work was done: record it even when another consumer took the job over meanwhile.
-    redis.call('XACK', stream, group, eid)
-    redis.call('XDEL', stream, eid)
-    if f[1] then
-      redis.call('HSET', jk, 's', 'completed')
-      redis.call('HDEL', jk, 'd')
-      redis.call('PEXPIRE', jk, retain)
-    end
-  elseif mine then
-    redis.call('XACK', stream, group, eid)
-    redis.call('XDEL', stream, eid)
-    if op == 'cancelled' then
-      redis.call('HSET', jk, 's', 'cancelled')
-      redis.call('HDEL', jk, 'd')
-      redis.call('PEXPIRE', jk, retain)
-    elseif op == 'retry' then
-      redis.call('HSET', jk, 's', 'delayed', 'r', arg)
-      redis.call('ZADD', delayed, arg, id)
-    elseif op == 'dead' then
-      local j = redis.call('HMGET', jk, 'd', 'a')
-      redis.call('XADD', dead, '*', 'i', id, 'd', j[1] or 'null', 'a', j[2] or '0', 'e', arg, 't', now)
-      redis.call('HSET', jk, 's', 'dead')
-      redis.call('HDEL', jk, 'd')
-      redis.call('PEXPIRE', jk, retain)
-    elseif op == 'handback' then
-      redis.call('HINCRBY', jk, 'a', -1)
-      redis.call('HSET', jk, 's', 'queued', 'r', now)
-      redis.call('HDEL', jk, 'c')
-      redis.call('XADD', stream, '*', 'i', id)
+    -- The work was done: record it even when another consumer took the job over meanwhile, but
+    -- never bring back a job key that expired (XX).
+    done[#done + 1] = eid
+    if #done >= 500 then flush() end
+    redis.call('SET', jk, 'completed', 'PX', retain, 'XX')
+  else
+    local f = redis.pcall('HMGET', jk, 's', 'o', 'e')
+    local mine = not f.err and f[1] == 'active' and f[2] == consumer and f[3] == eid
+    if mine then
+      redis.call('XACK', stream, group, eid)
+      redis.call('XDEL', stream, eid)
+      if op == 'cancelled' then
+        redis.call('HSET', jk, 's', 'cancelled')
+        redis.call('HDEL', jk, 'd')
+        redis.call('PEXPIRE', jk, retain)
+      elseif op == 'retry' then
+        redis.call('HSET', jk, 's', 'delayed', 'r', arg)
+        redis.call('ZADD', delayed, arg, id)
+      elseif op == 'dead' then
+        local j = redis.call('HMGET', jk, 'd', 'a')
+        redis.call('XADD', dead, '*', 'i', id, 'd', j[1] or 'null', 'a', j[2] or '0', 'e', arg, 't', now)
+        redis.call('HSET', jk, 's', 'dead')
+        redis.call('HDEL', jk, 'd')
+        redis.call('PEXPIRE', jk, retain)
+      elseif op == 'handback' then
+        redis.call('HINCRBY', jk, 'a', -1)
+        redis.call('HSET', jk, 's', 'queued', 'r', now)
+        redis.call('HDEL', jk, 'c')
+        redis.call('XADD', stream, '*', 'i', id)
+      end
     end
   end
 end
+flush()
 return 1
 `);
 
@@ -141,8 +159,8 @@ export const HEARTBEAT = luaScript(`
 local out = {}
 for i = 4, #ARGV, 2 do
   local eid, id = ARGV[i], ARGV[i + 1]
-  local f = redis.call('HMGET', ARGV[3] .. id, 's', 'o', 'e', 'c')
-  if f[1] == 'active' and f[2] == ARGV[2] and f[3] == eid then
+  local f = redis.pcall('HMGET', ARGV[3] .. id, 's', 'o', 'e', 'c')
+  if not f.err and f[1] == 'active' and f[2] == ARGV[2] and f[3] == eid then
     redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, eid, 'JUSTID')
     if f[4] == '1' then out[#out + 1] = id end
   end
@@ -153,7 +171,7 @@ return out
 /** CANCEL: KEYS job, delayed. ARGV id, channel, message, retainMs. 0 unknown or finished, 1 was waiting, 2 running (told by PUBLISH). */
 export const CANCEL = luaScript(`
 ${FINAL}
-local s = redis.call('HGET', KEYS[1], 's')
+local s = state(KEYS[1])
 if final(s) then return 0 end
 if s == 'active' then
   redis.call('HSET', KEYS[1], 'c', '1')
