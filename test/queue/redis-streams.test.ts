@@ -147,6 +147,12 @@ for (const target of targets) {
       assert.equal(dead?.attempts, 3);
       assert.deepEqual(dead?.error, { name: 'Error', message: 'always fails', code: 'E_FAIL' });
       assert.equal(await q.depth(), 0);
+      // Long completed now (a completed job is a plain 'completed' key until retainMs): still known.
+      assert.equal(await q.cancel('one'), false, 'a completed job cannot be cancelled');
+      assert.equal(await q.enqueue(background(), { n: 1 }, { id: 'one' }), 'one');
+      assert.equal(await q.cancel('bad'), false, 'a dead-lettered job cannot be cancelled');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(runs.filter((n) => n === 1).length, 1, 'a completed id is not run again');
       await w.drain(500);
       await q.close();
       await own.quit();
