@@ -128,7 +128,7 @@ interface Confirmation {
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function handleCount(): number {
+function handleCount(): number {
   return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap').length;
 }
 

@@ -16,7 +16,7 @@ export interface TargetCounts {
 }
 
 /** tasksUrl turns a debug URL (the handler's prefix, or its /tasks path) into the JSON profile URL. */
-export function tasksUrl(debugUrl: string): URL {
+function tasksUrl(debugUrl: string): URL {
   const u = new URL(debugUrl);
   if (!u.pathname.endsWith('/tasks')) u.pathname = `${u.pathname.replace(/\/+$/, '')}/tasks`;
   u.searchParams.set('debug', '1');

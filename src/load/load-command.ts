@@ -7,6 +7,7 @@ import https from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { background } from '../context/index.js';
 import { closest } from '../context/internal.js';
+import { LOAD_EXIT } from './exit-codes.js';
 import { readCounts, type TargetCounts } from './leak-probe.js';
 import { formatReport, type LoadReport, toReport } from './report.js';
 import { runLoad } from './run-load.js';
@@ -19,21 +20,7 @@ import {
   type Threshold,
 } from './thresholds.js';
 
-/** LOAD_EXIT lists the exit codes of `leash load`. */
-export const LOAD_EXIT = Object.freeze({
-  /** Every threshold held and nothing leaked. */
-  pass: 0,
-  /** Usage error: an unknown option or metric, a malformed value. */
-  usage: 2,
-  /** The target leaked: more live tasks or active handles after the run than before. */
-  leaked: 3,
-  /** A threshold other than a leak one failed. */
-  slaFailed: 5,
-  /** The target (or its debug endpoint) could not be reached. */
-  unreachable: 6,
-  /** leash load itself failed (the --json file, the demo). */
-  failure: 125,
-});
+export { LOAD_EXIT };
 
 export const loadUsage = `Usage: leash load [options] URL
        leash load [options] --demo[=leaky]

@@ -1,4 +1,5 @@
 // What `leash load` prints and writes with --json: the run's numbers, the leak check and the gate.
+import { LOAD_EXIT } from './exit-codes.js';
 import type { Histogram } from './histogram.js';
 import type { TargetCounts } from './leak-probe.js';
 import type { LoadResult } from './run-load.js';
@@ -153,9 +154,9 @@ export function formatReport(r: LoadReport, exitCode: number): string {
   }
   lines.push(
     '',
-    exitCode === 0
+    exitCode === LOAD_EXIT.pass
       ? 'PASS'
-      : exitCode === 3
+      : exitCode === LOAD_EXIT.leaked
         ? 'FAIL: the target leaked'
         : 'FAIL: an SLA threshold was breached',
     '',

@@ -48,7 +48,7 @@ export const LEAK_METRICS: readonly string[] = Object.freeze(['leaked', 'leaked_
 const LATENCY = new Set(['min', 'mean', 'max']);
 
 /** isLatencyMetric reports whether `metric` is measured in milliseconds. */
-export function isLatencyMetric(metric: string): boolean {
+function isLatencyMetric(metric: string): boolean {
   return LATENCY.has(metric) || /^p/.test(metric);
 }
 

@@ -11,7 +11,7 @@ export const MAX_LABEL_LENGTH = 64;
 /** @internal NameCap maps names to at most `max` distinct label values plus `other`. */
 export class NameCap {
   readonly #max: number;
-  readonly #names = new Map<string, string>();
+  readonly #names = new Set<string>();
   /** overflowed counts the events folded into `other` because the cap was reached. */
   overflowed = 0;
 
@@ -24,13 +24,12 @@ export class NameCap {
     if (typeof name !== 'string') return OTHER;
     // Keyed by the cut value, so a hostile name of a megabyte is never kept whole.
     const value = name.length > MAX_LABEL_LENGTH ? name.slice(0, MAX_LABEL_LENGTH) : name;
-    const known = this.#names.get(value);
-    if (known !== undefined) return known;
+    if (this.#names.has(value)) return value;
     if (this.#names.size >= this.#max) {
       this.overflowed++;
       return OTHER;
     }
-    this.#names.set(value, value);
+    this.#names.add(value);
     return value;
   }
 

@@ -82,7 +82,6 @@ export interface FetchWaiter {
   ctx: Context;
   max: number;
   resolve: (jobs: Delivery[]) => void;
-  stop: (() => boolean) | undefined;
   held: boolean;
 }
 
@@ -192,7 +191,6 @@ export class MemoryBinding implements Binding {
       w.reject(new QueueClosedError(this.#queue, 'enqueue'));
     }
     for (let f = this.#fetchWaiters.shift(); f !== undefined; f = this.#fetchWaiters.shift()) {
-      f.stop?.();
       unhold(f);
       f.resolve([]);
     }
@@ -237,19 +235,18 @@ export class MemoryBinding implements Binding {
   }
 
   /**
-   * waitForJobs resolves with jobs once some are ready, or with [] when ctx ends. A consumer that
-   * watches its context itself (one afterFunc for all its waits, instead of one per wait) passes
-   * `watched`, is told the waiter, and calls dropWaiter when its context ends.
+   * waitForJobs resolves with jobs once some are ready, or with [] once the consumer calls
+   * dropWaiter. The consumer watches its context itself (one afterFunc for all its waits, instead
+   * of one per wait): it is told the waiter through `watched` and drops it when its context ends.
    */
-  waitForJobs(ctx: Context, max: number, watched?: (f: FetchWaiter) => void): Promise<Delivery[]> {
+  waitForJobs(ctx: Context, max: number, watched: (f: FetchWaiter) => void): Promise<Delivery[]> {
     if (this.#closed || ctx.err !== undefined) return Promise.resolve([]);
     return new Promise<Delivery[]>((resolve) => {
-      const f: FetchWaiter = { ctx, max, resolve, stop: undefined, held: ctx.deadline !== undefined };
+      const f: FetchWaiter = { ctx, max, resolve, held: ctx.deadline !== undefined };
       if (f.held) hold();
       this.#fetchWaiters.push(f);
       this.#armTimer();
-      if (watched !== undefined) watched(f);
-      else f.stop = afterFunc(ctx, () => this.dropWaiter(f));
+      watched(f);
     });
   }
 
@@ -334,7 +331,6 @@ export class MemoryBinding implements Binding {
   #feed(): void {
     while (this.#fetchWaiters.length > 0 && this.#readyCount > 0) {
       const f = this.#fetchWaiters.shift() as FetchWaiter;
-      f.stop?.();
       unhold(f);
       // A consumer whose context ended (its afterFunc has not run yet) takes nothing.
       f.resolve(f.ctx.err === undefined ? this.take(f.max) : []);

@@ -114,6 +114,7 @@ export class Worker {
   #drain: DrainState | undefined;
   #drainPromise: Promise<DrainReport> | undefined;
   #loopEnded = false;
+  #finished = false;
   #resolveDone!: () => void;
   readonly #onStoreError: (err: unknown) => void;
   #stats = {
@@ -464,8 +465,10 @@ export class Worker {
     this.#finishIfIdle();
   }
 
+  // #finishIfIdle ends the worker once, when its loop has ended and nothing runs.
   #finishIfIdle(): void {
-    if (!this.#loopEnded || this.#running.size > 0) return;
+    if (this.#finished || !this.#loopEnded || this.#running.size > 0) return;
+    this.#finished = true;
     this.#stopRun(undefined);
     this.#consumer.close().then(
       () => this.#resolveDone(),
