@@ -310,7 +310,15 @@ export function createCacheWithClock<V>(
   let redis: RedisTier<V> | undefined =
     client === undefined
       ? undefined
-      : new RedisTier<V>(client, name, (serializer ?? jsonSerializer) as Serializer<V>, leaseMs);
+      : new RedisTier<V>(
+          client,
+          name,
+          (serializer ?? jsonSerializer) as Serializer<V>,
+          leaseMs,
+          // An epoch must outlive the values written before it: as long as the cache's ttlMs, and
+          // at least a day (a per-entry ttlMs longer than both outlives it).
+          ttlMs === Number.POSITIVE_INFINITY ? ttlMs : Math.max(ttlMs, 86_400_000),
+        );
   const pending = new Set<Promise<unknown>>();
   // Fences: the highest version an invalidation announced per key; a value read or loaded before
   // it (an older version) is not stored. Bounded: the oldest fences go first.
@@ -452,7 +460,7 @@ export function createCacheWithClock<V>(
     ctx: Context,
     key: string,
     loader: (ctx: Context) => PromiseLike<V>,
-    entry: { ttlMs?: number | undefined },
+    entry: { ttlMs?: number | undefined; tags?: readonly string[] | undefined },
     meta: LoadMeta,
     ahead: boolean,
     r: RedisTier<V>,
@@ -518,7 +526,7 @@ export function createCacheWithClock<V>(
       inBackground(
         'write',
         key,
-        r.write(background(), key, value, ttl, expected, leased ? token : '', timeoutMs),
+        r.write(background(), key, value, ttl, expected, leased ? token : '', timeoutMs, entry.tags),
         (version) => {
           const e = meta.entry;
           const current = memory.peek(key) === e && e !== undefined && e.value === value;
@@ -570,6 +578,24 @@ export function createCacheWithClock<V>(
   function miss(key: string, tier: Tier = 'memory'): void {
     if (missChannel.hasSubscribers)
       missChannel.publish(Object.freeze({ name, key, tier } satisfies CacheMissEvent));
+  }
+
+  /**
+   * invalidateRedis moves the epoch of `tag` (undefined: the clear epoch) in Redis, so that values
+   * of it no process holds in memory are not read back either, then tells the other processes'
+   * memory tiers on the bus (also when the epoch could not be moved: their memory must go).
+   */
+  function invalidateRedis(
+    tag: string | undefined,
+    message: { op: 'tag'; t: string } | { op: 'clear' },
+  ): void {
+    const r = redis;
+    if (r === undefined) return;
+    inBackground(
+      'invalidate',
+      undefined,
+      r.invalidate(background(), tag, timeoutMs).finally(() => publish(message)),
+    );
   }
 
   function redisDelete(key: string): void {
@@ -652,7 +678,7 @@ export function createCacheWithClock<V>(
       inBackground(
         'write',
         key,
-        r.write(background(), key, value, entry.ttlMs ?? ttlMs, undefined, '', timeoutMs),
+        r.write(background(), key, value, entry.ttlMs ?? ttlMs, undefined, '', timeoutMs, entry.tags),
         (version) => {
           if (version === undefined) return;
           if (e !== undefined && memory.peek(key) === e && e.value === value && e.version === 0)
@@ -676,14 +702,14 @@ export function createCacheWithClock<V>(
       flights.detachTag(tag);
       const keys = memory.deleteByTag(tag);
       for (const k of keys) redisDelete(k);
-      publish({ op: 'tag', t: tag });
+      invalidateRedis(tag, { op: 'tag', t: tag });
       return keys.length;
     },
 
     clear() {
       flights.detachAll();
       memory.clear();
-      publish({ op: 'clear' });
+      invalidateRedis(undefined, { op: 'clear' });
     },
 
     stats() {

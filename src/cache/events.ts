@@ -52,7 +52,15 @@ export interface CacheLoadEvent {
 }
 
 /** RedisOp names the Redis call that failed. */
-export type RedisOp = 'read' | 'write' | 'delete' | 'release' | 'publish' | 'subscribe' | 'deserialize';
+export type RedisOp =
+  | 'read'
+  | 'write'
+  | 'delete'
+  | 'invalidate'
+  | 'release'
+  | 'publish'
+  | 'subscribe'
+  | 'deserialize';
 
 /** CacheRedisErrorEvent is the payload of `leash:cache:redis-error`: a Redis call failed or timed out; the cache went on without it (no caller saw the error). */
 export interface CacheRedisErrorEvent {

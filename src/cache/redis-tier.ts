@@ -4,14 +4,23 @@
 //
 // One Redis hash per key, `leash:cache:{<name>:<key>}` (the braces are a hash tag: every Redis key
 // of one cache key lands in one Cluster slot, so each script touches one slot), with fields
-// `d` (the serialised value), `u` (present for a cached "absent": negative caching) and `v` (the
-// version). The lease is the string `leash:cache:{<name>:<key>}:lease`, holding a random token,
+// `d` (the serialised value), `u` (present for a cached "absent": negative caching), `v` (the
+// version) and `t` (the value's tags, as JSON, when it has any). The lease is the string `leash:cache:{<name>:<key>}:lease`, holding a random token,
 // set with SET NX PX. Every write and delete runs in one script that sets the version to
 // max(old + 1, the Redis server's clock in microseconds): it grows with every change of a key,
 // also across a delete and the expiry of the hash (a delete leaves a tombstone, the hash with `v`
 // only, for TOMBSTONE_MS; after that, the clock has moved past every version it held). A load's
 // write is conditional on the version it saw when it found the key missing, so a load that raced
 // a set or a delete does not overwrite it.
+//
+// deleteByTag and clear reach values no process holds in memory through epochs: the strings
+// `leash:cache:{<name>}:tag:<tag>` and `leash:cache:{<name>}:clear` hold the Redis clock (µs) of
+// the last deleteByTag(tag) and clear(). A value found in Redis whose version is not above the
+// clear epoch and the epochs of its tags was written before them: it is dropped (a tombstone, as a
+// delete leaves) and read as missing. Epochs share the cache's hash tag, so one script reads them
+// all; on a Cluster they live on another node than most values, whose clocks may differ by the
+// nodes' clock skew, which bounds how long before a deleteByTag a value may have been written and
+// still survive it there.
 //
 // Every call is bounded by a budget (redisTimeoutMs and the caller's remaining time) and by the
 // loader's context; a client that is not connected (ioredis `status` other than 'ready') is not
@@ -59,12 +68,12 @@ local nv = math.max(cur + 1, now)
 `;
 
 // KEYS: hash, lease. ARGV: token ('' = do not take the lease), leaseMs.
-// Returns {found, data, negative, version, pttl | leased}.
+// Returns {found, data, negative, version, pttl | leased, tags ('' = none)}.
 const READ = luaScript(`
-local h = redis.call('HMGET', KEYS[1], 'd', 'u', 'v')
+local h = redis.call('HMGET', KEYS[1], 'd', 'u', 'v', 't')
 local v = h[3] or '0'
 if h[1] or h[2] then
-  return {1, h[1] or '', h[2] and 1 or 0, v, redis.call('PTTL', KEYS[1])}
+  return {1, h[1] or '', h[2] and 1 or 0, v, redis.call('PTTL', KEYS[1]), h[4] or ''}
 end
 if ARGV[1] ~= '' and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {0, '', 0, v, 1}
@@ -72,8 +81,8 @@ end
 return {0, '', 0, v, 0}
 `);
 
-// KEYS: hash, lease. ARGV: data, negative ('1'/'0'), pttl ('' = none), expected version ('' = any), token.
-// Returns {written, version}.
+// KEYS: hash, lease. ARGV: data, negative ('1'/'0'), pttl ('' = none), expected version ('' = any), token,
+// tags (JSON, '' = none). Returns {written, version}.
 const WRITE = luaScript(`
 if ARGV[5] ~= '' and redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
 ${NEXT_VERSION}
@@ -84,6 +93,7 @@ if ARGV[2] == '1' then
 else
   redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', string.format('%.0f', nv))
 end
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 't', ARGV[6]) end
 if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return {1, string.format('%.0f', nv)}
 `);
@@ -95,6 +105,41 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'v', string.format('%.0f', nv))
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return string.format('%.0f', nv)
+`);
+
+// KEYS: hash, lease. ARGV: version, token ('' = do not take the lease), leaseMs, tombstone ms.
+// Drops a value an epoch made stale, unless it changed since it was read. Returns {version, leased}.
+const DROP = luaScript(`
+${NEXT_VERSION}
+if string.format('%.0f', cur) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'v', string.format('%.0f', nv))
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  cur = nv
+end
+local leased = 0
+if ARGV[2] ~= '' and redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then leased = 1 end
+return {string.format('%.0f', cur), leased}
+`);
+
+// KEYS: epoch keys (clear, then tags). Returns the highest epoch, '0' when none is set.
+const EPOCHS = luaScript(`
+local m = 0
+for _, k in ipairs(KEYS) do
+  local e = tonumber(redis.call('GET', k)) or 0
+  if e > m then m = e end
+end
+return string.format('%.0f', m)
+`);
+
+// KEYS: epoch key. ARGV: pttl ('' = none). Moves the epoch to the Redis clock (µs), never back.
+const MARK = luaScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local cur = tonumber(redis.call('GET', KEYS[1])) or 0
+local e = string.format('%.0f', math.max(cur + 1, now))
+if ARGV[1] ~= '' then redis.call('SET', KEYS[1], e, 'PX', ARGV[1]) else redis.call('SET', KEYS[1], e) end
+return e
 `);
 
 // KEYS: lease. ARGV: token.
@@ -130,12 +175,31 @@ export class RedisTier<V> {
   readonly #prefix: string;
   readonly #serializer: Serializer<V>;
   readonly #leaseMs: number;
+  readonly #epochPrefix: string;
+  readonly #epochTtl: string;
 
-  constructor(client: CacheRedisClient, name: string, serializer: Serializer<V>, leaseMs: number) {
+  /**
+   * epochTtlMs is how long the epoch of a deleteByTag or clear is kept (Infinity: for ever): at
+   * least as long as a value written before it may live.
+   */
+  constructor(
+    client: CacheRedisClient,
+    name: string,
+    serializer: Serializer<V>,
+    leaseMs: number,
+    epochTtlMs: number,
+  ) {
     this.#client = client;
     this.#prefix = `leash:cache:{${name}:`;
+    this.#epochPrefix = `leash:cache:{${name}}:`;
+    this.#epochTtl = epochTtlMs === Number.POSITIVE_INFINITY ? '' : String(Math.ceil(epochTtlMs));
     this.#serializer = serializer;
     this.#leaseMs = leaseMs;
+  }
+
+  /** epochKey is the Redis key of the clear epoch (no tag) or of `tag`'s epoch. */
+  epochKey(tag?: string): string {
+    return tag === undefined ? `${this.#epochPrefix}clear` : `${this.#epochPrefix}tag:${tag}`;
   }
 
   /** key is the Redis key of `key`'s hash; its lease is key + ':lease'. */
@@ -143,7 +207,10 @@ export class RedisTier<V> {
     return `${this.#prefix}${key}}`;
   }
 
-  /** read looks `key` up; with a token and no value, it also tries to take the lease. */
+  /**
+   * read looks `key` up; with a token and no value, it also tries to take the lease. A value older
+   * than the last clear() or deleteByTag() of one of its tags is dropped and read as missing.
+   */
   async read(ctx: Context, key: string, token: string, budgetMs: number): Promise<ReadResult<V>> {
     const k = this.key(key);
     const r = (await this.#call(ctx, budgetMs, READ, [k, `${k}:lease`], [token, this.#leaseMs])) as [
@@ -152,9 +219,25 @@ export class RedisTier<V> {
       number,
       string,
       number,
+      string,
     ];
-    const version = Number(r[3]);
+    let version = Number(r[3]);
     if (r[0] !== 1) return { found: false, version, leased: r[4] === 1 };
+    const epochKeys = [this.epochKey()];
+    if (r[5] !== '') for (const tag of JSON.parse(r[5]) as string[]) epochKeys.push(this.epochKey(tag));
+    const epoch = Number(await this.#call(ctx, budgetMs, EPOCHS, epochKeys, []));
+    if (version <= epoch) {
+      const d = (await this.#call(
+        ctx,
+        budgetMs,
+        DROP,
+        [k, `${k}:lease`],
+        [r[3], token, this.#leaseMs, TOMBSTONE_MS],
+        true,
+      )) as [string, number];
+      version = Number(d[0]);
+      return { found: false, version, leased: d[1] === 1 };
+    }
     const value = r[2] === 1 ? (undefined as V) : this.#serializer.deserialize(r[1]);
     return { found: true, value, version, ttlMs: r[4] > 0 ? r[4] : Number.POSITIVE_INFINITY };
   }
@@ -172,6 +255,7 @@ export class RedisTier<V> {
     expected: number | undefined,
     token: string,
     budgetMs: number,
+    tags?: readonly string[],
   ): Promise<number | undefined> {
     const k = this.key(key);
     const negative = value === undefined;
@@ -184,7 +268,14 @@ export class RedisTier<V> {
       budgetMs,
       WRITE,
       [k, `${k}:lease`],
-      [data, negative ? '1' : '0', pttl, expected === undefined ? '' : String(expected), token],
+      [
+        data,
+        negative ? '1' : '0',
+        pttl,
+        expected === undefined ? '' : String(expected),
+        token,
+        tags === undefined || tags.length === 0 ? '' : JSON.stringify(tags),
+      ],
       true,
     )) as [number, string];
     return r[0] === 1 ? Number(r[1]) : undefined;
@@ -193,6 +284,14 @@ export class RedisTier<V> {
   /** delete removes `key`'s value, leaving its raised version as a tombstone; resolves to that version. */
   async delete(ctx: Context, key: string, budgetMs: number): Promise<number> {
     return Number(await this.#call(ctx, budgetMs, DELETE, [this.key(key)], [TOMBSTONE_MS], true));
+  }
+
+  /**
+   * invalidate moves the epoch of `tag` (or, without one, the clear epoch) to now: every value of
+   * that tag (or every value) written before it is read as missing from then on, by any process.
+   */
+  async invalidate(ctx: Context, tag: string | undefined, budgetMs: number): Promise<void> {
+    await this.#call(ctx, budgetMs, MARK, [this.epochKey(tag)], [this.#epochTtl], true);
   }
 
   /** release gives the lease back when its holder's load failed, so the waiting processes need not wait for it to expire. */

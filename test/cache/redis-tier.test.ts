@@ -486,6 +486,48 @@ describe('leashjs/cache invalidation bus', { skip }, () => {
     });
   });
 
+  test('deleteByTag and clear reach values only Redis holds: a cache that never held them invalidates them for caches that never did', async () => {
+    await withCaches<string>(4, {}, async (caches) => {
+      const [writer, deleter, reader, fresh] = caches as [
+        Cache<string>,
+        Cache<string>,
+        Cache<string>,
+        Cache<string>,
+      ];
+      writer.set('x', 'old-x', { tags: ['red'] });
+      writer.set('y', 'old-y', { tags: ['blue', 'red'] });
+      writer.set('z', 'old-z', { tags: ['blue'] });
+      writer.set('plain', 'old-plain');
+      await writer.flush();
+      assert.equal(deleter.deleteByTag('red'), 0, 'the deleter held none of them');
+      await deleter.flush();
+      assert.equal(await reader.getOrLoad(bg, 'x', async () => 'new-x'), 'new-x');
+      assert.equal(await reader.getOrLoad(bg, 'y', async () => 'new-y'), 'new-y');
+      assert.equal(await reader.getOrLoad(bg, 'z', fail), 'old-z', 'another tag is untouched');
+      assert.equal(await reader.getOrLoad(bg, 'plain', fail), 'old-plain', 'an untagged value is untouched');
+      await reader.flush();
+      // Written after the epoch: a value like any other.
+      assert.equal(await deleter.getOrLoad(bg, 'x', fail), 'new-x');
+      writer.set('later', 'v', { tags: ['red'] });
+      await writer.flush();
+      assert.equal(await deleter.getOrLoad(bg, 'later', fail), 'v');
+      // clear(): every value written before it, by anyone, is gone from Redis for everyone.
+      deleter.clear();
+      await deleter.flush();
+      for (const k of ['x', 'z', 'plain', 'later'])
+        assert.equal(await fresh.getOrLoad(bg, k, async () => `cleared-${k}`), `cleared-${k}`);
+      await fresh.flush();
+      writer.set('after', 'a');
+      await writer.flush();
+      assert.equal(
+        await fresh.getOrLoad(bg, 'after', fail),
+        'a',
+        'a value written after the clear is served',
+      );
+      for (const c of caches) assert.equal(c.stats().redisErrors, 0, JSON.stringify(c.stats()));
+    });
+  });
+
   test('version fencing: a late message (an older version) evicts nothing; a newer one does', async () => {
     await withCaches<string>(2, { bus: true }, async ([a, b], [redis], name) => {
       a?.set('k', 'v1');
@@ -619,6 +661,14 @@ describe('leashjs/cache on a 3-node Redis Cluster', { skip }, () => {
         );
         assert.equal(await b.getOrLoad(bg, 'k1', fail), 'new');
         assert.equal(await b.getOrLoad(bg, 'k2', async () => 'reloaded'), 'reloaded');
+        // A tag delete from a cache that never held the value reaches it in Redis, on another node.
+        a.set('tagged', 'old', { tags: ['g'] });
+        await a.flush();
+        b.deleteByTag('g');
+        await b.flush();
+        await until(() => a.get('tagged') === undefined, 5_000, 'the tag delete on the cluster');
+        assert.equal(await a.getOrLoad(bg, 'tagged', async () => 'reloaded'), 'reloaded');
+        assert.equal(a.stats().redisErrors + b.stats().redisErrors, 0, 'no CROSSSLOT or other error');
       } finally {
         await Promise.all([a.close(), b.close()]);
         ca.disconnect();
