@@ -315,9 +315,10 @@ export function createCacheWithClock<V>(
           name,
           (serializer ?? jsonSerializer) as Serializer<V>,
           leaseMs,
-          // An epoch must outlive the values written before it: as long as the cache's ttlMs, and
-          // at least a day (a per-entry ttlMs longer than both outlives it).
-          ttlMs === Number.POSITIVE_INFINITY ? ttlMs : Math.max(ttlMs, 86_400_000),
+          // An epoch must outlive the values written before it: as long as the cache's ttlMs (and
+          // staleMs, which Redis keeps too), and at least a day (a per-entry ttlMs longer than both
+          // outlives it).
+          ttlMs === Number.POSITIVE_INFINITY ? ttlMs : Math.max(ttlMs + staleMs, 86_400_000),
         );
   const pending = new Set<Promise<unknown>>();
   // Fences: the highest version an invalidation announced per key; a value read or loaded before
@@ -406,6 +407,8 @@ export function createCacheWithClock<V>(
     observed: number | undefined;
     fromRedis: boolean;
     entry: ReturnType<MemoryTier<V>['set']>;
+    /** staleRefresh starts the refresh of a stale value Redis served, once it is stored. */
+    staleRefresh?: (() => void) | undefined;
   }
   type TieredFlight = Flight<V> & { meta?: LoadMeta };
 
@@ -425,7 +428,15 @@ export function createCacheWithClock<V>(
         memory.set(flight.key, value, ttl, flight.tags);
       }
     },
-    settled(flight, outcome, durationMs, error): void {
+    settled(flight: TieredFlight, outcome, durationMs, error): void {
+      const refresh = flight.meta?.staleRefresh;
+      if (
+        refresh !== undefined &&
+        outcome === 'ok' &&
+        !flight.detached &&
+        flights.get(flight.key) === undefined
+      )
+        refresh();
       if (outcome === 'error') loadErrors++;
       else if (outcome === 'timeout') loadTimeouts++;
       else if (outcome === 'abandoned') loadsAbandoned++;
@@ -463,6 +474,7 @@ export function createCacheWithClock<V>(
     entry: { ttlMs?: number | undefined; tags?: readonly string[] | undefined },
     meta: LoadMeta,
     ahead: boolean,
+    refresh: boolean,
     r: RedisTier<V>,
   ): (loadCtx: Context) => Promise<V> {
     return async (loadCtx) => {
@@ -487,6 +499,27 @@ export function createCacheWithClock<V>(
             degraded(e instanceof SyntaxError ? 'deserialize' : 'read', key, e);
             meta.observed = undefined;
             break;
+          }
+          if (found.found && found.ttlMs <= 0) {
+            // Past its ttl in Redis, within its staleMs. A refresh loads over that version; a
+            // caller is served the stale value at once, and one refresh starts once it is stored.
+            if (refresh) {
+              meta.observed = found.version;
+              break;
+            }
+            redisHits++;
+            staleServed++;
+            hit(key, 'redis');
+            if (staleChannel.hasSubscribers) {
+              staleChannel.publish(
+                Object.freeze({ name, key, staleForMs: -found.ttlMs } satisfies CacheStaleEvent),
+              );
+            }
+            meta.fromRedis = true;
+            meta.version = found.version;
+            meta.ttlMs = 0;
+            meta.staleRefresh = () => startLoad(ctx, key, loader, entry, true);
+            return found.value;
           }
           if (found.found) {
             redisHits++;
@@ -526,7 +559,17 @@ export function createCacheWithClock<V>(
       inBackground(
         'write',
         key,
-        r.write(background(), key, value, ttl, expected, leased ? token : '', timeoutMs, entry.tags),
+        r.write(
+          background(),
+          key,
+          value,
+          ttl,
+          expected,
+          leased ? token : '',
+          timeoutMs,
+          entry.tags,
+          value === undefined ? 0 : staleMs,
+        ),
         (version) => {
           const e = meta.entry;
           const current = memory.peek(key) === e && e !== undefined && e.value === value;
@@ -563,7 +606,7 @@ export function createCacheWithClock<V>(
     const f = flights.start(
       ctx,
       key,
-      tiered(ctx, key, loader, entry, meta, ahead, r),
+      tiered(ctx, key, loader, entry, meta, ahead, refresh, r),
       entry.tags,
       refresh,
     ) as TieredFlight;
@@ -678,7 +721,17 @@ export function createCacheWithClock<V>(
       inBackground(
         'write',
         key,
-        r.write(background(), key, value, entry.ttlMs ?? ttlMs, undefined, '', timeoutMs, entry.tags),
+        r.write(
+          background(),
+          key,
+          value,
+          entry.ttlMs ?? ttlMs,
+          undefined,
+          '',
+          timeoutMs,
+          entry.tags,
+          staleMs,
+        ),
         (version) => {
           if (version === undefined) return;
           if (e !== undefined && memory.peek(key) === e && e.value === value && e.version === 0)

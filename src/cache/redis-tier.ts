@@ -5,7 +5,9 @@
 // One Redis hash per key, `leash:cache:{<name>:<key>}` (the braces are a hash tag: every Redis key
 // of one cache key lands in one Cluster slot, so each script touches one slot), with fields
 // `d` (the serialised value), `u` (present for a cached "absent": negative caching), `v` (the
-// version) and `t` (the value's tags, as JSON, when it has any). The lease is the string `leash:cache:{<name>:<key>}:lease`, holding a random token,
+// version), `t` (the value's tags, as JSON, when it has any) and `s` (its staleMs: Redis keeps a
+// value for ttl + staleMs, and serves it as stale in its last staleMs, to processes that never
+// held it too). The lease is the string `leash:cache:{<name>:<key>}:lease`, holding a random token,
 // set with SET NX PX. Every write and delete runs in one script that sets the version to
 // max(old + 1, the Redis server's clock in microseconds): it grows with every change of a key,
 // also across a delete and the expiry of the hash (a delete leaves a tombstone, the hash with `v`
@@ -68,12 +70,12 @@ local nv = math.max(cur + 1, now)
 `;
 
 // KEYS: hash, lease. ARGV: token ('' = do not take the lease), leaseMs.
-// Returns {found, data, negative, version, pttl | leased, tags ('' = none)}.
+// Returns {found, data, negative, version, pttl | leased, tags ('' = none), staleMs}.
 const READ = luaScript(`
-local h = redis.call('HMGET', KEYS[1], 'd', 'u', 'v', 't')
+local h = redis.call('HMGET', KEYS[1], 'd', 'u', 'v', 't', 's')
 local v = h[3] or '0'
 if h[1] or h[2] then
-  return {1, h[1] or '', h[2] and 1 or 0, v, redis.call('PTTL', KEYS[1]), h[4] or ''}
+  return {1, h[1] or '', h[2] and 1 or 0, v, redis.call('PTTL', KEYS[1]), h[4] or '', tonumber(h[5]) or 0}
 end
 if ARGV[1] ~= '' and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {0, '', 0, v, 1}
@@ -82,7 +84,7 @@ return {0, '', 0, v, 0}
 `);
 
 // KEYS: hash, lease. ARGV: data, negative ('1'/'0'), pttl ('' = none), expected version ('' = any), token,
-// tags (JSON, '' = none). Returns {written, version}.
+// tags (JSON, '' = none), staleMs (included in pttl). Returns {written, version}.
 const WRITE = luaScript(`
 if ARGV[5] ~= '' and redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
 ${NEXT_VERSION}
@@ -94,6 +96,7 @@ else
   redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', string.format('%.0f', nv))
 end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 't', ARGV[6]) end
+if ARGV[7] ~= '0' then redis.call('HSET', KEYS[1], 's', ARGV[7]) end
 if ARGV[3] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return {1, string.format('%.0f', nv)}
 `);
@@ -164,7 +167,10 @@ export class RedisTimeoutError extends Error {
   }
 }
 
-/** ReadResult is what read() found: a value (with its version and remaining ttl), or a miss and whether this caller now holds the lease. */
+/**
+ * ReadResult is what read() found: a value (with its version and the time it stays fresh: at most
+ * 0 when it is stale, within its staleMs), or a miss and whether this caller now holds the lease.
+ */
 export type ReadResult<V> =
   | { readonly found: true; readonly value: V; readonly version: number; readonly ttlMs: number }
   | { readonly found: false; readonly version: number; readonly leased: boolean };
@@ -220,6 +226,7 @@ export class RedisTier<V> {
       string,
       number,
       string,
+      number,
     ];
     let version = Number(r[3]);
     if (r[0] !== 1) return { found: false, version, leased: r[4] === 1 };
@@ -239,7 +246,8 @@ export class RedisTier<V> {
       return { found: false, version, leased: d[1] === 1 };
     }
     const value = r[2] === 1 ? (undefined as V) : this.#serializer.deserialize(r[1]);
-    return { found: true, value, version, ttlMs: r[4] > 0 ? r[4] : Number.POSITIVE_INFINITY };
+    // Kept for ttl + staleMs: fresh for pttl - staleMs more (at most 0: stale).
+    return { found: true, value, version, ttlMs: r[4] > 0 ? r[4] - r[6] : Number.POSITIVE_INFINITY };
   }
 
   /**
@@ -256,13 +264,15 @@ export class RedisTier<V> {
     token: string,
     budgetMs: number,
     tags?: readonly string[],
+    staleMs = 0,
   ): Promise<number | undefined> {
     const k = this.key(key);
     const negative = value === undefined;
     const data = negative ? '' : this.#serializer.serialize(value);
     if (typeof data !== 'string')
       throw new TypeError(`serializer.serialize returned ${typeof data}, not a string`);
-    const pttl = ttlMs === Number.POSITIVE_INFINITY ? '' : String(Math.max(1, Math.ceil(ttlMs)));
+    const stale = ttlMs === Number.POSITIVE_INFINITY ? 0 : Math.ceil(staleMs);
+    const pttl = ttlMs === Number.POSITIVE_INFINITY ? '' : String(Math.max(1, Math.ceil(ttlMs)) + stale);
     const r = (await this.#call(
       ctx,
       budgetMs,
@@ -275,6 +285,7 @@ export class RedisTier<V> {
         expected === undefined ? '' : String(expected),
         token,
         tags === undefined || tags.length === 0 ? '' : JSON.stringify(tags),
+        String(stale),
       ],
       true,
     )) as [number, string];

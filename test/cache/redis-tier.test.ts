@@ -418,6 +418,42 @@ describe('leashjs/cache Redis tier', { skip, timeout: 30_000 }, () => {
     }
   });
 
+  test('a value past its ttl in Redis is served stale within staleMs to a cache that never held it, while one refresh runs', async () => {
+    await withCaches<string>(3, { ttlMs: 100, staleMs: 5_000 }, async ([a, b, c]) => {
+      const [x, y, z] = [a, b, c] as [Cache<string>, Cache<string>, Cache<string>];
+      assert.equal(await x.getOrLoad(bg, 'k', async () => 'v1'), 'v1');
+      await x.flush();
+      await sleep(150);
+      let loads = 0;
+      const release = gate();
+      const t0 = performance.now();
+      const v = await y.getOrLoad(bg, 'k', async () => {
+        loads++;
+        await release.promise;
+        return 'v2';
+      });
+      assert.equal(v, 'v1', 'the stale value, from Redis');
+      assert.ok(performance.now() - t0 < 1_000, 'served without waiting for the loader');
+      assert.equal(y.stats().staleServed, 1);
+      assert.equal(y.stats().redisHits, 1);
+      await until(() => loads === 1, 2_000, 'the refresh to start');
+      // While it runs, callers get the stale value from memory and no other load starts.
+      assert.equal(await y.getOrLoad(bg, 'k', fail), 'v1');
+      release.open();
+      await until(() => y.get('k') === 'v2', 2_000, 'the refresh to land');
+      await y.flush();
+      assert.equal(await z.getOrLoad(bg, 'k', fail), 'v2', 'the refreshed value is in Redis');
+      assert.equal(loads, 1);
+    });
+    // Past ttl + staleMs Redis has dropped it: the loader runs.
+    await withCaches<string>(2, { ttlMs: 50, staleMs: 100 }, async ([a, b]) => {
+      assert.equal(await (a as Cache<string>).getOrLoad(bg, 'k', async () => 'v1'), 'v1');
+      await (a as Cache<string>).flush();
+      await sleep(250);
+      assert.equal(await (b as Cache<string>).getOrLoad(bg, 'k', async () => 'v2'), 'v2');
+    });
+  });
+
   test('negative caching: undefined is cached for negativeTtlMs (in Redis too); with 0 it is not cached', async () => {
     await withCaches<string | undefined>(2, { negativeTtlMs: 5_000 }, async ([a, b], [redis], name) => {
       let runs = 0;
