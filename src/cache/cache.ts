@@ -14,6 +14,7 @@ import {
   invalidArg,
   readOption,
 } from '../context/internal.js';
+import { CircuitBreaker, circuitBreaker } from '../resilience/index.js';
 import { type BusMessage, InvalidationBus } from './bus.js';
 import {
   type CacheCoalescedEvent,
@@ -32,7 +33,13 @@ import {
   type Tier,
 } from './events.js';
 import { MemoryTier } from './memory-tier.js';
-import { type CacheRedisClient, jsonSerializer, RedisTier, type Serializer } from './redis-tier.js';
+import {
+  type CacheRedisClient,
+  jsonSerializer,
+  RedisTier,
+  RedisTimeoutError,
+  type Serializer,
+} from './redis-tier.js';
 import { type Flight, SingleFlight } from './single-flight.js';
 
 /** CacheOptions configures createCache. Exactly one of maximumSize and maximumWeight is required. */
@@ -73,6 +80,15 @@ export interface CacheOptions<V> {
   readonly redisTimeoutMs?: number;
   /** leaseMs is how long one process may hold a key's load lease before another may load it. Default: loadTimeoutMs when finite, else 10,000. */
   readonly leaseMs?: number;
+  /**
+   * redisBreaker is the circuit breaker (leashjs/resilience) every Redis call of this cache goes
+   * through: while it is open the cache does not wait for Redis at all (memory tier and loader
+   * only). A Redis call counts as failed only when it ran out of its budget (a Redis that accepts
+   * but does not answer); a refused or dropped connection is already skipped at once. `false`: no
+   * breaker. Default: circuitBreaker({ failureRate: 0.5, window: { ms: 10_000 }, minimumCalls: 10,
+   * openMs: 5_000, halfOpenCalls: 3 }), one per cache; only with redis.
+   */
+  readonly redisBreaker?: CircuitBreaker | false;
 }
 
 /** EntryOptions applies to one value: set() or the value a getOrLoad loader returns. */
@@ -163,6 +179,7 @@ const KNOWN = [
   'bus',
   'redisTimeoutMs',
   'leaseMs',
+  'redisBreaker',
 ] as const;
 const ENTRY_KNOWN = ['ttlMs', 'tags'] as const;
 
@@ -234,12 +251,14 @@ export function createCacheWithClock<V>(
   const useBus = readOption(o, 'bus', where);
   const redisTimeoutMs = readOption(o, 'redisTimeoutMs', where);
   const leaseMsOption = readOption(o, 'leaseMs', where);
+  const breakerOption = readOption(o, 'redisBreaker', where);
   if (client === undefined) {
     for (const [k, v] of [
       ['serializer', serializer],
       ['bus', useBus],
       ['redisTimeoutMs', redisTimeoutMs],
       ['leaseMs', leaseMsOption],
+      ['redisBreaker', breakerOption],
     ] as const) {
       if (v !== undefined) throw invalidArg(`${where}: ${k} needs redis (an ioredis client)`);
     }
@@ -281,6 +300,10 @@ export function createCacheWithClock<V>(
       });
     if (leaseMsOption !== undefined)
       assertNumber(leaseMsOption, where, 'leaseMs', { min: 1, integer: true, unit: 'milliseconds' });
+    if (breakerOption !== undefined && breakerOption !== false && !(breakerOption instanceof CircuitBreaker))
+      throw invalidArg(
+        `${where}: redisBreaker must come from circuitBreaker() (leashjs/resilience) or be false, got ${describe(breakerOption)}`,
+      );
   }
 
   const memory = new MemoryTier<V>({
@@ -319,6 +342,18 @@ export function createCacheWithClock<V>(
           // staleMs, which Redis keeps too), and at least a day (a per-entry ttlMs longer than both
           // outlives it).
           ttlMs === Number.POSITIVE_INFINITY ? ttlMs : Math.max(ttlMs + staleMs, 86_400_000),
+          breakerOption === false
+            ? undefined
+            : (breakerOption ??
+                circuitBreaker({
+                  name: `cache ${name} redis`,
+                  failureRate: 0.5,
+                  window: { ms: 10_000 },
+                  minimumCalls: 10,
+                  openMs: 5_000,
+                  halfOpenCalls: 3,
+                  isFailure: (e) => e instanceof RedisTimeoutError,
+                })),
         );
   const pending = new Set<Promise<unknown>>();
   // Fences: the highest version an invalidation announced per key; a value read or loaded before

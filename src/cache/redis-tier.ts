@@ -30,6 +30,7 @@
 
 import { abortable, type Context, withTimeout } from '../context/index.js';
 import { evalScript, type LuaScript, luaScript } from '../context/internal.js';
+import type { CircuitBreaker } from '../resilience/index.js';
 
 /**
  * CacheRedisClient is the part of an ioredis client (Redis or Cluster) the cache uses; any client
@@ -183,6 +184,7 @@ export class RedisTier<V> {
   readonly #leaseMs: number;
   readonly #epochPrefix: string;
   readonly #epochTtl: string;
+  readonly #breaker: CircuitBreaker | undefined;
 
   /**
    * epochTtlMs is how long the epoch of a deleteByTag or clear is kept (Infinity: for ever): at
@@ -194,7 +196,9 @@ export class RedisTier<V> {
     serializer: Serializer<V>,
     leaseMs: number,
     epochTtlMs: number,
+    breaker?: CircuitBreaker,
   ) {
+    this.#breaker = breaker;
     this.#client = client;
     this.#prefix = `leash:cache:{${name}:`;
     this.#epochPrefix = `leash:cache:{${name}}:`;
@@ -313,7 +317,7 @@ export class RedisTier<V> {
   /** publish sends `message` on `channel` through the command connection. */
   async publish(ctx: Context, channel: string, message: string, budgetMs: number): Promise<void> {
     this.#ready();
-    await this.#bounded(ctx, budgetMs, this.#client.publish(channel, message));
+    await this.#guarded(ctx, (c) => this.#bounded(c, budgetMs, this.#client.publish(channel, message)));
   }
 
   #ready(): void {
@@ -333,8 +337,17 @@ export class RedisTier<V> {
   ): Promise<unknown> {
     this.#ready();
     const c = this.#client;
-    if (inOrder) return this.#bounded(ctx, budgetMs, c.eval(script.src, keys.length, ...keys, ...args));
-    return this.#bounded(ctx, budgetMs, evalScript(c, script, keys, args));
+    // The breaker calls the work at once when it lets it through: EVALs keep their order.
+    if (inOrder)
+      return this.#guarded(ctx, (x) =>
+        this.#bounded(x, budgetMs, c.eval(script.src, keys.length, ...keys, ...args)),
+      );
+    return this.#guarded(ctx, (x) => this.#bounded(x, budgetMs, evalScript(c, script, keys, args)));
+  }
+
+  // #guarded runs one Redis call through the breaker, when there is one.
+  #guarded<T>(ctx: Context, work: (ctx: Context) => Promise<T>): Promise<T> {
+    return this.#breaker === undefined ? work(ctx) : this.#breaker.execute(ctx, work);
   }
 
   #bounded<T>(ctx: Context, budgetMs: number, work: Promise<T>): Promise<T> {

@@ -22,6 +22,7 @@ import {
 } from '../../src/cache/index.js';
 import { background, sleep as ctxSleep, withCancel, withTimeout } from '../../src/context/index.js';
 import { snapshot, verifyNone } from '../../src/leak/index.js';
+import { circuitBreaker } from '../../src/resilience/index.js';
 import { startCluster } from '../resilience/redis-cluster.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
@@ -223,12 +224,13 @@ describe('leashjs/cache Redis tier', { skip, timeout: 30_000 }, () => {
           proxy.up();
           await ready(redis as Client);
           const hitsDown = cache.stats().redisHits;
+          const missesDown = cache.stats().redisMisses;
           await sleep(30);
           for (let i = 120; i < 160; i++) await round(i);
           assert.equal(failures, 0);
           assert.equal(calls, 160);
           assert.ok(
-            cache.stats().redisHits > hitsDown || cache.stats().redisMisses > 0,
+            cache.stats().redisHits > hitsDown || cache.stats().redisMisses > missesDown,
             'Redis is used again',
           );
         },
@@ -304,6 +306,85 @@ describe('leashjs/cache Redis tier', { skip, timeout: 30_000 }, () => {
       never.open();
       await cache.close();
     } finally {
+      await real.quit();
+    }
+    await verifyNone({ baseline: base });
+  });
+
+  test('a Redis that stops answering opens the breaker: loads stop waiting for it, and it is used again once it answers', async () => {
+    const base = snapshot();
+    const real = client();
+    await ready(real);
+    // Connected, but while `hang` is set the script calls never answer (a black-holed network).
+    let hang = true;
+    const never = gate<void>();
+    const hung = new Proxy(real, {
+      get(target, p) {
+        if ((p === 'evalsha' || p === 'eval') && hang) return () => never.promise;
+        const v = Reflect.get(target, p);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const errors: CacheRedisErrorEvent[] = [];
+    const onErr = (m: unknown) => errors.push(m as CacheRedisErrorEvent);
+    diagnostics_channel.subscribe('leash:cache:redis-error', onErr);
+    try {
+      // The default breaker: 10 calls that ran out of their budget open it.
+      const cache = createCache<string>({
+        name: `t-${randomUUID()}`,
+        maximumSize: 100,
+        redis: hung,
+        redisTimeoutMs: 30,
+      });
+      let waited = 0;
+      for (let i = 0; i < 40; i++) {
+        const t0 = performance.now();
+        assert.equal(await cache.getOrLoad(bg, `k${i}`, async () => `v${i}`), `v${i}`);
+        if (performance.now() - t0 >= 30) waited++;
+      }
+      const timeouts = errors.filter((e) => (e.error as Error).name === 'RedisTimeoutError').length;
+      const rejected = errors.filter((e) => (e.error as Error).name === 'BrokenCircuitError').length;
+      assert.equal(timeouts, 10, 'ten loads paid the Redis budget, then the breaker opened');
+      assert.ok(waited <= 12, `${waited} loads waited for Redis`);
+      assert.equal(rejected, 30, 'the other loads did not wait for Redis at all');
+      await cache.close();
+
+      // Recovery, with a breaker of the caller's: open for 200 ms, then one probe.
+      hang = true;
+      const breaker = circuitBreaker({
+        window: { calls: 3 },
+        minimumCalls: 3,
+        openMs: 200,
+        halfOpenCalls: 1,
+      });
+      const c2 = createCache<string>({
+        name: `t-${randomUUID()}`,
+        maximumSize: 100,
+        redis: hung,
+        redisTimeoutMs: 30,
+        redisBreaker: breaker,
+      });
+      for (let i = 0; i < 3; i++) await c2.getOrLoad(bg, `a${i}`, async () => 'v');
+      assert.equal(breaker.state, 'open');
+      hang = false;
+      await sleep(250);
+      const missesBefore = c2.stats().redisMisses;
+      assert.equal(await c2.getOrLoad(bg, 'b', async () => 'vb'), 'vb');
+      assert.equal(c2.stats().redisMisses, missesBefore + 1, 'the probe reached Redis');
+      assert.equal(breaker.state, 'closed');
+      await c2.flush();
+      await c2.close();
+      assert.throws(() => createCache({ name: 'x', maximumSize: 1, redisBreaker: breaker }), {
+        code: 'LEASH_ERR_INVALID_ARG',
+        message: /redisBreaker needs redis/,
+      });
+      assert.throws(
+        () => createCache({ name: 'x', maximumSize: 1, redis: real, redisBreaker: {} as never }),
+        { code: 'LEASH_ERR_INVALID_ARG', message: /redisBreaker must come from circuitBreaker/ },
+      );
+    } finally {
+      never.open();
+      diagnostics_channel.unsubscribe('leash:cache:redis-error', onErr);
       await real.quit();
     }
     await verifyNone({ baseline: base });

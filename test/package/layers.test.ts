@@ -19,7 +19,7 @@ const allowed: Record<string, string[]> = {
   http: ['context', 'task'],
   pg: ['context'],
   resilience: ['context', 'task'],
-  cache: ['context', 'task'],
+  cache: ['context', 'task', 'resilience'],
   queue: ['context', 'task', 'resilience'],
   metrics: ['context'],
   chaos: ['context', 'http', 'pg', 'resilience'],
