@@ -1,7 +1,7 @@
 // leashjs/metrics benchmark: what keeping leash's metrics costs an HTTP server, in req/s and CPU per
 // request, against no metrics and against prom-client's default metrics plus an HTTP duration
 // histogram (the usual setup), in the same run. Run: cd bench && npm run metrics (build first:
-// npm run build at the root). Environment: BENCH_SECONDS (per load run, default 2), BENCH_ROUNDS
+// npm run build at the root). Environment: BENCH_SECONDS (per load run, default 2), BENCH_PIPELINE (below), BENCH_ROUNDS
 // (default 3).
 //
 // Each server (bench/metrics-server.ts) runs in its own child process and autocannon (-c 50) in
@@ -121,9 +121,25 @@ interface Run {
   busy: number;
 }
 
+// BENCH_PIPELINE: requests each connection keeps in flight (autocannon -p, default 1). With 10 the
+// load generator spends far less CPU per request than the server, so the server saturates its core
+// (busy near 1) and req/s reads the server's cost per request instead of the generator's pace.
+const pipeline = Number(process.env.BENCH_PIPELINE ?? 1);
+
 async function load(url: string, seconds: number, rate?: number): Promise<{ rps: number; total: number }> {
   const rateArgs = rate === undefined ? [] : ['-R', String(rate)];
-  const [file, args] = pinned(0, [autocannonBin, '-j', '-c', '50', ...rateArgs, '-d', String(seconds), url]);
+  const [file, args] = pinned(0, [
+    autocannonBin,
+    '-j',
+    '-c',
+    '50',
+    '-p',
+    String(pipeline),
+    ...rateArgs,
+    '-d',
+    String(seconds),
+    url,
+  ]);
   const { stdout } = await execFileAsync(file, args, { maxBuffer: 64 * 1024 * 1024 });
   const r = JSON.parse(stdout) as { requests: { average: number; total: number } };
   return { rps: r.requests.average, total: r.requests.total };
@@ -170,7 +186,7 @@ const pct = (ratio: number) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).to
 const of = (v: string) => runs.get(v) as Run[];
 console.log(
   `\n## HTTP hello-world + one cache hit, metrics off vs prom-client defaults + histogram vs leashjs/metrics` +
-    ` (server and autocannon -c 50 in their own processes${canPin ? ', pinned to cores 1 and 0' : ''}, ${durationS} s per run, ${rounds} rounds interleaved, Node ${process.version})`,
+    ` (server and autocannon -c 50 -p ${pipeline} in their own processes${canPin ? ', pinned to cores 1 and 0' : ''}, ${durationS} s per run, ${rounds} rounds interleaved, Node ${process.version})`,
 );
 console.log(
   'req/s ratio: against the same round\'s "none", median [range]. busy: server CPU / wall (near 1: the server was the bottleneck).',
