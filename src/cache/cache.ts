@@ -4,7 +4,7 @@
 // exports.
 
 import { randomUUID } from 'node:crypto';
-import { background, type Context, remaining, sleep } from '../context/index.js';
+import { background, type Context, remaining, sleep, withoutCancel } from '../context/index.js';
 import {
   assertContext,
   assertFunction,
@@ -352,7 +352,9 @@ export function createCacheWithClock<V>(
                   minimumCalls: 10,
                   openMs: 5_000,
                   halfOpenCalls: 3,
-                  isFailure: (e) => e instanceof RedisTimeoutError,
+                  // Only a read that had the whole redisTimeoutMs and still got no answer: a
+                  // budget cut short by a caller's near deadline says nothing about Redis.
+                  isFailure: (e) => e instanceof RedisTimeoutError && e.ms >= timeoutMs,
                 })),
         );
   const pending = new Set<Promise<unknown>>();
@@ -528,7 +530,8 @@ export function createCacheWithClock<V>(
         for (;;) {
           let found: Awaited<ReturnType<RedisTier<V>['read']>>;
           try {
-            found = await r.read(loadCtx, key, token, budget(ctx));
+            // A refresh answers nobody in particular: its Redis calls get the whole budget.
+            found = await r.read(loadCtx, key, token, refresh ? timeoutMs : budget(ctx));
           } catch (e) {
             if (loadCtx.err !== undefined) throw loadCtx.err;
             degraded(e instanceof SyntaxError ? 'deserialize' : 'read', key, e);
@@ -552,8 +555,10 @@ export function createCacheWithClock<V>(
             }
             meta.fromRedis = true;
             meta.version = found.version;
-            meta.ttlMs = 0;
-            meta.staleRefresh = () => startLoad(ctx, key, loader, entry, true);
+            // Stored as already expired, retained for the stale time it has left in Redis.
+            meta.ttlMs = found.ttlMs;
+            // The refresh has the caller's values, not its deadline (see budget below).
+            meta.staleRefresh = () => startLoad(withoutCancel(ctx), key, loader, entry, true);
             return found.value;
           }
           if (found.found) {

@@ -162,9 +162,12 @@ export class RedisDownError extends Error {
 
 /** RedisTimeoutError says Redis did not answer within the budget. */
 export class RedisTimeoutError extends Error {
+  /** ms is the budget the call had. */
+  readonly ms: number;
   constructor(ms: number) {
     super(`Redis did not answer within ${ms} ms`);
     this.name = 'RedisTimeoutError';
+    this.ms = ms;
   }
 }
 
@@ -222,7 +225,17 @@ export class RedisTier<V> {
    * than the last clear() or deleteByTag() of one of its tags is dropped and read as missing.
    */
   async read(ctx: Context, key: string, token: string, budgetMs: number): Promise<ReadResult<V>> {
+    // The breaker guards reads only, the waits a load would pay for a Redis that does not answer;
+    // writes, deletes and invalidations are always sent, so none is lost while it is open.
+    if (this.#breaker === undefined) return this.#read(ctx, key, token, budgetMs);
+    return this.#breaker.execute(ctx, (c) => this.#read(c, key, token, budgetMs));
+  }
+
+  async #read(ctx: Context, key: string, token: string, budgetMs: number): Promise<ReadResult<V>> {
     const k = this.key(key);
+    // One budget for the whole read: the value, then its epochs, then maybe the drop.
+    const started = performance.now();
+    const left = () => Math.max(1, budgetMs - (performance.now() - started));
     const r = (await this.#call(ctx, budgetMs, READ, [k, `${k}:lease`], [token, this.#leaseMs])) as [
       number,
       string,
@@ -236,11 +249,11 @@ export class RedisTier<V> {
     if (r[0] !== 1) return { found: false, version, leased: r[4] === 1 };
     const epochKeys = [this.epochKey()];
     if (r[5] !== '') for (const tag of JSON.parse(r[5]) as string[]) epochKeys.push(this.epochKey(tag));
-    const epoch = Number(await this.#call(ctx, budgetMs, EPOCHS, epochKeys, []));
+    const epoch = Number(await this.#call(ctx, left(), EPOCHS, epochKeys, []));
     if (version <= epoch) {
       const d = (await this.#call(
         ctx,
-        budgetMs,
+        left(),
         DROP,
         [k, `${k}:lease`],
         [r[3], token, this.#leaseMs, TOMBSTONE_MS],
@@ -275,7 +288,8 @@ export class RedisTier<V> {
     const data = negative ? '' : this.#serializer.serialize(value);
     if (typeof data !== 'string')
       throw new TypeError(`serializer.serialize returned ${typeof data}, not a string`);
-    const stale = ttlMs === Number.POSITIVE_INFINITY ? 0 : Math.ceil(staleMs);
+    // An endless staleMs is not kept in Redis (the value would never expire there): ttl only.
+    const stale = ttlMs === Number.POSITIVE_INFINITY || !Number.isFinite(staleMs) ? 0 : Math.ceil(staleMs);
     const pttl = ttlMs === Number.POSITIVE_INFINITY ? '' : String(Math.max(1, Math.ceil(ttlMs)) + stale);
     const r = (await this.#call(
       ctx,
@@ -317,7 +331,7 @@ export class RedisTier<V> {
   /** publish sends `message` on `channel` through the command connection. */
   async publish(ctx: Context, channel: string, message: string, budgetMs: number): Promise<void> {
     this.#ready();
-    await this.#guarded(ctx, (c) => this.#bounded(c, budgetMs, this.#client.publish(channel, message)));
+    await this.#bounded(ctx, budgetMs, this.#client.publish(channel, message));
   }
 
   #ready(): void {
@@ -337,17 +351,8 @@ export class RedisTier<V> {
   ): Promise<unknown> {
     this.#ready();
     const c = this.#client;
-    // The breaker calls the work at once when it lets it through: EVALs keep their order.
-    if (inOrder)
-      return this.#guarded(ctx, (x) =>
-        this.#bounded(x, budgetMs, c.eval(script.src, keys.length, ...keys, ...args)),
-      );
-    return this.#guarded(ctx, (x) => this.#bounded(x, budgetMs, evalScript(c, script, keys, args)));
-  }
-
-  // #guarded runs one Redis call through the breaker, when there is one.
-  #guarded<T>(ctx: Context, work: (ctx: Context) => Promise<T>): Promise<T> {
-    return this.#breaker === undefined ? work(ctx) : this.#breaker.execute(ctx, work);
+    if (inOrder) return this.#bounded(ctx, budgetMs, c.eval(script.src, keys.length, ...keys, ...args));
+    return this.#bounded(ctx, budgetMs, evalScript(c, script, keys, args));
   }
 
   #bounded<T>(ctx: Context, budgetMs: number, work: Promise<T>): Promise<T> {

@@ -594,3 +594,29 @@ test('capacity 1: a retry of a job already accepted never waits for room and is 
   assert.equal(w.stats.deadLettered, 0);
   await w.drain(50);
 });
+
+test('two workers, a retry with no delay taken at once by the other: each finish event names its own attempt', async () => {
+  const q = createQueue<string>({ name: 'attempts' });
+  const finishes: QueueFinishEvent[] = [];
+  const onFinish = (m: unknown) => finishes.push(m as QueueFinishEvent);
+  diagnostics_channel.subscribe('leash:queue:finish', onFinish);
+  try {
+    let runs = 0;
+    const handler = async (): Promise<void> => {
+      runs++;
+      if (runs === 1) throw new Error('first attempt fails');
+    };
+    const opts = { concurrency: 1, retries: 1, backoff: constantBackoff(0) };
+    const a = q.work(background(), handler, opts);
+    const b = q.work(background(), handler, opts);
+    await tick();
+    const id = await q.enqueue(background(), 'job');
+    await until(() => finishes.filter((f) => f.id === id).length === 2);
+    const mine = finishes.filter((f) => f.id === id).map((f) => `${f.attempt} ${f.outcome}`);
+    assert.deepEqual(mine, ['1 failed', '2 completed']);
+    await Promise.all([a.drain(100), b.drain(100)]);
+  } finally {
+    diagnostics_channel.unsubscribe('leash:queue:finish', onFinish);
+    await q.close();
+  }
+});

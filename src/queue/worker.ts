@@ -349,6 +349,9 @@ export class Worker {
   #settle(r: Running, how: 'completed' | 'failed' | 'handed-back', error: unknown): void {
     if (this.#running.get(r.d.id) !== r) return; // already handed back after ignoring its cancel
     const d = r.d;
+    // Read before the store is told: a memory store hands the same record to the next attempt,
+    // which another worker may take synchronously (a retry with no delay).
+    const attempt = d.attempt;
     const drain = this.#drain;
     let outcome: JobOutcome;
     if (how === 'completed') {
@@ -379,7 +382,7 @@ export class Worker {
         Object.freeze({
           queue: this.#queue,
           id: d.id,
-          attempt: d.attempt,
+          attempt,
           outcome,
           runMs: Date.now() - r.startedAt,
         }),
@@ -405,7 +408,11 @@ export class Worker {
     if (batch.length === 0) return false;
     this.#refilling = true;
     try {
-      for (const d of batch) this.#start(d);
+      for (const d of batch) {
+        // A job started before it may have stopped the worker (drain, its context): hand back.
+        if (this.#drain !== undefined || this.#fetchCtx.err !== undefined) this.#handBackUnstarted(d);
+        else this.#start(d);
+      }
     } finally {
       this.#refilling = false;
     }

@@ -329,6 +329,26 @@ describe('leashjs/cache Redis tier', { skip, timeout: 30_000 }, () => {
     const onErr = (m: unknown) => errors.push(m as CacheRedisErrorEvent);
     diagnostics_channel.subscribe('leash:cache:redis-error', onErr);
     try {
+      // A budget cut short by the caller's deadline (10 ms of the 30) is not Redis's failure:
+      // twelve such loads leave the default breaker closed, and the next load waits for Redis.
+      const short = createCache<string>({
+        name: `t-${randomUUID()}`,
+        maximumSize: 100,
+        redis: hung,
+        redisTimeoutMs: 30,
+      });
+      for (let i = 0; i < 12; i++) {
+        const [ctx, cancel] = withTimeout(bg, 20);
+        assert.equal(await short.getOrLoad(ctx, `s${i}`, async () => 'v'), 'v');
+        cancel();
+      }
+      const t1 = performance.now();
+      await short.getOrLoad(bg, 'last', async () => 'v');
+      assert.ok(performance.now() - t1 >= 25, 'the breaker stayed closed: the load paid the budget');
+      assert.equal(errors.filter((e) => (e.error as Error).name === 'BrokenCircuitError').length, 0);
+      await short.close();
+      errors.length = 0;
+
       // The default breaker: 10 calls that ran out of their budget open it.
       const cache = createCache<string>({
         name: `t-${randomUUID()}`,
@@ -348,6 +368,25 @@ describe('leashjs/cache Redis tier', { skip, timeout: 30_000 }, () => {
       assert.ok(waited <= 12, `${waited} loads waited for Redis`);
       assert.equal(rejected, 30, 'the other loads did not wait for Redis at all');
       await cache.close();
+
+      // Open, it guards reads only: a delete and a tag delete still reach Redis.
+      hang = false;
+      const name = `t-${randomUUID()}`;
+      const forced = circuitBreaker();
+      const writer = createCache<string>({ name, maximumSize: 100, redis: real, redisBreaker: forced });
+      const reader = createCache<string>({ name, maximumSize: 100, redis: real });
+      writer.set('gone', 'v');
+      writer.set('tagged', 'v', { tags: ['t'] });
+      await writer.flush();
+      forced.forceOpen();
+      writer.delete('gone');
+      writer.deleteByTag('t');
+      await writer.flush();
+      assert.equal(writer.stats().redisErrors, 0, 'nothing was refused');
+      assert.equal(await reader.getOrLoad(bg, 'gone', async () => 'loaded'), 'loaded');
+      assert.equal(await reader.getOrLoad(bg, 'tagged', async () => 'loaded'), 'loaded');
+      await Promise.all([writer.close(), reader.close()]);
+      hang = true;
 
       // Recovery, with a breaker of the caller's: open for 200 ms, then one probe.
       hang = true;
@@ -533,6 +572,21 @@ describe('leashjs/cache Redis tier', { skip, timeout: 30_000 }, () => {
       await sleep(250);
       assert.equal(await (b as Cache<string>).getOrLoad(bg, 'k', async () => 'v2'), 'v2');
     });
+  });
+
+  test('staleMs: Infinity with Redis: values still expire in Redis at their ttl, and nothing fails', async () => {
+    await withCaches<string>(
+      1,
+      { ttlMs: 60_000, staleMs: Number.POSITIVE_INFINITY },
+      async ([c], [redis], name) => {
+        const cache = c as Cache<string>;
+        assert.equal(await cache.getOrLoad(bg, 'k', async () => 'v'), 'v');
+        await cache.flush();
+        assert.equal(cache.stats().redisErrors, 0);
+        const pttl = await (redis as Client).pttl(`leash:cache:{${name}:k}`);
+        assert.ok(pttl > 0 && pttl <= 60_000, `pttl ${pttl}`);
+      },
+    );
   });
 
   test('negative caching: undefined is cached for negativeTtlMs (in Redis too); with 0 it is not cached', async () => {
