@@ -81,11 +81,11 @@ export interface CacheOptions<V> {
   /** leaseMs is how long one process may hold a key's load lease before another may load it. Default: loadTimeoutMs when finite, else 10,000. */
   readonly leaseMs?: number;
   /**
-   * redisBreaker is the circuit breaker (leashjs/resilience) every Redis call of this cache goes
-   * through: while it is open the cache does not wait for Redis at all (memory tier and loader
-   * only). A Redis call counts as failed only when it ran out of its budget (a Redis that accepts
-   * but does not answer); a refused or dropped connection is already skipped at once. `false`: no
-   * breaker. Default: circuitBreaker({ failureRate: 0.5, window: { ms: 10_000 }, minimumCalls: 10,
+   * redisBreaker is the circuit breaker (leashjs/resilience) every Redis read of this cache goes
+   * through: while it is open loads do not wait for Redis at all (memory tier and loader only);
+   * writes, deletes and invalidations are always sent. With the default, a read counts as failed
+   * only when it had the whole redisTimeoutMs and got no answer (a Redis that accepts but does not
+   * answer); a refused or dropped connection is already skipped at once. `false`: no breaker. Default: circuitBreaker({ failureRate: 0.5, window: { ms: 10_000 }, minimumCalls: 10,
    * openMs: 5_000, halfOpenCalls: 3 }), one per cache; only with redis.
    */
   readonly redisBreaker?: CircuitBreaker | false;
