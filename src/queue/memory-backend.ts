@@ -41,6 +41,9 @@ export function memoryBackend(options?: MemoryBackendOptions): Backend {
 
 type State = 'ready' | 'delayed' | 'active' | 'gone';
 
+// The time MemJob's times count from: this module's load.
+const EPOCH = Date.now();
+
 /**
  * MemJob is one job's record, and the Delivery a consumer is handed for each attempt (no copy per
  * attempt). `state` 'gone' marks an entry the deque or heap skips lazily.
@@ -54,16 +57,34 @@ class MemJob implements Delivery, Indexed {
   attempt = 0;
   /** uncounted says the last attempt was handed back: the next take does not count a new one. */
   uncounted = false;
-  readyAt: number;
-  runAt: number;
+  // Times in ms since EPOCH: small integers V8 keeps in the record itself, where epoch-ms doubles
+  // would each be a separate heap number per job (a backlog of a million jobs pays for them in GC).
+  #readyRel: number;
+  #runRel: number;
   state: State = 'ready';
   seq = 0;
+
+  /** readyAt is when the job became ready to run (epoch ms). */
+  get readyAt(): number {
+    return EPOCH + this.#readyRel;
+  }
+  set readyAt(t: number) {
+    this.#readyRel = t - EPOCH;
+  }
+  /** runAt is when a delayed job may start (epoch ms). */
+  get runAt(): number {
+    return EPOCH + this.#runRel;
+  }
+  set runAt(t: number) {
+    this.#runRel = t - EPOCH;
+  }
+
   constructor(job: NewJob) {
     this.id = job.id;
     this.data = job.data;
     this.deadline = job.deadline;
-    this.readyAt = job.enqueuedAt;
-    this.runAt = job.runAt ?? job.enqueuedAt;
+    this.#readyRel = job.enqueuedAt - EPOCH;
+    this.#runRel = (job.runAt ?? job.enqueuedAt) - EPOCH;
   }
 }
 
@@ -318,7 +339,7 @@ export class MemoryBinding implements Binding {
       j.state = 'delayed';
       j.readyAt = job.runAt;
       this.#delayedCount++;
-      this.#delayed.push(j, job.runAt);
+      this.#delayed.push(j, j.runAt); // the time #promoteDue compares with j.runAt
       this.#armTimer();
       return;
     }

@@ -620,3 +620,24 @@ test('two workers, a retry with no delay taken at once by the other: each finish
     await q.close();
   }
 });
+
+test('delays with a fraction of a millisecond run every job, once', async () => {
+  const q = createQueue<number>({ name: 'fractions' });
+  const ran: number[] = [];
+  const w = q.work(
+    background(),
+    async (_ctx, n) => {
+      ran.push(n);
+    },
+    { concurrency: 4 },
+  );
+  const delays = [0.3, 1.7, 2.2, 5.123456789, 10.987654321, 3.333333333333];
+  for (const [i, d] of delays.entries()) await q.enqueue(background(), i, { delayMs: d });
+  await until(() => ran.length === delays.length, 2000);
+  assert.deepEqual(
+    [...ran].sort(),
+    delays.map((_, i) => i),
+  );
+  await w.drain(100);
+  await q.close();
+});
