@@ -32,7 +32,7 @@ import {
   timeout,
   wrap,
 } from '../dist/resilience/index.js';
-import { SCRIPT_SHA } from '../dist/resilience/redis-rate-limiter.js';
+import { GCRA } from '../dist/resilience/redis-rate-limiter.js';
 import { fmt, header, interleave, type Result } from './harness.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 11);
@@ -303,7 +303,7 @@ if (process.env.REDIS !== '0') {
     await Promise.all(
       Array.from({ length: 256 }, async () => {
         while (performance.now() < end) {
-          await redis.evalsha(SCRIPT_SHA, 1, key, '0.000001', '1000000000');
+          await redis.evalsha(GCRA.sha, 1, key, '0.000001', '1000000000');
           raw++;
         }
       }),

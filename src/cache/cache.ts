@@ -39,6 +39,7 @@ import {
   RedisTier,
   RedisTimeoutError,
   type Serializer,
+  type WriteOptions,
 } from './redis-tier.js';
 import { type Flight, SingleFlight } from './single-flight.js';
 
@@ -333,18 +334,17 @@ export function createCacheWithClock<V>(
   let redis: RedisTier<V> | undefined =
     client === undefined
       ? undefined
-      : new RedisTier<V>(
+      : new RedisTier<V>({
           client,
           name,
-          (serializer ?? jsonSerializer) as Serializer<V>,
+          serializer: (serializer ?? jsonSerializer) as Serializer<V>,
           leaseMs,
-          // An epoch must outlive the values written before it: as long as the cache's ttlMs (and
-          // staleMs, which Redis keeps too), and at least a day (a per-entry ttlMs longer than both
-          // outlives it).
-          ttlMs === Number.POSITIVE_INFINITY ? ttlMs : Math.max(ttlMs + staleMs, 86_400_000),
-          breakerOption === false
-            ? undefined
-            : (breakerOption ??
+          ttlMs,
+          staleMs,
+          breaker:
+            breakerOption === false
+              ? undefined
+              : (breakerOption ??
                 circuitBreaker({
                   name: `cache ${name} redis`,
                   failureRate: 0.5,
@@ -356,7 +356,7 @@ export function createCacheWithClock<V>(
                   // budget cut short by a caller's near deadline says nothing about Redis.
                   isFailure: (e) => e instanceof RedisTimeoutError && e.ms >= timeoutMs,
                 })),
-        );
+        });
   const pending = new Set<Promise<unknown>>();
   // Fences: the highest version an invalidation announced per key; a value read or loaded before
   // it (an older version) is not stored. Bounded: the oldest fences go first.
@@ -595,21 +595,11 @@ export function createCacheWithClock<V>(
         return value;
       }
       const ttl = value === undefined ? negativeTtlMs : (entry.ttlMs ?? ttlMs);
-      const expected = meta.observed;
-      inBackground(
-        'write',
+      writeBack(
+        r,
         key,
-        r.write(
-          background(),
-          key,
-          value,
-          ttl,
-          expected,
-          leased ? token : '',
-          timeoutMs,
-          entry.tags,
-          value === undefined ? 0 : staleMs,
-        ),
+        value,
+        { ttlMs: ttl, expected: meta.observed, token: leased ? token : '', tags: entry.tags },
         (version) => {
           const e = meta.entry;
           const current = memory.peek(key) === e && e !== undefined && e.value === value;
@@ -679,6 +669,17 @@ export function createCacheWithClock<V>(
       undefined,
       r.invalidate(background(), tag, timeoutMs).finally(() => publish(message)),
     );
+  }
+
+  /** writeBack writes `value` to Redis in the background (see inBackground), then `onOk` gets its version. */
+  function writeBack(
+    r: RedisTier<V>,
+    key: string,
+    value: V,
+    w: WriteOptions,
+    onOk: (version: number | undefined) => void,
+  ): void {
+    inBackground('write', key, r.write(background(), key, value, w, timeoutMs), onOk);
   }
 
   function redisDelete(key: string): void {
@@ -758,27 +759,12 @@ export function createCacheWithClock<V>(
       const e = memory.set(key, value, entry.ttlMs, entry.tags);
       const r = redis;
       if (r === undefined) return;
-      inBackground(
-        'write',
-        key,
-        r.write(
-          background(),
-          key,
-          value,
-          entry.ttlMs ?? ttlMs,
-          undefined,
-          '',
-          timeoutMs,
-          entry.tags,
-          staleMs,
-        ),
-        (version) => {
-          if (version === undefined) return;
-          if (e !== undefined && memory.peek(key) === e && e.value === value && e.version === 0)
-            e.version = version;
-          publish({ op: 'set', k: key, v: version });
-        },
-      );
+      writeBack(r, key, value, { ttlMs: entry.ttlMs ?? ttlMs, tags: entry.tags }, (version) => {
+        if (version === undefined) return;
+        if (e !== undefined && memory.peek(key) === e && e.value === value && e.version === 0)
+          e.version = version;
+        publish({ op: 'set', k: key, v: version });
+      });
     },
 
     delete(key) {

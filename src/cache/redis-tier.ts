@@ -179,6 +179,30 @@ export type ReadResult<V> =
   | { readonly found: true; readonly value: V; readonly version: number; readonly ttlMs: number }
   | { readonly found: false; readonly version: number; readonly leased: boolean };
 
+/** RedisTierOptions are the cache's settings the Redis tier needs. */
+export interface RedisTierOptions<V> {
+  readonly client: CacheRedisClient;
+  readonly name: string;
+  readonly serializer: Serializer<V>;
+  readonly leaseMs: number;
+  /** ttlMs and staleMs are the cache's: a value is kept ttl + staleMs, an epoch at least as long. */
+  readonly ttlMs: number;
+  readonly staleMs: number;
+  /** breaker guards reads (undefined: none). */
+  readonly breaker: CircuitBreaker | undefined;
+}
+
+/** WriteOptions say how write() stores one value. */
+export interface WriteOptions {
+  /** ttlMs is the value's ttl (Infinity: none); Redis keeps it staleMs longer, unless it is negative. */
+  readonly ttlMs: number;
+  /** expected: write only if the key's version is still this one (undefined: whatever it is). */
+  readonly expected?: number | undefined;
+  /** token releases the lease this caller holds ('' or undefined: none). */
+  readonly token?: string | undefined;
+  readonly tags?: readonly string[] | undefined;
+}
+
 /** RedisTier talks to Redis for one cache. Not a public export. */
 export class RedisTier<V> {
   readonly #client: CacheRedisClient;
@@ -187,27 +211,24 @@ export class RedisTier<V> {
   readonly #leaseMs: number;
   readonly #epochPrefix: string;
   readonly #epochTtl: string;
+  readonly #staleMs: number;
   readonly #breaker: CircuitBreaker | undefined;
 
-  /**
-   * epochTtlMs is how long the epoch of a deleteByTag or clear is kept (Infinity: for ever): at
-   * least as long as a value written before it may live.
-   */
-  constructor(
-    client: CacheRedisClient,
-    name: string,
-    serializer: Serializer<V>,
-    leaseMs: number,
-    epochTtlMs: number,
-    breaker?: CircuitBreaker,
-  ) {
-    this.#breaker = breaker;
-    this.#client = client;
-    this.#prefix = `leash:cache:{${name}:`;
-    this.#epochPrefix = `leash:cache:{${name}}:`;
-    this.#epochTtl = epochTtlMs === Number.POSITIVE_INFINITY ? '' : String(Math.ceil(epochTtlMs));
-    this.#serializer = serializer;
-    this.#leaseMs = leaseMs;
+  constructor(o: RedisTierOptions<V>) {
+    this.#client = o.client;
+    this.#prefix = `leash:cache:{${o.name}:`;
+    this.#epochPrefix = `leash:cache:{${o.name}}:`;
+    this.#serializer = o.serializer;
+    this.#leaseMs = o.leaseMs;
+    this.#breaker = o.breaker;
+    // An endless staleMs is not kept in Redis (the value would never expire there): ttl only.
+    this.#staleMs = Number.isFinite(o.staleMs) ? Math.ceil(o.staleMs) : 0;
+    // An epoch must outlive the values written before it: the cache's ttl and stale time, and at
+    // least a day (a per-entry ttlMs longer than both outlives it); for ever without a ttl.
+    this.#epochTtl =
+      o.ttlMs === Number.POSITIVE_INFINITY
+        ? ''
+        : String(Math.ceil(Math.max(o.ttlMs + this.#staleMs, 86_400_000)));
   }
 
   /** epochKey is the Redis key of the clear epoch (no tag) or of `tag`'s epoch. */
@@ -268,28 +289,25 @@ export class RedisTier<V> {
   }
 
   /**
-   * write stores `value` (undefined: a negative entry) for `ttlMs`, only if the key's version is
-   * still `expected` (when given), and releases the lease `token` holds. Resolves to the new
-   * version, or to undefined when the version had moved (nothing written).
+   * write stores `value` (undefined: a negative entry, kept without stale time) for `w.ttlMs`, only
+   * if the key's version is still `w.expected` (when given), and releases the lease `w.token`
+   * holds. Resolves to the new version, or to undefined when the version had moved (nothing
+   * written).
    */
   async write(
     ctx: Context,
     key: string,
     value: V,
-    ttlMs: number,
-    expected: number | undefined,
-    token: string,
+    w: WriteOptions,
     budgetMs: number,
-    tags?: readonly string[],
-    staleMs = 0,
   ): Promise<number | undefined> {
     const k = this.key(key);
     const negative = value === undefined;
     const data = negative ? '' : this.#serializer.serialize(value);
     if (typeof data !== 'string')
       throw new TypeError(`serializer.serialize returned ${typeof data}, not a string`);
-    // An endless staleMs is not kept in Redis (the value would never expire there): ttl only.
-    const stale = ttlMs === Number.POSITIVE_INFINITY || !Number.isFinite(staleMs) ? 0 : Math.ceil(staleMs);
+    const { ttlMs, expected, token = '', tags } = w;
+    const stale = ttlMs === Number.POSITIVE_INFINITY || negative ? 0 : this.#staleMs;
     const pttl = ttlMs === Number.POSITIVE_INFINITY ? '' : String(Math.max(1, Math.ceil(ttlMs)) + stale);
     const r = (await this.#call(
       ctx,

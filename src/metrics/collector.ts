@@ -467,12 +467,9 @@ export class Collector {
       this.cacheLoads.observe(s, ms(m.durationMs));
     });
 
-    on('leash:queue:enqueue', (m) => {
-      const q = queue(m);
-      inc(this.queueEnqueued.at(q));
-      // -1: the store does not report depth at enqueue (Redis); its depth events do.
-      if (typeof m.depth === 'number' && m.depth >= 0) this.queueDepth.at(q).value = m.depth;
-    });
+    // Depth comes from leash:queue:depth alone (a queue publishes it after an enqueue whose store
+    // knows it); the enqueue event's depth is -1 when the store does not (Redis).
+    on('leash:queue:enqueue', (m) => inc(this.queueEnqueued.at(queue(m))));
     on('leash:queue:depth', (m) => {
       if (typeof m.depth === 'number' && m.depth >= 0) this.queueDepth.at(queue(m)).value = m.depth;
     });

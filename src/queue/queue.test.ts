@@ -23,11 +23,23 @@ import {
   JobCancelledError,
   JobDeadlineError,
   memoryBackend,
+  type Queue,
   QueueClosedError,
   type QueueFinishEvent,
 } from './index.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** recordRuns starts a worker that only appends each job it runs to `ran`. */
+function recordRuns<J>(q: Queue<J>, ran: J[], concurrency: number) {
+  return q.work(
+    background(),
+    async (_ctx, job) => {
+      ran.push(job);
+    },
+    { concurrency },
+  );
+}
 
 function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
@@ -89,13 +101,7 @@ test('enqueue waits for room (backpressure), FIFO, and gives up with ctx.err whe
   await tick();
   assert.deepEqual(order, []);
   const ran: string[] = [];
-  const w = q.work(
-    background(),
-    async (_c, j) => {
-      ran.push(j);
-    },
-    { concurrency: 1 },
-  );
+  const w = recordRuns(q, ran, 1);
   await Promise.all([p1, p2]);
   await until(() => ran.length === 4);
   assert.deepEqual(order, ['d', 'e']);
@@ -624,13 +630,7 @@ test('two workers, a retry with no delay taken at once by the other: each finish
 test('delays with a fraction of a millisecond run every job, once', async () => {
   const q = createQueue<number>({ name: 'fractions' });
   const ran: number[] = [];
-  const w = q.work(
-    background(),
-    async (_ctx, n) => {
-      ran.push(n);
-    },
-    { concurrency: 4 },
-  );
+  const w = recordRuns(q, ran, 4);
   const delays = [0.3, 1.7, 2.2, 5.123456789, 10.987654321, 3.333333333333];
   for (const [i, d] of delays.entries()) await q.enqueue(background(), i, { delayMs: d });
   await until(() => ran.length === delays.length, 2000);

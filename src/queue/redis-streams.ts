@@ -11,7 +11,6 @@ import {
   describe,
   evalScript,
   invalidArg,
-  type LuaScript,
   readOption,
 } from '../context/internal.js';
 import { type Backoff, exponentialBackoff } from '../resilience/index.js';
@@ -140,10 +139,6 @@ interface Keys {
   readonly cancelChannel: string;
 }
 
-function run(redis: RedisClient, s: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
-  return evalScript(redis, s, keys, args);
-}
-
 class RedisBinding implements Binding {
   readonly #queue: string;
   readonly #cfg: Config;
@@ -203,7 +198,7 @@ class RedisBinding implements Binding {
       try {
         res = await abortable(
           ctx,
-          run(this.#cfg.redis, ENQUEUE, [k.jobPrefix + job.id, k.stream, k.delayed], args),
+          evalScript(this.#cfg.redis, ENQUEUE, [k.jobPrefix + job.id, k.stream, k.delayed], args),
         );
       } catch (err) {
         if (ctx.err !== undefined && err === ctx.err) throw err;
@@ -221,7 +216,7 @@ class RedisBinding implements Binding {
     const message = JSON.stringify({ id, reason: reason === undefined ? undefined : describeReason(reason) });
     let res: unknown;
     try {
-      res = await run(
+      res = await evalScript(
         this.#cfg.redis,
         CANCEL,
         [k.jobPrefix + id, k.delayed],
@@ -236,7 +231,7 @@ class RedisBinding implements Binding {
   async depth(): Promise<number> {
     await this.ensureGroup();
     return Number(
-      await run(this.#cfg.redis, DEPTH, [this.keys.stream, this.keys.delayed], [this.#cfg.group]),
+      await evalScript(this.#cfg.redis, DEPTH, [this.keys.stream, this.keys.delayed], [this.#cfg.group]),
     );
   }
 
@@ -396,7 +391,7 @@ class RedisConsumer implements Consumer {
       }
       const claimIdle = now - this.#lastClaim >= visibilityMs / 2 ? visibilityMs : 0;
       if (claimIdle > 0) this.#lastClaim = now;
-      const res = (await run(
+      const res = (await evalScript(
         redis,
         FETCH,
         [k.stream, k.delayed],
@@ -416,7 +411,7 @@ class RedisConsumer implements Consumer {
         await this.#release(entries);
         break;
       }
-      const started = (await run(
+      const started = (await evalScript(
         redis,
         START_ENTRIES,
         [k.stream],
@@ -467,7 +462,7 @@ class RedisConsumer implements Consumer {
   async #release(entries: [string, string][]): Promise<void> {
     const { redis, group } = this.#b.cfg;
     const k = this.#b.keys;
-    const started = (await run(
+    const started = (await evalScript(
       redis,
       START_ENTRIES,
       [k.stream],
@@ -550,7 +545,7 @@ class RedisConsumer implements Consumer {
     if (ops.length === 0) return;
     const b = this.#b;
     const k = b.keys;
-    const p = run(
+    const p = evalScript(
       b.cfg.redis,
       SETTLE,
       [k.stream, k.delayed, k.dead],
@@ -584,7 +579,12 @@ class RedisConsumer implements Consumer {
     const b = this.#b;
     const args: string[] = [];
     for (const [id, eid] of this.#active) args.push(eid, id);
-    run(b.cfg.redis, HEARTBEAT, [b.keys.stream], [b.cfg.group, this.#name, b.keys.jobPrefix, ...args]).then(
+    evalScript(
+      b.cfg.redis,
+      HEARTBEAT,
+      [b.keys.stream],
+      [b.cfg.group, this.#name, b.keys.jobPrefix, ...args],
+    ).then(
       (ids) => {
         for (const id of ids as string[]) b.notifyCancel(id, undefined);
       },

@@ -198,7 +198,7 @@ export class AdaptiveLimit implements InnerPolicy, PermitOwner {
     const inflight = ++this.#inflight;
     const started = performance.now();
     // With a timeout ahead, a negative count says the hand-off told (and its context is the timeout's).
-    return holdPermit(this, ctx, fn, chain, i, started, inflight, -inflight);
+    return holdPermit(this, ctx, fn, chain, i, started, inflight);
   }
 
   /** @internal The work of a permit taken at `started` with `inflight` calls running has settled. */

@@ -147,7 +147,7 @@ export class Bulkhead implements InnerPolicy, PermitOwner {
     // Hold times feed the expected-wait check, which only a bulkhead with a queue makes: without
     // one, no clock is read.
     const startedAt = this.queue === 0 ? -1 : performance.now();
-    return holdPermit(this, ctx, fn, chain, i, startedAt, 0, 0);
+    return holdPermit(this, ctx, fn, chain, i, startedAt, 0);
   }
 
   /** @internal The work of a permit taken at `startedAt` (-1: not timed) has settled. */

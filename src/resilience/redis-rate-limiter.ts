@@ -66,8 +66,8 @@ local nextTat = tat + interval
 redis.call('SET', KEYS[1], string.format('%.3f', nextTat), 'PX', math.ceil(nextTat - now) + 1)
 return {1, '0'}
 `;
-/** @internal The script's SHA1, as EVALSHA takes it (the bench calls it directly as a floor). */
-const GCRA = luaScript(SCRIPT);
+/** @internal The script and its SHA1 (the bench calls it directly with EVALSHA as a floor). */
+export const GCRA = luaScript(SCRIPT);
 
 /**
  * redisRateLimiter returns a rate limiter shared by every process that uses the same Redis and

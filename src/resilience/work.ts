@@ -213,7 +213,7 @@ export class OutcomeWatch<T> implements Exit {
  * and arranges for `owner[EXIT](a, b, ...)` once the user's work under the permit has settled, the
  * cheapest way the chain allows: told by the race already waiting on the work when the rest of the
  * chain settles with fn (nothing allocated); told by a timeout ahead through its hand-off, with
- * `handOffB` for b, when nothing inside that timeout outlives it (nothing allocated); else through
+ * -b for b (a handed-off exit), when nothing inside that timeout outlives it (nothing allocated); else through
  * a PermitHold that follows every call of fn (a hedge, a retry around a timeout, a user policy).
  */
 export function holdPermit<T>(
@@ -224,7 +224,6 @@ export function holdPermit<T>(
   i: number,
   a: number,
   b: number,
-  handOffB: number,
 ): Promise<T> {
   const at = inside(chain, i);
   if (at === WITH_FN) {
@@ -232,7 +231,7 @@ export function holdPermit<T>(
     observe(ctx, work, owner, a, b);
     return work;
   }
-  if (at >= 0 && handOff(ctx, chain as Chain, at, owner, a, handOffB)) {
+  if (at >= 0 && handOff(ctx, chain as Chain, at, owner, a, -b)) {
     let reached: boolean;
     let work: Promise<T>;
     try {

@@ -91,6 +91,20 @@ async function withCaches<V>(
   await verifyNone({ baseline: base });
 }
 
+/**
+ * blackHoled is `real` with its script calls answered by `never` (a network that swallows them)
+ * while `hanging()` says so; connected, with every other method its own.
+ */
+function blackHoled(real: Client, hanging: () => boolean, never: Promise<void>): Client {
+  return new Proxy(real, {
+    get(target, p) {
+      if ((p === 'evalsha' || p === 'eval') && hanging()) return () => never;
+      const v = Reflect.get(target, p);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
 const fail = async (): Promise<never> => {
   throw new Error('the loader must not run');
 };
@@ -281,13 +295,7 @@ describe('leashjs/cache Redis tier', { skip, timeout: 30_000 }, () => {
     await ready(real);
     // Connected, but the script calls do not answer until the test ends (a black-holed network).
     const never = gate<void>();
-    const hung = new Proxy(real, {
-      get(target, p) {
-        if (p === 'evalsha' || p === 'eval') return () => never.promise;
-        const v = Reflect.get(target, p);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
+    const hung = blackHoled(real, () => true, never.promise);
     try {
       const cache = createCache<string>({
         name: `t-${randomUUID()}`,
@@ -318,13 +326,7 @@ describe('leashjs/cache Redis tier', { skip, timeout: 30_000 }, () => {
     // Connected, but while `hang` is set the script calls never answer (a black-holed network).
     let hang = true;
     const never = gate<void>();
-    const hung = new Proxy(real, {
-      get(target, p) {
-        if ((p === 'evalsha' || p === 'eval') && hang) return () => never.promise;
-        const v = Reflect.get(target, p);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
+    const hung = blackHoled(real, () => hang, never.promise);
     const errors: CacheRedisErrorEvent[] = [];
     const onErr = (m: unknown) => errors.push(m as CacheRedisErrorEvent);
     diagnostics_channel.subscribe('leash:cache:redis-error', onErr);
