@@ -40,6 +40,18 @@ function report(title: string, rows: Row[], ref?: string, goal?: { x: number; of
   }
 }
 
+// Redis's own CPU time so far (INFO cpu: user + system of the server process), in µs: the
+// processing rows also say how much Redis work each job cost, and how busy Redis was.
+async function redisCpuUs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const read = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
+  return (read('used_cpu_user') + read('used_cpu_sys')) * 1e6;
+}
+const redisCpu = new Map<string, number[]>([
+  ['BullMQ', []],
+  ['leash', []],
+]);
+
 async function cleanup(redis: Redis, pattern: string): Promise<void> {
   let cursor = '0';
   do {
@@ -94,6 +106,7 @@ async function leashProcess(redis: Redis, n: number, concurrency: number): Promi
   const all = new Promise<void>((r) => {
     finish = r;
   });
+  const cpu0 = await redisCpuUs(redis);
   const t0 = performance.now();
   const w = q.work(
     background(),
@@ -104,6 +117,7 @@ async function leashProcess(redis: Redis, n: number, concurrency: number): Promi
   );
   await all;
   const rate = n / ((performance.now() - t0) / 1000);
+  redisCpu.get('leash')?.push(((await redisCpuUs(redis)) - cpu0) / n);
   await w.drain(1000);
   await q.close();
   await cleanup(redis, `leash:queue:{${name}}*`);
@@ -126,6 +140,7 @@ async function bullProcess(redis: Redis, n: number, concurrency: number): Promis
   const all = new Promise<void>((r) => {
     finish = r;
   });
+  const cpu0 = await redisCpuUs(redis);
   const t0 = performance.now();
   const w = new BullWorker(
     name,
@@ -136,6 +151,7 @@ async function bullProcess(redis: Redis, n: number, concurrency: number): Promis
   );
   await all;
   const rate = n / ((performance.now() - t0) / 1000);
+  redisCpu.get('BullMQ')?.push(((await redisCpuUs(redis)) - cpu0) / n);
   await w.close();
   await q.obliterate({ force: true });
   await q.close();
@@ -324,6 +340,10 @@ async function main(): Promise<void> {
     x: 3,
     of: 'leash worker, concurrency 16',
   });
+  for (const [who, us] of redisCpu)
+    console.log(
+      `Redis CPU per processed job, ${who}: ${median(us).toFixed(1)} µs [${Math.min(...us).toFixed(1)}..${Math.max(...us).toFixed(1)}]`,
+    );
   const rate = Number(process.env.RATE ?? 500);
   const bl = await bullLatency(redis, rate, 3000);
   const ll = await leashLatency(redis, rate, 3000);
