@@ -8,6 +8,7 @@
 //   internal helper's name;
 // - it says what was expected, what was given (describe()), and what to do instead.
 
+import { LeashContext } from './base-context.js';
 import type { Context } from './context.js';
 
 /** invalidArg builds the TypeError with the stable code LEASH_ERR_INVALID_ARG that every layer throws on bad input. */
@@ -57,6 +58,9 @@ export function describe(v: unknown): string {
  * wrapper) passes. Never throws.
  */
 export function isContext(v: unknown): v is Context {
+  // Leash's own contexts (nearly every call) pass with one prototype-chain test; the structural
+  // test below costs four property lookups that a hot path (a channel hand-off) pays per call.
+  if (v instanceof LeashContext) return true;
   try {
     return (
       typeof v === 'object' &&
@@ -271,6 +275,8 @@ export type { CancelCtx, Link, Outcome, Owner } from './cancel-tree.js';
 // waiting on such a context and release() exactly once when it stops waiting; heldCount() is for
 // tests. They live with the shared deadline timer because that timer is the handle they ref.
 export { heldCount, hold, release } from './deadline-timers.js';
+// A hot path's short-lived objects keep their compiled code across full GCs (keep-shape.ts).
+export { keepShape } from './keep-shape.js';
 
 // The cancel tree's own entries, for a layer that races a context once per call on a hot path
 // (resilience's policies): a Link registered with tree.propagate() and removed with tree.unlink()

@@ -1,9 +1,14 @@
 import { isDate } from 'node:util/types';
+import { background } from './background.js';
 import { CancelCtx, cancelFuncOf, whenOf } from './cancel-tree.js';
 import type { CancelFunc, Context } from './context.js';
 import { scheduleDeadline } from './deadline-timers.js';
 import { DEADLINE_KIND } from './errors.js';
-import { assertContext, assertNumber, describe, invalidArg, tree } from './internal.js';
+import { assertContext, assertNumber, describe, invalidArg, keepShape, tree } from './internal.js';
+import { ContextKey } from './key.js';
+import { withValue } from './with-value.js';
+
+const SHAPE_KEY = new ContextKey<number>('leash.shape');
 
 // A Date or epoch ms. isDate() tests the internal slot, so an object that only claims to be a Date
 // (a proxy, Object.create(Date.prototype)) is rejected instead of throwing from getTime().
@@ -140,4 +145,25 @@ export function remaining(ctx: Context): number {
   const w = whenOf(ctx);
   if (w === undefined) return Number.POSITIVE_INFINITY;
   return Math.max(0, w - performance.now());
+}
+
+// Contexts and cancel functions are made and dropped per request: keep one of each layout a
+// derive makes (a deadline context, a cancel context, a value context, a cancel function), so a
+// full GC between requests does not throw away the code compiled for them (keep-shape.ts). The
+// deadline context is cancelled at once, so it holds no timer.
+{
+  const [timed, cancelTimed] = afterTimeout(background(), 1e9, undefined, 'keepShape');
+  cancelTimed();
+  const [plain, cancelPlain] = deadlineCtx(
+    background(),
+    Number.POSITIVE_INFINITY,
+    Number.POSITIVE_INFINITY,
+    0,
+    undefined,
+  );
+  cancelPlain();
+  keepShape(timed);
+  keepShape(cancelTimed);
+  keepShape(plain);
+  keepShape(withValue(plain, SHAPE_KEY, 0));
 }

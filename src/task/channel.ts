@@ -1,5 +1,5 @@
-import { type Context, isContext } from '../context/index.js';
-import { assertContext, assertNumber } from '../context/internal.js';
+import { background, type Context, isContext } from '../context/index.js';
+import { assertContext, assertNumber, keepShape } from '../context/internal.js';
 import { ChannelClosedError } from './errors.js';
 import type { TaskState } from './registry.js';
 import { capture, captured, Waiter, WaitQueue } from './wait-queue.js';
@@ -337,6 +337,8 @@ class RangeIterator<T> implements AsyncIterableIterator<T> {
     return Promise.reject(err);
   }
 }
+
+keepShape(new RangeIterator(new Channel(), background()));
 
 function wakeReceiver(w: Waiter, value: unknown, ok: boolean): void {
   if (w.sel !== undefined) {

@@ -7,6 +7,7 @@ import {
   assertOptions,
   describe,
   invalidArg,
+  keepShape,
 } from '../context/internal.js';
 
 /**
@@ -115,6 +116,9 @@ export class Task<T = unknown> implements TaskHandle<T> {
 // AsyncLocalStorage: on Node 20 its first use turns on a promise hook for the whole process, and
 // from then on every `await` in the program costs two to three times more (issue 11).
 const TASK_KEY = createKey<Task>('leash.task');
+
+// Not in the registry: it only keeps the class's layout (context/keep-shape.ts).
+keepShape(new Task(0, 'shape', undefined, undefined));
 
 let head: Task | undefined;
 let live = 0;

@@ -1,5 +1,5 @@
-import type { Context } from '../context/index.js';
-import { assertContext, assertOptions, describe, invalidArg } from '../context/internal.js';
+import { background, type Context } from '../context/index.js';
+import { assertContext, assertOptions, describe, invalidArg, keepShape } from '../context/internal.js';
 import { Channel, enqueue, NONE, type RecvResult } from './channel.js';
 import { ChannelClosedError } from './errors.js';
 import { Blocker, capture, captured, type Selecting, Waiter } from './wait-queue.js';
@@ -221,3 +221,5 @@ class SelectOp extends Blocker implements Selecting {
     this.unblock();
   }
 }
+
+keepShape(new SelectOp(background(), []));

@@ -1,4 +1,5 @@
-import { afterFunc, type Context } from '../context/index.js';
+import { afterFunc, background, type Context } from '../context/index.js';
+import { keepShape } from '../context/internal.js';
 import { canEnd, hold, release } from './keep-alive.js';
 import { enterWait, leaveWait, type Task, type TaskState, taskIn } from './registry.js';
 
@@ -24,6 +25,7 @@ export class Blocker {
    * no hold.
    */
   block(ctx: Context, state: TaskState): void {
+    let task: Task | undefined;
     if (canEnd(ctx)) {
       let watch = watches.get(ctx);
       if (watch === undefined) {
@@ -31,12 +33,12 @@ export class Blocker {
         watches.set(ctx, watch);
       }
       watch.add(this);
-      if (ctx.deadline !== undefined) {
+      if (watch.deadline) {
         this.held = true;
         hold();
       }
-    }
-    const task = taskIn(ctx);
+      task = watch.task;
+    } else task = taskIn(ctx);
     if (task !== undefined) {
       this.task = task;
       enterWait(task, this, state);
@@ -75,9 +77,14 @@ class CtxWatch {
   tail: Blocker | undefined = undefined;
   stop: (() => boolean) | undefined;
   idle = false;
+  // What block() reads on every operation, read once: a context's deadline and task never change.
+  readonly deadline: boolean;
+  readonly task: Task | undefined;
 
   constructor(ctx: Context) {
     this.ctx = ctx;
+    this.deadline = ctx.deadline !== undefined;
+    this.task = taskIn(ctx);
     this.stop = afterFunc(ctx, () => this.fire());
   }
 
@@ -209,6 +216,8 @@ export class Waiter extends Blocker {
     this.reject!(this.ctx.err);
   }
 }
+
+keepShape(new Waiter(background(), undefined, undefined, -1));
 
 /**
  * WaitQueue is an intrusive doubly linked FIFO of waiters: O(1) push, shift and removal of any
