@@ -9,8 +9,8 @@
 // the promise-based cancellable() below.
 
 import type { Context } from '../context/index.js';
-import { afterFunc, remaining } from '../context/index.js';
-import { type Link, type Outcome, type Owner, tree } from '../context/internal.js';
+import { afterFunc, background, remaining } from '../context/index.js';
+import { keepShape, type Link, type Outcome, type Owner, tree } from '../context/internal.js';
 import { type BoundedSent, sendBounded } from './bounded.js';
 import { resetTimeoutSql, setTimeoutSql, statementTimeoutMs } from './budget.js';
 import type { CancelTarget } from './cancel-request.js';
@@ -464,3 +464,9 @@ function destroyConnection(client: PgClient): void {
   markLost(client, new Error('the connection was destroyed: the server did not answer the cancel request'));
   stream.destroy();
 }
+
+// One statement per query, dropped when it settles: keep the layout across a full GC in a quiet
+// moment (context/keep-shape.ts). Constructing one sends nothing.
+keepShape(new Statement(background(), null, null, '', undefined, 0, noopSettle, noopSettle));
+
+function noopSettle(_: unknown): void {}

@@ -2,7 +2,7 @@
 // redisStreams() when they must survive it or be shared between processes.
 import { randomUUID } from 'node:crypto';
 import { afterFunc, type Context } from '../context/index.js';
-import { assertNumber, assertOptions, hold, readOption, release } from '../context/internal.js';
+import { assertNumber, assertOptions, hold, keepShape, readOption, release } from '../context/internal.js';
 import type { Backend, Binding, Consumer, DeadLetter, Delivery, NewJob } from './backend.js';
 import { DelayHeap } from './delay-heap.js';
 import { Deque } from './deque.js';
@@ -87,6 +87,9 @@ class MemJob implements Delivery, Indexed {
     this.#runRel = (job.runAt ?? job.enqueuedAt) - EPOCH;
   }
 }
+
+// A drained queue drops every record: keep the layout for the next burst (context/keep-shape.ts).
+keepShape(new MemJob({ id: '', data: undefined, deadline: undefined, runAt: undefined, enqueuedAt: EPOCH }));
 
 // A waiter blocked on a context with a deadline holds the process alive until it stops waiting,
 // as a pending timer would (docs/architecture.md, core rules); `held` says whether it took a hold.
