@@ -58,10 +58,11 @@ export function describe(v: unknown): string {
  * wrapper) passes. Never throws.
  */
 export function isContext(v: unknown): v is Context {
-  // Leash's own contexts (nearly every call) pass with one prototype-chain test; the structural
-  // test below costs four property lookups that a hot path (a channel hand-off) pays per call.
-  if (v instanceof LeashContext) return true;
   try {
+    // Leash's own contexts (nearly every call) pass with one prototype-chain test; the structural
+    // test below costs four property lookups that a hot path (a channel hand-off) pays per call.
+    // Inside the try: instanceof on a revoked proxy throws.
+    if (v instanceof LeashContext) return true;
     return (
       typeof v === 'object' &&
       v !== null &&
