@@ -81,3 +81,26 @@ for (const part of ['derive', 'tasks']) {
     assert.deepEqual(dropped, [], 'code deoptimized because a class map died at a full GC');
   });
 }
+
+test('the kept instances arm no timer: importing the layers leaves no Timeout, Immediate or deadline timer', () => {
+  const code = [
+    "await import('./src/context/index.ts');",
+    "await import('./src/task/index.ts');",
+    "await import('./src/queue/index.ts');",
+    "await import('./src/pg/index.ts');",
+    "const { deadlineTimerStats } = await import('./src/context/test-support/inspect.ts');",
+    "const r = process.getActiveResourcesInfo().filter((x) => x === 'Timeout' || x === 'Immediate');",
+    'console.log(JSON.stringify([r, deadlineTimerStats()]));',
+  ].join('\n');
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(child.status, 0, child.stderr);
+  const [handles, deadlines] = JSON.parse(child.stdout.trim().split('\n').pop() ?? 'null');
+  assert.deepEqual(handles, []);
+  // The shared deadline timer is armed by the first deadline and then left armed (unref'd), so a
+  // kept deadline context that had scheduled its timer would show here as one Node timer.
+  assert.deepEqual(deadlines, { deadlines: 0, nodeTimers: 0, holds: 0, refd: false });
+});
