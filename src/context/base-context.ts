@@ -1,4 +1,5 @@
 import type { Context, Key } from './context.js';
+import { leashContextClass } from './internal.js';
 import { assertKey, ContextKey } from './key.js';
 
 /**
@@ -82,6 +83,8 @@ export abstract class LeashContext implements Context {
 
   abstract _describe(): string;
 }
+
+leashContextClass.ctor = LeashContext;
 
 /**
  * @internal

@@ -8,7 +8,6 @@
 //   internal helper's name;
 // - it says what was expected, what was given (describe()), and what to do instead.
 
-import { LeashContext } from './base-context.js';
 import type { Context } from './context.js';
 
 /** invalidArg builds the TypeError with the stable code LEASH_ERR_INVALID_ARG that every layer throws on bad input. */
@@ -58,11 +57,17 @@ export function describe(v: unknown): string {
  * wrapper) passes. Never throws.
  */
 export function isContext(v: unknown): v is Context {
+  // Leash's own contexts (nearly every call) pass with one prototype-chain test; the structural
+  // test below costs four property lookups that a hot path (a channel hand-off) pays per call.
+  const leash = leashContextClass.ctor;
+  if (leash !== undefined) {
+    try {
+      if (v instanceof leash) return true;
+    } catch {
+      // A proxy whose getPrototypeOf trap throws (or a revoked one): the shape decides.
+    }
+  }
   try {
-    // Leash's own contexts (nearly every call) pass with one prototype-chain test; the structural
-    // test below costs four property lookups that a hot path (a channel hand-off) pays per call.
-    // Inside the try: instanceof on a revoked proxy throws.
-    if (v instanceof LeashContext) return true;
     return (
       typeof v === 'object' &&
       v !== null &&
@@ -76,6 +81,17 @@ export function isContext(v: unknown): v is Context {
     return false;
   }
 }
+
+/**
+ * @internal
+ * The base class of leash's own contexts, for isContext's fast path. base-context.ts fills it
+ * when it loads: a slot rather than an import, because base-context.ts imports key.ts, which
+ * imports this module, and an import cycle would let a module that loads key.ts first run
+ * base-context.ts before ContextKey exists.
+ */
+export const leashContextClass: { ctor: (abstract new (...args: never[]) => object) | undefined } = {
+  ctor: undefined,
+};
 
 /**
  * assertContext throws LEASH_ERR_INVALID_ARG unless `v` is a Context. `where` is the public call,
