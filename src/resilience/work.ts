@@ -212,9 +212,10 @@ export class OutcomeWatch<T> implements Exit {
  * holdPermit runs the rest of `chain` from `i` (or fn) for `owner`, which has just taken a permit,
  * and arranges for `owner[EXIT](a, b, ...)` once the user's work under the permit has settled, the
  * cheapest way the chain allows: told by the race already waiting on the work when the rest of the
- * chain settles with fn (nothing allocated); told by a timeout ahead through its hand-off, with
- * -b for b (a handed-off exit), when nothing inside that timeout outlives it (nothing allocated); else through
- * a PermitHold that follows every call of fn (a hedge, a retry around a timeout, a user policy).
+ * chain settles with fn (nothing allocated); told by a timeout ahead through its hand-off, with -b
+ * for b (a handed-off exit), when nothing inside that timeout outlives it (nothing allocated);
+ * else through a PermitHold that follows every call of fn (a hedge, a retry around a timeout, a
+ * user policy).
  */
 export function holdPermit<T>(
   owner: PermitOwner,
