@@ -11,6 +11,8 @@
 // TinyLFU (Einziger, Friedman, Manes, ACM ToS 2017).
 
 const RESET_MASK = 0x77777777; // each nibble shifted right by one loses its high bit into the next: mask it off
+/** RESETS_MASK bounds `resets` (20 bits), so an entry can keep it beside a 5-bit hit tally in one small integer. */
+export const RESETS_MASK = 0xfffff;
 
 /** hashKey is the 32-bit hash the sketch and the policy share for a key (FNV-1a, then mixed). */
 export function hashKey(key: string): number {
@@ -44,6 +46,7 @@ export class FrequencySketch {
   readonly #doorMask: number;
   readonly #sampleSize: number;
   #additions = 0;
+  #resets = 0;
 
   constructor(capacity: number) {
     const size = nextPowerOfTwo(Math.max(16, Math.min(capacity, 1 << 26)));
@@ -112,6 +115,60 @@ export class FrequencySketch {
     if (++this.#additions >= this.#sampleSize) this.#reset();
   }
 
+  /**
+   * resets is how many times the counters have been halved, modulo 2^20: the policy tags the hits
+   * it has not handed over yet (see `countAddition` and `add`) with it, to age them as the
+   * counters were aged.
+   */
+  get resets(): number {
+    return this.#resets;
+  }
+
+  /**
+   * countAddition counts one access toward the next halving without touching a counter: the
+   * policy calls it for a hit whose increment it defers (kept on the entry, handed over with
+   * `add`), so the sketch ages at the same pace as if every hit had been incremented.
+   */
+  countAddition(): void {
+    if (++this.#additions >= this.#sampleSize) this.#reset();
+  }
+
+  /**
+   * add records `n` accesses to the key of hash `h` that countAddition has already counted: the
+   * doorkeeper takes the first if it has not seen the key, and the counters grow as `n`
+   * conservative increments would (every counter below min + n rises to it, saturating at 15).
+   */
+  add(h: number, n: number): void {
+    if (n <= 0) return;
+    if (!this.#inDoor(h)) {
+      this.#addDoor(h);
+      if (--n === 0) return;
+    }
+    const t = this.#table;
+    const m = this.#mask;
+    const r0 = rehash(h, 0x97cb3127);
+    const r1 = rehash(h, 0xb492b66f);
+    const r2 = rehash(h, 0x9ae16a3b);
+    const r3 = rehash(h, 0xcbf29ce5);
+    const i0 = r0 & m;
+    const i1 = r1 & m;
+    const i2 = r2 & m;
+    const i3 = r3 & m;
+    const s0 = (r0 >>> 29) << 2;
+    const s1 = (r1 >>> 29) << 2;
+    const s2 = (r2 >>> 29) << 2;
+    const s3 = (r3 >>> 29) << 2;
+    const c0 = ((t[i0] as number) >>> s0) & 0xf;
+    const c1 = ((t[i1] as number) >>> s1) & 0xf;
+    const c2 = ((t[i2] as number) >>> s2) & 0xf;
+    const c3 = ((t[i3] as number) >>> s3) & 0xf;
+    const to = Math.min(15, Math.min(c0, c1, c2, c3) + n);
+    if (c0 < to) t[i0] = ((t[i0] as number) + ((to - c0) << s0)) >>> 0;
+    if (c1 < to) t[i1] = ((t[i1] as number) + ((to - c1) << s1)) >>> 0;
+    if (c2 < to) t[i2] = ((t[i2] as number) + ((to - c2) << s2)) >>> 0;
+    if (c3 < to) t[i3] = ((t[i3] as number) + ((to - c3) << s3)) >>> 0;
+  }
+
   #inDoor(h: number): boolean {
     const a = h & this.#doorMask;
     const b = rehash(h, 0x5bd1e995) & this.#doorMask;
@@ -132,6 +189,7 @@ export class FrequencySketch {
     const t = this.#table;
     for (let i = 0; i < t.length; i++) t[i] = ((t[i] as number) >>> 1) & RESET_MASK;
     this.#door.fill(0);
+    this.#resets = (this.#resets + 1) & RESETS_MASK;
   }
 }
 

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { FrequencySketch, hashKey } from './frequency-sketch.js';
 import { MemoryTier } from './memory-tier.js';
+import { DETACHED, WTinyLfu } from './w-tiny-lfu.js';
 
 type Op =
   | { kind: 'set'; key: number; size: number; ttl: number | undefined; tag: number | undefined }
@@ -204,4 +205,73 @@ test('frequency sketch: counts grow to the 4-bit limit, the doorkeeper takes the
     sketch.increment(hashKey(`other${i}`));
   const aged = sketch.frequency(h);
   assert.ok(aged >= 7 && aged <= 8, `after a reset the count is halved, got ${aged}`);
+});
+
+test('frequency sketch: add(h, n) reads as n increments (doorkeeper first, conservative, saturating)', () => {
+  // No halving happens in these runs (capacity 4096: a halving needs 40,960 additions).
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 20 })), {
+        maxLength: 200,
+      }),
+      (ops) => {
+        const bulk = new FrequencySketch(4096);
+        const oneByOne = new FrequencySketch(4096);
+        for (const [k, n] of ops) {
+          const h = hashKey(`k${k}`);
+          for (let i = 0; i < n; i++) {
+            bulk.countAddition();
+            oneByOne.increment(h);
+          }
+          bulk.add(h, n);
+        }
+        for (let k = 0; k <= 40; k++) {
+          const h = hashKey(`k${k}`);
+          assert.equal(bulk.frequency(h), oneByOne.frequency(h), `key k${k}`);
+        }
+        assert.equal(bulk.resets, 0);
+      },
+    ),
+  );
+});
+
+interface TestNode {
+  hash: number;
+  tally: number;
+  weight: number;
+  queue: number;
+  prev: TestNode | null;
+  next: TestNode | null;
+}
+const node = (key: string): TestNode => ({
+  hash: hashKey(key),
+  tally: 0,
+  weight: 1,
+  queue: DETACHED,
+  prev: null,
+  next: null,
+});
+
+test('W-TinyLFU: hits tallied on a node count in admission, are aged by a halving, and outlive the node', () => {
+  const evicted: string[] = [];
+  const policy = new WTinyLfu<TestNode>(100, () => evicted.push('x'));
+  const hot = node('hot');
+  policy.add(hot);
+  assert.equal(policy.frequencyOf(hot), 1, 'a first sighting is the doorkeeper only');
+  for (let i = 0; i < 9; i++) policy.hit(hot);
+  assert.equal(policy.frequencyOf(hot), 10, 'nine tallied hits handed over');
+  for (let i = 0; i < 4; i++) policy.hit(hot);
+  // A halving (every 10 x maximum additions) ages the sketch and the four hits still tallied alike.
+  const filler = node('filler');
+  policy.add(filler);
+  for (let i = 0; i < 1000; i++) policy.hit(filler);
+  const aged = policy.frequencyOf(hot);
+  assert.ok(aged >= 6 && aged <= 7, `(9 counted + 4 tallied) halved, doorkeeper cleared: got ${aged}`);
+  // Removing a node hands its tally to the sketch: the key's history outlives it.
+  for (let i = 0; i < 6; i++) policy.hit(hot);
+  policy.remove(hot);
+  const again = node('hot');
+  policy.add(again);
+  assert.ok(policy.frequencyOf(again) >= 12, `history kept: got ${policy.frequencyOf(again)}`);
+  assert.deepEqual(evicted, []);
 });

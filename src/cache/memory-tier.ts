@@ -149,6 +149,7 @@ export class MemoryTier<V> {
         key,
         value,
         hash: hashKey(key),
+        tally: 0,
         weight,
         queue: DETACHED,
         prev: null,
