@@ -79,9 +79,19 @@ class Queue {
   }
 
   moveToTail(n: PolicyNode): void {
-    if (this.tail === n) return;
-    this.unlink(n);
-    this.push(n);
+    const tail = this.tail;
+    if (tail === n) return;
+    // n has a next (it is not the tail): close the gap, then link n after the old tail. The
+    // queue's weight does not change.
+    const next = n.next as PolicyNode;
+    const prev = n.prev;
+    next.prev = prev;
+    if (prev) prev.next = next;
+    else this.head = next;
+    n.prev = tail;
+    n.next = null;
+    (tail as PolicyNode).next = n;
+    this.tail = n;
   }
 }
 
@@ -102,7 +112,7 @@ export class WTinyLfu<N extends PolicyNode> {
   #protectedMax: number;
   // hill climber
   #hitsInSample = 0;
-  #missesInSample = 0;
+  #requestsInSample = 0;
   #previousHitRate = 0;
   #stepSize: number;
   readonly #sampleSize: number;
@@ -130,8 +140,7 @@ export class WTinyLfu<N extends PolicyNode> {
 
   /** recordMiss counts a lookup that found nothing, for the hill climber. */
   recordMiss(): void {
-    this.#missesInSample++;
-    this.#maybeClimb();
+    if (++this.#requestsInSample >= this.#sampleSize) this.#climb();
   }
 
   /** add links a new node (hash and weight set) and evicts until the total fits. */
@@ -155,6 +164,7 @@ export class WTinyLfu<N extends PolicyNode> {
       node.tally = (resets << 5) | Math.min(TALLY_MAX, aged(t, resets) + 1);
     }
     this.#hitsInSample++;
+    const climb = ++this.#requestsInSample >= this.#sampleSize;
     switch (node.queue) {
       case WINDOW:
         this.#window.moveToTail(node);
@@ -169,7 +179,7 @@ export class WTinyLfu<N extends PolicyNode> {
         this.#protected.moveToTail(node);
         break;
     }
-    this.#maybeClimb();
+    if (climb) this.#climb();
   }
 
   /**
@@ -301,9 +311,8 @@ export class WTinyLfu<N extends PolicyNode> {
     this.#onEvict(node);
   }
 
-  #maybeClimb(): void {
-    const requests = this.#hitsInSample + this.#missesInSample;
-    if (requests < this.#sampleSize) return;
+  #climb(): void {
+    const requests = this.#requestsInSample;
     const hitRate = this.#hitsInSample / requests;
     const delta = hitRate - this.#previousHitRate;
     const amount = delta >= 0 ? this.#stepSize : -this.#stepSize;
@@ -313,7 +322,7 @@ export class WTinyLfu<N extends PolicyNode> {
         : STEP_DECAY * amount;
     this.#previousHitRate = hitRate;
     this.#hitsInSample = 0;
-    this.#missesInSample = 0;
+    this.#requestsInSample = 0;
     this.#adjustWindow(Math.trunc(amount));
   }
 
@@ -324,8 +333,8 @@ export class WTinyLfu<N extends PolicyNode> {
       if (grow <= 0) return;
       this.#windowMax += grow;
       this.#protectedMax = Math.floor((max - this.#windowMax) * PERCENT_MAIN_PROTECTED);
-      // Main shrank: the least recently used of main move to the window (protected first, as
-      // Caffeine does, so main's newest candidates keep their chance).
+      // Main shrank: the least recently used of main move to the window (probation's first, then
+      // protected's).
       let moved = 0;
       while (moved < grow) {
         const n = this.#probation.head ?? this.#protected.head;
