@@ -81,38 +81,8 @@ export class FrequencySketch {
 
   /** increment records one access to the key of hash `h`. */
   increment(h: number): void {
-    if (!this.#inDoor(h)) {
-      this.#addDoor(h);
-    } else {
-      const t = this.#table;
-      const m = this.#mask;
-      const r0 = rehash(h, 0x97cb3127);
-      const r1 = rehash(h, 0xb492b66f);
-      const r2 = rehash(h, 0x9ae16a3b);
-      const r3 = rehash(h, 0xcbf29ce5);
-      const i0 = r0 & m;
-      const i1 = r1 & m;
-      const i2 = r2 & m;
-      const i3 = r3 & m;
-      const s0 = (r0 >>> 29) << 2;
-      const s1 = (r1 >>> 29) << 2;
-      const s2 = (r2 >>> 29) << 2;
-      const s3 = (r3 >>> 29) << 2;
-      const c0 = ((t[i0] as number) >>> s0) & 0xf;
-      const c1 = ((t[i1] as number) >>> s1) & 0xf;
-      const c2 = ((t[i2] as number) >>> s2) & 0xf;
-      const c3 = ((t[i3] as number) >>> s3) & 0xf;
-      // Conservative update: only the counters at the current minimum grow, which keeps the
-      // estimate of keys that share counters with a hot key from drifting up with it.
-      const min = Math.min(c0, c1, c2, c3);
-      if (min < 15) {
-        if (c0 === min) t[i0] = ((t[i0] as number) + (1 << s0)) >>> 0;
-        if (c1 === min) t[i1] = ((t[i1] as number) + (1 << s1)) >>> 0;
-        if (c2 === min) t[i2] = ((t[i2] as number) + (1 << s2)) >>> 0;
-        if (c3 === min) t[i3] = ((t[i3] as number) + (1 << s3)) >>> 0;
-      }
-    }
-    if (++this.#additions >= this.#sampleSize) this.#reset();
+    this.add(h, 1);
+    this.countAddition();
   }
 
   /**
@@ -162,6 +132,8 @@ export class FrequencySketch {
     const c1 = ((t[i1] as number) >>> s1) & 0xf;
     const c2 = ((t[i2] as number) >>> s2) & 0xf;
     const c3 = ((t[i3] as number) >>> s3) & 0xf;
+    // Conservative update: only the counters below the new minimum grow, which keeps the
+    // estimate of keys that share counters with a hot key from drifting up with it.
     const to = Math.min(15, Math.min(c0, c1, c2, c3) + n);
     if (c0 < to) t[i0] = ((t[i0] as number) + ((to - c0) << s0)) >>> 0;
     if (c1 < to) t[i1] = ((t[i1] as number) + ((to - c1) << s1)) >>> 0;
