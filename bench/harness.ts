@@ -152,6 +152,8 @@ export interface ServerProcess {
   readonly url: string;
   /** cpuUs is the server process's CPU time so far (user + system), in µs. */
   cpuUs(): Promise<number>;
+  /** send writes one command line (a server that knows commands acts on it) and returns its JSON answer. */
+  send(command: string): Promise<Record<string, number>>;
   /** stop closes its stdin (it exits then) and waits for it to exit. */
   stop(): Promise<void>;
 }
@@ -166,7 +168,10 @@ export async function startServerProcess(file: string, args: string[]): Promise<
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async () =>
-    JSON.parse((await lines.next()).value as string) as { port: number; cpuUs: number };
+    JSON.parse((await lines.next()).value as string) as { port: number; cpuUs: number } & Record<
+      string,
+      number
+    >;
   const stop = async () => {
     child.stdin.end();
     if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
@@ -178,6 +183,10 @@ export async function startServerProcess(file: string, args: string[]): Promise<
       async cpuUs() {
         child.stdin.write('cpu\n');
         return (await next()).cpuUs;
+      },
+      async send(command) {
+        child.stdin.write(`${command}\n`);
+        return await next();
       },
       stop,
     };

@@ -6,9 +6,14 @@
 //               (method, route, status_code) observed on every response: the usual baseline
 //   leash       leashjs/metrics' collectMetrics (every family, event loop per 1 s interval)
 //   leash-duration  the same with httpDuration: true (a request duration histogram too)
+//   toggle      starts with no metrics; the stdin line "on" starts leash's (as `leash`, on a fresh
+//               registry, scraped every second) and "off" stops them, so that one process, one JIT
+//               state and one set of connections can alternate between the two under steady load
 // Both metric variants are scraped once a second, as a Prometheus server would.
-// Usage: node --import tsx metrics-server.ts <none|prom-client|leash|leash-duration>
-// Prints {"port": N}; answers each line on stdin with {"cpuUs": N}; exits when stdin closes.
+// Usage: node --import tsx metrics-server.ts <none|prom-client|leash|leash-duration|toggle>
+// Prints {"port": N}; answers each line on stdin with {"cpuUs": N, "served": N, "atMs": N} (CPU time
+// so far, responses ended so far, performance.now()), taken before the line's command is carried
+// out; exits when stdin closes.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -45,22 +50,49 @@ if (variant === 'prom-client') {
     eventLoop: variant === 'leash-noloop' ? false : undefined,
   });
 }
-if (variant !== 'none' && variant !== 'leash-noscrape')
+if (variant !== 'none' && variant !== 'leash-noscrape' && variant !== 'toggle')
   setInterval(() => void register.metrics(), 1000).unref();
+
+// toggle: leash's metrics on and off at run time.
+let toggled: { stop(): void } | undefined;
+function toggle(on: boolean): void {
+  if (on && !toggled) {
+    const reg = new Registry();
+    // TOGGLE_WITHOUT, to chase a cost down: "loop" turns the event-loop families off, "scrape" the scrape.
+    const without = process.env.TOGGLE_WITHOUT ?? '';
+    const m = collectMetrics({ register: reg, eventLoop: without.includes('loop') ? false : undefined });
+    const scrape = setInterval(() => {
+      if (!without.includes('scrape')) void reg.metrics();
+    }, 1000);
+    scrape.unref();
+    toggled = {
+      stop() {
+        clearInterval(scrape);
+        m.stop();
+      },
+    };
+  } else if (!on && toggled) {
+    toggled.stop();
+    toggled = undefined;
+  }
+}
+let served = 0;
 
 const app = withContext(root, async (req, res) => {
   observe?.(req, res);
   const v = await cache.getOrLoad(req.ctx, 'hello', async () => 'hello');
   res.end(v);
+  served++;
 });
 const server = http.createServer(app);
 server.listen(0, '127.0.0.1', () => {
   console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
 });
 const lines = createInterface({ input: process.stdin });
-lines.on('line', () => {
+lines.on('line', (line) => {
   const c = process.cpuUsage();
-  console.log(JSON.stringify({ cpuUs: c.user + c.system }));
+  console.log(JSON.stringify({ cpuUs: c.user + c.system, served, atMs: performance.now() }));
+  if (variant === 'toggle' && (line === 'on' || line === 'off')) toggle(line === 'on');
 });
 lines.on('close', () => {
   server.closeAllConnections();
