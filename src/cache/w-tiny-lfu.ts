@@ -15,10 +15,10 @@
 //
 // Weights: queue sizes are in weight units (an entry counts 1 when the cache is bounded by count).
 //
-// Hits are tallied on the entry, not in the sketch. Incrementing the sketch on every hit costs
-// more than the rest of a hit together (its counters are spread over a table that the entries
-// themselves push out of the CPU's caches: about 50 ns of a 100-150 ns hit in bench/cache.bench.ts's
-// shape), and the sketch is read only when an entry is judged for admission or has left. So a hit
+// Hits are tallied on the entry, not in the sketch. Incrementing the sketch on every hit was about
+// half of a hit's cost (its counters are spread over a table that the entries themselves push out
+// of the CPU's caches; docs/cache.md has the measurement), and the sketch is read only when an
+// entry is judged for admission or has left. So a hit
 // counts toward the sketch's next halving (as an increment would) and adds one to the entry's
 // tally, which is aged like the counters (halved per halving since it was counted) and handed to the
 // sketch, as that many conservative increments, when the entry is judged, evicted or removed.
