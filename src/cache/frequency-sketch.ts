@@ -11,6 +11,8 @@
 // TinyLFU (Einziger, Friedman, Manes, ACM ToS 2017).
 
 const RESET_MASK = 0x77777777; // each nibble shifted right by one loses its high bit into the next: mask it off
+const ROW_SEEDS = [0x97cb3127, 0xb492b66f, 0x9ae16a3b, 0xcbf29ce5] as const;
+
 /** RESETS_MASK bounds `resets` (20 bits), so an entry can keep it beside a 5-bit hit tally in one small integer. */
 export const RESETS_MASK = 0xfffff;
 
@@ -46,6 +48,9 @@ export class FrequencySketch {
   readonly #doorMask: number;
   readonly #sampleSize: number;
   #additions = 0;
+  // Scratch for #minimum: the word index and nibble shift of the key's counter in each row.
+  readonly #word = new Int32Array(4);
+  readonly #shift = new Int32Array(4);
   #resets = 0;
 
   constructor(capacity: number) {
@@ -65,18 +70,7 @@ export class FrequencySketch {
 
   /** frequency is the estimated number of recent accesses to the key of hash `h`. */
   frequency(h: number): number {
-    const t = this.#table;
-    const m = this.#mask;
-    // Four rows, each a word index and a nibble index from one multiply of the key's hash.
-    const r0 = rehash(h, 0x97cb3127);
-    const r1 = rehash(h, 0xb492b66f);
-    const r2 = rehash(h, 0x9ae16a3b);
-    const r3 = rehash(h, 0xcbf29ce5);
-    const c0 = ((t[r0 & m] as number) >>> ((r0 >>> 29) << 2)) & 0xf;
-    const c1 = ((t[r1 & m] as number) >>> ((r1 >>> 29) << 2)) & 0xf;
-    const c2 = ((t[r2 & m] as number) >>> ((r2 >>> 29) << 2)) & 0xf;
-    const c3 = ((t[r3 & m] as number) >>> ((r3 >>> 29) << 2)) & 0xf;
-    return Math.min(c0, c1, c2, c3) + (this.#inDoor(h) ? 1 : 0);
+    return this.#minimum(h) + (this.#inDoor(h) ? 1 : 0);
   }
 
   /** increment records one access to the key of hash `h`. */
@@ -114,31 +108,36 @@ export class FrequencySketch {
       this.#addDoor(h);
       if (--n === 0) return;
     }
-    const t = this.#table;
-    const m = this.#mask;
-    const r0 = rehash(h, 0x97cb3127);
-    const r1 = rehash(h, 0xb492b66f);
-    const r2 = rehash(h, 0x9ae16a3b);
-    const r3 = rehash(h, 0xcbf29ce5);
-    const i0 = r0 & m;
-    const i1 = r1 & m;
-    const i2 = r2 & m;
-    const i3 = r3 & m;
-    const s0 = (r0 >>> 29) << 2;
-    const s1 = (r1 >>> 29) << 2;
-    const s2 = (r2 >>> 29) << 2;
-    const s3 = (r3 >>> 29) << 2;
-    const c0 = ((t[i0] as number) >>> s0) & 0xf;
-    const c1 = ((t[i1] as number) >>> s1) & 0xf;
-    const c2 = ((t[i2] as number) >>> s2) & 0xf;
-    const c3 = ((t[i3] as number) >>> s3) & 0xf;
     // Conservative update: only the counters below the new minimum grow, which keeps the
     // estimate of keys that share counters with a hot key from drifting up with it.
-    const to = Math.min(15, Math.min(c0, c1, c2, c3) + n);
-    if (c0 < to) t[i0] = ((t[i0] as number) + ((to - c0) << s0)) >>> 0;
-    if (c1 < to) t[i1] = ((t[i1] as number) + ((to - c1) << s1)) >>> 0;
-    if (c2 < to) t[i2] = ((t[i2] as number) + ((to - c2) << s2)) >>> 0;
-    if (c3 < to) t[i3] = ((t[i3] as number) + ((to - c3) << s3)) >>> 0;
+    const to = Math.min(15, this.#minimum(h) + n);
+    const t = this.#table;
+    for (let r = 0; r < 4; r++) {
+      const i = this.#word[r] as number;
+      const shift = this.#shift[r] as number;
+      const c = ((t[i] as number) >>> shift) & 0xf;
+      if (c < to) t[i] = ((t[i] as number) + ((to - c) << shift)) >>> 0;
+    }
+  }
+
+  /**
+   * minimum locates the key's four counters (one per row: a word index and a nibble shift from
+   * one multiply of its hash, left in #word and #shift for the caller) and returns the smallest.
+   */
+  #minimum(h: number): number {
+    const t = this.#table;
+    const m = this.#mask;
+    let min = 15;
+    for (let r = 0; r < 4; r++) {
+      const x = rehash(h, ROW_SEEDS[r] as number);
+      const i = x & m;
+      const shift = (x >>> 29) << 2;
+      this.#word[r] = i;
+      this.#shift[r] = shift;
+      const c = ((t[i] as number) >>> shift) & 0xf;
+      if (c < min) min = c;
+    }
+    return min;
   }
 
   #inDoor(h: number): boolean {

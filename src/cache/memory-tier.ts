@@ -88,13 +88,9 @@ export class MemoryTier<V> {
     if (e !== undefined) {
       // No clock read, and no read of the entry's (boxed) times, while no entry can expire: the
       // clock is a third of a hit's cost.
-      if (!this.#mayExpire) {
-        this.hits++;
-        this.#policy.hit(e);
-        return e.value;
-      }
-      const now = this.clock();
-      if (now < e.expiresAt) {
+      const mayExpire = this.#mayExpire;
+      const now = mayExpire ? this.clock() : 0;
+      if (!mayExpire || now < e.expiresAt) {
         this.hits++;
         this.#policy.hit(e);
         return e.value;
