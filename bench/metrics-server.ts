@@ -6,9 +6,9 @@
 //               (method, route, status_code) observed on every response: the usual baseline
 //   leash       leashjs/metrics' collectMetrics (every family, event loop per 1 s interval)
 //   leash-duration  the same with httpDuration: true (a request duration histogram too)
-//   toggle      starts with no metrics; the stdin line "on" starts leash's (as `leash`, on a fresh
-//               registry, scraped every second) and "off" stops them, so that one process, one JIT
-//               state and one set of connections can alternate between the two under steady load
+//   toggle      starts with no metrics; the stdin line "on leash", "on prom-client" or "on none"
+//               turns one kind on and "off" turns it off (see toggle() below), so that one process,
+//               one JIT state and one set of connections can alternate between them under steady load
 // Both metric variants are scraped once a second, as a Prometheus server would.
 // Usage: node --import tsx metrics-server.ts <none|prom-client|leash|leash-duration|toggle>
 // Prints {"port": N}; answers each line on stdin with {"cpuUs": N, "served": N, "atMs": N} (CPU time
@@ -54,19 +54,55 @@ if (variant === 'prom-client') {
 if (variant !== 'none' && variant !== 'leash-noscrape' && variant !== 'toggle')
   setInterval(() => void register.metrics(), 1000).unref();
 
-// toggle: leash's metrics on and off at run time.
+// toggle: metrics switched at run time. "on <kind>" turns one kind on (from off), "off" turns it off:
+//   leash        leash's collectMetrics on a fresh registry, scraped every second
+//   prom-client  prom-client's defaults + the per-response duration histogram, scraped every second
+//                (its default metrics are registered once, at the first "on": prom-client cannot
+//                stop the event-loop monitor collectDefaultMetrics starts, so that one timer keeps
+//                running in every later phase, whatever the state)
+//   none         changes nothing: an A/A control of the paired measurement itself
 let toggled: { stop(): void } | undefined;
-function toggle(on: boolean): void {
-  if (on && !toggled) {
-    const reg = new Registry();
-    // TOGGLE_WITHOUT, to chase a cost down: "loop" turns the event-loop families off, "scrape" the
-    // scrape, "collector" replaces the collector by subscribers that do nothing.
+let promDefaults: Registry | undefined;
+let promHistogram: Histogram | undefined;
+function toggle(kind: string | undefined): void {
+  if (kind !== undefined && !toggled) {
+    // TOGGLE_WITHOUT, to chase leash's cost down: "loop" turns the event-loop families off,
+    // "scrape" the scrape, "collector" replaces the collector by subscribers that do nothing.
     const without = process.env.TOGGLE_WITHOUT ?? '';
-    const m = without.includes('collector')
-      ? noopSubscribers()
-      : collectMetrics({ register: reg, eventLoop: without.includes('loop') ? false : undefined });
+    let reg: Registry | undefined;
+    let m: { stop(): void } = { stop() {} };
+    if (kind === 'leash') {
+      reg = new Registry();
+      m = without.includes('collector')
+        ? noopSubscribers()
+        : collectMetrics({ register: reg, eventLoop: without.includes('loop') ? false : undefined });
+      if (without.includes('scrape')) reg = undefined;
+    } else if (kind === 'prom-client') {
+      if (promDefaults === undefined) {
+        promDefaults = new Registry();
+        collectDefaultMetrics({ register: promDefaults });
+        promHistogram = new Histogram({
+          name: 'http_request_duration_seconds',
+          help: 'HTTP request durations',
+          labelNames: ['method', 'route', 'status_code'],
+          registers: [promDefaults],
+        });
+      }
+      reg = promDefaults;
+      const h = promHistogram as Histogram;
+      observe = (req, res) => {
+        const end = h.startTimer();
+        res.once('finish', () => end({ method: req.method, route: '/', status_code: res.statusCode }));
+      };
+      m = {
+        stop() {
+          observe = undefined;
+        },
+      };
+    } else if (kind !== 'none') throw new Error(`unknown toggle kind ${kind}`);
+    const scraped = reg;
     const scrape = setInterval(() => {
-      if (!without.includes('scrape')) void reg.metrics();
+      if (scraped !== undefined) void scraped.metrics();
     }, 1000);
     scrape.unref();
     toggled = {
@@ -75,7 +111,7 @@ function toggle(on: boolean): void {
         m.stop();
       },
     };
-  } else if (!on && toggled) {
+  } else if (kind === undefined && toggled) {
     toggled.stop();
     toggled = undefined;
   }
@@ -109,7 +145,8 @@ const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   const c = process.cpuUsage();
   console.log(JSON.stringify({ cpuUs: c.user + c.system, served, atMs: performance.now() }));
-  if (variant === 'toggle' && (line === 'on' || line === 'off')) toggle(line === 'on');
+  if (variant === 'toggle' && line === 'off') toggle(undefined);
+  else if (variant === 'toggle' && line.startsWith('on ')) toggle(line.slice(3));
 });
 lines.on('close', () => {
   server.closeAllConnections();

@@ -10,6 +10,7 @@ import {
   assertFunction,
   assertNumber,
   assertOptions,
+  cacheTally,
   describe,
   invalidArg,
   readOption,
@@ -322,6 +323,8 @@ export function createCacheWithClock<V>(
   let refreshes = 0;
   let coalesced = 0;
   let staleServed = 0;
+  // Lookups by tier, for leashjs/metrics without an event per lookup (see context/tallies.ts).
+  const tally = cacheTally(name);
   let redisHits = 0;
   let redisMisses = 0;
   let redisErrors = 0;
@@ -645,10 +648,14 @@ export function createCacheWithClock<V>(
   }
 
   function hit(key: string, tier: Tier = 'memory'): void {
+    if (tier === 'memory') tally.memoryHit++;
+    else tally.redisHit++;
     if (hitChannel.hasSubscribers)
       hitChannel.publish(Object.freeze({ name, key, tier } satisfies CacheHitEvent));
   }
   function miss(key: string, tier: Tier = 'memory'): void {
+    if (tier === 'memory') tally.memoryMiss++;
+    else tally.redisMiss++;
     if (missChannel.hasSubscribers)
       missChannel.publish(Object.freeze({ name, key, tier } satisfies CacheMissEvent));
   }
@@ -705,7 +712,8 @@ export function createCacheWithClock<V>(
           throw invalidArg(`${name}.get(key): key must be a string, got ${describe(key)}`);
         if (v === undefined) miss(key);
         else hit(key);
-      }
+      } else if (v === undefined) tally.memoryMiss++;
+      else tally.memoryHit++;
       return v;
     },
 

@@ -336,20 +336,15 @@ export function cancelChild(child: Context, cause: unknown): void {
 // One way to run a Lua script on Redis for every layer that keeps state there.
 export { evalScript, type LuaScript, luaScript, type ScriptClient } from './redis-script.js';
 
-/**
- * requestOutcome names why a request context ended, from its cause's code (leashjs/http's errors):
- * finished, client_gone, deadline, shutdown; anything else (a cancel by user code) is cancelled.
- * One table for every layer that reads `leash:http:request-end` (metrics, the dashboard).
- */
-export function requestOutcome(cause: unknown): string {
-  const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined;
-  return (
-    (typeof code === 'string' && Object.hasOwn(OUTCOME_BY_CODE, code) && OUTCOME_BY_CODE[code]) || 'cancelled'
-  );
-}
-const OUTCOME_BY_CODE: Readonly<Record<string, string>> = {
-  LEASH_ERR_RESPONSE_FINISHED: 'finished',
-  LEASH_ERR_CLIENT_GONE: 'client_gone',
-  LEASH_ERR_DEADLINE_EXCEEDED: 'deadline',
-  LEASH_ERR_SERVER_SHUTDOWN: 'shutdown',
-};
+// Counters the hot paths keep for leashjs/metrics, and the outcome names of a request context.
+export {
+  type CacheTally,
+  cacheTallies,
+  cacheTally,
+  markShed,
+  REQUEST_OUTCOMES,
+  type RequestTally,
+  requestEndOutcome,
+  requestOutcome,
+  requestTally,
+} from './tallies.js';

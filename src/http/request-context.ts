@@ -15,6 +15,8 @@ import {
   assertOptions,
   describe,
   invalidArg,
+  requestEndOutcome,
+  requestTally,
 } from '../context/internal.js';
 import { ClientGoneError, responseFinished } from './errors.js';
 import { hasEndSubscribers, publishEnd, publishStart } from './request-events.js';
@@ -165,12 +167,16 @@ export function createRequestContext(
   }
 
   // 'close' fires once per response; `on` skips the wrapper `once` allocates.
+  // Counted for leashjs/metrics without an event (see context/tallies.ts); announced to subscribers.
+  requestTally.started++;
   publishStart(req, res, ctx);
   res.on('close', () => {
     stopTimeoutReply?.();
     live?.delete(res);
     cancel(res.writableFinished ? responseFinished : new ClientGoneError());
-    if (hasEndSubscribers()) publishEnd(req, res, ctx, cause(ctx));
+    const why = cause(ctx);
+    requestTally[requestEndOutcome(res, why)]++;
+    if (hasEndSubscribers()) publishEnd(req, res, ctx, why);
   });
   return ctx;
 }

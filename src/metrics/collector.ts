@@ -1,8 +1,18 @@
 // The state behind leashjs/metrics: it subscribes to the leash:* diagnostics channels by name (no
 // import of the layers that publish them) and keeps every family up to date as events arrive. The
-// exporters (prom-client, OpenTelemetry) only read it, so a collection costs O(series).
+// two hottest counts, request contexts by outcome and cache lookups by tier, are not events: the
+// layers keep plain counters (context/tallies.ts) that pull() reads when the exporters collect, so
+// a request costs no event at all. The exporters (prom-client, OpenTelemetry) call pull() and read
+// the families, so a collection costs O(series).
 import diagnostics_channel from 'node:diagnostics_channel';
-import { requestOutcome } from '../context/internal.js';
+import {
+  type CacheTally,
+  cacheTallies,
+  REQUEST_OUTCOMES,
+  type RequestTally,
+  requestEndOutcome,
+  requestTally,
+} from '../context/internal.js';
 import { EventLoopSampler } from './event-loop.js';
 import { Family, type Series } from './family.js';
 import { NameCap, OTHER } from './name-cap.js';
@@ -26,7 +36,13 @@ const BULKHEAD_REASONS = new Set(['full', 'budget']);
 const GIVE_UP_REASONS = new Set(['attempts', 'not-retryable', 'budget', 'deadline']);
 const STORE_DECISIONS = new Set(['allow', 'reject', 'local']);
 const WAIT_OPS = new Set(['sleep', 'abortable']);
-const TIERS = new Set(['memory', 'redis']);
+const TALLY_FIELDS = ['memoryHit', 'memoryMiss', 'redisHit', 'redisMiss'] as const;
+const TALLY_LABELS = [
+  ['memory', 'hit'],
+  ['memory', 'miss'],
+  ['redis', 'hit'],
+  ['redis', 'miss'],
+] as const;
 
 function oneOf(set: ReadonlySet<string>, v: unknown): string {
   return typeof v === 'string' && set.has(v) ? v : OTHER;
@@ -100,12 +116,17 @@ export class Collector {
   #firstTaskId = Number.POSITIVE_INFINITY;
   readonly #requestStart: WeakMap<object, number> | undefined;
   readonly #waitsSeen = new WeakSet<object>();
-  #pendingShed = 0;
   // Hot series, resolved once.
   readonly #live: Series;
   readonly #started: Series;
   readonly #inFlight: Series;
   readonly #outcomes = new Map<string, [Series, Series]>();
+  // The tallies as they were at start() (counted before the collector was, so not counted), and
+  // each cache tally's label, given once so that a name past maxNames is folded only once.
+  #requestsAtStart: RequestTally | undefined;
+  readonly #cachesAtStart = new Map<CacheTally, readonly number[]>();
+  readonly #cacheLabels = new Map<CacheTally, string>();
+  #cacheLookupsFolded = 0;
 
   constructor(o: CollectorOptions) {
     this.#policies = new NameCap(o.maxNames);
@@ -336,11 +357,13 @@ export class Collector {
         this.loopUtilization,
       );
     }
+    for (const f of [this.httpInFlight, this.httpRequests, this.cacheRequests, this.overflow])
+      f.pulled = true;
     this.#live = this.tasksLive.at();
     this.#started = this.tasksStarted.at();
     this.#inFlight = this.httpInFlight.at();
     if (o.httpDuration) this.#requestStart = new WeakMap();
-    for (const outcome of ['finished', 'client_gone', 'deadline', 'shed', 'shutdown', 'cancelled']) {
+    for (const outcome of REQUEST_OUTCOMES) {
       this.#outcomes.set(outcome, [this.httpRequests.at(outcome), this.httpDuration.at(outcome)]);
     }
     for (const s of ['done', 'failed']) this.tasksEnded.at(s);
@@ -396,29 +419,21 @@ export class Collector {
     });
     on('leash:context:abandoned-rejection', () => inc(this.abandoned.at()));
 
+    // Requests are counted by pull(); only their durations, when asked for, need the events.
     const starts = this.#requestStart;
-    on('leash:http:request-start', (m) => {
-      starts?.set(m.res as object, performance.now());
-      this.#inFlight.value++;
-    });
-    on('leash:http:request-end', (m) => {
-      const res = m.res as { statusCode?: number };
-      // A request that started before the collector did ends without its start: not below zero.
-      if (this.#inFlight.value > 0) this.#inFlight.value--;
-      let outcome = requestOutcome(m.cause);
-      // shedLoad answers 503 without naming the request; a finished 503 while a shed is pending is it.
-      if (outcome === 'finished' && this.#pendingShed > 0 && res.statusCode === 503) {
-        this.#pendingShed--;
-        outcome = 'shed';
-      }
-      const [count, duration] = this.#outcomes.get(outcome) as [Series, Series];
-      count.value++;
-      if (starts === undefined) return;
-      const started = starts.get(res);
-      if (started === undefined) return;
-      starts.delete(res);
-      this.httpDuration.observe(duration, (performance.now() - started) / 1000);
-    });
+    if (starts !== undefined) {
+      on('leash:http:request-start', (m) => {
+        starts.set(m.res as object, performance.now());
+      });
+      on('leash:http:request-end', (m) => {
+        const res = m.res as { statusCode?: number };
+        const started = starts.get(res);
+        if (started === undefined) return;
+        starts.delete(res);
+        const [, duration] = this.#outcomes.get(requestEndOutcome(res, m.cause)) as [Series, Series];
+        this.httpDuration.observe(duration, (performance.now() - started) / 1000);
+      });
+    }
     on('leash:http:handler-error', (m) => {
       const status = m.status;
       const label =
@@ -452,14 +467,9 @@ export class Collector {
       if (typeof to === 'number' && Number.isFinite(to)) this.adaptiveLimit.at(policy(m)).value = to;
     });
     on('leash:resilience:hedge:hedge', (m) => inc(this.hedges.at(policy(m))));
-    on('leash:resilience:shed-load:shed', () => {
-      inc(this.shed.at());
-      // Bounded by the requests open now: sheds outside request contexts never pile up.
-      if (this.#pendingShed < this.#inFlight.value) this.#pendingShed++;
-    });
+    on('leash:resilience:shed-load:shed', () => inc(this.shed.at()));
 
-    on('leash:cache:hit', (m) => inc(this.cacheRequests.at(cacheName(m), oneOf(TIERS, m.tier), 'hit')));
-    on('leash:cache:miss', (m) => inc(this.cacheRequests.at(cacheName(m), oneOf(TIERS, m.tier), 'miss')));
+    // Cache lookups are counted by pull().
     on('leash:cache:coalesced', (m) => inc(this.cacheCoalesced.at(cacheName(m))));
     on('leash:cache:stale', (m) => inc(this.cacheStale.at(cacheName(m))));
     on('leash:cache:load', (m) => {
@@ -491,7 +501,57 @@ export class Collector {
     );
 
     on('leash:pg:cancel', () => inc(this.pgCancels.at()));
+
+    this.#requestsAtStart = { ...requestTally };
+    for (const t of cacheTallies())
+      this.#cachesAtStart.set(
+        t,
+        TALLY_FIELDS.map((f) => t[f]),
+      );
     this.#sampler?.start();
+  }
+
+  /**
+   * pull brings the counts the layers keep as tallies (request contexts by outcome and open now,
+   * cache lookups by tier and result) into their families, as the difference from start().
+   * The exporters call it before they read the families.
+   */
+  pull(): void {
+    const atStart = this.#requestsAtStart;
+    if (atStart === undefined) return;
+    const now = requestTally;
+    let ended = 0;
+    for (const outcome of REQUEST_OUTCOMES) {
+      ended += now[outcome];
+      (this.#outcomes.get(outcome) as [Series, Series])[0].value = now[outcome] - atStart[outcome];
+    }
+    // Open now is a fact of the process, not of the collector: every request counts.
+    this.#inFlight.value = Math.max(0, now.started - ended);
+
+    for (const s of this.cacheRequests.series) s.value = 0;
+    let folded = 0;
+    for (const t of cacheTallies()) {
+      const before = this.#cachesAtStart.get(t);
+      for (let i = 0; i < TALLY_FIELDS.length; i++) {
+        const n = t[TALLY_FIELDS[i] as (typeof TALLY_FIELDS)[number]] - (before?.[i] ?? 0);
+        if (n === 0) continue;
+        // A name takes a label at its first lookup since start, as at its first event elsewhere;
+        // the shared tally of the names past the process table's cap is `other` too.
+        let label = this.#cacheLabels.get(t);
+        if (label === undefined) {
+          label = t.name === undefined ? OTHER : this.#caches.label(t.name);
+          this.#cacheLabels.set(t, label);
+        }
+        const [tier, result] = TALLY_LABELS[i] as (typeof TALLY_LABELS)[number];
+        this.cacheRequests.at(label, tier, result).value += n;
+        if (label === OTHER) folded += n;
+      }
+    }
+    // Lookups folded into `other` are the cache kind's overflow, as events are for the other kinds.
+    if (folded > this.#cacheLookupsFolded) {
+      this.overflow.at('cache').value += folded - this.#cacheLookupsFolded;
+      this.#cacheLookupsFolded = folded;
+    }
   }
 
   /** stop unsubscribes from every channel and stops the sampler: nothing of the collector is left running. */

@@ -28,6 +28,8 @@ export class Family {
   readonly unit: string;
   /** series in creation order, for the readers. */
   readonly series: Series[] = [];
+  /** pulled families take their values from the layers' tallies: Collector.pull() before reading them. */
+  pulled = false;
   /** onObserve, when set, hears every histogram observation (the OpenTelemetry path records it). */
   onObserve: ((series: Series, value: number) => void) | undefined = undefined;
 

@@ -109,6 +109,7 @@ export function collectOtelMetrics(options: CollectOtelMetricsOptions): MetricsH
     }
   }
   const callback = (result: OtelBatchResult): void => {
+    collector.pull();
     for (const [inst, f] of observed) for (const s of f.series) result.observe(inst, s.value, s.labels);
   };
   const instruments = observed.map(([inst]) => inst);

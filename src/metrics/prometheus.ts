@@ -36,9 +36,11 @@ class PromMetric {
   readonly type: string;
   readonly aggregator: string;
   readonly #family: Family;
+  readonly #collector: Collector;
 
-  constructor(family: Family, prefix: string) {
+  constructor(family: Family, prefix: string, collector: Collector) {
     this.#family = family;
+    this.#collector = collector;
     this.name = prefix + family.name;
     this.help = family.help;
     this.type = family.type;
@@ -47,6 +49,7 @@ class PromMetric {
 
   get(): { name: string; help: string; type: string; aggregator: string; values: PromValue[] } {
     const f = this.#family;
+    if (f.pulled) this.#collector.pull();
     const values: PromValue[] = [];
     if (f.type !== 'histogram') {
       for (const s of f.series) values.push({ value: s.value, labels: s.labels });
@@ -106,7 +109,7 @@ export function collectMetrics(options: CollectMetricsOptions): MetricsHandle {
     throw invalidArg(`${where}: register must be a prom-client Registry (>= 15), got ${describe(register)}`);
   }
   const collector = new Collector(co);
-  const metrics = collector.families.map((f) => new PromMetric(f, prefix));
+  const metrics = collector.families.map((f) => new PromMetric(f, prefix, collector));
   for (const m of metrics) {
     if (register.getSingleMetric(m.name) !== undefined) {
       throw new Error(

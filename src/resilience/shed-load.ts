@@ -1,6 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { background, type Context, withCancel } from '../context/index.js';
-import { assertFunction, assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
+import {
+  assertFunction,
+  assertNumber,
+  assertOptions,
+  describe,
+  invalidArg,
+  markShed,
+} from '../context/internal.js';
 import { channels, publish } from './events.js';
 import { isPolicy, type Policy } from './policy.js';
 
@@ -87,6 +94,7 @@ export function shedLoad(
               : Math.ceil(fallbackSeconds);
           if (channels.shed.hasSubscribers)
             publish(channels.shed, () => ({ error: err, retryAfterSeconds: seconds }));
+          markShed(res);
           res.statusCode = 503;
           res.setHeader('retry-after', String(seconds));
           res.setHeader('content-type', 'text/plain; charset=utf-8');

@@ -274,13 +274,14 @@ test('labels stay bounded against 100k hostile names, and a scrape stays O(serie
     // Real policies: 100k breakers, each forced open once.
     for (let i = 0; i < 100_000; i++) circuitBreaker({ name: hostile(i) }).forceOpen();
     const first = await register.metrics();
-    // Real caches would each hold a sketch; the cache channel takes 100k names just the same.
-    const hit = diagnostics_channel.channel('leash:cache:hit');
+    // Real caches (each holds a sketch, so fewer): cache lookups are counted from the caches'
+    // tallies, not from events. (Past the process table's 1,000 names: tally-cap.test.ts, alone in
+    // its process, since that table lasts as long as the process.)
+    const CACHES = 200;
+    for (let i = 0; i < CACHES; i++) createCache<number>({ name: hostile(i), maximumSize: 1 }).get('k');
     const enqueue = diagnostics_channel.channel('leash:queue:enqueue');
-    for (let i = 0; i < 100_000; i++) {
-      hit.publish(Object.freeze({ name: hostile(i), key: `k${i}`, tier: `tier-${i}` }));
+    for (let i = 0; i < 100_000; i++)
       enqueue.publish(Object.freeze({ queue: hostile(i), id: `${i}`, depth: i }));
-    }
     const e = parseExposition(await register.metrics());
     const names = (metric: string, label: string): Set<string> =>
       new Set(e.samples.filter((s) => s.name === metric).map((s) => s.labels[label] as string));
@@ -295,7 +296,13 @@ test('labels stay bounded against 100k hostile names, and a scrape stays O(serie
       assert.ok(set.has('other'));
       for (const n of set) assert.ok(n.length <= 64, `${metric} label of ${n.length} chars`);
     }
-    assert.deepEqual(names('leash_cache_requests_total', 'tier'), new Set(['other']));
+    assert.deepEqual(names('leash_cache_requests_total', 'tier'), new Set(['memory']));
+    const lookups = e.samples.filter((s) => s.name === 'leash_cache_requests_total');
+    assert.equal(
+      lookups.reduce((sum, s) => sum + s.value, 0),
+      CACHES,
+      'every lookup counted once',
+    );
     // Every event is counted once: under its own name or, past the cap, under other (names cut to
     // 64 characters that collide share one label value).
     const transitions = e.samples.filter((s) => s.name === 'leash_breaker_transitions_total');
@@ -309,7 +316,14 @@ test('labels stay bounded against 100k hostile names, and a scrape stays O(serie
       value(e, 'leash_breaker_transitions_total', { name: 'other', from: 'closed', to: 'forced-open' }),
       overflow,
     );
-    assert.equal(value(e, 'leash_metrics_label_overflow_total', { kind: 'cache' }), overflow);
+    // For caches, the overflow counts the lookups folded into other.
+    const foldedLookups = value(e, 'leash_cache_requests_total', {
+      name: 'other',
+      tier: 'memory',
+      result: 'miss',
+    });
+    assert.ok((foldedLookups ?? 0) > CACHES / 2, `folded ${foldedLookups}`);
+    assert.equal(value(e, 'leash_metrics_label_overflow_total', { kind: 'cache' }), foldedLookups);
     assert.equal(value(e, 'leash_breaker_state', { name: 'other', state: 'forced-open' }), 1);
     // A hostile name is escaped, not injected: the scrape parsed, and the quote survives as data.
     assert.ok([...names('leash_breaker_state', 'name')].some((n) => n.startsWith('"}\n# EOF')));
@@ -343,7 +357,7 @@ test('labels stay bounded against 100k hostile names, and a scrape stays O(serie
     const before = await register.metrics();
     const before_ms = performance.now() - t0;
     for (let i = 0; i < 200_000; i++)
-      hit.publish(Object.freeze({ name: hostile(i), key: `k${i}`, tier: `tier-${i}` }));
+      enqueue.publish(Object.freeze({ queue: hostile(i), id: `${i}`, depth: i }));
     const t1 = performance.now();
     const after = await register.metrics();
     const after_ms = performance.now() - t1;
@@ -402,14 +416,26 @@ test('stop() unsubscribes, unregisters and leaves no timer; a new collectMetrics
   const register = new Registry();
   const names = [
     'leash:task:start',
-    'leash:http:request-end',
-    'leash:cache:hit',
+    'leash:http:handler-error',
+    'leash:cache:load',
     'leash:queue:depth',
     'leash:resilience:breaker:state-change',
+  ];
+  // Per-request and per-lookup counts come from the layers' tallies: no event is published for
+  // them unless someone else subscribes (httpDuration: true subscribes to the request events).
+  const perCall = [
+    'leash:http:request-start',
+    'leash:http:request-end',
+    'leash:cache:hit',
+    'leash:cache:miss',
   ];
   const before = names.map((n) => diagnostics_channel.channel(n).hasSubscribers);
   const metrics = collectMetrics({ register, prefix: 'app_', eventLoop: { intervalMs: 10 } });
   assert.ok(names.every((n) => diagnostics_channel.channel(n).hasSubscribers));
+  assert.deepEqual(
+    perCall.map((n) => diagnostics_channel.channel(n).hasSubscribers),
+    [false, false, false, false],
+  );
   assert.throws(() => collectMetrics({ register, prefix: 'app_' }), /already registered/);
   assert.ok(register.getSingleMetric('app_tasks_live') !== undefined);
   await sleep(bg, 30);
@@ -476,5 +502,88 @@ test("a Redis queue's enqueue (depth -1: not known at enqueue) leaves the last r
     assert.equal(value(e, 'leash_queue_enqueued_total', { queue: 'jobs' }), 1);
   } finally {
     metrics.stop();
+  }
+});
+
+test('request and cache counts are read from the layers at scrape: since start, exact under shedding, open requests counted', async () => {
+  const breaker = circuitBreaker({ name: 'closed-upstream' });
+  breaker.forceOpen();
+  const shed = shedLoad(breaker);
+  let release: (() => void) | undefined;
+  const server = http.createServer(
+    withContext(bg, async (req, res) => {
+      if (req.url === '/shed') shed(req, res, () => res.end('not shed'));
+      else if (req.url === '/busy') {
+        // The handler's own 503: finished, not shed.
+        res.statusCode = 503;
+        res.end('busy');
+      } else if (req.url === '/hold') {
+        await new Promise<void>((r) => {
+          release = r;
+        });
+        res.end('held');
+      } else res.end('ok');
+    }),
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const users = createCache<number>({ name: 'pulled-users', maximumSize: 10 });
+  users.set('a', 1);
+  const register = new Registry();
+  let metrics: { stop(): void } | undefined;
+  try {
+    // Before the collector: not counted, except the request still open when it starts.
+    assert.equal(await get(port, '/ok'), 200);
+    assert.equal(users.get('a'), 1);
+    const held = get(port, '/hold');
+    while (release === undefined) await sleep(bg, 5);
+    metrics = collectMetrics({ register, eventLoop: false });
+    let e = await scrape(register);
+    assert.equal(value(e, 'leash_http_requests_in_flight'), 1);
+    assert.equal(value(e, 'leash_http_requests_total', { outcome: 'finished' }), 0);
+    assert.equal(
+      value(e, 'leash_cache_requests_total', { name: 'pulled-users', tier: 'memory', result: 'hit' }),
+      undefined,
+    );
+
+    // A shed 503 and a handler's 503 in flight together: each is counted as what it was.
+    const answers = await Promise.all([get(port, '/shed'), get(port, '/busy'), get(port, '/shed')]);
+    assert.deepEqual(answers, [503, 503, 503]);
+    release?.();
+    assert.equal(await held, 200);
+    // Two caches of one name count as one; a get and a getOrLoad hit alike.
+    const again = createCache<number>({ name: 'pulled-users', maximumSize: 10 });
+    assert.equal(users.get('a'), 1);
+    assert.equal(users.get('b'), undefined);
+    assert.equal(again.get('a'), undefined);
+    assert.equal(await users.getOrLoad(bg, 'a', async () => 2), 1);
+    await sleep(bg, 20);
+    e = await scrape(register);
+    assert.equal(value(e, 'leash_http_requests_total', { outcome: 'shed' }), 2);
+    assert.equal(value(e, 'leash_http_requests_total', { outcome: 'finished' }), 2, '/busy and /hold');
+    assert.equal(value(e, 'leash_shed_total'), 2);
+    assert.equal(value(e, 'leash_http_requests_in_flight'), 0);
+    assert.equal(
+      value(e, 'leash_cache_requests_total', { name: 'pulled-users', tier: 'memory', result: 'hit' }),
+      2,
+    );
+    assert.equal(
+      value(e, 'leash_cache_requests_total', { name: 'pulled-users', tier: 'memory', result: 'miss' }),
+      2,
+    );
+
+    // A second collector counts from its own start; stopping the first changes nothing for it.
+    const second = new Registry();
+    const other = collectMetrics({ register: second, eventLoop: false, prefix: 'two_' });
+    metrics.stop();
+    metrics = other;
+    assert.equal(await get(port, '/ok'), 200);
+    await sleep(bg, 20);
+    e = await scrape(second);
+    assert.equal(value(e, 'two_http_requests_total', { outcome: 'finished' }), 1);
+    assert.equal(value(e, 'two_http_requests_total', { outcome: 'shed' }), 0);
+  } finally {
+    metrics?.stop();
+    await new Promise((r) => server.close(r));
   }
 });
