@@ -1,10 +1,11 @@
-// The dashboard's service series: what the other layers publish on their leash:* diagnostics
-// channels (request outcomes, the defences' decisions, cache hits per tier, queue depth, adaptive
-// limits), counted per sample interval. Subscribed by channel name, so the leak layer imports none
-// of the layers it watches, and only while a dashboard runs: publishers build their event payloads
-// only when someone listens.
+// The dashboard's service series: request outcomes and cache lookups per tier, read from the
+// tallies those layers always keep (src/context/tallies.ts: no event per request), and what the
+// other layers publish on their leash:* diagnostics channels (the defences' decisions, queue depth,
+// adaptive limits), counted per sample interval. Subscribed by channel name, so the leak layer
+// imports none of the layers it watches, and only while a dashboard runs: publishers build their
+// event payloads only when someone listens.
 import diagnostics_channel from 'node:diagnostics_channel';
-import { requestOutcome } from '../context/internal.js';
+import { cacheTallies, REQUEST_OUTCOMES, type RequestTally, requestTally } from '../context/internal.js';
 
 /** ServiceCounts is one interval of the service series; counts are for the interval alone. */
 export interface ServiceCounts {
@@ -46,9 +47,10 @@ function field(m: unknown, key: string): unknown {
 
 /** @internal ServiceWatch counts the service series until stop(); take() returns an interval and starts the next. */
 export class ServiceWatch {
-  #requests: Record<string, number> = {};
   #defences: Record<string, number> = {};
-  #cache: Record<string, [number, number]> = {};
+  // The tallies at the previous take(): an interval's counts are the differences.
+  #requestsBefore: RequestTally = { ...requestTally };
+  #cacheBefore = sumCacheTallies();
   // Breaker name -> open; queue and limit name -> last value. Names past MAX_NAMES go under "other".
   readonly #open = new Map<string, boolean>();
   readonly #depth = new Map<string, number>();
@@ -66,22 +68,11 @@ export class ServiceWatch {
       this.#subs.push([name, h]);
       diagnostics_channel.subscribe(name, h);
     };
-    on('leash:http:request-end', (m) => {
-      const outcome = requestOutcome(field(m, 'cause'));
-      this.#requests[outcome] = (this.#requests[outcome] ?? 0) + 1;
-    });
     for (const [channel, kind] of DEFENCE_CHANNELS) {
       on(channel, () => {
         this.#defences[kind] = (this.#defences[kind] ?? 0) + 1;
       });
     }
-    const lookup = (i: 0 | 1) => (m: Msg) => {
-      const tier = field(m, 'tier') === 'redis' ? 'redis' : 'memory';
-      const counts = this.#cache[tier] ?? (this.#cache[tier] = [0, 0]);
-      counts[i]++;
-    };
-    on('leash:cache:hit', lookup(0));
-    on('leash:cache:miss', lookup(1));
     on('leash:resilience:breaker:state-change', (m) => {
       const to = field(m, 'to');
       remember(this.#open, field(m, 'name'), to === 'open' || to === 'forced-open');
@@ -101,17 +92,32 @@ export class ServiceWatch {
   take(): ServiceCounts {
     let breakersOpen = 0;
     for (const open of this.#open.values()) if (open) breakersOpen++;
+    const requests: Record<string, number> = {};
+    const now = { ...requestTally };
+    for (const outcome of REQUEST_OUTCOMES) {
+      // A shed request is charted with the defences (shed); here it is one that finished.
+      const key = outcome === 'shed' ? 'finished' : outcome;
+      const n = now[outcome] - this.#requestsBefore[outcome];
+      if (n > 0) requests[key] = (requests[key] ?? 0) + n;
+    }
+    this.#requestsBefore = now;
+    const cacheNow = sumCacheTallies();
+    const cache: Record<string, readonly [number, number]> = {};
+    for (const tier of ['memory', 'redis'] as const) {
+      const [h0, m0] = this.#cacheBefore[tier];
+      const [h1, m1] = cacheNow[tier];
+      if (h1 - h0 > 0 || m1 - m0 > 0) cache[tier] = Object.freeze([h1 - h0, m1 - m0] as const);
+    }
+    this.#cacheBefore = cacheNow;
     const out: ServiceCounts = Object.freeze({
-      requests: Object.freeze(this.#requests),
+      requests: Object.freeze(requests),
       defences: Object.freeze(this.#defences),
-      cache: Object.freeze(this.#cache),
+      cache: Object.freeze(cache),
       breakersOpen,
       queueDepth: Object.freeze(Object.fromEntries(this.#depth)),
       adaptiveLimit: Object.freeze(Object.fromEntries(this.#limit)),
     });
-    this.#requests = {};
     this.#defences = {};
-    this.#cache = {};
     return out;
   }
 
@@ -120,6 +126,18 @@ export class ServiceWatch {
     for (const [name, h] of this.#subs) diagnostics_channel.unsubscribe(name, h);
     this.#subs.length = 0;
   }
+}
+
+/** sumCacheTallies adds up every cache's lookups by tier: [hits, misses]. */
+function sumCacheTallies(): Record<'memory' | 'redis', [number, number]> {
+  const sum: Record<'memory' | 'redis', [number, number]> = { memory: [0, 0], redis: [0, 0] };
+  for (const t of cacheTallies()) {
+    sum.memory[0] += t.memoryHit;
+    sum.memory[1] += t.memoryMiss;
+    sum.redis[0] += t.redisHit;
+    sum.redis[1] += t.redisMiss;
+  }
+  return sum;
 }
 
 function remember<T>(map: Map<string, T>, name: unknown, value: T): void {

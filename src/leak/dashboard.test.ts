@@ -320,6 +320,7 @@ test('samples carry the service series: request outcomes, defences, cache hits, 
     await new Promise((resolve) => app.close(resolve));
   }
   for (const name of [
+    // Requests and cache lookups are read from tallies: never subscribed, even while it runs.
     'leash:http:request-end',
     'leash:cache:hit',
     'leash:queue:depth',
