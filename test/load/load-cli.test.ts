@@ -141,7 +141,9 @@ test('a known 20 ms service time: p50 and p99 within 10%, no errors, the rate he
       if (p50 <= 1.1 * (d50 + lag50) && p99 <= 1.1 * (d99 + lag99)) return;
       misses.push(figures);
     }
-    assert.fail(`leash load's p50 or p99 was above 110% of the target's own clock plus the send lag in 3 runs:\n${misses.join('\n')}`);
+    assert.fail(
+      `leash load's p50 or p99 was above 110% of the target's own clock plus the send lag in 3 runs:\n${misses.join('\n')}`,
+    );
   } finally {
     target.stop();
   }
