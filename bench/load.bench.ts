@@ -115,9 +115,11 @@ try {
     );
   }
   ratios.sort((a, b) => a - b);
-  const median = ratios[Math.floor(ratios.length / 2)]!;
+  // The middle one, or the mean of the middle two: never the upper of two.
+  const m = ratios.length >> 1;
+  const median = ratios.length % 2 === 1 ? ratios[m]! : (ratios[m - 1]! + ratios[m]!) / 2;
   console.log(
-    `leash load sustained (at 1.25x) / autocannon req/s: median ${median.toFixed(3)} (goal >= 1.0: ${median >= 1 ? 'met' : 'missed'})`,
+    `leash load sustained (at 1.25x) / autocannon req/s: median ${median.toFixed(3)}, rounds ${ratios.map((r) => r.toFixed(3)).join(' ')} (goal >= 1.0: ${median >= 1 ? 'met' : 'missed'})`,
   );
 } finally {
   server.stdin.end();
