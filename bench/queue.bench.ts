@@ -226,6 +226,8 @@ async function memory(): Promise<void> {
     { name: 'memory: enqueue N, then one worker runs them (conc 1)', rates: [] },
     { name: 'memory: producer and one worker at once (conc 64)', rates: [] },
     { name: 'floor: await + array push/shift + an async fn per job', rates: [] },
+    { name: '  of the first row: the worker alone on the backlog (conc 1)', rates: [] },
+    { name: '  of the first row: the awaited enqueues alone', rates: [] },
   ];
   for (let round = 0; round < ROUNDS; round++) {
     {
@@ -251,6 +253,7 @@ async function memory(): Promise<void> {
       const ctx = background();
       const t0 = performance.now();
       for (let i = 0; i < N; i++) await q.enqueue(ctx, i);
+      const t1 = performance.now();
       let done = 0;
       let finish!: () => void;
       const all = new Promise<void>((r) => {
@@ -264,7 +267,10 @@ async function memory(): Promise<void> {
         { concurrency: 1 },
       );
       await all;
-      rows[0]?.rates.push(N / ((performance.now() - t0) / 1000));
+      const t2 = performance.now();
+      rows[0]?.rates.push(N / ((t2 - t0) / 1000));
+      rows[3]?.rates.push(N / ((t2 - t1) / 1000));
+      rows[4]?.rates.push(N / ((t1 - t0) / 1000));
       await w.drain(100);
     }
     {
