@@ -30,20 +30,28 @@ const root = background();
 const cache = createCache<string>({ name: 'greetings', maximumSize: 10 });
 cache.set('hello', 'hello');
 
-const register = new Registry();
-let observe: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
-if (variant === 'prom-client') {
-  collectDefaultMetrics({ register });
+type Observe = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+// promClient registers prom-client's usual setup on `reg` (its default metrics and a duration
+// histogram) and returns what observes one response.
+function promClient(reg: Registry): Observe {
+  collectDefaultMetrics({ register: reg });
   const h = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request durations',
     labelNames: ['method', 'route', 'status_code'],
-    registers: [register],
+    registers: [reg],
   });
-  observe = (req, res) => {
+  return (req, res) => {
     const end = h.startTimer();
     res.once('finish', () => end({ method: req.method, route: '/', status_code: res.statusCode }));
   };
+}
+
+const register = new Registry();
+let observe: Observe | undefined;
+if (variant === 'prom-client') {
+  observe = promClient(register);
 } else if (variant.startsWith('leash')) {
   collectMetrics({
     register,
@@ -62,8 +70,8 @@ if (variant !== 'none' && variant !== 'leash-noscrape' && variant !== 'toggle')
 //                running in every later phase, whatever the state)
 //   none         changes nothing: an A/A control of the paired measurement itself
 let toggled: { stop(): void } | undefined;
-let promDefaults: Registry | undefined;
-let promHistogram: Histogram | undefined;
+let promRegistry: Registry | undefined;
+let promObserve: Observe | undefined;
 function toggle(kind: string | undefined): void {
   if (kind !== undefined && !toggled) {
     // TOGGLE_WITHOUT, to chase leash's cost down: "loop" turns the event-loop families off,
@@ -78,22 +86,12 @@ function toggle(kind: string | undefined): void {
         : collectMetrics({ register: reg, eventLoop: without.includes('loop') ? false : undefined });
       if (without.includes('scrape')) reg = undefined;
     } else if (kind === 'prom-client') {
-      if (promDefaults === undefined) {
-        promDefaults = new Registry();
-        collectDefaultMetrics({ register: promDefaults });
-        promHistogram = new Histogram({
-          name: 'http_request_duration_seconds',
-          help: 'HTTP request durations',
-          labelNames: ['method', 'route', 'status_code'],
-          registers: [promDefaults],
-        });
+      if (promRegistry === undefined) {
+        promRegistry = new Registry();
+        promObserve = promClient(promRegistry);
       }
-      reg = promDefaults;
-      const h = promHistogram as Histogram;
-      observe = (req, res) => {
-        const end = h.startTimer();
-        res.once('finish', () => end({ method: req.method, route: '/', status_code: res.statusCode }));
-      };
+      reg = promRegistry;
+      observe = promObserve;
       m = {
         stop() {
           observe = undefined;

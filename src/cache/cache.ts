@@ -707,13 +707,11 @@ export function createCacheWithClock<V>(
     name,
     get(key) {
       const v = memory.get(key);
-      if (hitChannel.hasSubscribers || missChannel.hasSubscribers) {
-        if (typeof key !== 'string')
-          throw invalidArg(`${name}.get(key): key must be a string, got ${describe(key)}`);
-        if (v === undefined) miss(key);
-        else hit(key);
-      } else if (v === undefined) tally.memoryMiss++;
-      else tally.memoryHit++;
+      // A bad key is reported where it would reach an event; without subscribers it only misses.
+      if (typeof key !== 'string' && (hitChannel.hasSubscribers || missChannel.hasSubscribers))
+        throw invalidArg(`${name}.get(key): key must be a string, got ${describe(key)}`);
+      if (v === undefined) miss(key);
+      else hit(key);
       return v;
     },
 

@@ -127,6 +127,10 @@ export class Collector {
   readonly #cachesAtStart = new Map<CacheTally, readonly number[]>();
   readonly #cacheLabels = new Map<CacheTally, string>();
   #cacheLookupsFolded = 0;
+  // Set by pull() until the end of the current turn: a scrape reads the four pulled families one
+  // after another in one synchronous pass (prom-client calls every metric's get() before awaiting
+  // any), and one reading of the tallies serves them all.
+  #pulledThisTurn = false;
 
   constructor(o: CollectorOptions) {
     this.#policies = new NameCap(o.maxNames);
@@ -514,11 +518,16 @@ export class Collector {
   /**
    * pull brings the counts the layers keep as tallies (request contexts by outcome and open now,
    * cache lookups by tier and result) into their families, as the difference from start().
-   * The exporters call it before they read the families.
+   * The exporters call it before they read the families; calls after the first in one turn of the
+   * event loop do nothing (the tallies move only when other code runs).
    */
   pull(): void {
     const atStart = this.#requestsAtStart;
-    if (atStart === undefined) return;
+    if (atStart === undefined || this.#pulledThisTurn) return;
+    this.#pulledThisTurn = true;
+    queueMicrotask(() => {
+      this.#pulledThisTurn = false;
+    });
     const now = requestTally;
     let ended = 0;
     for (const outcome of REQUEST_OUTCOMES) {
