@@ -98,6 +98,20 @@ export class FrequencySketch {
   }
 
   /**
+   * countAdditions counts `n` accesses at once, as `n` calls of countAddition would, provided
+   * `n` is at most `additionsLeft` (the policy settles its tallied hits no later than that).
+   */
+  countAdditions(n: number): void {
+    this.#additions += n;
+    if (this.#additions >= this.#sampleSize) this.#reset();
+  }
+
+  /** additionsLeft is how many more additions the next halving waits for (at least 1). */
+  get additionsLeft(): number {
+    return this.#sampleSize - this.#additions;
+  }
+
+  /**
    * add records `n` accesses to the key of hash `h` that countAddition has already counted: the
    * doorkeeper takes the first if it has not seen the key, and the counters grow as `n`
    * conservative increments would (every counter below min + n rises to it, saturating at 15).

@@ -110,6 +110,12 @@ export class WTinyLfu<N extends PolicyNode> {
   readonly #protected = new Queue();
   #windowMax: number;
   #protectedMax: number;
+  // Hits are counted in one field, #ticks, and settled into the sketch's additions and the hill
+  // climber's sample (#settle) when one of them is due to act (a halving, a climb: #ticksDue
+  // hits from the last settlement) and before anything else counts toward them: the same
+  // halvings and climbs, at the same accesses, as counting each hit into all three.
+  #ticks = 0;
+  #ticksDue = 1;
   // hill climber
   #hitsInSample = 0;
   #requestsInSample = 0;
@@ -126,6 +132,7 @@ export class WTinyLfu<N extends PolicyNode> {
     this.#protectedMax = Math.floor((maximum - this.#windowMax) * PERCENT_MAIN_PROTECTED);
     this.#stepSize = -STEP_PERCENT * maximum;
     this.#sampleSize = this.#sketch.sampleSize;
+    this.#ticksDue = this.#dueIn();
   }
 
   /** weight is the total weight of the entries the policy holds. */
@@ -140,12 +147,16 @@ export class WTinyLfu<N extends PolicyNode> {
 
   /** recordMiss counts a lookup that found nothing, for the hill climber. */
   recordMiss(): void {
+    this.#settle();
     if (++this.#requestsInSample >= this.#sampleSize) this.#climb();
+    this.#ticksDue = this.#dueIn();
   }
 
   /** add links a new node (hash and weight set) and evicts until the total fits. */
   add(node: N): void {
+    this.#settle();
     this.#sketch.increment(node.hash);
+    this.#ticksDue = this.#dueIn();
     node.tally = this.#sketch.resets << 5;
     node.queue = WINDOW;
     this.#window.push(node);
@@ -154,17 +165,15 @@ export class WTinyLfu<N extends PolicyNode> {
 
   /** hit records an access to a node the policy holds. */
   hit(node: N): void {
-    const sketch = this.#sketch;
-    sketch.countAddition();
-    const resets = sketch.resets;
+    const due = ++this.#ticks >= this.#ticksDue;
+    if (due) this.#settle();
+    const resets = this.#sketch.resets;
     const t = node.tally;
     if (t >>> 5 === resets) {
       if ((t & 31) < TALLY_MAX) node.tally = t + 1;
     } else {
       node.tally = (resets << 5) | Math.min(TALLY_MAX, aged(t, resets) + 1);
     }
-    this.#hitsInSample++;
-    const climb = ++this.#requestsInSample >= this.#sampleSize;
     switch (node.queue) {
       case WINDOW:
         this.#window.moveToTail(node);
@@ -179,7 +188,10 @@ export class WTinyLfu<N extends PolicyNode> {
         this.#protected.moveToTail(node);
         break;
     }
-    if (climb) this.#climb();
+    if (due) {
+      if (this.#requestsInSample >= this.#sampleSize) this.#climb();
+      this.#ticksDue = this.#dueIn();
+    }
   }
 
   /**
@@ -204,7 +216,9 @@ export class WTinyLfu<N extends PolicyNode> {
     if (q) q.weight += weight - node.weight;
     node.weight = weight;
     if (q) {
+      this.#settle();
       this.#sketch.increment(node.hash);
+      this.#ticksDue = this.#dueIn();
       q.moveToTail(node);
     }
     this.#evict();
@@ -223,6 +237,21 @@ export class WTinyLfu<N extends PolicyNode> {
       q.head = q.tail = null;
       q.weight = 0;
     }
+  }
+
+  /** settle counts the hits tallied in #ticks into the sketch's additions and the climber's sample. */
+  #settle(): void {
+    const n = this.#ticks;
+    if (n === 0) return;
+    this.#ticks = 0;
+    this.#sketch.countAdditions(n);
+    this.#hitsInSample += n;
+    this.#requestsInSample += n;
+  }
+
+  /** dueIn is how many hits from now the sketch halves or the climber climbs, whichever is first (with #ticks settled). */
+  #dueIn(): number {
+    return Math.max(1, Math.min(this.#sketch.additionsLeft, this.#sampleSize - this.#requestsInSample));
   }
 
   /** handOver gives the sketch the node's tallied hits (aged), leaving an empty tally. */
