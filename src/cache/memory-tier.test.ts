@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { FrequencySketch, hashKey } from './frequency-sketch.js';
 import { MemoryTier } from './memory-tier.js';
-import { DETACHED, WTinyLfu } from './w-tiny-lfu.js';
+import { WTinyLfu } from './w-tiny-lfu.js';
 
 type Op =
   | { kind: 'set'; key: number; size: number; ttl: number | undefined; tag: number | undefined }
@@ -158,6 +158,63 @@ test('an expired entry is not returned and is removed once its stale grace is ov
   assert.equal(tier.size, 0);
 });
 
+test('slots: past the first slots, through evictions, deletes, replacements and clears, every key reads its own latest value', () => {
+  // The tier answers a hit from per-slot arrays (a key maps to a slot, slots are reused after an
+  // entry leaves and the arrays grow past their first 64 slots); a slot mixed up between two keys
+  // would return another key's value, which this model catches. Weight 0 entries let the count
+  // exceed the maximum, so slots grow beyond it too.
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 300 }),
+      fc.boolean(),
+      fc.array(
+        fc.oneof(
+          { arbitrary: fc.tuple(fc.constant('set' as const), fc.nat(600), fc.nat(2)), weight: 8 },
+          { arbitrary: fc.tuple(fc.constant('get' as const), fc.nat(600), fc.constant(0)), weight: 6 },
+          { arbitrary: fc.tuple(fc.constant('delete' as const), fc.nat(600), fc.constant(0)), weight: 2 },
+          { arbitrary: fc.tuple(fc.constant('clear' as const), fc.constant(0), fc.constant(0)), weight: 1 },
+        ),
+        { minLength: 200, maxLength: 2000 },
+      ),
+      (maximum, weighted, ops) => {
+        const tier = new MemoryTier<string>({
+          maximum,
+          weigh: weighted ? (_k, v) => Number(v.split('/')[1]) : undefined,
+        });
+        const latest = new Map<string, string>();
+        let serial = 0;
+        for (const [kind, k, w] of ops) {
+          const key = `k${k}`;
+          if (kind === 'set') {
+            const v = `${key}#${serial++}/${w}`;
+            tier.set(key, v);
+            latest.set(key, v);
+          } else if (kind === 'get') {
+            const got = tier.get(key);
+            if (got !== undefined) assert.equal(got, latest.get(key), `get(${key})`);
+          } else if (kind === 'delete') {
+            tier.delete(key);
+            latest.delete(key);
+            assert.equal(tier.get(key), undefined, `get(${key}) after delete`);
+          } else {
+            tier.clear();
+            latest.clear();
+            assert.equal(tier.size, 0);
+          }
+        }
+        assert.ok(tier.weight <= maximum);
+        for (const key of tier.keys()) {
+          const e = tier.peek(key);
+          assert.equal(e?.key, key, `peek(${key}) is another key's entry`);
+          assert.equal(tier.get(key), latest.get(key), `get(${key}) at the end`);
+          assert.equal(e?.value, latest.get(key));
+        }
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
 test('W-TinyLFU keeps a frequently used set through scans of one-time keys (an LRU would lose it)', () => {
   // 50 hot keys read once per round; between two rounds, 200 one-time keys: twice the cache's
   // size, so an LRU has evicted every hot key by the time it is read again and never hits.
@@ -235,35 +292,21 @@ test('frequency sketch: add(h, n) reads as n increments (doorkeeper first, conse
   );
 });
 
-interface TestNode {
-  hash: number;
-  tally: number;
-  weight: number;
-  queue: number;
-  prev: TestNode | null;
-  next: TestNode | null;
-}
-const node = (key: string): TestNode => ({
-  hash: hashKey(key),
-  tally: 0,
-  weight: 1,
-  queue: DETACHED,
-  prev: null,
-  next: null,
-});
-
-test('W-TinyLFU: hits tallied on a node count in admission, are aged by a halving, and outlive the node', () => {
+test('W-TinyLFU: hits tallied on an entry count in admission, are aged by a halving, and outlive the entry', () => {
   const evicted: string[] = [];
-  const policy = new WTinyLfu<TestNode>(100, () => evicted.push('x'));
+  const policy = new WTinyLfu(100, () => evicted.push('x'));
+  const node = (key: string): number => {
+    const slot = policy.slotFor(hashKey(key), 1);
+    policy.add(slot);
+    return slot;
+  };
   const hot = node('hot');
-  policy.add(hot);
   assert.equal(policy.frequencyOf(hot), 1, 'a first sighting is the doorkeeper only');
   for (let i = 0; i < 9; i++) policy.hit(hot);
   assert.equal(policy.frequencyOf(hot), 10, 'nine tallied hits handed over');
   for (let i = 0; i < 4; i++) policy.hit(hot);
   // A halving (every 10 x maximum additions) ages the sketch and the four hits still tallied alike.
   const filler = node('filler');
-  policy.add(filler);
   for (let i = 0; i < 1000; i++) policy.hit(filler);
   const aged = policy.frequencyOf(hot);
   assert.ok(aged >= 6 && aged <= 7, `(9 counted + 4 tallied) halved, doorkeeper cleared: got ${aged}`);
@@ -271,7 +314,6 @@ test('W-TinyLFU: hits tallied on a node count in admission, are aged by a halvin
   for (let i = 0; i < 6; i++) policy.hit(hot);
   policy.remove(hot);
   const again = node('hot');
-  policy.add(again);
   assert.ok(policy.frequencyOf(again) >= 12, `history kept: got ${policy.frequencyOf(again)}`);
   assert.deepEqual(evicted, []);
 });

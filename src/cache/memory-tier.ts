@@ -9,11 +9,13 @@
 
 import { invalidArg } from '../context/internal.js';
 import { hashKey } from './frequency-sketch.js';
-import { DETACHED, type PolicyNode, WTinyLfu } from './w-tiny-lfu.js';
+import { NO_SLOT, WTinyLfu } from './w-tiny-lfu.js';
 
-/** Entry is one cached value and its times. Read-only outside the memory tier. */
-export interface Entry<V> extends PolicyNode {
+/** Entry is one cached value and its times. Read-only outside the memory tier (except `version`). */
+export interface Entry<V> {
   readonly key: string;
+  /** slot is the entry's index in the tier's per-slot arrays and the policy's, NO_SLOT once it has left. */
+  slot: number;
   value: V;
   writtenAt: number;
   expiresAt: number;
@@ -41,9 +43,14 @@ export interface MemoryTierOptions<V> {
  * deleteByTag (O(entries with the tag)) and clear (O(entries)).
  */
 export class MemoryTier<V> {
-  readonly #map = new Map<string, Entry<V>>();
+  // Key to slot. A hit reads the value and the hard expiry from the per-slot arrays below and
+  // tells the policy the slot: it never touches the entry object (see WTinyLfu on why slots).
+  readonly #map = new Map<string, number>();
+  #entries: (Entry<V> | null)[] = [];
+  #values: (V | undefined)[] = [];
+  #expiresAt = new Float64Array(64);
   readonly #tags = new Map<string, Set<Entry<V>>>();
-  readonly #policy: WTinyLfu<Entry<V>>;
+  readonly #policy: WTinyLfu;
   readonly #weigh: ((key: string, value: V) => number) | undefined;
   readonly #ttlMs: number;
   readonly #refreshAfterMs: number;
@@ -61,9 +68,9 @@ export class MemoryTier<V> {
     this.#refreshAfterMs = o.refreshAfterMs ?? Number.POSITIVE_INFINITY;
     this.#staleMs = o.staleMs ?? 0;
     this.clock = o.clock ?? (() => performance.now());
-    this.#policy = new WTinyLfu<Entry<V>>(o.maximum, (e) => {
+    this.#policy = new WTinyLfu(o.maximum, (slot) => {
       this.evictions++;
-      this.#forget(e);
+      this.#forget(this.#entries[slot] as Entry<V>);
     });
   }
 
@@ -84,17 +91,17 @@ export class MemoryTier<V> {
 
   /** get returns the fresh value for `key`, or undefined (absent, expired or deleted). Counts a hit or a miss. */
   get(key: string): V | undefined {
-    const e = this.#map.get(key);
-    if (e !== undefined) {
-      // No clock read, and no read of the entry's (boxed) times, while no entry can expire: the
-      // clock is a third of a hit's cost.
+    const s = this.#map.get(key);
+    if (s !== undefined) {
+      // No clock read while no entry can expire: the clock is a third of a hit's cost.
       const mayExpire = this.#mayExpire;
       const now = mayExpire ? this.clock() : 0;
-      if (!mayExpire || now < e.expiresAt) {
+      if (!mayExpire || now < (this.#expiresAt[s] as number)) {
         this.hits++;
-        this.#policy.hit(e);
-        return e.value;
+        this.#policy.hit(s);
+        return this.#values[s];
       }
+      const e = this.#entries[s] as Entry<V>;
       if (now >= e.retainUntil) this.#expire(e);
     }
     this.misses++;
@@ -108,12 +115,12 @@ export class MemoryTier<V> {
    * decides what to do with a stale or refresh-due entry by comparing `now` with its times.
    */
   lookup(key: string, now: number): Entry<V> | undefined {
-    const e = this.#map.get(key);
+    const e = this.peek(key);
     if (e !== undefined) {
       if (now < e.retainUntil) {
         if (now < e.expiresAt) {
           this.hits++;
-          this.#policy.hit(e);
+          this.#policy.hit(e.slot);
         }
         return e;
       }
@@ -126,8 +133,8 @@ export class MemoryTier<V> {
 
   /** has reports whether `key` has a fresh value, without counting an access. */
   has(key: string): boolean {
-    const e = this.#map.get(key);
-    return e !== undefined && this.clock() < e.expiresAt;
+    const s = this.#map.get(key);
+    return s !== undefined && this.clock() < (this.#expiresAt[s] as number);
   }
 
   /**
@@ -143,19 +150,14 @@ export class MemoryTier<V> {
       this.delete(key);
       return undefined;
     }
-    const old = this.#map.get(key);
+    const old = this.peek(key);
     if (old !== undefined) this.#untag(old);
     const e: Entry<V> =
       old ??
       ({
         key,
+        slot: NO_SLOT,
         value,
-        hash: hashKey(key),
-        tally: 0,
-        weight,
-        queue: DETACHED,
-        prev: null,
-        next: null,
         writtenAt: now,
         expiresAt: 0,
         refreshAt: 0,
@@ -173,25 +175,39 @@ export class MemoryTier<V> {
     e.version = version;
     this.#tag(e);
     if (old !== undefined) {
-      this.#policy.setWeight(e, weight);
+      this.#values[old.slot] = value;
+      this.#expiresAt[old.slot] = e.expiresAt;
+      this.#policy.setWeight(old.slot, weight);
     } else {
-      this.#map.set(key, e);
-      this.#policy.add(e);
+      const s = this.#policy.slotFor(hashKey(key), weight);
+      if (s >= this.#expiresAt.length) this.#grow();
+      e.slot = s;
+      if (s === this.#entries.length) {
+        this.#entries.push(e);
+        this.#values.push(value);
+      } else {
+        this.#entries[s] = e;
+        this.#values[s] = value;
+      }
+      this.#expiresAt[s] = e.expiresAt;
+      this.#map.set(key, s);
+      this.#policy.add(s);
     }
-    // The policy may have evicted the new entry at once (admission lost to a hotter victim).
-    return this.#map.get(key) === e ? e : undefined;
+    // The policy may have evicted the entry at once (admission lost to a hotter victim).
+    return e.slot !== NO_SLOT ? e : undefined;
   }
 
   /** peek returns the entry for `key` (fresh, stale or expired), counting nothing and moving nothing. */
   peek(key: string): Entry<V> | undefined {
-    return this.#map.get(key);
+    const s = this.#map.get(key);
+    return s === undefined ? undefined : (this.#entries[s] as Entry<V>);
   }
 
   /** delete removes `key`; true when an entry (fresh or not) was there. */
   delete(key: string): boolean {
-    const e = this.#map.get(key);
+    const e = this.peek(key);
     if (e === undefined) return false;
-    this.#policy.remove(e);
+    this.#policy.remove(e.slot);
     this.#forget(e);
     return true;
   }
@@ -211,6 +227,9 @@ export class MemoryTier<V> {
   /** clear removes every entry. */
   clear(): void {
     this.#policy.clear();
+    for (const e of this.#entries) if (e) e.slot = NO_SLOT;
+    this.#entries = [];
+    this.#values = [];
     this.#map.clear();
     this.#tags.clear();
   }
@@ -222,13 +241,26 @@ export class MemoryTier<V> {
 
   #expire(e: Entry<V>): void {
     this.expirations++;
-    this.#policy.remove(e);
+    this.#policy.remove(e.slot);
     this.#forget(e);
   }
 
+  /** forget drops an entry the policy has let go of (its slot free for the next set). */
   #forget(e: Entry<V>): void {
-    if (this.#map.get(e.key) === e) this.#map.delete(e.key);
+    const s = e.slot;
+    if (s !== NO_SLOT) {
+      if (this.#map.get(e.key) === s) this.#map.delete(e.key);
+      this.#entries[s] = null;
+      this.#values[s] = undefined;
+      e.slot = NO_SLOT;
+    }
     this.#untag(e);
+  }
+
+  #grow(): void {
+    const expiresAt = new Float64Array(Math.max(this.#policy.capacity, this.#expiresAt.length * 2));
+    expiresAt.set(this.#expiresAt);
+    this.#expiresAt = expiresAt;
   }
 
   #tag(e: Entry<V>): void {

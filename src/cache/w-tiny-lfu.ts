@@ -15,11 +15,11 @@
 //
 // Weights: queue sizes are in weight units (an entry counts 1 when the cache is bounded by count).
 //
-// Hits are tallied on the entry, not in the sketch. Incrementing the sketch on every hit was about
+// Hits are tallied per entry (in the policy's per-slot tally), not in the sketch. Incrementing the sketch on every hit was about
 // half of a hit's cost (its counters are spread over a table that the entries themselves push out
 // of the CPU's caches; docs/cache.md has the measurement), and the sketch is read only when an
 // entry is judged for admission or has left. So a hit
-// counts toward the sketch's next halving (as an increment would) and adds one to the entry's
+// counts toward the sketch's next halving (as an increment would) and adds one to its entry's
 // tally, which is aged like the counters (halved per halving since it was counted) and handed to the
 // sketch, as that many conservative increments, when the entry is judged, evicted or removed.
 // A key the sketch has not seen, or one whose counters another key shares, reads the same as with
@@ -27,24 +27,12 @@
 
 import { FrequencySketch, RESETS_MASK } from './frequency-sketch.js';
 
-/** PolicyNode is the part of an entry the policy owns: its links, queue, hash, weight and hit tally. */
-export interface PolicyNode {
-  hash: number;
-  /**
-   * tally is the hits not yet handed to the frequency sketch: the sketch's `resets` when they were
-   * counted, times 32, plus how many (at most 16). Starts at 0.
-   */
-  tally: number;
-  weight: number;
-  queue: number; // WINDOW, PROBATION, PROTECTED, or DETACHED
-  prev: PolicyNode | null;
-  next: PolicyNode | null;
-}
-
 export const WINDOW = 0;
 export const PROBATION = 1;
 export const PROTECTED = 2;
 export const DETACHED = 3;
+/** NO_SLOT is the slot of an entry the policy does not hold, and the end of a queue. */
+export const NO_SLOT = -1;
 
 const PERCENT_MAIN_PROTECTED = 0.8;
 const INITIAL_WINDOW = 0.01;
@@ -53,61 +41,51 @@ const STEP_DECAY = 0.98;
 const RESTART_THRESHOLD = 0.05;
 const ADMIT_HASHDOS_THRESHOLD = 6;
 const TALLY_MAX = 16; // the sketch's 15 plus the doorkeeper's 1: more cannot change an estimate
+const INITIAL_SLOTS = 64;
+// A slot's fields in #nodes, four 32-bit words per slot (one 16-byte run, so a hit finds a slot's
+// links, tally and queue in one cache line): previous and next slot in its queue, hit tally, queue.
+const PREV = 0;
+const NEXT = 1;
+const TALLY = 2;
+const QUEUE = 3;
 
+/** Queue is one LRU list of slots: its ends and its total weight; the links live in the policy. */
 class Queue {
-  head: PolicyNode | null = null; // least recently used
-  tail: PolicyNode | null = null; // most recently used
+  head = NO_SLOT; // least recently used
+  tail = NO_SLOT; // most recently used
   weight = 0;
-
-  push(n: PolicyNode): void {
-    n.prev = this.tail;
-    n.next = null;
-    if (this.tail) this.tail.next = n;
-    else this.head = n;
-    this.tail = n;
-    this.weight += n.weight;
-  }
-
-  unlink(n: PolicyNode): void {
-    if (n.prev) n.prev.next = n.next;
-    else this.head = n.next;
-    if (n.next) n.next.prev = n.prev;
-    else this.tail = n.prev;
-    n.prev = null;
-    n.next = null;
-    this.weight -= n.weight;
-  }
-
-  moveToTail(n: PolicyNode): void {
-    const tail = this.tail;
-    if (tail === n) return;
-    // n has a next (it is not the tail): close the gap, then link n after the old tail. The
-    // queue's weight does not change.
-    const next = n.next as PolicyNode;
-    const prev = n.prev;
-    next.prev = prev;
-    if (prev) prev.next = next;
-    else this.head = next;
-    n.prev = tail;
-    n.next = null;
-    (tail as PolicyNode).next = n;
-    this.tail = n;
-  }
 }
 
 /**
- * WTinyLfu decides which entries stay within `maximum` weight. It owns no map and no values: the
- * memory tier finds nodes by key and tells the policy about adds, hits, removals and weight
- * changes; the policy calls `onEvict` for each node it pushes out (synchronously, from add or
- * setWeight), after unlinking it. Not a public export.
+ * WTinyLfu decides which entries stay within `maximum` weight. It owns no map, no keys and no
+ * values: it knows each entry it holds by a slot, a small integer it hands out (`slotFor`), and
+ * keeps everything it needs per slot (links, hit tally, queue, hash, weight) in typed arrays
+ * indexed by slot. The memory tier maps keys to slots and tells the policy about adds, hits,
+ * removals and weight changes; the policy calls `onEvict(slot)` for each entry it pushes out
+ * (synchronously, from add or setWeight), after unlinking it and before handing the slot out again.
+ *
+ * Why slots: a hit moves its entry to the tail of its queue, which rewrites the links of the
+ * entry's two neighbours and of the old tail. With the links as fields of entry objects, a hit
+ * pulled four objects scattered over the heap into the CPU's cache; with slots it reads and
+ * writes a few words of one array of 16 bytes per entry, and the tier answers a hit from its own
+ * arrays without touching the entry object at all (lru-cache's layout; docs/cache.md has the
+ * measurement). Not a public export.
  */
-export class WTinyLfu<N extends PolicyNode> {
+export class WTinyLfu {
   readonly maximum: number;
   readonly #sketch: FrequencySketch;
-  readonly #onEvict: (node: N) => void;
+  readonly #onEvict: (slot: number) => void;
   readonly #window = new Queue();
   readonly #probation = new Queue();
   readonly #protected = new Queue();
+  // Per slot: #nodes[4 x slot + PREV, NEXT, TALLY, QUEUE], the key's hash and the weight. The
+  // tally is the hits not yet handed to the frequency sketch: the sketch's `resets` when they were
+  // counted, times 32, plus how many (at most TALLY_MAX).
+  #nodes = new Int32Array(4 * INITIAL_SLOTS);
+  #hash = new Uint32Array(INITIAL_SLOTS);
+  #weights = new Float64Array(INITIAL_SLOTS);
+  #free: number[] = [];
+  #slots = 0; // slots handed out at least once: the next new slot
   #windowMax: number;
   #protectedMax: number;
   // Hits are counted in one field, #ticks, and settled into the sketch's additions and the hill
@@ -124,7 +102,7 @@ export class WTinyLfu<N extends PolicyNode> {
   readonly #sampleSize: number;
   #random = 0x2545f491;
 
-  constructor(maximum: number, onEvict: (node: N) => void) {
+  constructor(maximum: number, onEvict: (slot: number) => void) {
     this.maximum = maximum;
     this.#onEvict = onEvict;
     this.#sketch = new FrequencySketch(Math.min(maximum, 1 << 24));
@@ -145,6 +123,28 @@ export class WTinyLfu<N extends PolicyNode> {
     return this.#windowMax;
   }
 
+  /** capacity is one more than the highest slot handed out so far: the length the tier's per-slot arrays need. */
+  get capacity(): number {
+    return this.#slots;
+  }
+
+  /**
+   * slotFor reserves a slot for a new entry of key hash `hash` and `weight`, not yet in any queue
+   * (nothing is evicted). The caller records the entry under the slot, then calls add(slot).
+   */
+  slotFor(hash: number, weight: number): number {
+    let s = this.#free.pop();
+    if (s === undefined) {
+      s = this.#slots++;
+      if (s === this.#hash.length) this.#grow();
+    }
+    this.#hash[s] = hash;
+    this.#weights[s] = weight;
+    this.#nodes[4 * s + TALLY] = 0;
+    this.#nodes[4 * s + QUEUE] = DETACHED;
+    return s;
+  }
+
   /** recordMiss counts a lookup that found nothing, for the hill climber. */
   recordMiss(): void {
     this.#settle();
@@ -152,40 +152,42 @@ export class WTinyLfu<N extends PolicyNode> {
     this.#ticksDue = this.#dueIn();
   }
 
-  /** add links a new node (hash and weight set) and evicts until the total fits. */
-  add(node: N): void {
+  /** add links a slot from slotFor into the window and evicts until the total fits (possibly the new entry itself). */
+  add(slot: number): void {
     this.#settle();
-    this.#sketch.increment(node.hash);
+    this.#sketch.increment(this.#hash[slot] as number);
     this.#ticksDue = this.#dueIn();
-    node.tally = this.#sketch.resets << 5;
-    node.queue = WINDOW;
-    this.#window.push(node);
+    this.#nodes[4 * slot + TALLY] = this.#sketch.resets << 5;
+    this.#nodes[4 * slot + QUEUE] = WINDOW;
+    this.#push(this.#window, slot);
     this.#evict();
   }
 
-  /** hit records an access to a node the policy holds. */
-  hit(node: N): void {
+  /** hit records an access to a slot the policy holds. */
+  hit(slot: number): void {
     const due = ++this.#ticks >= this.#ticksDue;
     if (due) this.#settle();
     const resets = this.#sketch.resets;
-    const t = node.tally;
+    const nodes = this.#nodes;
+    const at = 4 * slot;
+    const t = nodes[at + TALLY] as number;
     if (t >>> 5 === resets) {
-      if ((t & 31) < TALLY_MAX) node.tally = t + 1;
+      if ((t & 31) < TALLY_MAX) nodes[at + TALLY] = t + 1;
     } else {
-      node.tally = (resets << 5) | Math.min(TALLY_MAX, aged(t, resets) + 1);
+      nodes[at + TALLY] = (resets << 5) | Math.min(TALLY_MAX, aged(t, resets) + 1);
     }
-    switch (node.queue) {
+    switch (nodes[at + QUEUE]) {
       case WINDOW:
-        this.#window.moveToTail(node);
+        this.#moveToTail(this.#window, slot);
         break;
       case PROBATION:
-        this.#probation.unlink(node);
-        node.queue = PROTECTED;
-        this.#protected.push(node);
+        this.#unlink(this.#probation, slot);
+        nodes[at + QUEUE] = PROTECTED;
+        this.#push(this.#protected, slot);
         this.#demoteProtected();
         break;
       case PROTECTED:
-        this.#protected.moveToTail(node);
+        this.#moveToTail(this.#protected, slot);
         break;
     }
     if (due) {
@@ -195,48 +197,45 @@ export class WTinyLfu<N extends PolicyNode> {
   }
 
   /**
-   * frequencyOf is the sketch's estimate for a node's key, its tallied hits handed over first (as
+   * frequencyOf is the sketch's estimate for a slot's key, its tallied hits handed over first (as
    * admission reads it).
    */
-  frequencyOf(node: N): number {
-    this.#handOver(node);
-    return this.#sketch.frequency(node.hash);
+  frequencyOf(slot: number): number {
+    this.#handOver(slot);
+    return this.#sketch.frequency(this.#hash[slot] as number);
   }
 
-  /** remove unlinks a node (delete, expiry); the policy forgets it without calling onEvict. */
-  remove(node: N): void {
-    this.#handOver(node);
-    this.#queueOf(node)?.unlink(node);
-    node.queue = DETACHED;
+  /** remove unlinks a slot (delete, expiry) and frees it; the policy forgets it without calling onEvict. */
+  remove(slot: number): void {
+    this.#handOver(slot);
+    this.#release(slot);
   }
 
-  /** setWeight changes a held node's weight (a replaced value) and evicts until the total fits. */
-  setWeight(node: N, weight: number): void {
-    const q = this.#queueOf(node);
-    if (q) q.weight += weight - node.weight;
-    node.weight = weight;
+  /** setWeight changes a held slot's weight (a replaced value) and evicts until the total fits. */
+  setWeight(slot: number, weight: number): void {
+    const q = this.#queueOf(slot);
+    if (q) q.weight += weight - (this.#weights[slot] as number);
+    this.#weights[slot] = weight;
     if (q) {
       this.#settle();
-      this.#sketch.increment(node.hash);
+      this.#sketch.increment(this.#hash[slot] as number);
       this.#ticksDue = this.#dueIn();
-      q.moveToTail(node);
+      this.#moveToTail(q, slot);
     }
     this.#evict();
   }
 
-  /** clear forgets every node (the sketch keeps its history). */
+  /** clear forgets every entry (the sketch keeps its history) and frees every slot. */
   clear(): void {
+    const nodes = this.#nodes;
     for (const q of [this.#window, this.#probation, this.#protected]) {
-      for (let n = q.head; n; ) {
-        const next = n.next;
-        this.#handOver(n);
-        n.prev = n.next = null;
-        n.queue = DETACHED;
-        n = next;
-      }
-      q.head = q.tail = null;
+      for (let s = q.head; s !== NO_SLOT; s = nodes[4 * s + NEXT] as number) this.#handOver(s);
+      q.head = q.tail = NO_SLOT;
       q.weight = 0;
     }
+    for (let s = 0; s < this.#slots; s++) nodes[4 * s + QUEUE] = DETACHED;
+    this.#free = [];
+    this.#slots = 0;
   }
 
   /** settle counts the hits tallied in #ticks into the sketch's additions and the climber's sample. */
@@ -254,73 +253,140 @@ export class WTinyLfu<N extends PolicyNode> {
     return Math.max(1, Math.min(this.#sketch.additionsLeft, this.#sampleSize - this.#requestsInSample));
   }
 
-  /** handOver gives the sketch the node's tallied hits (aged), leaving an empty tally. */
-  #handOver(node: PolicyNode): void {
-    const t = node.tally;
+  /** handOver gives the sketch the slot's tallied hits (aged), leaving an empty tally. */
+  #handOver(slot: number): void {
+    const t = this.#nodes[4 * slot + TALLY] as number;
     const resets = this.#sketch.resets;
-    if ((t & 31) !== 0) this.#sketch.add(node.hash, aged(t, resets));
-    node.tally = resets << 5;
+    if ((t & 31) !== 0) this.#sketch.add(this.#hash[slot] as number, aged(t, resets));
+    this.#nodes[4 * slot + TALLY] = resets << 5;
   }
 
-  #queueOf(node: PolicyNode): Queue | undefined {
-    return node.queue === WINDOW
+  /** release unlinks a slot from its queue (if any) and frees it. */
+  #release(slot: number): void {
+    const q = this.#queueOf(slot);
+    if (!q) return;
+    this.#unlink(q, slot);
+    this.#nodes[4 * slot + QUEUE] = DETACHED;
+    this.#free.push(slot);
+  }
+
+  #queueOf(slot: number): Queue | undefined {
+    const q = this.#nodes[4 * slot + QUEUE];
+    return q === WINDOW
       ? this.#window
-      : node.queue === PROBATION
+      : q === PROBATION
         ? this.#probation
-        : node.queue === PROTECTED
+        : q === PROTECTED
           ? this.#protected
           : undefined;
   }
 
+  #push(q: Queue, s: number): void {
+    const nodes = this.#nodes;
+    const tail = q.tail;
+    nodes[4 * s + PREV] = tail;
+    nodes[4 * s + NEXT] = NO_SLOT;
+    if (tail !== NO_SLOT) nodes[4 * tail + NEXT] = s;
+    else q.head = s;
+    q.tail = s;
+    q.weight += this.#weights[s] as number;
+  }
+
+  #unlink(q: Queue, s: number): void {
+    const nodes = this.#nodes;
+    const p = nodes[4 * s + PREV] as number;
+    const x = nodes[4 * s + NEXT] as number;
+    if (p !== NO_SLOT) nodes[4 * p + NEXT] = x;
+    else q.head = x;
+    if (x !== NO_SLOT) nodes[4 * x + PREV] = p;
+    else q.tail = p;
+    q.weight -= this.#weights[s] as number;
+  }
+
+  #moveToTail(q: Queue, s: number): void {
+    const tail = q.tail;
+    if (tail === s) return;
+    // s has a next (it is not the tail): close the gap, then link s after the old tail. The
+    // queue's weight does not change.
+    const nodes = this.#nodes;
+    const p = nodes[4 * s + PREV] as number;
+    const x = nodes[4 * s + NEXT] as number;
+    nodes[4 * x + PREV] = p;
+    if (p !== NO_SLOT) nodes[4 * p + NEXT] = x;
+    else q.head = x;
+    nodes[4 * s + PREV] = tail;
+    nodes[4 * s + NEXT] = NO_SLOT;
+    nodes[4 * tail + NEXT] = s;
+    q.tail = s;
+  }
+
+  /** move unlinks `s` from its queue and pushes it to the tail of `to`. */
+  #move(s: number, to: Queue, queue: number): void {
+    const q = this.#queueOf(s);
+    if (q) this.#unlink(q, s);
+    this.#nodes[4 * s + QUEUE] = queue;
+    this.#push(to, s);
+  }
+
+  #grow(): void {
+    const n = this.#hash.length * 2;
+    const nodes = new Int32Array(4 * n);
+    nodes.set(this.#nodes);
+    this.#nodes = nodes;
+    const hash = new Uint32Array(n);
+    hash.set(this.#hash);
+    this.#hash = hash;
+    const weights = new Float64Array(n);
+    weights.set(this.#weights);
+    this.#weights = weights;
+  }
+
   #demoteProtected(): void {
-    while (this.#protected.weight > this.#protectedMax && this.#protected.head) {
-      const n = this.#protected.head;
-      this.#protected.unlink(n);
-      n.queue = PROBATION;
-      this.#probation.push(n);
+    while (this.#protected.weight > this.#protectedMax && this.#protected.head !== NO_SLOT) {
+      this.#move(this.#protected.head, this.#probation, PROBATION);
     }
   }
 
   #evict(): void {
     // Window overflow moves to probation's tail as candidates, oldest first.
-    let candidate: PolicyNode | null = null;
-    while (this.#window.weight > this.#windowMax && this.#window.head) {
+    let candidate = NO_SLOT;
+    while (this.#window.weight > this.#windowMax && this.#window.head !== NO_SLOT) {
       const n = this.#window.head;
-      this.#window.unlink(n);
-      n.queue = PROBATION;
-      this.#probation.push(n);
-      if (!candidate) candidate = n;
+      this.#move(n, this.#probation, PROBATION);
+      if (candidate === NO_SLOT) candidate = n;
     }
     while (this.weight > this.maximum) {
       let victim = this.#probation.head;
-      if (victim === candidate) victim = null;
-      if (!victim) victim = this.#protected.head;
-      if (!candidate) {
+      if (victim === candidate) victim = NO_SLOT;
+      if (victim === NO_SLOT) victim = this.#protected.head;
+      if (candidate === NO_SLOT) {
         // No newcomer to judge: evict the least recently used of main, then of the window.
-        this.#evictNode((victim ?? this.#probation.head ?? this.#window.head) as N);
+        this.#evictSlot(
+          victim !== NO_SLOT
+            ? victim
+            : this.#probation.head !== NO_SLOT
+              ? this.#probation.head
+              : this.#window.head,
+        );
         continue;
       }
-      if (!victim) {
-        const next: PolicyNode | null = candidate.next;
-        this.#evictNode(candidate as N);
-        candidate = next;
-        continue;
-      }
-      const next: PolicyNode | null = candidate.next;
-      if (this.#admit(candidate, victim)) {
-        this.#evictNode(victim as N);
+      const next = this.#nodes[4 * candidate + NEXT] as number;
+      if (victim === NO_SLOT) {
+        this.#evictSlot(candidate);
+      } else if (this.#admit(candidate, victim)) {
+        this.#evictSlot(victim);
       } else {
-        this.#evictNode(candidate as N);
+        this.#evictSlot(candidate);
       }
       candidate = next;
     }
   }
 
-  #admit(candidate: PolicyNode, victim: PolicyNode): boolean {
+  #admit(candidate: number, victim: number): boolean {
     // An entry heavier than the whole cache is never admitted.
-    if (candidate.weight > this.maximum) return false;
-    const c = this.frequencyOf(candidate as N);
-    const v = this.frequencyOf(victim as N);
+    if ((this.#weights[candidate] as number) > this.maximum) return false;
+    const c = this.frequencyOf(candidate);
+    const v = this.frequencyOf(victim);
     if (c > v) return true;
     if (c < ADMIT_HASHDOS_THRESHOLD) return false;
     // A warm candidate that ties or loses is still admitted 1 time in 128, so an attacker who
@@ -333,11 +399,13 @@ export class WTinyLfu<N extends PolicyNode> {
     return (x & 127) === 0;
   }
 
-  #evictNode(node: N): void {
-    this.#handOver(node);
-    this.#queueOf(node)?.unlink(node);
-    node.queue = DETACHED;
-    this.#onEvict(node);
+  #evictSlot(slot: number): void {
+    this.#handOver(slot);
+    const q = this.#queueOf(slot);
+    if (q) this.#unlink(q, slot);
+    this.#nodes[4 * slot + QUEUE] = DETACHED;
+    this.#onEvict(slot);
+    this.#free.push(slot);
   }
 
   #climb(): void {
@@ -366,12 +434,10 @@ export class WTinyLfu<N extends PolicyNode> {
       // protected's).
       let moved = 0;
       while (moved < grow) {
-        const n = this.#probation.head ?? this.#protected.head;
-        if (!n) break;
-        this.#queueOf(n)?.unlink(n);
-        n.queue = WINDOW;
-        this.#window.push(n);
-        moved += n.weight;
+        const n = this.#probation.head !== NO_SLOT ? this.#probation.head : this.#protected.head;
+        if (n === NO_SLOT) break;
+        this.#move(n, this.#window, WINDOW);
+        moved += this.#weights[n] as number;
       }
       this.#demoteProtected();
     } else if (amount < 0) {
@@ -379,11 +445,8 @@ export class WTinyLfu<N extends PolicyNode> {
       if (shrink <= 0) return;
       this.#windowMax -= shrink;
       this.#protectedMax = Math.floor((max - this.#windowMax) * PERCENT_MAIN_PROTECTED);
-      while (this.#window.weight > this.#windowMax && this.#window.head) {
-        const n = this.#window.head;
-        this.#window.unlink(n);
-        n.queue = PROBATION;
-        this.#probation.push(n);
+      while (this.#window.weight > this.#windowMax && this.#window.head !== NO_SLOT) {
+        this.#move(this.#window.head, this.#probation, PROBATION);
       }
     }
   }
