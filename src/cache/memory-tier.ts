@@ -1,6 +1,6 @@
-// The memory tier: a Map from key to entry, bounded by W-TinyLFU, with per-entry time to live,
-// refresh-after-write and a stale grace. Synchronous throughout; getOrLoad and the loaders live in
-// cache.ts and single-flight.ts.
+// The memory tier: a Map from key to slot (values, expiries and entries in arrays by slot),
+// bounded by W-TinyLFU, with per-entry time to live, refresh-after-write and a stale grace.
+// Synchronous throughout; getOrLoad and the loaders live in cache.ts and single-flight.ts.
 //
 // Times: an entry written at `t` is fresh until `t + ttlMs` (its hard expiry; get() never returns
 // it after that), is due for a background refresh from `t + refreshAfterMs`, and is kept, for

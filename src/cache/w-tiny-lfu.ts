@@ -11,19 +11,19 @@
 // climber compares the hit ratio of this sample with the last one and moves the window/main split
 // by a step in the direction that helped, the step decaying as it converges and restarting when
 // the workload shifts (the hit ratio moves by 5 points or more). Every operation is O(1)
-// (amortised): a Map lookup and a few pointer updates.
+// (amortised): a few reads and writes of typed arrays indexed by the entry's slot.
 //
 // Weights: queue sizes are in weight units (an entry counts 1 when the cache is bounded by count).
 //
-// Hits are tallied per entry (in the policy's per-slot tally), not in the sketch. Incrementing the sketch on every hit was about
-// half of a hit's cost (its counters are spread over a table that the entries themselves push out
+// Hits are tallied per slot, not in the sketch. Incrementing the sketch on every hit was about
+// half of a hit's cost (its counters are spread over a table that the cache's own data pushes out
 // of the CPU's caches; docs/cache.md has the measurement), and the sketch is read only when an
-// entry is judged for admission or has left. So a hit
-// counts toward the sketch's next halving (as an increment would) and adds one to its entry's
-// tally, which is aged like the counters (halved per halving since it was counted) and handed to the
-// sketch, as that many conservative increments, when the entry is judged, evicted or removed.
-// A key the sketch has not seen, or one whose counters another key shares, reads the same as with
-// immediate increments except for the tally's rounding at a halving.
+// entry is judged for admission or has left. So a hit counts toward the sketch's next halving (as
+// an increment would) and adds one to its slot's tally, which is aged like the counters (halved
+// per halving since it was counted) and handed to the sketch, as that many conservative
+// increments, when the entry is judged, evicted or removed. A key the sketch has not seen, or one
+// whose counters another key shares, reads the same as with immediate increments except for the
+// tally's rounding at a halving.
 
 import { FrequencySketch, RESETS_MASK } from './frequency-sketch.js';
 
