@@ -317,3 +317,50 @@ test('W-TinyLFU: hits tallied on an entry count in admission, are aged by a halv
   assert.ok(policy.frequencyOf(again) >= 12, `history kept: got ${policy.frequencyOf(again)}`);
   assert.deepEqual(evicted, []);
 });
+
+test('values that leave the tier (delete, eviction, expiry, replacement, clear) are not kept alive by its slots', async () => {
+  // The tier keeps values in an array by slot; a slot left holding a value after its entry went
+  // would keep the value alive until the slot is reused (or forever). Run with --expose-gc.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  assert.ok(gc, 'run with --expose-gc');
+  const collect = async (): Promise<void> => {
+    for (let i = 0; i < 2; i++) {
+      await new Promise((r) => setImmediate(r));
+      gc();
+    }
+  };
+  let now = 0;
+  const tier = new MemoryTier<{ payload: number[] }>({ maximum: 100, ttlMs: 1_000, clock: () => now });
+  const refs: { key: string; ref: WeakRef<object> }[] = [];
+  const set = (key: string): void => {
+    const v = { payload: new Array(64).fill(0) };
+    refs.push({ key, ref: new WeakRef(v) });
+    tier.set(key, v);
+  };
+  for (let i = 0; i < 50; i++) set(`r${i}`);
+  for (let i = 0; i < 50; i++) set(`r${i}`); // replaced: the first values have left
+  for (let i = 0; i < 50; i++) set(`d${i}`);
+  for (let i = 0; i < 50; i++) tier.delete(`d${i}`);
+  for (let i = 0; i < 1_000; i++) set(`e${i}`); // 1,000 keys through a cache of 100
+  for (let i = 0; i < 50; i++) set(`x${i}`);
+  now += 2_000;
+  for (let i = 0; i < 50; i++) assert.equal(tier.get(`x${i}`), undefined); // expired, removed on read
+  await collect();
+  // Only the values the tier holds now may be alive.
+  const strays = refs.filter(({ key, ref }) => {
+    const v = ref.deref();
+    return v !== undefined && tier.peek(key)?.value !== v;
+  });
+  assert.equal(
+    strays.length,
+    0,
+    `values no longer in the tier still reachable: ${strays.map((s) => s.key).join(', ')}`,
+  );
+  assert.ok(tier.size > 0, 'the tier holds some of the last keys');
+  tier.clear();
+  await collect();
+  const alive = refs.filter(({ ref }) => ref.deref() !== undefined).length;
+  assert.equal(alive, 0, `${alive} values still reachable after clear`);
+  set('after');
+  assert.ok(tier.get('after'), 'the tier works after clear');
+});
