@@ -182,13 +182,8 @@ export class MemoryTier<V> {
       const s = this.#policy.slotFor(hashKey(key), weight);
       if (s >= this.#expiresAt.length) this.#grow();
       e.slot = s;
-      if (s === this.#entries.length) {
-        this.#entries.push(e);
-        this.#values.push(value);
-      } else {
-        this.#entries[s] = e;
-        this.#values[s] = value;
-      }
+      this.#entries[s] = e; // s is at most the length: the arrays stay without holes
+      this.#values[s] = value;
       this.#expiresAt[s] = e.expiresAt;
       this.#map.set(key, s);
       this.#policy.add(s);
@@ -258,7 +253,7 @@ export class MemoryTier<V> {
   }
 
   #grow(): void {
-    const expiresAt = new Float64Array(Math.max(this.#policy.capacity, this.#expiresAt.length * 2));
+    const expiresAt = new Float64Array(this.#expiresAt.length * 2);
     expiresAt.set(this.#expiresAt);
     this.#expiresAt = expiresAt;
   }

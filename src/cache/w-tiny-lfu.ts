@@ -62,7 +62,8 @@ class Queue {
  * keeps everything it needs per slot (links, hit tally, queue, hash, weight) in typed arrays
  * indexed by slot. The memory tier maps keys to slots and tells the policy about adds, hits,
  * removals and weight changes; the policy calls `onEvict(slot)` for each entry it pushes out
- * (synchronously, from add or setWeight), after unlinking it and before handing the slot out again.
+ * (synchronously, from add or setWeight), after unlinking and freeing its slot; the slot is not
+ * handed out again before the next slotFor.
  *
  * Why slots: a hit moves its entry to the tail of its queue, which rewrites the links of the
  * entry's two neighbours and of the old tail. With the links as fields of entry objects, a hit
@@ -78,6 +79,8 @@ export class WTinyLfu {
   readonly #window = new Queue();
   readonly #probation = new Queue();
   readonly #protected = new Queue();
+  // Indexed by a slot's QUEUE field; DETACHED finds nothing.
+  readonly #queues: readonly Queue[] = [this.#window, this.#probation, this.#protected];
   // Per slot: #nodes[4 x slot + PREV, NEXT, TALLY, QUEUE], the key's hash and the weight. The
   // tally is the hits not yet handed to the frequency sketch: the sketch's `resets` when they were
   // counted, times 32, plus how many (at most TALLY_MAX).
@@ -125,11 +128,6 @@ export class WTinyLfu {
     return this.#windowMax;
   }
 
-  /** capacity is one more than the highest slot handed out so far: the length the tier's per-slot arrays need. */
-  get capacity(): number {
-    return this.#slots;
-  }
-
   /**
    * slotFor reserves a slot for a new entry of key hash `hash` and `weight`, not yet in any queue
    * (nothing is evicted). The caller records the entry under the slot, then calls add(slot).
@@ -156,10 +154,7 @@ export class WTinyLfu {
 
   /** add links a slot from slotFor into the window and evicts until the total fits (possibly the new entry itself). */
   add(slot: number): void {
-    this.#settle();
-    this.#sketch.increment(this.#hash[slot] as number);
-    this.#saturated = (this.#sketch.resets << 5) | TALLY_MAX;
-    this.#ticksDue = this.#dueIn();
+    this.#increment(slot);
     this.#nodes[4 * slot + TALLY] = this.#sketch.resets << 5;
     this.#nodes[4 * slot + QUEUE] = WINDOW;
     this.#push(this.#window, slot);
@@ -168,13 +163,20 @@ export class WTinyLfu {
 
   /** hit records an access to a slot the policy holds. */
   hit(slot: number): void {
-    // The common hit (no halving or climb due, a tally already full for this halving period or
-    // one to add, an entry in protected) runs inline; the rest is out of line (measured: 5-12%
-    // less per hit than one method with every branch, docs/cache.md).
+    // A halving or a climb due is rare and handled out of line; so are a tally to count and an
+    // entry outside protected (#touch), which keeps the common hit short (docs/cache.md).
     if (++this.#ticks >= this.#ticksDue) {
-      this.#hitDue(slot);
+      this.#settle();
+      this.#touch(slot);
+      if (this.#requestsInSample >= this.#sampleSize) this.#climb();
+      this.#ticksDue = this.#dueIn();
       return;
     }
+    this.#touch(slot);
+  }
+
+  /** touch counts a hit on the slot's tally and moves it to the tail of its queue (promoting it from probation). */
+  #touch(slot: number): void {
     const nodes = this.#nodes;
     const at = 4 * slot;
     const t = nodes[at + TALLY] as number;
@@ -202,17 +204,6 @@ export class WTinyLfu {
     }
   }
 
-  #hitDue(slot: number): void {
-    this.#settle();
-    const t = this.#nodes[4 * slot + TALLY] as number;
-    if (t !== this.#saturated) this.#count(4 * slot, t);
-    const q = this.#nodes[4 * slot + QUEUE] as number;
-    if (q === PROTECTED) this.#moveToTail(this.#protected, slot);
-    else this.#hitOther(slot, q);
-    if (this.#requestsInSample >= this.#sampleSize) this.#climb();
-    this.#ticksDue = this.#dueIn();
-  }
-
   /**
    * frequencyOf is the sketch's estimate for a slot's key, its tallied hits handed over first (as
    * admission reads it).
@@ -234,10 +225,7 @@ export class WTinyLfu {
     if (q) q.weight += weight - (this.#weights[slot] as number);
     this.#weights[slot] = weight;
     if (q) {
-      this.#settle();
-      this.#sketch.increment(this.#hash[slot] as number);
-      this.#saturated = (this.#sketch.resets << 5) | TALLY_MAX;
-      this.#ticksDue = this.#dueIn();
+      this.#increment(slot);
       this.#moveToTail(q, slot);
     }
     this.#evict();
@@ -246,7 +234,7 @@ export class WTinyLfu {
   /** clear forgets every entry (the sketch keeps its history) and frees every slot. */
   clear(): void {
     const nodes = this.#nodes;
-    for (const q of [this.#window, this.#probation, this.#protected]) {
+    for (const q of this.#queues) {
       for (let s = q.head; s !== NO_SLOT; s = nodes[4 * s + NEXT] as number) this.#handOver(s);
       q.head = q.tail = NO_SLOT;
       q.weight = 0;
@@ -265,6 +253,14 @@ export class WTinyLfu {
     this.#saturated = (this.#sketch.resets << 5) | TALLY_MAX;
     this.#hitsInSample += n;
     this.#requestsInSample += n;
+  }
+
+  /** increment records an access to the slot's key in the sketch itself (an add, a replaced value), hits settled first. */
+  #increment(slot: number): void {
+    this.#settle();
+    this.#sketch.increment(this.#hash[slot] as number);
+    this.#saturated = (this.#sketch.resets << 5) | TALLY_MAX;
+    this.#ticksDue = this.#dueIn();
   }
 
   /** dueIn is how many hits from now the sketch halves or the climber climbs, whichever is first (with #ticks settled). */
@@ -290,14 +286,7 @@ export class WTinyLfu {
   }
 
   #queueOf(slot: number): Queue | undefined {
-    const q = this.#nodes[4 * slot + QUEUE];
-    return q === WINDOW
-      ? this.#window
-      : q === PROBATION
-        ? this.#probation
-        : q === PROTECTED
-          ? this.#protected
-          : undefined;
+    return this.#queues[this.#nodes[4 * slot + QUEUE] as number];
   }
 
   #push(q: Queue, s: number): void {
@@ -380,13 +369,7 @@ export class WTinyLfu {
       if (victim === NO_SLOT) victim = this.#protected.head;
       if (candidate === NO_SLOT) {
         // No newcomer to judge: evict the least recently used of main, then of the window.
-        this.#evictSlot(
-          victim !== NO_SLOT
-            ? victim
-            : this.#probation.head !== NO_SLOT
-              ? this.#probation.head
-              : this.#window.head,
-        );
+        this.#evictSlot(victim !== NO_SLOT ? victim : this.#window.head);
         continue;
       }
       const next = this.#nodes[4 * candidate + NEXT] as number;
@@ -419,12 +402,8 @@ export class WTinyLfu {
   }
 
   #evictSlot(slot: number): void {
-    this.#handOver(slot);
-    const q = this.#queueOf(slot);
-    if (q) this.#unlink(q, slot);
-    this.#nodes[4 * slot + QUEUE] = DETACHED;
+    this.remove(slot);
     this.#onEvict(slot);
-    this.#free.push(slot);
   }
 
   #climb(): void {
