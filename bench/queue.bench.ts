@@ -50,6 +50,7 @@ async function redisCpuUs(redis: Redis): Promise<number> {
 const redisCpu = new Map<string, number[]>([
   ['BullMQ', []],
   ['leash', []],
+  ['leash, prefetch off', []],
 ]);
 
 async function cleanup(redis: Redis, pattern: string): Promise<void> {
@@ -96,9 +97,9 @@ async function bullEnqueue(redis: Redis, n: number, batch: number): Promise<numb
   return rate;
 }
 
-async function leashProcess(redis: Redis, n: number, concurrency: number): Promise<number> {
+async function leashProcess(redis: Redis, n: number, concurrency: number, prefetch = true): Promise<number> {
   const name = `bench-${process.pid}-${seq++}`;
-  const q = createQueue<{ i: number }>({ name, backend: redisStreams({ redis, blockMs: 50 }) });
+  const q = createQueue<{ i: number }>({ name, backend: redisStreams({ redis, blockMs: 50, prefetch }) });
   for (let i = 0; i < n; i += 500)
     await Promise.all(Array.from({ length: 500 }, (_, k) => q.enqueue(background(), { i: i + k })));
   let done = 0;
@@ -117,7 +118,7 @@ async function leashProcess(redis: Redis, n: number, concurrency: number): Promi
   );
   await all;
   const rate = n / ((performance.now() - t0) / 1000);
-  redisCpu.get('leash')?.push(((await redisCpuUs(redis)) - cpu0) / n);
+  redisCpu.get(prefetch ? 'leash' : 'leash, prefetch off')?.push(((await redisCpuUs(redis)) - cpu0) / n);
   await w.drain(1000);
   await q.close();
   await cleanup(redis, `leash:queue:{${name}}*`);
@@ -320,6 +321,7 @@ async function main(): Promise<void> {
   const proc: Row[] = [
     { name: 'BullMQ Worker, concurrency 16', rates: [] },
     { name: 'leash worker, concurrency 16', rates: [] },
+    { name: 'leash worker, concurrency 16, prefetch: false', rates: [] },
   ];
   for (let r = 0; r < ROUNDS; r++) {
     add[0]?.rates.push(await bullEnqueue(redis, JOBS / 5, 1));
@@ -328,6 +330,7 @@ async function main(): Promise<void> {
     bulk[1]?.rates.push(await leashEnqueue(redis, JOBS, 50));
     proc[0]?.rates.push(await bullProcess(redis, JOBS, 16));
     proc[1]?.rates.push(await leashProcess(redis, JOBS, 16));
+    proc[2]?.rates.push(await leashProcess(redis, JOBS, 16, false));
   }
   report(
     'enqueue, one at a time (goal: at least BullMQ add)',

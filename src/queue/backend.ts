@@ -33,6 +33,11 @@ export interface Consumer {
   tryFetch?(max: number): Delivery[];
   /** fetch waits until at least one job is ready or `ctx` ends (then resolves with []). */
   fetch(ctx: Context, max: number): Promise<Delivery[]>;
+  /**
+   * takeBack returns the jobs the consumer fetched ahead and has not handed over, once the worker
+   * stops taking jobs; the worker hands them back (and lists them in its drain report).
+   */
+  takeBack?(): Promise<Delivery[]>;
   complete(d: Delivery): void | Promise<void>;
   /** cancelled settles a job ended by queue.cancel(): it never runs again. */
   cancelled(d: Delivery): void | Promise<void>;

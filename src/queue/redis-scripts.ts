@@ -104,15 +104,7 @@ return 1
 export const SETTLE = luaScript(`
 local stream, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, prefix, retain, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
--- Completed entries are acknowledged and deleted together, a few hundred per call: one XDEL of
--- many ids costs little more than one of one.
 local done = {}
-local function flush()
-  if #done == 0 then return end
-  redis.call('XACK', stream, group, unpack(done))
-  redis.call('XDEL', stream, unpack(done))
-  done = {}
-end
 for i = 6, #ARGV, 4 do
   local op, eid, id, arg = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local jk = prefix .. id
@@ -120,7 +112,6 @@ for i = 6, #ARGV, 4 do
     -- The work was done: record it even when another consumer took the job over meanwhile, but
     -- never bring back a job key that expired (XX).
     done[#done + 1] = eid
-    if #done >= 500 then flush() end
     redis.call('SET', jk, 'completed', 'PX', retain, 'XX')
   else
     local f = redis.pcall('HMGET', jk, 's', 'o', 'e')
@@ -150,7 +141,45 @@ for i = 6, #ARGV, 4 do
     end
   end
 end
-flush()
+if #done == 0 then return 1 end
+-- Completed entries leave the stream together. Acknowledged in chunks (unpack's limit):
+local acked = 0
+for i = 1, #done, 500 do
+  acked = acked + redis.call('XACK', stream, group, unpack(done, i, math.min(i + 499, #done)))
+end
+-- Every entry older than the oldest still pending and no newer than the newest completed has
+-- been delivered and acknowledged: one XTRIM MINID drops them all, for much less than an XDEL of
+-- each (which searches its node). That holds only when every completed entry was pending in this
+-- group (so the group read past them); otherwise (another consumer settled one first) nothing is
+-- trimmed. The completed entries the trim does not reach, newer than a job still running, are
+-- deleted one by one, so the stream keeps only jobs waiting or running.
+local ms, seq = {}, {}
+for i, eid in ipairs(done) do
+  local m, q = string.match(eid, '^(%d+)-(%d+)$')
+  ms[i], seq[i] = tonumber(m), tonumber(q)
+end
+local keepMs, keepSeq = 0, 1
+if acked == #done then
+  keepMs, keepSeq = ms[1], seq[1]
+  for i = 2, #done do
+    if ms[i] > keepMs or (ms[i] == keepMs and seq[i] > keepSeq) then keepMs, keepSeq = ms[i], seq[i] end
+  end
+  keepSeq = keepSeq + 1
+  local p = redis.call('XPENDING', stream, group)
+  if p[1] > 0 and p[2] then
+    local m, q = string.match(p[2], '^(%d+)-(%d+)$')
+    m, q = tonumber(m), tonumber(q)
+    if m < keepMs or (m == keepMs and q < keepSeq) then keepMs, keepSeq = m, q end
+  end
+  redis.call('XTRIM', stream, 'MINID', string.format('%d-%d', keepMs, keepSeq))
+end
+local rest = {}
+for i, eid in ipairs(done) do
+  if ms[i] > keepMs or (ms[i] == keepMs and seq[i] >= keepSeq) then rest[#rest + 1] = eid end
+end
+for i = 1, #rest, 500 do
+  redis.call('XDEL', stream, unpack(rest, i, math.min(i + 499, #rest)))
+end
 return 1
 `);
 

@@ -16,7 +16,7 @@ import {
 import { type Backoff, exponentialBackoff } from '../resilience/index.js';
 import type { Backend, Binding, Consumer, DeadLetter, Delivery, NewJob } from './backend.js';
 import { describeReason, QueueClosedError, QueueStoreError } from './errors.js';
-import { depthChannel } from './events.js';
+import { cancelChannel, depthChannel, publish } from './events.js';
 import { CANCEL, DEPTH, ENQUEUE, FETCH, HEARTBEAT, SETTLE, START_ENTRIES } from './redis-scripts.js';
 
 // A full stream is polled for room: 5 ms doubling to 200 ms, until the caller's context ends.
@@ -63,6 +63,16 @@ export interface RedisStreamsOptions {
   readonly blockMs?: number;
   /** retainMs keeps a finished job's id (completed, cancelled, dead) so an enqueue with that id is still deduplicated. Default 86400000 (one day). */
   readonly retainMs?: number;
+  /**
+   * prefetch lets a worker fetch its next batch while the current one runs, once a fetch came back
+   * full (a backlog): Redis works on the next batch while the worker runs this one. A job fetched
+   * ahead is taken by this worker: `queue.cancel` finds it running, and a worker that crashes
+   * leaves it to be reclaimed like a running job. A cancel that reaches it before it starts ends
+   * it without running it; a worker that stops hands such jobs back without counting an attempt,
+   * and lists them in `drain()`'s report. At most one batch (`concurrency` jobs) waits per worker.
+   * Set false when jobs are long and few, so that an idle worker elsewhere takes them. Default true.
+   */
+  readonly prefetch?: boolean;
 }
 
 /**
@@ -87,6 +97,7 @@ export function redisStreams(options: RedisStreamsOptions): Backend {
     'visibilityMs',
     'blockMs',
     'retainMs',
+    'prefetch',
   ]);
   const redis = readOption(o, 'redis', where);
   const r = redis as Partial<RedisClient> | null | undefined;
@@ -117,7 +128,19 @@ export function redisStreams(options: RedisStreamsOptions): Backend {
   assertNumber(blockMs, where, 'blockMs', { min: 1, integer: true, unit: 'milliseconds' });
   const retainMs = readOption(o, 'retainMs', where) ?? 86_400_000;
   assertNumber(retainMs, where, 'retainMs', { min: 1, integer: true, unit: 'milliseconds' });
-  const cfg = { redis: redis as RedisClient, stream, group, capacity, visibilityMs, blockMs, retainMs };
+  const prefetch = readOption(o, 'prefetch', where) ?? true;
+  if (typeof prefetch !== 'boolean')
+    throw invalidArg(`${where}: prefetch must be true or false, got ${describe(prefetch)}`);
+  const cfg = {
+    redis: redis as RedisClient,
+    stream,
+    group,
+    capacity,
+    visibilityMs,
+    blockMs,
+    retainMs,
+    prefetch,
+  };
   return Object.freeze({ kind: 'redis' as const, bind: (queue: string) => new RedisBinding(queue, cfg) });
 }
 
@@ -129,6 +152,7 @@ interface Config {
   readonly visibilityMs: number;
   readonly blockMs: number;
   readonly retainMs: number;
+  readonly prefetch: boolean;
 }
 
 interface Keys {
@@ -363,6 +387,14 @@ class RedisConsumer implements Consumer {
   #lastClaim = 0;
   #lastDepth = 0;
   #claimCursor = '0-0';
+  // Jobs fetched ahead (prefetch): started in Redis (attempt counted, owned by this consumer, kept
+  // alive by the heartbeat) but not yet handed to the worker. #aheadFull: that fetch came back
+  // full, so the next is worth fetching ahead too once these are taken.
+  #ahead: RedisDelivery[] = [];
+  #aheadFull = false;
+  #aheadCtx: Context | undefined;
+  #aheadMax = 0;
+  #prefetching: Promise<void> | undefined;
   #ops: (string | number)[] = [];
   #opWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   #flushScheduled = false;
@@ -375,31 +407,16 @@ class RedisConsumer implements Consumer {
 
   async fetch(ctx: Context, max: number): Promise<Delivery[]> {
     const b = this.#b;
-    const { redis, group, visibilityMs, blockMs } = b.cfg;
+    const { redis, group, blockMs } = b.cfg;
     const k = b.keys;
     await b.ensureGroup();
+    if (this.#prefetching !== undefined) await this.#prefetching;
+    const ahead = this.tryFetch(max);
+    if (ahead.length > 0) return ahead;
     while (ctx.err === undefined && !this.#closed) {
-      const now = Date.now();
-      if (depthChannel.hasSubscribers && now - this.#lastDepth >= 1000) {
-        this.#lastDepth = now;
-        b.depth().then(
-          (depth) => {
-            if (depthChannel.hasSubscribers) depthChannel.publish(Object.freeze({ queue: b.queue, depth }));
-          },
-          () => {},
-        );
-      }
-      const claimIdle = now - this.#lastClaim >= visibilityMs / 2 ? visibilityMs : 0;
-      if (claimIdle > 0) this.#lastClaim = now;
-      const res = (await evalScript(
-        redis,
-        FETCH,
-        [k.stream, k.delayed],
-        [group, this.#name, max, now, k.jobPrefix, claimIdle, this.#claimCursor],
-      )) as [string[][], string, string];
-      if (claimIdle > 0) this.#claimCursor = res[1];
+      const res = await this.#fetchReady(max);
       const jobs = this.#deliveries(res[0]);
-      if (jobs.length > 0) return jobs;
+      if (jobs.length > 0) return this.#fetched(ctx, jobs, max);
       if (ctx.err !== undefined) break;
       // Nothing ready: block on the stream until a job arrives, a delayed one is due, or blockMs.
       const nextDue = res[2] === '' ? Number.POSITIVE_INFINITY : Number(res[2]);
@@ -418,9 +435,99 @@ class RedisConsumer implements Consumer {
         [group, this.#name, k.jobPrefix, ...entries.flat()],
       )) as string[][];
       const more = this.#deliveries(started);
-      if (more.length > 0) return more;
+      if (more.length > 0) return this.#fetched(ctx, more, max);
     }
     return [];
+  }
+
+  // #fetchReady runs FETCH once: due delayed jobs promoted, idle entries reclaimed every
+  // visibilityMs/2, then up to `max` ready jobs started for this consumer.
+  async #fetchReady(max: number): Promise<[string[][], string, string]> {
+    const b = this.#b;
+    const k = b.keys;
+    const now = Date.now();
+    if (depthChannel.hasSubscribers && now - this.#lastDepth >= 1000) {
+      this.#lastDepth = now;
+      b.depth().then(
+        (depth) => {
+          if (depthChannel.hasSubscribers) depthChannel.publish(Object.freeze({ queue: b.queue, depth }));
+        },
+        () => {},
+      );
+    }
+    const visibilityMs = b.cfg.visibilityMs;
+    const claimIdle = now - this.#lastClaim >= visibilityMs / 2 ? visibilityMs : 0;
+    if (claimIdle > 0) this.#lastClaim = now;
+    const res = (await evalScript(
+      b.cfg.redis,
+      FETCH,
+      [k.stream, k.delayed],
+      [b.cfg.group, this.#name, max, now, k.jobPrefix, claimIdle, this.#claimCursor],
+    )) as [string[][], string, string];
+    if (claimIdle > 0) this.#claimCursor = res[1];
+    return res;
+  }
+
+  // #fetched returns a batch to the worker; a full one means a backlog: fetch the next ahead.
+  #fetched(ctx: Context, jobs: RedisDelivery[], max: number): RedisDelivery[] {
+    if (jobs.length >= max) this.#prefetch(ctx, max);
+    return jobs;
+  }
+
+  #prefetch(ctx: Context, max: number): void {
+    if (!this.#b.cfg.prefetch || this.#prefetching !== undefined || this.#closed || ctx.err !== undefined)
+      return;
+    const p = this.#fetchReady(max).then(
+      (res) => {
+        const jobs = this.#deliveries(res[0]);
+        for (const d of jobs) this.#ahead.push(d);
+        this.#aheadFull = jobs.length >= max;
+        this.#aheadCtx = ctx;
+        this.#aheadMax = max;
+      },
+      () => {
+        // Nothing was handed over: the worker's next fetch meets the store's error and reports
+        // it. Jobs the script may have started are reclaimed after visibilityMs.
+      },
+    );
+    this.#prefetching = p;
+    p.finally(() => {
+      if (this.#prefetching === p) this.#prefetching = undefined;
+    });
+  }
+  /** tryFetch hands over jobs fetched ahead, up to `max`, without a round trip. */
+  tryFetch(max: number): Delivery[] {
+    const ahead = this.#ahead;
+    if (ahead.length === 0) return ahead.slice(0, 0);
+    const out = ahead.length <= max ? ahead : ahead.splice(0, max);
+    if (out === ahead) this.#ahead = [];
+    if (this.#ahead.length === 0 && this.#aheadFull && this.#aheadCtx !== undefined)
+      this.#prefetch(this.#aheadCtx, this.#aheadMax);
+    return out;
+  }
+
+  /** takeBack returns the jobs fetched ahead and not handed over, once the worker stops taking jobs. */
+  async takeBack(): Promise<Delivery[]> {
+    this.#aheadFull = false;
+    if (this.#prefetching !== undefined) await this.#prefetching;
+    const out = this.#ahead;
+    this.#ahead = [];
+    return out;
+  }
+
+  // #cancelAhead ends a job fetched ahead whose cancel arrived before it was handed over: it never
+  // starts and is settled as cancelled. False when the job is not waiting here.
+  #cancelAhead(id: string): boolean {
+    const i = this.#ahead.findIndex((d) => d.id === id);
+    if (i < 0) return false;
+    const d = this.#ahead[i] as RedisDelivery;
+    this.#ahead.splice(i, 1);
+    publish(cancelChannel, () => ({ queue: this.#b.queue, id, running: false }));
+    this.cancelled(d).catch(() => {
+      // Not recorded: the entry stays pending, is reclaimed after visibilityMs, and the cancel
+      // flag the script set is found then (the job is not started again).
+    });
+    return true;
   }
 
   async #blockingRead(ctx: Context, max: number, waitMs: number): Promise<[string, string][]> {
@@ -471,8 +578,8 @@ class RedisConsumer implements Consumer {
     for (const d of this.#deliveries(started)) await this.handBack(d);
   }
 
-  #deliveries(rows: string[][]): Delivery[] {
-    const out: Delivery[] = [];
+  #deliveries(rows: string[][]): RedisDelivery[] {
+    const out: RedisDelivery[] = [];
     for (const row of rows) {
       const [eid, id, data, attempt, readyAt, deadline, reclaimed] = row as [
         string,
@@ -596,8 +703,11 @@ class RedisConsumer implements Consumer {
 
   onCancel(listener: (id: string, reason: unknown) => void): void {
     if (this.#listener) this.#b.removeListener(this.#listener);
-    this.#listener = listener;
-    this.#b.addListener(listener);
+    const toWorker = (id: string, reason: unknown): void => {
+      if (!this.#cancelAhead(id)) listener(id, reason);
+    };
+    this.#listener = toWorker;
+    this.#b.addListener(toWorker);
   }
 
   async close(): Promise<void> {
@@ -606,6 +716,10 @@ class RedisConsumer implements Consumer {
     if (this.#listener) this.#b.removeListener(this.#listener);
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
+    // Jobs fetched ahead that no worker took back go back to the stream with the last settlements.
+    if (this.#prefetching !== undefined) await this.#prefetching;
+    for (const d of this.#ahead) this.handBack(d).catch(() => {});
+    this.#ahead = [];
     // Settlements still queued go out before the connection closes.
     if (this.#flushScheduled) {
       this.#flushScheduled = false;

@@ -291,6 +291,9 @@ export class Worker {
           else this.#start(d);
         }
       }
+      // Jobs the store fetched ahead for this worker never start here: they go back.
+      const ahead = (await this.#consumer.takeBack?.()) ?? [];
+      for (const d of ahead) this.#handBackUnstarted(d);
     } finally {
       stop();
     }

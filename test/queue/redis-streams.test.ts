@@ -5,11 +5,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Cluster, type Redis, Redis as RedisClient } from 'ioredis';
-import { background, type Context, sleep } from 'leashjs';
+import { background, type Context, createKey, sleep, withValue } from 'leashjs';
 import { snapshot, verifyNone } from 'leashjs/leak';
 import { createQueue, type Queue, redisStreams } from 'leashjs/queue';
 import { constantBackoff } from 'leashjs/resilience';
@@ -17,6 +18,7 @@ import { type LocalCluster, startCluster } from '../resilience/redis-cluster.js'
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { connect } from './fixtures/redis.js';
 
+const workerKey = createKey<number>('worker');
 const skip = process.env.LEASH_TEST_REDIS === '0' ? 'Redis is not available (LEASH_TEST_REDIS=0)' : false;
 const BURST = Number(process.env.LEASH_QUEUE_BURST ?? 100_000);
 const fixture = (f: string): string => fileURLToPath(new URL(`./fixtures/${f}`, import.meta.url));
@@ -241,6 +243,153 @@ for (const target of targets) {
       assert.equal(await worker.exited, 0);
       await canceller.exited;
       await q.close();
+    });
+
+    // A gate the handlers of the next two tests wait on; prefetch is on by default.
+    const gated = (): { wait: (ctx: Context) => Promise<void>; open: () => void } => {
+      let open!: () => void;
+      const gate = new Promise<void>((r) => {
+        open = r;
+      });
+      return {
+        open,
+        wait: (ctx) =>
+          new Promise<void>((resolve, reject) => {
+            gate.then(resolve);
+            ctx.done.then(() => reject(ctx.err));
+          }),
+      };
+    };
+
+    test('a job fetched ahead (prefetch) whose cancel arrives before it starts never runs and is not retried', async (t) => {
+      const q = newQueue<{ n: number }>();
+      const key = `leash:queue:{${q.name}}`;
+      const gate = gated();
+      // On a failed assertion too: the handlers end, the worker and the queue close.
+      t.after(async () => {
+        gate.open();
+        diagnostics_channel.unsubscribe('leash:queue:cancel', onCancel);
+        await w.drain(1000);
+        await q.close();
+      });
+      const starts: number[] = [];
+      const cancels: { id: string; running: boolean }[] = [];
+      const onCancel = (m: unknown): void => {
+        const e = m as { queue: string; id: string; running: boolean };
+        if (e.queue === q.name) cancels.push({ id: e.id, running: e.running });
+      };
+      diagnostics_channel.subscribe('leash:queue:cancel', onCancel);
+      for (let n = 1; n <= 6; n++) await q.enqueue(background(), { n }, { id: `p${n}` });
+      const w = q.work(
+        background(),
+        async (ctx, job) => {
+          starts.push(job.n);
+          await gate.wait(ctx);
+        },
+        { concurrency: 2 },
+      );
+      // The first fetch came back full (2 of 2): the next two are fetched ahead, taken by this
+      // worker in Redis, but not started.
+      await until(
+        async () => (await redis.hget(`${key}:job:p4`, 's')) === 'active',
+        5000,
+        'p3, p4 fetched ahead',
+      );
+      assert.equal(await redis.hget(`${key}:job:p3`, 's'), 'active');
+      assert.deepEqual(starts, [1, 2]);
+      await sleep(background(), 200); // the worker's cancel subscription is in place (as above)
+      assert.equal(await q.cancel('p3'), true);
+      await until(async () => (await redis.hget(`${key}:job:p3`, 's')) === 'cancelled', 5000, 'p3 cancelled');
+      gate.open();
+      await until(() => w.stats.completed === 5, 5000, 'the five others completed');
+      await sleep(background(), 200);
+      assert.deepEqual(
+        [...starts].sort((a, b) => a - b),
+        [1, 2, 4, 5, 6],
+        'p3 never started, and was not retried',
+      );
+      assert.deepEqual(cancels, [{ id: 'p3', running: false }]);
+      assert.equal(await q.depth(), 0);
+      assert.equal(await redis.xlen(key), 0, 'no entry left in the stream');
+    });
+
+    test('drain hands back the jobs fetched ahead, lists them, and uncounts their attempt; another worker runs each once', async (t) => {
+      const q = newQueue<{ n: number }>();
+      const key = `leash:queue:{${q.name}}`;
+      const gate = gated();
+      let w2: ReturnType<typeof q.work> | undefined;
+      t.after(async () => {
+        gate.open();
+        await w1.drain(1000);
+        await w2?.drain(1000);
+        await q.close();
+      });
+      const runs = new Map<number, number[]>();
+      const handler = async (ctx: Context, job: { n: number }): Promise<void> => {
+        runs.set(job.n, [...(runs.get(job.n) ?? []), ctx.value(workerKey) as number]);
+        await gate.wait(ctx);
+      };
+      for (let n = 1; n <= 6; n++) await q.enqueue(background(), { n }, { id: `d${n}` });
+      const w1 = q.work(withValue(background(), workerKey, 1), handler, { concurrency: 2 });
+      await until(
+        async () => (await redis.hget(`${key}:job:d4`, 's')) === 'active',
+        5000,
+        'd3, d4 fetched ahead',
+      );
+      const report = await w1.drain(50);
+      assert.deepEqual([...report.handedBack].sort(), ['d1', 'd2', 'd3', 'd4']);
+      assert.deepEqual(report.completed, []);
+      // d1 and d2 ran out of time, d3 and d4 never started: none of the four attempts counts.
+      for (const id of ['d1', 'd2', 'd3', 'd4'])
+        assert.equal(await redis.hget(`${key}:job:${id}`, 'a'), '0', id);
+      assert.deepEqual([...runs.keys()].sort(), [1, 2]);
+      gate.open();
+      const second = q.work(withValue(background(), workerKey, 2), handler, { concurrency: 2 });
+      w2 = second;
+      await until(() => second.stats.completed === 6, 5000, 'all six completed on the second worker');
+      for (let n = 1; n <= 6; n++)
+        assert.deepEqual(runs.get(n), n <= 2 ? [1, 2] : [2], `job ${n} ran once on worker 2`);
+      assert.equal(await redis.xlen(key), 0);
+    });
+
+    test('the stream keeps only jobs waiting or running: completed entries leave it, also behind a job still running', async (t) => {
+      const q = newQueue<{ n: number }>();
+      const key = `leash:queue:{${q.name}}`;
+      const gate = gated();
+      t.after(async () => {
+        gate.open();
+        await w.drain(1000);
+        await q.close();
+      });
+      const done: number[] = [];
+      const w = q.work(
+        background(),
+        async (ctx, job) => {
+          if (job.n === 0) await gate.wait(ctx);
+          done.push(job.n);
+        },
+        { concurrency: 4 },
+      );
+      // Job 0 holds the oldest pending entry while 200 later ones complete around it: their
+      // entries cannot be trimmed from the head of the stream, and must still go.
+      await q.enqueue(background(), { n: 0 }, { id: 's0' });
+      for (let i = 1; i <= 200; i += 50)
+        await Promise.all(Array.from({ length: 50 }, (_, k) => q.enqueue(background(), { n: i + k })));
+      await until(() => done.length === 200, 10_000, '200 fast jobs completed');
+      await sleep(background(), 100);
+      assert.equal(await redis.xlen(key), 1, 'only the running job is left');
+      assert.equal(await q.depth(), 0);
+      gate.open();
+      await until(() => done.length === 201, 5000, 'job 0 completed');
+      await sleep(background(), 100);
+      assert.equal(await redis.xlen(key), 0);
+      // In order now, trimmed from the head: the stream stays empty between batches.
+      for (let i = 0; i < 300; i += 50)
+        await Promise.all(Array.from({ length: 50 }, (_, k) => q.enqueue(background(), { n: 1000 + i + k })));
+      await until(() => done.length === 501, 10_000, '300 more completed');
+      await sleep(background(), 100);
+      assert.equal(await redis.xlen(key), 0);
+      assert.equal(await q.depth(), 0);
     });
 
     test('drain under load loses nothing: handed-back jobs run once more elsewhere, every job completes exactly once', async () => {
