@@ -1,10 +1,14 @@
 // The Lua scripts of the Redis Streams backend. Each runs atomically in Redis; every key a script
 // touches carries the queue's hash tag ({name}), so all of them live in one slot of a Redis Cluster.
-// Job ids and states live in one hash per job (prefix..id): d data, s state, a attempts, r readyAt,
-// dl deadline, o owner consumer, e stream entry id, c cancel requested. A completed job, the
-// common end, is instead a plain string 'completed' under the same key, written by one SET that
-// also drops the hash and sets its expiry (a hash would take HSET, HDEL and PEXPIRE): every read of
-// a job key therefore goes through redis.pcall and reads a string key as completed.
+// A job ready to run is a stream entry carrying what a worker needs to start it: i id, d data,
+// a attempts so far, r readyAt, dl deadline ('' for none). Its state lives in one hash per job
+// (prefix..id): s state, a attempts, r readyAt, dl deadline, e its stream entry, o owner consumer,
+// c cancel requested, and d data only while the job is delayed (not in the stream). A new entry is
+// thus started with one HSET and no read: a job cancelled while queued had its entry deleted. A
+// completed job, the common end, is instead a plain string 'completed' under the same key, written
+// by one SET that also drops the hash and sets its expiry (a hash would take HSET, HDEL and
+// PEXPIRE): every read of a job key therefore goes through redis.pcall and reads a string key as
+// completed. Entries written before data moved into the stream (no d field) take the reading path.
 import { luaScript } from '../context/internal.js';
 
 const FINAL = `
@@ -16,11 +20,23 @@ local function state(jk)
 end
 `;
 
-// start marks a delivered entry as an attempt of its job and returns the job, or nothing when the
-// job was cancelled or finished meanwhile (then the entry is acknowledged and deleted).
+// ENTRY adds a job's stream entry and points its hash at it.
+const ENTRY = `
+local function entry(stream, jk, id, d, a, r, dl)
+  local eid = redis.call('XADD', stream, '*', 'i', id, 'd', d, 'a', a, 'r', r, 'dl', dl)
+  redis.call('HSET', jk, 's', 'queued', 'a', a, 'r', r, 'dl', dl, 'e', eid)
+  return eid
+end
+`;
+
+// START marks a delivered entry as an attempt of its job and appends the job to out. begin does it
+// for an entry just read for the first time, which carries the job (f: its fields): one HSET.
+// start is the reading path for the others (reclaimed from a stopped consumer, read by a blocking
+// read outside the script, or written by an older version): it reads the job's hash first, and
+// acknowledges and deletes the entry instead when the job was cancelled or finished meanwhile.
 const START = `
 ${FINAL}
-local function start(stream, group, consumer, prefix, eid, id, out)
+local function start(stream, group, consumer, prefix, eid, id, data, out)
   local jk = prefix .. id
   local f = redis.pcall('HMGET', jk, 's', 'a', 'd', 'r', 'dl')
   if f.err or final(f[1]) then
@@ -32,7 +48,17 @@ local function start(stream, group, consumer, prefix, eid, id, out)
   if f[1] == 'active' then reclaimed = '1' end
   local a = (tonumber(f[2]) or 0) + 1
   redis.call('HSET', jk, 's', 'active', 'o', consumer, 'e', eid, 'a', a)
-  out[#out + 1] = { eid, id, f[3], tostring(a), f[4], f[5] or '', reclaimed }
+  out[#out + 1] = { eid, id, data or f[3], tostring(a), f[4], f[5] or '', reclaimed }
+end
+local function begin(stream, group, consumer, prefix, eid, f, out)
+  if f[3] ~= 'd' then return start(stream, group, consumer, prefix, eid, f[2], nil, out) end
+  local a = tonumber(f[6]) + 1
+  redis.call('HSET', prefix .. f[2], 's', 'active', 'o', consumer, 'e', eid, 'a', a)
+  out[#out + 1] = { eid, f[2], f[4], tostring(a), f[8], f[10], '0' }
+end
+local function dataOf(f)
+  if f and f[3] == 'd' then return f[4] end
+  return nil
 end
 `;
 
@@ -43,6 +69,7 @@ end
  */
 export const FETCH = luaScript(`
 ${START}
+${ENTRY}
 local stream, delayed = KEYS[1], KEYS[2]
 local group, consumer, count, now, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
@@ -50,8 +77,9 @@ for _, id in ipairs(due) do
   redis.call('ZREM', delayed, id)
   local jk = prefix .. id
   if state(jk) == 'delayed' then
-    redis.call('HSET', jk, 's', 'queued', 'r', now)
-    redis.call('XADD', stream, '*', 'i', id)
+    local j = redis.call('HMGET', jk, 'd', 'a', 'dl')
+    entry(stream, jk, id, j[1] or 'null', j[2] or '0', now, j[3] or '')
+    redis.call('HDEL', jk, 'd')
   end
 end
 local out = {}
@@ -60,7 +88,7 @@ if tonumber(ARGV[6]) > 0 then
   local c = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[6], cursor, 'COUNT', count)
   cursor = c[1]
   for _, e in ipairs(c[2]) do
-    if e and e[2] then start(stream, group, consumer, prefix, e[1], e[2][2], out)
+    if e and e[2] then start(stream, group, consumer, prefix, e[1], e[2][2], dataOf(e[2]), out)
     elseif e then redis.call('XACK', stream, group, e[1]) end
   end
 end
@@ -68,7 +96,7 @@ local left = count - #out
 if left > 0 then
   local res = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', left, 'STREAMS', stream, '>')
   if res then
-    for _, e in ipairs(res[1][2]) do start(stream, group, consumer, prefix, e[1], e[2][2], out) end
+    for _, e in ipairs(res[1][2]) do begin(stream, group, consumer, prefix, e[1], e[2], out) end
   end
 end
 local nextDue = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
@@ -77,16 +105,24 @@ if nextDue[2] then nd = nextDue[2] end
 return { out, cursor, nd }
 `);
 
-/** START_ENTRIES: KEYS stream. ARGV group, consumer, prefix, eid1, id1, eid2, id2, ... (entries read by a blocking XREADGROUP). */
+/**
+ * START_ENTRIES: KEYS stream. ARGV group, consumer, prefix, then (eid, id, data) per entry read by a
+ * blocking XREADGROUP; data '' when the entry carries none (no JSON text is empty).
+ */
 export const START_ENTRIES = luaScript(`
 ${START}
 local out = {}
-for i = 4, #ARGV, 2 do start(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[i], ARGV[i + 1], out) end
+for i = 4, #ARGV, 3 do
+  local data = ARGV[i + 2]
+  if data == '' then data = nil end
+  start(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[i], ARGV[i + 1], data, out)
+end
 return out
 `);
 
 /** ENQUEUE: KEYS job, stream, delayed. ARGV id, data, deadline, runAt ('' for now), now, capacity (0: none). 1 added, 0 known id, -1 full. */
 export const ENQUEUE = luaScript(`
+${ENTRY}
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local cap = tonumber(ARGV[6])
 if cap > 0 and redis.call('XLEN', KEYS[2]) + redis.call('ZCARD', KEYS[3]) >= cap then return -1 end
@@ -94,14 +130,21 @@ if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'd', ARGV[2], 'a', 0, 'dl', ARGV[3], 'r', ARGV[4], 's', 'delayed')
   redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 else
-  redis.call('HSET', KEYS[1], 'd', ARGV[2], 'a', 0, 'dl', ARGV[3], 'r', ARGV[5], 's', 'queued')
-  redis.call('XADD', KEYS[2], '*', 'i', ARGV[1])
+  entry(KEYS[2], KEYS[1], ARGV[1], ARGV[2], 0, ARGV[5], ARGV[3])
 end
 return 1
 `);
 
 /** SETTLE: KEYS stream, delayed, dead. ARGV group, consumer, prefix, retainMs, now, then groups of (op, eid, id, arg). */
 export const SETTLE = luaScript(`
+${ENTRY}
+-- The job's data: from its entry, or from its hash (an entry written by an older version).
+local function data(stream, eid, jk)
+  local r = redis.call('XRANGE', stream, eid, eid)
+  local f = r[1] and r[1][2]
+  if f and f[3] == 'd' then return f[4] end
+  return redis.call('HGET', jk, 'd') or 'null'
+end
 local stream, delayed, dead = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, prefix, retain, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local done = {}
@@ -117,6 +160,8 @@ for i = 6, #ARGV, 4 do
     local f = redis.pcall('HMGET', jk, 's', 'o', 'e')
     local mine = not f.err and f[1] == 'active' and f[2] == consumer and f[3] == eid
     if mine then
+      local d
+      if op ~= 'cancelled' then d = data(stream, eid, jk) end
       redis.call('XACK', stream, group, eid)
       redis.call('XDEL', stream, eid)
       if op == 'cancelled' then
@@ -124,19 +169,19 @@ for i = 6, #ARGV, 4 do
         redis.call('HDEL', jk, 'd')
         redis.call('PEXPIRE', jk, retain)
       elseif op == 'retry' then
-        redis.call('HSET', jk, 's', 'delayed', 'r', arg)
+        redis.call('HSET', jk, 's', 'delayed', 'r', arg, 'd', d)
         redis.call('ZADD', delayed, arg, id)
       elseif op == 'dead' then
-        local j = redis.call('HMGET', jk, 'd', 'a')
-        redis.call('XADD', dead, '*', 'i', id, 'd', j[1] or 'null', 'a', j[2] or '0', 'e', arg, 't', now)
+        local a = redis.call('HGET', jk, 'a')
+        redis.call('XADD', dead, '*', 'i', id, 'd', d, 'a', a or '0', 'e', arg, 't', now)
         redis.call('HSET', jk, 's', 'dead')
         redis.call('HDEL', jk, 'd')
         redis.call('PEXPIRE', jk, retain)
       elseif op == 'handback' then
-        redis.call('HINCRBY', jk, 'a', -1)
-        redis.call('HSET', jk, 's', 'queued', 'r', now)
-        redis.call('HDEL', jk, 'c')
-        redis.call('XADD', stream, '*', 'i', id)
+        local a = redis.call('HINCRBY', jk, 'a', -1)
+        local dl = redis.call('HGET', jk, 'dl') or ''
+        redis.call('HDEL', jk, 'c', 'd')
+        entry(stream, jk, id, d, a, now, dl)
       end
     end
   end
@@ -197,7 +242,7 @@ end
 return out
 `);
 
-/** CANCEL: KEYS job, delayed. ARGV id, channel, message, retainMs. 0 unknown or finished, 1 was waiting, 2 running (told by PUBLISH). */
+/** CANCEL: KEYS job, delayed, stream. ARGV id, channel, message, retainMs. 0 unknown or finished, 1 was waiting, 2 running (told by PUBLISH). */
 export const CANCEL = luaScript(`
 ${FINAL}
 local s = state(KEYS[1])
@@ -206,6 +251,11 @@ if s == 'active' then
   redis.call('HSET', KEYS[1], 'c', '1')
   redis.call('PUBLISH', ARGV[2], ARGV[3])
   return 2
+end
+-- A queued job's entry goes, so that no worker reads it (a new entry is started without a read).
+if s == 'queued' then
+  local e = redis.call('HGET', KEYS[1], 'e')
+  if e then redis.call('XDEL', KEYS[3], e) end
 end
 redis.call('HSET', KEYS[1], 's', 'cancelled')
 redis.call('HDEL', KEYS[1], 'd')

@@ -243,7 +243,7 @@ class RedisBinding implements Binding {
       res = await evalScript(
         this.#cfg.redis,
         CANCEL,
-        [k.jobPrefix + id, k.delayed],
+        [k.jobPrefix + id, k.delayed, k.stream],
         [id, k.cancelChannel, message, this.#cfg.retainMs],
       );
     } catch (err) {
@@ -530,7 +530,7 @@ class RedisConsumer implements Consumer {
     return true;
   }
 
-  async #blockingRead(ctx: Context, max: number, waitMs: number): Promise<[string, string][]> {
+  async #blockingRead(ctx: Context, max: number, waitMs: number): Promise<[string, string, string][]> {
     const b = this.#b;
     if (this.#blocking === undefined) {
       this.#blocking = b.cfg.redis.duplicate();
@@ -556,7 +556,8 @@ class RedisConsumer implements Consumer {
         '>',
       )) as [string, [string, string[]][]][] | null;
       if (res === null || res[0] === undefined) return [];
-      return res[0][1].map(([eid, fields]) => [eid, fields[1] as string]);
+      // (entry id, job id, data): the data is '' for an entry that carries none (an older version's).
+      return res[0][1].map(([eid, f]) => [eid, f[1] as string, f[2] === 'd' ? (f[3] as string) : '']);
     } catch (err) {
       if (ctx.err !== undefined) return [];
       throw err;
@@ -566,7 +567,7 @@ class RedisConsumer implements Consumer {
   }
 
   // #release gives back entries read but never started (the worker stopped meanwhile).
-  async #release(entries: [string, string][]): Promise<void> {
+  async #release(entries: [string, string, string][]): Promise<void> {
     const { redis, group } = this.#b.cfg;
     const k = this.#b.keys;
     const started = (await evalScript(

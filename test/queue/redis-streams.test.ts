@@ -245,6 +245,75 @@ for (const target of targets) {
       await q.close();
     });
 
+    test('a job cancelled while queued leaves the stream at once, never starts, and its id stays known', async (t) => {
+      const q = newQueue<{ n: number }>();
+      const key = `leash:queue:{${q.name}}`;
+      for (let n = 1; n <= 3; n++) await q.enqueue(background(), { n }, { id: `q${n}` });
+      assert.equal(await q.cancel('q2'), true);
+      assert.equal(await redis.xlen(key), 2, 'its entry was deleted');
+      assert.equal(await q.depth(), 2);
+      assert.equal(await q.cancel('q2'), false, 'already cancelled');
+      assert.equal(await q.enqueue(background(), { n: 2 }, { id: 'q2' }), 'q2');
+      const ran: number[] = [];
+      const w = q.work(
+        background(),
+        async (_ctx, job) => {
+          ran.push(job.n);
+        },
+        { concurrency: 2 },
+      );
+      t.after(async () => {
+        await w.drain(1000);
+        await q.close();
+      });
+      await until(() => ran.length === 2, 5000, 'q1 and q3 ran');
+      await sleep(background(), 200);
+      assert.deepEqual(ran, [1, 3]);
+      assert.equal(await redis.hget(`${key}:job:q2`, 's'), 'cancelled');
+      assert.equal(await redis.xlen(key), 0);
+    });
+
+    test('an entry written before data moved into the stream (its job hash holds the data) still runs', async (t) => {
+      const q = newQueue<{ n: number }>();
+      const key = `leash:queue:{${q.name}}`;
+      // The layout of leashjs 0.x before this one: the entry carries only the id.
+      await redis.hset(
+        `${key}:job:old`,
+        'd',
+        JSON.stringify({ n: 7 }),
+        'a',
+        '0',
+        'dl',
+        '',
+        'r',
+        String(Date.now()),
+        's',
+        'queued',
+      );
+      await redis.xgroup('CREATE', key, 'workers', '0', 'MKSTREAM');
+      await redis.xadd(key, '*', 'i', 'old');
+      const ran: number[] = [];
+      let fail = true;
+      const w = q.work(
+        background(),
+        async (_ctx, job) => {
+          ran.push(job.n);
+          if (fail) {
+            fail = false;
+            throw new Error('once');
+          }
+        },
+        { concurrency: 1, retries: 1, backoff: constantBackoff(10) },
+      );
+      t.after(async () => {
+        await w.drain(1000);
+        await q.close();
+      });
+      await until(() => w.stats.completed === 1, 5000, 'the old entry ran, failed once, and ran again');
+      assert.deepEqual(ran, [7, 7], 'its data reached both attempts');
+      assert.equal(await redis.get(`${key}:job:old`), 'completed');
+    });
+
     // A gate the handlers of the next two tests wait on; prefetch is on by default.
     const gated = (): { wait: (ctx: Context) => Promise<void>; open: () => void } => {
       let open!: () => void;
