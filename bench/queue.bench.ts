@@ -99,7 +99,10 @@ async function bullEnqueue(redis: Redis, n: number, batch: number): Promise<numb
 
 async function leashProcess(redis: Redis, n: number, concurrency: number, prefetch = true): Promise<number> {
   const name = `bench-${process.pid}-${seq++}`;
-  const q = createQueue<{ i: number }>({ name, backend: redisStreams({ redis, blockMs: 50, prefetch }) });
+  const q = createQueue<{ i: number }>({
+    name,
+    backend: redisStreams({ redis, blockMs: 50, prefetch: prefetch ? 4 : 0 }),
+  });
   for (let i = 0; i < n; i += 500)
     await Promise.all(Array.from({ length: 500 }, (_, k) => q.enqueue(background(), { i: i + k })));
   let done = 0;
@@ -321,7 +324,7 @@ async function main(): Promise<void> {
   const proc: Row[] = [
     { name: 'BullMQ Worker, concurrency 16', rates: [] },
     { name: 'leash worker, concurrency 16', rates: [] },
-    { name: 'leash worker, concurrency 16, prefetch: false', rates: [] },
+    { name: 'leash worker, concurrency 16, prefetch: 0', rates: [] },
   ];
   for (let r = 0; r < ROUNDS; r++) {
     add[0]?.rates.push(await bullEnqueue(redis, JOBS / 5, 1));

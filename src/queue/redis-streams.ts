@@ -64,15 +64,16 @@ export interface RedisStreamsOptions {
   /** retainMs keeps a finished job's id (completed, cancelled, dead) so an enqueue with that id is still deduplicated. Default 86400000 (one day). */
   readonly retainMs?: number;
   /**
-   * prefetch lets a worker fetch its next batch while the current one runs, once a fetch came back
-   * full (a backlog): Redis works on the next batch while the worker runs this one. A job fetched
-   * ahead is taken by this worker: `queue.cancel` finds it running, and a worker that crashes
-   * leaves it to be reclaimed like a running job. A cancel that reaches it before it starts ends
-   * it without running it; a worker that stops hands such jobs back without counting an attempt,
-   * and lists them in `drain()`'s report. At most one batch (`concurrency` jobs) waits per worker.
-   * Set false when jobs are long and few, so that an idle worker elsewhere takes them. Default true.
+   * prefetch lets a worker fetch jobs ahead while it runs others, once a fetch came back full (a
+   * backlog), so that Redis works on the next jobs meanwhile: up to `prefetch` x the worker's
+   * `concurrency` jobs, in one script call, fetched again when fewer than `concurrency` are left.
+   * A job fetched ahead is taken by this worker: `queue.cancel` finds it running, and a worker that
+   * crashes leaves it to be reclaimed like a running job. A cancel that reaches it before it
+   * starts ends it without running it; a worker that stops hands such jobs back without counting
+   * an attempt, and lists them in `drain()`'s report. 0 turns it off: use 0 or 1 when jobs are
+   * long and few, so that an idle worker elsewhere takes them. An integer from 0 to 100; default 4.
    */
-  readonly prefetch?: boolean;
+  readonly prefetch?: number;
 }
 
 /**
@@ -128,9 +129,8 @@ export function redisStreams(options: RedisStreamsOptions): Backend {
   assertNumber(blockMs, where, 'blockMs', { min: 1, integer: true, unit: 'milliseconds' });
   const retainMs = readOption(o, 'retainMs', where) ?? 86_400_000;
   assertNumber(retainMs, where, 'retainMs', { min: 1, integer: true, unit: 'milliseconds' });
-  const prefetch = readOption(o, 'prefetch', where) ?? true;
-  if (typeof prefetch !== 'boolean')
-    throw invalidArg(`${where}: prefetch must be true or false, got ${describe(prefetch)}`);
+  const prefetch = readOption(o, 'prefetch', where) ?? 4;
+  assertNumber(prefetch, where, 'prefetch', { min: 0, max: 100, integer: true });
   const cfg = {
     redis: redis as RedisClient,
     stream,
@@ -152,7 +152,7 @@ interface Config {
   readonly visibilityMs: number;
   readonly blockMs: number;
   readonly retainMs: number;
-  readonly prefetch: boolean;
+  readonly prefetch: number;
 }
 
 interface Keys {
@@ -470,20 +470,25 @@ class RedisConsumer implements Consumer {
 
   // #fetched returns a batch to the worker; a full one means a backlog: fetch the next ahead.
   #fetched(ctx: Context, jobs: RedisDelivery[], max: number): RedisDelivery[] {
-    if (jobs.length >= max) this.#prefetch(ctx, max);
+    if (jobs.length >= max) {
+      this.#aheadCtx = ctx;
+      this.#aheadMax = max;
+      this.#prefetch();
+    }
     return jobs;
   }
 
-  #prefetch(ctx: Context, max: number): void {
-    if (!this.#b.cfg.prefetch || this.#prefetching !== undefined || this.#closed || ctx.err !== undefined)
+  // #prefetch fetches up to prefetch x the worker's batch ahead, one call at a time.
+  #prefetch(): void {
+    const ctx = this.#aheadCtx;
+    const count = this.#b.cfg.prefetch * this.#aheadMax;
+    if (count === 0 || ctx === undefined || this.#prefetching !== undefined || this.#closed || ctx.err !== undefined)
       return;
-    const p = this.#fetchReady(max).then(
+    const p = this.#fetchReady(count).then(
       (res) => {
         const jobs = this.#deliveries(res[0]);
         for (const d of jobs) this.#ahead.push(d);
-        this.#aheadFull = jobs.length >= max;
-        this.#aheadCtx = ctx;
-        this.#aheadMax = max;
+        this.#aheadFull = jobs.length >= count;
       },
       () => {
         // Nothing was handed over: the worker's next fetch meets the store's error and reports
@@ -501,8 +506,7 @@ class RedisConsumer implements Consumer {
     if (ahead.length === 0) return ahead.slice(0, 0);
     const out = ahead.length <= max ? ahead : ahead.splice(0, max);
     if (out === ahead) this.#ahead = [];
-    if (this.#ahead.length === 0 && this.#aheadFull && this.#aheadCtx !== undefined)
-      this.#prefetch(this.#aheadCtx, this.#aheadMax);
+    if (this.#ahead.length < this.#aheadMax && this.#aheadFull) this.#prefetch();
     return out;
   }
 

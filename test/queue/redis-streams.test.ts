@@ -382,7 +382,7 @@ for (const target of targets) {
       assert.equal(await redis.xlen(key), 0, 'no entry left in the stream');
     });
 
-    test('drain hands back the jobs fetched ahead, lists them, and uncounts their attempt; another worker runs each once', async (t) => {
+    test('drain hands back the jobs fetched ahead (up to prefetch x concurrency), lists them, and uncounts their attempt; another worker runs each once', async (t) => {
       const q = newQueue<{ n: number }>();
       const key = `leash:queue:{${q.name}}`;
       const gate = gated();
@@ -400,17 +400,18 @@ for (const target of targets) {
       };
       for (let n = 1; n <= 6; n++) await q.enqueue(background(), { n }, { id: `d${n}` });
       const w1 = q.work(withValue(background(), workerKey, 1), handler, { concurrency: 2 });
+      // Concurrency 2 and the default prefetch of 4: the four others (up to 8) are fetched ahead.
       await until(
-        async () => (await redis.hget(`${key}:job:d4`, 's')) === 'active',
+        async () => (await redis.hget(`${key}:job:d6`, 's')) === 'active',
         5000,
-        'd3, d4 fetched ahead',
+        'd3-d6 fetched ahead',
       );
       const report = await w1.drain(50);
-      assert.deepEqual([...report.handedBack].sort(), ['d1', 'd2', 'd3', 'd4']);
+      const all = ['d1', 'd2', 'd3', 'd4', 'd5', 'd6'];
+      assert.deepEqual([...report.handedBack].sort(), all);
       assert.deepEqual(report.completed, []);
-      // d1 and d2 ran out of time, d3 and d4 never started: none of the four attempts counts.
-      for (const id of ['d1', 'd2', 'd3', 'd4'])
-        assert.equal(await redis.hget(`${key}:job:${id}`, 'a'), '0', id);
+      // d1 and d2 ran out of time, the others never started: none of the six attempts counts.
+      for (const id of all) assert.equal(await redis.hget(`${key}:job:${id}`, 'a'), '0', id);
       assert.deepEqual([...runs.keys()].sort(), [1, 2]);
       gate.open();
       const second = q.work(withValue(background(), workerKey, 2), handler, { concurrency: 2 });
