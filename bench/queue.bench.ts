@@ -47,6 +47,16 @@ async function redisCpuUs(redis: Redis): Promise<number> {
   const read = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? Number.NaN);
   return (read('used_cpu_user') + read('used_cpu_sys')) * 1e6;
 }
+// Redis's time per command (INFO commandstats, usec), summed over the leash processing rounds:
+// which commands a processed job costs Redis, and how much (commands inside scripts included).
+async function commandUs(redis: Redis): Promise<Map<string, { calls: number; usec: number }>> {
+  const out = new Map<string, { calls: number; usec: number }>();
+  for (const m of (await redis.info('commandstats')).matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+)/g))
+    out.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
+  return out;
+}
+const leashCommands = new Map<string, { calls: number; usec: number }>();
+let leashProcessed = 0;
 const redisCpu = new Map<string, number[]>([
   ['BullMQ', []],
   ['leash', []],
@@ -110,6 +120,7 @@ async function leashProcess(redis: Redis, n: number, concurrency: number, prefet
   const all = new Promise<void>((r) => {
     finish = r;
   });
+  const cmd0 = await commandUs(redis);
   const cpu0 = await redisCpuUs(redis);
   const t0 = performance.now();
   const w = q.work(
@@ -122,6 +133,17 @@ async function leashProcess(redis: Redis, n: number, concurrency: number, prefet
   await all;
   const rate = n / ((performance.now() - t0) / 1000);
   redisCpu.get(prefetch ? 'leash' : 'leash, prefetch off')?.push(((await redisCpuUs(redis)) - cpu0) / n);
+  if (prefetch) {
+    for (const [name, c] of await commandUs(redis)) {
+      const before = cmd0.get(name) ?? { calls: 0, usec: 0 };
+      const sum = leashCommands.get(name) ?? { calls: 0, usec: 0 };
+      leashCommands.set(name, {
+        calls: sum.calls + c.calls - before.calls,
+        usec: sum.usec + c.usec - before.usec,
+      });
+    }
+    leashProcessed += n;
+  }
   await w.drain(1000);
   await q.close();
   await cleanup(redis, `leash:queue:{${name}}*`);
@@ -356,6 +378,14 @@ async function main(): Promise<void> {
     console.log(
       `Redis CPU per processed job, ${who}: ${median(us).toFixed(1)} µs [${Math.min(...us).toFixed(1)}..${Math.max(...us).toFixed(1)}]`,
     );
+  console.log(
+    'Redis time per processed job by command, leash (INFO commandstats; scripts include their commands):',
+  );
+  for (const [name, c] of [...leashCommands].sort((x, y) => y[1].usec - x[1].usec))
+    if (c.usec / leashProcessed >= 0.01)
+      console.log(
+        `  ${name.padEnd(14)} ${(c.usec / leashProcessed).toFixed(2).padStart(6)} µs  ${(c.calls / leashProcessed).toFixed(3)} calls`,
+      );
   const rate = Number(process.env.RATE ?? 500);
   const bl = await bullLatency(redis, rate, 3000);
   const ll = await leashLatency(redis, rate, 3000);
