@@ -482,7 +482,13 @@ class RedisConsumer implements Consumer {
   #prefetch(): void {
     const ctx = this.#aheadCtx;
     const count = this.#b.cfg.prefetch * this.#aheadMax;
-    if (count === 0 || ctx === undefined || this.#prefetching !== undefined || this.#closed || ctx.err !== undefined)
+    if (
+      count === 0 ||
+      ctx === undefined ||
+      this.#prefetching !== undefined ||
+      this.#closed ||
+      ctx.err !== undefined
+    )
       return;
     const p = this.#fetchReady(count).then(
       (res) => {
