@@ -19,6 +19,9 @@ import { describeReason, QueueClosedError, QueueStoreError } from './errors.js';
 import { cancelChannel, depthChannel, publish } from './events.js';
 import { CANCEL, DEPTH, ENQUEUE, FETCH, HEARTBEAT, SETTLE, START_ENTRIES } from './redis-scripts.js';
 
+// How long a cancel notice for a job this consumer does not hold is kept, should the job arrive.
+const UNMATCHED_MS = 5000;
+
 // A full stream is polled for room: 5 ms doubling to 200 ms, until the caller's context ends.
 const ROOM_POLL: Backoff = exponentialBackoff({ initialMs: 5, maxMs: 200, jitter: 'none' });
 
@@ -383,6 +386,11 @@ class RedisConsumer implements Consumer {
   #blocking: RedisConnection | undefined;
   #listener: ((id: string, reason: unknown) => void) | undefined;
   readonly #active = new Map<string, string>(); // job id -> stream entry id
+  // Cancel notices for jobs this consumer did not hold when they came, kept for UNMATCHED_MS: a
+  // notice travels on the subscriber's connection and can overtake the fetch reply that hands the
+  // job to this consumer (the cancel found it started). Applied when such a job arrives, instead
+  // of at the next renewal (visibilityMs / 3 later).
+  readonly #unmatched = new Map<string, { reason: unknown; at: number }>();
   #heartbeat: NodeJS.Timeout | undefined;
   #lastClaim = 0;
   #lastDepth = 0;
@@ -525,6 +533,28 @@ class RedisConsumer implements Consumer {
     return out;
   }
 
+  #keepUnmatched(id: string, reason: unknown): void {
+    const now = Date.now();
+    // Oldest first (insertion order): drop those past their time.
+    for (const [old, n] of this.#unmatched) {
+      if (now - n.at < UNMATCHED_MS) break;
+      this.#unmatched.delete(old);
+    }
+    this.#unmatched.delete(id);
+    this.#unmatched.set(id, { reason, at: now });
+  }
+
+  // #applyUnmatched passes on a kept notice for a job just fetched, once the worker has it: after
+  // this turn, when the worker has started it (the notice ends it) or it waits fetched ahead (the
+  // notice ends it unrun).
+  #applyUnmatched(id: string): void {
+    const n = this.#unmatched.get(id);
+    if (n === undefined) return;
+    this.#unmatched.delete(id);
+    if (Date.now() - n.at >= UNMATCHED_MS) return;
+    setImmediate(() => this.#listener?.(id, n.reason));
+  }
+
   // #cancelAhead ends a job fetched ahead whose cancel arrived before it was handed over: it never
   // starts and is settled as cancelled. False when the job is not waiting here.
   #cancelAhead(id: string): boolean {
@@ -602,6 +632,7 @@ class RedisConsumer implements Consumer {
         string,
       ];
       this.#active.set(id, eid);
+      if (this.#unmatched.size > 0) this.#applyUnmatched(id);
       const d: RedisDelivery = {
         eid,
         id,
@@ -715,7 +746,9 @@ class RedisConsumer implements Consumer {
   onCancel(listener: (id: string, reason: unknown) => void): void {
     if (this.#listener) this.#b.removeListener(this.#listener);
     const toWorker = (id: string, reason: unknown): void => {
-      if (!this.#cancelAhead(id)) listener(id, reason);
+      if (this.#cancelAhead(id)) return;
+      if (!this.#active.has(id)) this.#keepUnmatched(id, reason);
+      listener(id, reason);
     };
     this.#listener = toWorker;
     this.#b.addListener(toWorker);

@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Cluster, type Redis, Redis as RedisClient } from 'ioredis';
-import { background, type Context, createKey, sleep, withValue } from 'leashjs';
+import { background, type Context, cause, createKey, sleep, withValue } from 'leashjs';
 import { snapshot, verifyNone } from 'leashjs/leak';
 import { createQueue, type Queue, redisStreams } from 'leashjs/queue';
 import { constantBackoff } from 'leashjs/resilience';
@@ -380,6 +380,55 @@ for (const target of targets) {
       assert.deepEqual(cancels, [{ id: 'p3', running: false }]);
       assert.equal(await q.depth(), 0);
       assert.equal(await redis.xlen(key), 0, 'no entry left in the stream');
+    });
+
+    test('a cancel notice that overtakes the fetch handing its job over still ends the job when it arrives', async (t) => {
+      // The notice travels on the subscriber's connection, the job on the worker's: the notice can
+      // come first. Simulated: the notice is published before the job is fetched.
+      const name = `t-${randomUUID().slice(0, 8)}`;
+      queues.push(name);
+      const q = createQueue<{ n: number }>({
+        name,
+        backend: redisStreams({ redis, blockMs: 100, prefetch: 0 }),
+      });
+      const key = `leash:queue:{${name}}`;
+      const gate = gated();
+      const ended: { n: number; err: unknown; ms: number }[] = [];
+      const w = q.work(
+        background(),
+        async (ctx, job) => {
+          if (job.n === 0) return gate.wait(ctx);
+          const t0 = Date.now();
+          await ctx.done;
+          ended.push({ n: job.n, err: cause(ctx), ms: Date.now() - t0 });
+          throw ctx.err;
+        },
+        { concurrency: 1 },
+      );
+      t.after(async () => {
+        gate.open();
+        await w.drain(1000);
+        await q.close();
+      });
+      await q.enqueue(background(), { n: 0 }, { id: 'busy' });
+      await until(() => w.running === 1, 5000, 'the worker is busy');
+      await q.enqueue(background(), { n: 1 }, { id: 'late' });
+      await sleep(background(), 200); // the worker's cancel subscription is in place
+      await redis.publish(`${key}:cancel`, JSON.stringify({ id: 'late', reason: 'raced' }));
+      await sleep(background(), 100);
+      gate.open();
+      await until(() => ended.length === 1, 3000, 'the job ended by the notice that came first');
+      assert.equal(ended[0]?.n, 1);
+      assert.equal((ended[0]?.err as { code?: string } | undefined)?.code, 'LEASH_ERR_JOB_CANCELLED');
+      assert.equal(
+        (ended[0]?.err as { reason?: unknown } | undefined)?.reason,
+        'raced',
+        'with the reason the notice carried',
+      );
+      assert.ok((ended[0]?.ms as number) < 100, `ended ${ended[0]?.ms} ms after it started`);
+      await until(() => w.stats.cancelled === 1, 3000, 'settled as cancelled');
+      await sleep(background(), 200);
+      assert.equal(await redis.hget(`${key}:job:late`, 's'), 'cancelled', 'and not retried');
     });
 
     test('drain hands back the jobs fetched ahead (up to prefetch x concurrency), lists them, and uncounts their attempt; another worker runs each once', async (t) => {
