@@ -564,8 +564,8 @@ class RedisConsumer implements Consumer {
     this.#ahead.splice(i, 1);
     publish(cancelChannel, () => ({ queue: this.#b.queue, id, running: false }));
     this.cancelled(d).catch(() => {
-      // Not recorded: the entry stays pending, is reclaimed after visibilityMs, and the cancel
-      // flag the script set is found then (the job is not started again).
+      // Not recorded (Redis away): the entry stays pending and is reclaimed after visibilityMs by
+      // a worker that starts it, and whose first renewal reads the cancel flag and ends it.
     });
     return true;
   }
