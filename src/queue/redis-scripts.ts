@@ -33,15 +33,22 @@ end
 // for an entry just read for the first time, which carries the job (f: its fields): one HSET.
 // start is the reading path for the others (reclaimed from a stopped consumer, read by a blocking
 // read outside the script, or written by an older version): it reads the job's hash first, and
-// acknowledges and deletes the entry instead when the job was cancelled or finished meanwhile.
+// acknowledges and deletes the entry instead when the job was cancelled or finished meanwhile,
+// or when its cancel was asked for while a consumer that then stopped ran it (the job is
+// settled cancelled, kept retainMs, and not started again).
 const START = `
 ${FINAL}
-local function start(stream, group, consumer, prefix, eid, id, data, out)
+local function start(stream, group, consumer, prefix, retain, eid, id, data, out)
   local jk = prefix .. id
-  local f = redis.pcall('HMGET', jk, 's', 'a', 'd', 'r', 'dl')
-  if f.err or final(f[1]) then
+  local f = redis.pcall('HMGET', jk, 's', 'a', 'd', 'r', 'dl', 'c')
+  if f.err or final(f[1]) or f[6] == '1' then
     redis.call('XACK', stream, group, eid)
     redis.call('XDEL', stream, eid)
+    if not f.err and f[6] == '1' and not final(f[1]) then
+      redis.call('HSET', jk, 's', 'cancelled')
+      redis.call('HDEL', jk, 'd', 'c')
+      redis.call('PEXPIRE', jk, retain)
+    end
     return
   end
   local reclaimed = '0'
@@ -50,8 +57,8 @@ local function start(stream, group, consumer, prefix, eid, id, data, out)
   redis.call('HSET', jk, 's', 'active', 'o', consumer, 'e', eid, 'a', a)
   out[#out + 1] = { eid, id, data or f[3], tostring(a), f[4], f[5] or '', reclaimed }
 end
-local function begin(stream, group, consumer, prefix, eid, f, out)
-  if f[3] ~= 'd' then return start(stream, group, consumer, prefix, eid, f[2], nil, out) end
+local function begin(stream, group, consumer, prefix, retain, eid, f, out)
+  if f[3] ~= 'd' then return start(stream, group, consumer, prefix, retain, eid, f[2], nil, out) end
   local a = tonumber(f[6]) + 1
   redis.call('HSET', prefix .. f[2], 's', 'active', 'o', consumer, 'e', eid, 'a', a)
   out[#out + 1] = { eid, f[2], f[4], tostring(a), f[8], f[10], '0' }
@@ -64,7 +71,7 @@ end
 
 /**
  * FETCH: KEYS stream, delayed. ARGV group, consumer, count, now, prefix, claimIdleMs (0: no
- * reclaim), claimCursor. Promotes due delayed jobs, reclaims entries idle longer than claimIdleMs
+ * reclaim), claimCursor, retainMs. Promotes due delayed jobs, reclaims entries idle longer than claimIdleMs
  * (a consumer that stopped answering), then reads new entries; returns { jobs, nextCursor, nextDueMs }.
  */
 export const FETCH = luaScript(`
@@ -72,6 +79,7 @@ ${START}
 ${ENTRY}
 local stream, delayed = KEYS[1], KEYS[2]
 local group, consumer, count, now, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local retain = ARGV[8]
 local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
   redis.call('ZREM', delayed, id)
@@ -88,7 +96,7 @@ if tonumber(ARGV[6]) > 0 then
   local c = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[6], cursor, 'COUNT', count)
   cursor = c[1]
   for _, e in ipairs(c[2]) do
-    if e and e[2] then start(stream, group, consumer, prefix, e[1], e[2][2], dataOf(e[2]), out)
+    if e and e[2] then start(stream, group, consumer, prefix, retain, e[1], e[2][2], dataOf(e[2]), out)
     elseif e then redis.call('XACK', stream, group, e[1]) end
   end
 end
@@ -96,7 +104,7 @@ local left = count - #out
 if left > 0 then
   local res = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', left, 'STREAMS', stream, '>')
   if res then
-    for _, e in ipairs(res[1][2]) do begin(stream, group, consumer, prefix, e[1], e[2], out) end
+    for _, e in ipairs(res[1][2]) do begin(stream, group, consumer, prefix, retain, e[1], e[2], out) end
   end
 end
 local nextDue = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
@@ -106,16 +114,16 @@ return { out, cursor, nd }
 `);
 
 /**
- * START_ENTRIES: KEYS stream. ARGV group, consumer, prefix, then (eid, id, data) per entry read by a
- * blocking XREADGROUP; data '' when the entry carries none (no JSON text is empty).
+ * START_ENTRIES: KEYS stream. ARGV group, consumer, prefix, retainMs, then (eid, id, data) per entry
+ * read by a blocking XREADGROUP; data '' when the entry carries none (no JSON text is empty).
  */
 export const START_ENTRIES = luaScript(`
 ${START}
 local out = {}
-for i = 4, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   local data = ARGV[i + 2]
   if data == '' then data = nil end
-  start(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[i], ARGV[i + 1], data, out)
+  start(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[i], ARGV[i + 1], data, out)
 end
 return out
 `);
@@ -157,8 +165,11 @@ for i = 6, #ARGV, 4 do
     done[#done + 1] = eid
     redis.call('SET', jk, 'completed', 'PX', retain, 'XX')
   else
-    local f = redis.pcall('HMGET', jk, 's', 'o', 'e')
+    local f = redis.pcall('HMGET', jk, 's', 'o', 'e', 'c')
     local mine = not f.err and f[1] == 'active' and f[2] == consumer and f[3] == eid
+    -- A job whose cancel was asked for is not run again, even when the worker never heard of it
+    -- (the notice and the renewal that carries it missed): a retry or hand-back ends it.
+    if mine and f[4] == '1' and (op == 'retry' or op == 'handback') then op = 'cancelled' end
     if mine then
       local d
       if op ~= 'cancelled' then d = data(stream, eid, jk) end
@@ -166,7 +177,7 @@ for i = 6, #ARGV, 4 do
       redis.call('XDEL', stream, eid)
       if op == 'cancelled' then
         redis.call('HSET', jk, 's', 'cancelled')
-        redis.call('HDEL', jk, 'd')
+        redis.call('HDEL', jk, 'd', 'c')
         redis.call('PEXPIRE', jk, retain)
       elseif op == 'retry' then
         redis.call('HSET', jk, 's', 'delayed', 'r', arg, 'd', d)

@@ -440,7 +440,7 @@ class RedisConsumer implements Consumer {
         redis,
         START_ENTRIES,
         [k.stream],
-        [group, this.#name, k.jobPrefix, ...entries.flat()],
+        [group, this.#name, k.jobPrefix, this.#b.cfg.retainMs, ...entries.flat()],
       )) as string[][];
       const more = this.#deliveries(started);
       if (more.length > 0) return this.#fetched(ctx, more, max);
@@ -470,7 +470,7 @@ class RedisConsumer implements Consumer {
       b.cfg.redis,
       FETCH,
       [k.stream, k.delayed],
-      [b.cfg.group, this.#name, max, now, k.jobPrefix, claimIdle, this.#claimCursor],
+      [b.cfg.group, this.#name, max, now, k.jobPrefix, claimIdle, this.#claimCursor, b.cfg.retainMs],
     )) as [string[][], string, string];
     if (claimIdle > 0) this.#claimCursor = res[1];
     return res;
@@ -614,7 +614,7 @@ class RedisConsumer implements Consumer {
       redis,
       START_ENTRIES,
       [k.stream],
-      [group, this.#name, k.jobPrefix, ...entries.flat()],
+      [group, this.#name, k.jobPrefix, this.#b.cfg.retainMs, ...entries.flat()],
     )) as string[][];
     for (const d of this.#deliveries(started)) await this.handBack(d);
   }

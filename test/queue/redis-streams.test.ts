@@ -431,6 +431,66 @@ for (const target of targets) {
       assert.equal(await redis.hget(`${key}:job:late`, 's'), 'cancelled', 'and not retried');
     });
 
+    test('a job whose cancel was asked for is not run again: not when reclaimed from a killed worker, not as a retry', async (t) => {
+      const q = newQueue<{ n: number }>({ visibilityMs: 400 });
+      const key = `leash:queue:{${q.name}}`;
+      // Reclaimed: the worker running the job is killed, then its cancel is asked for (found
+      // running, flagged, told to nobody).
+      const c = child('worker.ts', {
+        LEASH_QUEUE_REDIS: spec,
+        QUEUE: q.name,
+        MODE: 'hang',
+        VIS: '400',
+        CONCURRENCY: '1',
+      });
+      await c.line((l) => l === 'ready');
+      await q.enqueue(background(), { n: 1 }, { id: 'k1' });
+      await c.line((l) => l === 'started 1');
+      c.proc.kill('SIGKILL');
+      await c.exited;
+      assert.equal(await q.cancel('k1'), true);
+      // A retry: the job fails after its cancel was flagged, the notice never having reached the
+      // worker (the flag is set directly, as when the message and the renewal are both missed).
+      const gate = gated();
+      const starts: number[] = [];
+      const w = q.work(
+        background(),
+        async (ctx, job) => {
+          starts.push(job.n);
+          if (job.n === 2) {
+            await gate.wait(ctx);
+            throw new Error('failed after its cancel was asked for');
+          }
+        },
+        { concurrency: 2, retries: 3, backoff: constantBackoff(10) },
+      );
+      t.after(async () => {
+        gate.open();
+        await w.drain(1000);
+        await q.close();
+      });
+      await q.enqueue(background(), { n: 2 }, { id: 'k2' });
+      await until(() => starts.includes(2), 5000, 'k2 started');
+      await redis.hset(`${key}:job:k2`, 'c', '1');
+      gate.open();
+      await until(
+        async () => (await redis.hget(`${key}:job:k1`, 's')) === 'cancelled',
+        5000,
+        'k1 reclaimed and cancelled',
+      );
+      await until(
+        async () => (await redis.hget(`${key}:job:k2`, 's')) === 'cancelled',
+        5000,
+        'k2 cancelled instead of retried',
+      );
+      await sleep(background(), 500);
+      assert.deepEqual(starts, [2], 'k1 was not started again, k2 not retried');
+      assert.equal(await redis.xlen(key), 0);
+      assert.equal(await redis.zcard(`${key}:delayed`), 0);
+      assert.equal(await q.depth(), 0);
+      assert.deepEqual(await q.deadLetters(), []);
+    });
+
     test('drain hands back the jobs fetched ahead (up to prefetch x concurrency), lists them, and uncounts their attempt; another worker runs each once', async (t) => {
       const q = newQueue<{ n: number }>();
       const key = `leash:queue:{${q.name}}`;
