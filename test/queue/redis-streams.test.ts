@@ -99,7 +99,7 @@ for (const target of targets) {
       await cluster?.stop();
     });
 
-    const newQueue = <J>(opts?: { visibilityMs?: number }): Queue<J> => {
+    const newQueue = <J>(opts?: { visibilityMs?: number; prefetch?: number }): Queue<J> => {
       const name = `t-${randomUUID().slice(0, 8)}`;
       queues.push(name);
       return createQueue<J>({
@@ -314,7 +314,7 @@ for (const target of targets) {
       assert.equal(await redis.get(`${key}:job:old`), 'completed');
     });
 
-    // A gate the handlers of the next two tests wait on; prefetch is on by default.
+    // A gate the handlers of the next two tests wait on (some with prefetch: 4).
     const gated = (): { wait: (ctx: Context) => Promise<void>; open: () => void } => {
       let open!: () => void;
       const gate = new Promise<void>((r) => {
@@ -331,7 +331,7 @@ for (const target of targets) {
     };
 
     test('a job fetched ahead (prefetch) whose cancel arrives before it starts never runs and is not retried', async (t) => {
-      const q = newQueue<{ n: number }>();
+      const q = newQueue<{ n: number }>({ prefetch: 4 });
       const key = `leash:queue:{${q.name}}`;
       const gate = gated();
       // On a failed assertion too: the handlers end, the worker and the queue close.
@@ -492,7 +492,7 @@ for (const target of targets) {
     });
 
     test('drain hands back the jobs fetched ahead (up to prefetch x concurrency), lists them, and uncounts their attempt; another worker runs each once', async (t) => {
-      const q = newQueue<{ n: number }>();
+      const q = newQueue<{ n: number }>({ prefetch: 4 });
       const key = `leash:queue:{${q.name}}`;
       const gate = gated();
       let w2: ReturnType<typeof q.work> | undefined;
@@ -509,7 +509,7 @@ for (const target of targets) {
       };
       for (let n = 1; n <= 6; n++) await q.enqueue(background(), { n }, { id: `d${n}` });
       const w1 = q.work(withValue(background(), workerKey, 1), handler, { concurrency: 2 });
-      // Concurrency 2 and the default prefetch of 4: the four others (up to 8) are fetched ahead.
+      // Concurrency 2 and prefetch 4: the four others (up to 8) are fetched ahead.
       await until(
         async () => (await redis.hget(`${key}:job:d6`, 's')) === 'active',
         5000,
