@@ -629,7 +629,9 @@ for (const target of targets) {
         const storeErrors: unknown[] = [];
         const workerSide = createQueue<{ n: number }>({
           name,
-          backend: redisStreams({ redis: viaProxy, blockMs: 100 }),
+          // A fetch in flight at the cut loses its reply, and the jobs it took wait for the reclaim
+          // (visibilityMs): 2 s here, so that such a run still ends well within the 60 s below.
+          backend: redisStreams({ redis: viaProxy, blockMs: 100, visibilityMs: 2000 }),
           onStoreError: (e) => storeErrors.push(e),
         });
         const producer = createQueue<{ n: number }>({ name, backend: redisStreams({ redis, blockMs: 100 }) });
