@@ -518,7 +518,7 @@ class RedisConsumer implements Consumer {
   /** tryFetch hands over jobs fetched ahead, up to `max`, without a round trip. */
   tryFetch(max: number): Delivery[] {
     const ahead = this.#ahead;
-    if (ahead.length === 0) return ahead.slice(0, 0);
+    if (ahead.length === 0) return [];
     const out = ahead.length <= max ? ahead : ahead.splice(0, max);
     if (out === ahead) this.#ahead = [];
     if (this.#ahead.length < this.#aheadMax && this.#aheadFull) this.#prefetch();

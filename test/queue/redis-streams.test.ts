@@ -108,6 +108,23 @@ for (const target of targets) {
       });
     };
 
+    // killedMidJob runs job n (id) in a worker process (visibilityMs 400) and kills it with
+    // SIGKILL once the job has started: the job is left running in Redis, its worker gone.
+    const killedMidJob = async (q: Queue<{ n: number }>, n: number, id: string): Promise<void> => {
+      const c = child('worker.ts', {
+        LEASH_QUEUE_REDIS: spec,
+        QUEUE: q.name,
+        MODE: 'hang',
+        VIS: '400',
+        CONCURRENCY: '1',
+      });
+      await c.line((l) => l === 'ready');
+      await q.enqueue(background(), { n }, { id });
+      await c.line((l) => l === `started ${n}`);
+      c.proc.kill('SIGKILL');
+      await c.exited;
+    };
+
     test('ids are idempotent even after the job finished; delayed jobs wait; failures retry, then reach the dead-letter stream', async () => {
       // Its own client, so that the leak check at the end covers every connection the queue opened.
       const base = snapshot();
@@ -171,18 +188,7 @@ for (const target of targets) {
 
     test('a worker killed with SIGKILL mid-job: its job is reclaimed after the visibility timeout and completed once', async () => {
       const q = newQueue<{ n: number }>({ visibilityMs: 400 });
-      const c = child('worker.ts', {
-        LEASH_QUEUE_REDIS: spec,
-        QUEUE: q.name,
-        MODE: 'hang',
-        VIS: '400',
-        CONCURRENCY: '1',
-      });
-      await c.line((l) => l === 'ready');
-      await q.enqueue(background(), { n: 7 }, { id: 'victim' });
-      await c.line((l) => l === 'started 7');
-      c.proc.kill('SIGKILL');
-      await c.exited;
+      await killedMidJob(q, 7, 'victim');
       const done: { n: number; attempt: number }[] = [];
       let attempts = 0;
       const w = q.work(
@@ -436,18 +442,7 @@ for (const target of targets) {
       const key = `leash:queue:{${q.name}}`;
       // Reclaimed: the worker running the job is killed, then its cancel is asked for (found
       // running, flagged, told to nobody).
-      const c = child('worker.ts', {
-        LEASH_QUEUE_REDIS: spec,
-        QUEUE: q.name,
-        MODE: 'hang',
-        VIS: '400',
-        CONCURRENCY: '1',
-      });
-      await c.line((l) => l === 'ready');
-      await q.enqueue(background(), { n: 1 }, { id: 'k1' });
-      await c.line((l) => l === 'started 1');
-      c.proc.kill('SIGKILL');
-      await c.exited;
+      await killedMidJob(q, 1, 'k1');
       assert.equal(await q.cancel('k1'), true);
       // A retry: the job fails after its cancel was flagged, the notice never having reached the
       // worker (the flag is set directly, as when the message and the renewal are both missed).
