@@ -128,6 +128,44 @@ end
 return out
 `);
 
+/**
+ * ADOPT: KEYS stream. ARGV group, consumer, prefix, retainMs, count, then the entry ids this
+ * consumer holds (running, fetched ahead, or being settled). Returns { jobs, pendingSeen }: the
+ * entries pending to this consumer that it does not hold, which a call whose reply was lost (a
+ * network cut) left there. A job that lost call started (active, owned here, on this entry) is
+ * handed over as it is, its attempt already counted; any other goes through the reading path
+ * (an entry a lost blocking read delivered but nothing started, or a job cancelled meanwhile).
+ * Without this they would wait visibilityMs for a reclaim.
+ */
+export const ADOPT = luaScript(`
+${START}
+local stream = KEYS[1]
+local group, consumer, prefix, retain = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local held = {}
+for i = 6, #ARGV do held[ARGV[i]] = true end
+local out = {}
+local p = redis.call('XPENDING', stream, group, '-', '+', tonumber(ARGV[5]), consumer)
+for _, e in ipairs(p) do
+  local eid = e[1]
+  if not held[eid] then
+    local r = redis.call('XRANGE', stream, eid, eid)
+    local f = r[1] and r[1][2]
+    if not f then
+      redis.call('XACK', stream, group, eid)
+    else
+      local id = f[2]
+      local h = redis.pcall('HMGET', prefix .. id, 's', 'o', 'e', 'a', 'r', 'dl', 'c', 'd')
+      if not h.err and h[1] == 'active' and h[2] == consumer and h[3] == eid and h[7] ~= '1' then
+        out[#out + 1] = { eid, id, dataOf(f) or h[8], h[4] or '1', h[5] or '0', h[6] or '', '0' }
+      else
+        start(stream, group, consumer, prefix, retain, eid, id, dataOf(f), out)
+      end
+    end
+  end
+end
+return { out, #p }
+`);
+
 /** ENQUEUE: KEYS job, stream, delayed. ARGV id, data, deadline, runAt ('' for now), now, capacity (0: none). 1 added, 0 known id, -1 full. */
 export const ENQUEUE = luaScript(`
 ${ENTRY}

@@ -17,10 +17,32 @@ import { type Backoff, exponentialBackoff } from '../resilience/index.js';
 import type { Backend, Binding, Consumer, DeadLetter, Delivery, NewJob } from './backend.js';
 import { describeReason, QueueClosedError, QueueStoreError } from './errors.js';
 import { cancelChannel, depthChannel, publish } from './events.js';
-import { CANCEL, DEPTH, ENQUEUE, FETCH, HEARTBEAT, SETTLE, START_ENTRIES } from './redis-scripts.js';
+import { ADOPT, CANCEL, DEPTH, ENQUEUE, FETCH, HEARTBEAT, SETTLE, START_ENTRIES } from './redis-scripts.js';
 
 // How long a cancel notice for a job this consumer does not hold is kept, should the job arrive.
 const UNMATCHED_MS = 5000;
+
+// How many entries pending to a consumer and not held by it one ADOPT call takes over.
+const ADOPT_BATCH = 500;
+
+// Connection drops seen on each client a queue was given, counted by one 'close' listener per
+// client (however many queues and workers share it). A drop while a fetch was in flight may have
+// lost its reply even when ioredis sent the command again and the second reply came.
+const drops = new WeakMap<object, { n: number }>();
+function dropsOf(conn: RedisClient): { n: number } {
+  let d = drops.get(conn);
+  if (d === undefined) {
+    const counter = { n: 0 };
+    d = counter;
+    drops.set(conn, counter);
+    const on = (conn as { on?: (event: string, listener: () => void) => unknown }).on;
+    if (typeof on === 'function')
+      on.call(conn, 'close', () => {
+        counter.n++;
+      });
+  }
+  return d;
+}
 
 // A full stream is polled for room: 5 ms doubling to 200 ms, until the caller's context ends.
 const ROOM_POLL: Backoff = exponentialBackoff({ initialMs: 5, maxMs: 200, jitter: 'none' });
@@ -44,6 +66,7 @@ export interface RedisConnection extends RedisClient {
   subscribe(...channels: string[]): Promise<unknown>;
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
   once(event: 'ready', listener: () => void): unknown;
   removeListener(event: 'ready', listener: () => void): unknown;
   quit(): Promise<unknown>;
@@ -404,6 +427,15 @@ class RedisConsumer implements Consumer {
   #aheadCtx: Context | undefined;
   #aheadMax = 0;
   #prefetching: Promise<void> | undefined;
+  // A call that takes jobs may have lost its reply (it failed, or a connection dropped while it
+  // was in flight): the jobs it took are pending to this consumer and held by nobody. The next
+  // fetch adopts them (ADOPT) instead of leaving them to a reclaim after visibilityMs.
+  #suspect = false;
+  readonly #drops: { n: number };
+  // Entries whose settlement was sent and not confirmed: still pending until it runs, and not to
+  // be adopted. Kept with the time they were sent; one that failed is dropped after visibilityMs
+  // (the reclaim has it by then).
+  readonly #settling = new Map<string, number>();
   #ops: (string | number)[] = [];
   #opWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   #flushScheduled = false;
@@ -412,16 +444,28 @@ class RedisConsumer implements Consumer {
 
   constructor(b: RedisBinding) {
     this.#b = b;
+    this.#drops = dropsOf(b.cfg.redis);
   }
 
   async fetch(ctx: Context, max: number): Promise<Delivery[]> {
+    await this.#b.ensureGroup();
+    if (this.#prefetching !== undefined) await this.#prefetching;
+    if (this.#suspect && ctx.err === undefined) await this.#adopt();
+    const ahead = this.tryFetch(max);
+    if (ahead.length > 0) return ahead;
+    try {
+      return await this.#fetchNew(ctx, max);
+    } catch (err) {
+      this.#suspect = true;
+      throw err;
+    }
+  }
+
+  // #fetchNew starts ready jobs for this consumer, blocking on the stream while there are none.
+  async #fetchNew(ctx: Context, max: number): Promise<Delivery[]> {
     const b = this.#b;
     const { redis, group, blockMs } = b.cfg;
     const k = b.keys;
-    await b.ensureGroup();
-    if (this.#prefetching !== undefined) await this.#prefetching;
-    const ahead = this.tryFetch(max);
-    if (ahead.length > 0) return ahead;
     while (ctx.err === undefined && !this.#closed) {
       const res = await this.#fetchReady(max);
       const jobs = this.#deliveries(res[0]);
@@ -467,12 +511,14 @@ class RedisConsumer implements Consumer {
     const visibilityMs = b.cfg.visibilityMs;
     const claimIdle = now - this.#lastClaim >= visibilityMs / 2 ? visibilityMs : 0;
     if (claimIdle > 0) this.#lastClaim = now;
+    const drops = this.#drops.n;
     const res = (await evalScript(
       b.cfg.redis,
       FETCH,
       [k.stream, k.delayed],
       [b.cfg.group, this.#name, max, now, k.jobPrefix, claimIdle, this.#claimCursor, b.cfg.retainMs],
     )) as [string[][], string, string];
+    if (this.#drops.n !== drops) this.#suspect = true;
     if (claimIdle > 0) this.#claimCursor = res[1];
     return res;
   }
@@ -499,6 +545,10 @@ class RedisConsumer implements Consumer {
       ctx.err !== undefined
     )
       return;
+    if (this.#suspect) {
+      this.#adopt();
+      return;
+    }
     const p = this.#fetchReady(count).then(
       (res) => {
         const jobs = this.#deliveries(res[0]);
@@ -507,7 +557,8 @@ class RedisConsumer implements Consumer {
       },
       () => {
         // Nothing was handed over: the worker's next fetch meets the store's error and reports
-        // it. Jobs the script may have started are reclaimed after visibilityMs.
+        // it, and adopts the jobs the script may have started (#suspect).
+        this.#suspect = true;
       },
     );
     this.#prefetching = p;
@@ -515,6 +566,44 @@ class RedisConsumer implements Consumer {
       if (this.#prefetching === p) this.#prefetching = undefined;
     });
   }
+  // #adopt takes over the entries pending to this consumer that it does not hold (ADOPT), once a
+  // call that takes jobs may have lost its reply; they join the jobs fetched ahead. It holds the
+  // prefetch slot meanwhile, so no fetch is in flight: ADOPT would take that fetch's jobs too.
+  #adopt(): Promise<void> {
+    if (this.#prefetching !== undefined) return this.#prefetching;
+    this.#suspect = false;
+    const b = this.#b;
+    const k = b.keys;
+    const held: string[] = [];
+    for (const eid of this.#active.values()) held.push(eid);
+    const now = Date.now();
+    for (const [eid, failedAt] of this.#settling) {
+      if (failedAt > 0 && now - failedAt > b.cfg.visibilityMs) this.#settling.delete(eid);
+      else held.push(eid);
+    }
+    const count = held.length + ADOPT_BATCH;
+    const p = evalScript(
+      b.cfg.redis,
+      ADOPT,
+      [k.stream],
+      [b.cfg.group, this.#name, k.jobPrefix, b.cfg.retainMs, count, ...held],
+    ).then(
+      (res) => {
+        const [rows, seen] = res as [string[][], number];
+        for (const d of this.#deliveries(rows)) this.#ahead.push(d);
+        if (seen >= count) this.#suspect = true;
+      },
+      () => {
+        this.#suspect = true;
+      },
+    );
+    this.#prefetching = p;
+    p.finally(() => {
+      if (this.#prefetching === p) this.#prefetching = undefined;
+    });
+    return p;
+  }
+
   /** tryFetch hands over jobs fetched ahead, up to `max`, without a round trip. */
   tryFetch(max: number): Delivery[] {
     const ahead = this.#ahead;
@@ -529,6 +618,8 @@ class RedisConsumer implements Consumer {
   async takeBack(): Promise<Delivery[]> {
     this.#aheadFull = false;
     if (this.#prefetching !== undefined) await this.#prefetching;
+    // Entries a lost reply left pending here go back with them (a blocking read cut by the stop).
+    if (this.#suspect) await this.#adopt();
     const out = this.#ahead;
     this.#ahead = [];
     return out;
@@ -575,8 +666,12 @@ class RedisConsumer implements Consumer {
     const b = this.#b;
     if (this.#blocking === undefined) {
       this.#blocking = b.cfg.redis.duplicate();
-      // Its errors reach the pending read; ioredis reconnects on its own.
+      // Its errors reach the pending read; ioredis reconnects on its own. A read in flight when it
+      // closed may have taken entries whose reply never came: the next fetch adopts them.
       this.#blocking.on('error', () => {});
+      this.#blocking.on('close', () => {
+        this.#suspect = true;
+      });
     }
     const conn = this.#blocking;
     if (conn.status !== 'ready') await whenReady(ctx, conn, 1000);
@@ -677,6 +772,7 @@ class RedisConsumer implements Consumer {
   #settle(d: Delivery, op: string, arg: string | number): Promise<void> {
     const eid = (d as RedisDelivery).eid;
     if (this.#active.get(d.id) === eid) this.#active.delete(d.id);
+    this.#settling.set(eid, 0);
     this.#ops.push(op, eid, d.id, arg);
     const p = new Promise<void>((resolve, reject) => this.#opWaiters.push({ resolve, reject }));
     if (!this.#flushScheduled) {
@@ -702,9 +798,14 @@ class RedisConsumer implements Consumer {
       [b.cfg.group, this.#name, k.jobPrefix, b.cfg.retainMs, Date.now(), ...ops],
     ).then(
       () => {
+        for (let i = 1; i < ops.length; i += 4) this.#settling.delete(ops[i] as string);
         for (const w of waiters) w.resolve();
       },
       (err: unknown) => {
+        // Perhaps not recorded: these entries may still be pending here, and are not adopted
+        // (they ran); the reclaim after visibilityMs has them.
+        const failedAt = Date.now();
+        for (let i = 1; i < ops.length; i += 4) this.#settling.set(ops[i] as string, failedAt);
         const e = new QueueStoreError(b.queue, 'acknowledging finished jobs', err);
         for (const w of waiters) w.reject(e);
       },
@@ -761,8 +862,10 @@ class RedisConsumer implements Consumer {
     if (this.#listener) this.#b.removeListener(this.#listener);
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
-    // Jobs fetched ahead that no worker took back go back to the stream with the last settlements.
+    // Jobs fetched ahead that no worker took back go back to the stream with the last settlements,
+    // and so do those a lost reply left pending here (a blocking read cut short by the stop).
     if (this.#prefetching !== undefined) await this.#prefetching;
+    if (this.#suspect) await this.#adopt();
     for (const d of this.#ahead) this.handBack(d).catch(() => {});
     this.#ahead = [];
     // Settlements still queued go out before the connection closes.

@@ -663,6 +663,200 @@ for (const target of targets) {
         await proxy.close();
       });
 
+    // The proxy loses the replies of commands Redis ran: the jobs a lost fetch took are pending to
+    // the worker and held by nobody. With the default visibilityMs (30 s) they would wait that long
+    // for a reclaim; the worker adopts them at its next fetch instead, their attempt counted once.
+    // Two clients: one whose commands fail at once when the connection drops, and ioredis's
+    // defaults, which send a command again after the reconnect (the second reply comes; the jobs
+    // the first run took are orphans, and only the dropped connection tells).
+    const lostReplies = async (
+      t: { after: (fn: () => Promise<void>) => void },
+      clientOpts: object,
+      opts: { concurrency: number; handler?: (ctx: Context) => Promise<void> },
+    ) => {
+      const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
+      const viaProxy = new RedisClient({ host: '127.0.0.1', port: proxy.port, ...clientOpts });
+      viaProxy.on('error', () => {});
+      const name = `t-${randomUUID().slice(0, 8)}`;
+      queues.push(name);
+      const key = `leash:queue:{${name}}`;
+      const workerSide = createQueue<{ n: number }>({
+        name,
+        backend: redisStreams({ redis: viaProxy, blockMs: 100, prefetch: 4 }),
+        onStoreError: () => {},
+      });
+      const producer = createQueue<{ n: number }>({ name, backend: redisStreams({ redis, blockMs: 100 }) });
+      const runs = new Map<number, number>();
+      const attempts = new Map<string, number[]>();
+      const onStart = (m: unknown): void => {
+        const e = m as { queue: string; id: string; attempt: number };
+        if (e.queue === name) attempts.set(e.id, [...(attempts.get(e.id) ?? []), e.attempt]);
+      };
+      diagnostics_channel.subscribe('leash:queue:start', onStart);
+      let w: ReturnType<typeof workerSide.work> | undefined;
+      // start starts the worker (behind the proxy).
+      const start = async (): Promise<void> => {
+        w = workerSide.work(
+          background(),
+          async (ctx, job) => {
+            runs.set(job.n, (runs.get(job.n) ?? 0) + 1);
+            await opts.handler?.(ctx);
+          },
+          { concurrency: opts.concurrency },
+        );
+        if (viaProxy.status !== 'ready') await new Promise((r) => viaProxy.once('ready', r));
+      };
+      t.after(async () => {
+        diagnostics_channel.unsubscribe('leash:queue:start', onStart);
+        proxy.holdReplies(false);
+        await w?.drain(1000);
+        await workerSide.close();
+        await producer.close();
+        viaProxy.disconnect();
+        await proxy.close();
+      });
+      const pending = async (): Promise<number> => ((await redis.xpending(key, 'workers')) as [number])[0];
+      // cutAndCheck cuts the held connections and checks that jobs 1..n all run once, well within
+      // visibilityMs, at attempt 1, and that nothing is left pending.
+      const cutAndCheck = async (n: number): Promise<void> => {
+        await sleep(background(), 200);
+        proxy.cut();
+        proxy.holdReplies(false);
+        const cutAt = Date.now();
+        await until(
+          () => [...runs.keys()].filter((k) => k >= 1).length === n,
+          8000,
+          `all ${n} ran well before visibilityMs (have ${runs.size})`,
+        );
+        assert.ok(Date.now() - cutAt < 8000);
+        await until(async () => (await pending()) === 0, 5000, 'nothing left pending');
+        for (let i = 1; i <= n; i++) {
+          assert.equal(runs.get(i), 1, `job ${i} ran once`);
+          assert.deepEqual(attempts.get(`l${i}`), [1], `job l${i} started once, at attempt 1`);
+          assert.equal(await redis.get(`${key}:job:l${i}`), 'completed');
+        }
+      };
+      return { proxy, key, producer, runs, pending, start, cutAndCheck };
+    };
+
+    if (!target.cluster)
+      for (const client of [
+        { name: 'commands fail at once', opts: { maxRetriesPerRequest: 1, enableOfflineQueue: false } },
+        { name: "ioredis's defaults: commands sent again", opts: {} },
+      ]) {
+        test(`jobs an idle worker's fetch took whose reply was lost run at once, not after visibilityMs (${client.name})`, async (t) => {
+          const { proxy, producer, runs, pending, start, cutAndCheck } = await lostReplies(t, client.opts, {
+            concurrency: 4,
+          });
+          await start();
+          await producer.enqueue(background(), { n: 0 }, { id: 'warm' });
+          await until(() => runs.get(0) === 1, 5000, 'the worker runs');
+          proxy.holdReplies(true);
+          const N = 20;
+          for (let n = 1; n <= N; n++) await producer.enqueue(background(), { n }, { id: `l${n}` });
+          // The worker's fetch or blocking read took jobs in Redis; its reply is lost.
+          await until(async () => (await pending()) > 0, 5000, 'a fetch whose reply is lost took jobs');
+          await cutAndCheck(N);
+        });
+
+        test(`jobs a fetch ahead took whose reply was lost run at once, their attempt counted once (${client.name})`, async (t) => {
+          const gate = gated();
+          const { proxy, key, producer, pending, start, cutAndCheck } = await lostReplies(t, client.opts, {
+            concurrency: 2,
+            handler: (ctx) => gate.wait(ctx),
+          });
+          const N = 40;
+          for (let n = 1; n <= N; n++) await producer.enqueue(background(), { n }, { id: `l${n}` });
+          await start();
+          // Concurrency 2 and prefetch 4: l1-l2 run, l3-l10 wait fetched ahead.
+          await until(
+            async () => (await redis.hget(`${key}:job:l10`, 's')) === 'active',
+            5000,
+            'l3-l10 ahead',
+          );
+          proxy.holdReplies(true);
+          gate.open();
+          // The ten finish (their settlements' replies lost), and the next fetch ahead starts
+          // l11-l18 in Redis; its reply is lost.
+          await until(
+            async () => (await redis.hget(`${key}:job:l18`, 's')) === 'active',
+            5000,
+            'the next fetch ahead took l11-l18',
+          );
+          assert.ok((await pending()) >= 8);
+          await cutAndCheck(N);
+        });
+      }
+
+    if (!target.cluster)
+      test('drain hands back a job a blocking read took whose reply was lost, at once and uncounted', async (t) => {
+        const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
+        const viaProxy = new RedisClient({ host: '127.0.0.1', port: proxy.port });
+        viaProxy.on('error', () => {});
+        const name = `t-${randomUUID().slice(0, 8)}`;
+        queues.push(name);
+        const key = `leash:queue:{${name}}`;
+        const workerSide = createQueue<{ n: number }>({
+          name,
+          // A long blocking read: the worker waits in it when the jobs arrive.
+          backend: redisStreams({ redis: viaProxy, blockMs: 5000 }),
+          onStoreError: () => {},
+        });
+        const producer = createQueue<{ n: number }>({ name, backend: redisStreams({ redis, blockMs: 100 }) });
+        const runs: string[] = [];
+        const w = workerSide.work(
+          background(),
+          async (_ctx, job) => {
+            runs.push(`w1:${job.n}`);
+          },
+          { concurrency: 4 },
+        );
+        let w2: ReturnType<typeof producer.work> | undefined;
+        t.after(async () => {
+          proxy.holdReplies(false);
+          await w.drain(1000);
+          await w2?.drain(1000);
+          await workerSide.close();
+          await producer.close();
+          viaProxy.disconnect();
+          await proxy.close();
+        });
+        await producer.enqueue(background(), { n: 0 }, { id: 'warm' });
+        await until(() => runs.length === 1, 5000, 'the worker runs');
+        await sleep(background(), 300);
+        proxy.holdReplies(true);
+        // The read returns with the first entry that arrives: h1 is taken, h2 and h3 wait.
+        await producer.enqueue(background(), { n: 1 }, { id: 'h1' });
+        await until(
+          async () => ((await redis.xpending(key, 'workers')) as [number])[0] === 1,
+          5000,
+          'the blocking read took h1',
+        );
+        for (let n = 2; n <= 3; n++) await producer.enqueue(background(), { n }, { id: `h${n}` });
+        // Replies flow again; the read's is gone (the worker's other connection sent nothing
+        // meanwhile: it waits on the read). The drain ends the read.
+        proxy.holdReplies(false);
+        const report = await w.drain(1000);
+        assert.deepEqual([...report.handedBack], ['h1']);
+        assert.deepEqual(runs, ['w1:0']);
+        assert.equal(((await redis.xpending(key, 'workers')) as [number])[0], 0);
+        assert.equal(await producer.depth(), 3);
+        for (let n = 1; n <= 3; n++) {
+          assert.equal(await redis.hget(`${key}:job:h${n}`, 's'), 'queued');
+          assert.equal(await redis.hget(`${key}:job:h${n}`, 'a'), '0');
+        }
+        const second = producer.work(
+          background(),
+          async (_ctx, job) => {
+            runs.push(`w2:${job.n}`);
+          },
+          { concurrency: 4 },
+        );
+        w2 = second;
+        await until(() => second.stats.completed === 3, 3000, 'a second worker runs the three at once');
+        assert.deepEqual(runs.slice(1).sort(), ['w2:1', 'w2:2', 'w2:3']);
+      });
+
     test(`a burst of ${BURST} jobs through 4 worker processes: all complete, none twice`, {
       timeout: 300_000,
     }, async () => {

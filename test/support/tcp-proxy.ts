@@ -1,7 +1,8 @@
 // A TCP proxy that a test controls, for fault injection against real servers (PostgreSQL, HTTP
 // upstreams): it forwards every connection to target, and the test can cut the live connections
 // (both sockets destroyed, as a dropped network or a restarted middlebox does), refuse new ones for
-// a while ("the network is down"), and look at or swallow each connection's first bytes.
+// a while ("the network is down"), lose the replies of commands the server ran, and look at or
+// swallow each connection's first bytes.
 import net from 'node:net';
 
 export interface TcpProxyOptions {
@@ -24,6 +25,12 @@ export interface TcpProxy {
   readonly open: number;
   /** cut destroys every open connection, both sides; new connections are still accepted. */
   cut(): void;
+  /**
+   * holdReplies(true) keeps forwarding what clients send but throws away what the server sends
+   * back, until holdReplies(false): commands run on the server and their replies are lost, as when
+   * a network fails between a request and its reply. Then cut() ends those connections.
+   */
+  holdReplies(on: boolean): void;
   /** down makes new connections fail at once (accepted, then destroyed) until up(); it does not cut open ones. */
   down(): void;
   up(): void;
@@ -34,6 +41,7 @@ export interface TcpProxy {
 export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let isDown = false;
+  let dropReplies = false;
   let accepted = 0;
   const track = (s: net.Socket) => {
     sockets.add(s);
@@ -52,7 +60,11 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
       const upstream = net.connect({ host: opts.host, port: opts.port });
       track(upstream);
       upstream.write(first);
-      client.pipe(upstream).pipe(client);
+      client.pipe(upstream);
+      upstream.on('data', (chunk: Buffer) => {
+        if (!dropReplies && !client.write(chunk)) upstream.pause();
+      });
+      client.on('drain', () => upstream.resume());
       const close = () => {
         client.destroy();
         upstream.destroy();
@@ -75,6 +87,9 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
       return sockets.size;
     },
     cut,
+    holdReplies(on) {
+      dropReplies = on;
+    },
     down() {
       isDown = true;
     },
