@@ -22,6 +22,14 @@ import { ADOPT, CANCEL, DEPTH, ENQUEUE, FETCH, HEARTBEAT, SETTLE, START_ENTRIES 
 // How long a cancel notice for a job this consumer does not hold is kept, should the job arrive.
 const UNMATCHED_MS = 5000;
 
+// A settlement call that failed is sent again after 100 ms, doubling to 2 s, for visibilityMs.
+const SETTLE_RETRY_MS = 100;
+const SETTLE_RETRY_MAX_MS = 2000;
+
+// How long a stopping worker waits for each call in flight before it lets go (a store that does
+// not answer): what such a call took is reclaimed after visibilityMs.
+const STOP_WAIT_MS = 1000;
+
 // How many entries pending to a consumer and not held by it one ADOPT call takes over.
 const ADOPT_BATCH = 500;
 
@@ -400,6 +408,11 @@ function parseJSON(s: string | undefined): unknown {
   }
 }
 
+interface Waiter {
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
 interface RedisDelivery extends Delivery {
   readonly eid: string;
 }
@@ -427,6 +440,8 @@ class RedisConsumer implements Consumer {
   #aheadCtx: Context | undefined;
   #aheadMax = 0;
   #prefetching: Promise<void> | undefined;
+  // A call in flight that a stopping worker stopped waiting for (#letGo): not waited for again.
+  #abandoned: Promise<void> | undefined;
   // A call that takes jobs may have lost its reply (it failed, or a connection dropped while it
   // was in flight): the jobs it took are pending to this consumer and held by nobody. The next
   // fetch adopts them (ADOPT) instead of leaving them to a reclaim after visibilityMs.
@@ -437,7 +452,9 @@ class RedisConsumer implements Consumer {
   // (the reclaim has it by then).
   readonly #settling = new Map<string, number>();
   #ops: (string | number)[] = [];
-  #opWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #opWaiters: Waiter[] = [];
+  // Settlements whose call failed, waiting to be sent again.
+  readonly #resends = new Set<{ ops: (string | number)[]; timer: NodeJS.Timeout }>();
   #flushScheduled = false;
   readonly #inflight = new Set<Promise<unknown>>();
   #closed = false;
@@ -453,12 +470,39 @@ class RedisConsumer implements Consumer {
     if (this.#suspect && ctx.err === undefined) await this.#adopt();
     const ahead = this.tryFetch(max);
     if (ahead.length > 0) return ahead;
+    const work = this.#fetchNew(ctx, max);
+    let stop: (() => boolean) | undefined;
+    const stopped = new Promise<undefined>((resolve) => {
+      stop = afterFunc(ctx, () => resolve(undefined));
+    });
+    let jobs: Delivery[] | undefined;
     try {
-      return await this.#fetchNew(ctx, max);
+      jobs = await Promise.race([work, stopped]);
     } catch (err) {
       this.#suspect = true;
       throw err;
+    } finally {
+      stop?.();
     }
+    if (jobs !== undefined) return jobs;
+    // The worker stopped while a call was in flight (Redis slow or not answering): the worker
+    // goes on stopping, and what the call took joins the jobs fetched ahead, which go back.
+    const late = work.then(
+      (got) => {
+        for (const d of got) {
+          if (this.#closed) this.handBack(d).catch(() => {});
+          else this.#ahead.push(d as RedisDelivery);
+        }
+      },
+      () => {
+        this.#suspect = true;
+      },
+    );
+    this.#prefetching = late;
+    late.finally(() => {
+      if (this.#prefetching === late) this.#prefetching = undefined;
+    });
+    return [];
   }
 
   // #fetchNew starts ready jobs for this consumer, blocking on the stream while there are none.
@@ -614,12 +658,26 @@ class RedisConsumer implements Consumer {
     return out;
   }
 
+  // #letGo waits for a fetch in flight, then adopts what lost replies left pending here (a blocking
+  // read the stop cut short), each for at most STOP_WAIT_MS: a stopping worker does not wait on a
+  // store that does not answer. Jobs such a call took are reclaimed after visibilityMs.
+  async #letGo(): Promise<void> {
+    const p = this.#prefetching;
+    if (p !== undefined && p !== this.#abandoned) {
+      await within(p, STOP_WAIT_MS);
+      if (this.#prefetching === p) this.#abandoned = p;
+    }
+    if (this.#suspect && this.#prefetching === undefined) {
+      const a = this.#adopt();
+      await within(a, STOP_WAIT_MS);
+      if (this.#prefetching === a) this.#abandoned = a;
+    }
+  }
+
   /** takeBack returns the jobs fetched ahead and not handed over, once the worker stops taking jobs. */
   async takeBack(): Promise<Delivery[]> {
     this.#aheadFull = false;
-    if (this.#prefetching !== undefined) await this.#prefetching;
-    // Entries a lost reply left pending here go back with them (a blocking read cut by the stop).
-    if (this.#suspect) await this.#adopt();
+    await this.#letGo();
     const out = this.#ahead;
     this.#ahead = [];
     return out;
@@ -789,6 +847,15 @@ class RedisConsumer implements Consumer {
     this.#ops = [];
     this.#opWaiters = [];
     if (ops.length === 0) return;
+    this.#send(ops, waiters, 0, 0);
+  }
+
+  // #send runs one SETTLE call. One that fails may not have been recorded, and the jobs it settles
+  // have run: it is sent again, every SETTLE_RETRY_MS doubling to SETTLE_RETRY_MAX_MS, until it
+  // succeeds or visibilityMs has passed since its first failure (then the reclaim has the jobs,
+  // and runs them again). SETTLE is idempotent: a second run finds each job settled and changes
+  // nothing. The waiters hear of the first failure (the worker reports it through onStoreError).
+  #send(ops: (string | number)[], waiters: Waiter[], failedAt: number, tries: number): void {
     const b = this.#b;
     const k = b.keys;
     const p = evalScript(
@@ -802,12 +869,23 @@ class RedisConsumer implements Consumer {
         for (const w of waiters) w.resolve();
       },
       (err: unknown) => {
-        // Perhaps not recorded: these entries may still be pending here, and are not adopted
-        // (they ran); the reclaim after visibilityMs has them.
-        const failedAt = Date.now();
-        for (let i = 1; i < ops.length; i += 4) this.#settling.set(ops[i] as string, failedAt);
+        const now = Date.now();
+        const first = failedAt === 0 ? now : failedAt;
         const e = new QueueStoreError(b.queue, 'acknowledging finished jobs', err);
         for (const w of waiters) w.reject(e);
+        if (this.#closed || now - first >= b.cfg.visibilityMs) {
+          // Given up: these entries may still be pending here and are not adopted (they ran);
+          // the reclaim has them.
+          for (let i = 1; i < ops.length; i += 4) this.#settling.set(ops[i] as string, first);
+          return;
+        }
+        const wait = Math.min(SETTLE_RETRY_MAX_MS, SETTLE_RETRY_MS * 2 ** tries);
+        const again = { ops, timer: setTimeout(() => resend(), wait).unref() };
+        const resend = (): void => {
+          this.#resends.delete(again);
+          this.#send(ops, [], first, tries + 1);
+        };
+        this.#resends.add(again);
       },
     );
     this.#inflight.add(p);
@@ -864,8 +942,7 @@ class RedisConsumer implements Consumer {
     this.#heartbeat = undefined;
     // Jobs fetched ahead that no worker took back go back to the stream with the last settlements,
     // and so do those a lost reply left pending here (a blocking read cut short by the stop).
-    if (this.#prefetching !== undefined) await this.#prefetching;
-    if (this.#suspect) await this.#adopt();
+    await this.#letGo();
     for (const d of this.#ahead) this.handBack(d).catch(() => {});
     this.#ahead = [];
     // Settlements still queued go out before the connection closes.
@@ -873,12 +950,32 @@ class RedisConsumer implements Consumer {
       this.#flushScheduled = false;
       this.#flush();
     }
-    await Promise.allSettled([...this.#inflight]);
+    // Failed settlements get one last try now.
+    for (const r of this.#resends) {
+      clearTimeout(r.timer);
+      this.#send(r.ops, [], Date.now(), 0);
+    }
+    this.#resends.clear();
+    await within(Promise.allSettled([...this.#inflight]), STOP_WAIT_MS);
     this.#b.removeConsumer(this);
     const conn = this.#blocking;
     this.#blocking = undefined;
     if (conn !== undefined) conn.disconnect();
   }
+}
+
+// within waits for p, or `ms`, whichever comes first.
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(
+      () => {},
+      () => {},
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 // whenReady waits until a new connection can take commands, the worker stops, or `ms` passed

@@ -608,7 +608,7 @@ for (const target of targets) {
 
     // One proxy in front of one server: registered on the standalone Redis only.
     if (!target.cluster)
-      test('Redis cut mid-run (a TCP proxy the test controls): the worker reports it, waits, and resumes; every job completes once', async () => {
+      test('Redis cut mid-run (a TCP proxy the test controls): the worker reports it, waits, and resumes; every job completes exactly once, well before visibilityMs', async () => {
         const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
         // No offline queue: a command during the outage fails at once, so the worker's own retry path
         // (report, back off, fetch again) is what brings it back, not ioredis's buffering.
@@ -624,9 +624,9 @@ for (const target of targets) {
         const storeErrors: unknown[] = [];
         const workerSide = createQueue<{ n: number }>({
           name,
-          // A fetch in flight at the cut loses its reply, and the jobs it took wait for the reclaim
-          // (visibilityMs): 2 s here, so that such a run still ends well within the 60 s below.
-          backend: redisStreams({ redis: viaProxy, blockMs: 100, visibilityMs: 2000 }),
+          // The default visibilityMs (30 s): jobs a fetch in flight at the cut took are adopted,
+          // and settlements whose reply was lost are sent again, instead of waiting for a reclaim.
+          backend: redisStreams({ redis: viaProxy, blockMs: 100 }),
           onStoreError: (e) => storeErrors.push(e),
         });
         const producer = createQueue<{ n: number }>({ name, backend: redisStreams({ redis, blockMs: 100 }) });
@@ -649,11 +649,16 @@ for (const target of targets) {
         proxy.up();
         await until(
           () => completions.size === N,
-          60_000,
+          15_000,
           `all ${N} completed after the network came back (have ${completions.size})`,
         );
-        await sleep(background(), 300);
-        for (let n = 0; n < N; n++) assert.ok((completions.get(n) ?? 0) >= 1, `job ${n} completed`);
+        await until(async () => (await workerSide.depth()) === 0, 5000, 'nothing waiting');
+        await until(
+          async () => ((await redis.xpending(`leash:queue:{${name}}`, 'workers')) as [number])[0] === 0,
+          5000,
+          'nothing pending',
+        );
+        for (let n = 0; n < N; n++) assert.equal(completions.get(n), 1, `job ${n} completed once`);
         assert.ok(storeErrors.length > 0, 'the outage was reported through onStoreError');
         assert.ok(w.stats.storeErrors > 0);
         await w.drain(1000);
@@ -672,7 +677,7 @@ for (const target of targets) {
     const lostReplies = async (
       t: { after: (fn: () => Promise<void>) => void },
       clientOpts: object,
-      opts: { concurrency: number; handler?: (ctx: Context) => Promise<void> },
+      opts: { concurrency: number; blockMs?: number; handler?: (ctx: Context) => Promise<void> },
     ) => {
       const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
       const viaProxy = new RedisClient({ host: '127.0.0.1', port: proxy.port, ...clientOpts });
@@ -682,7 +687,7 @@ for (const target of targets) {
       const key = `leash:queue:{${name}}`;
       const workerSide = createQueue<{ n: number }>({
         name,
-        backend: redisStreams({ redis: viaProxy, blockMs: 100, prefetch: 4 }),
+        backend: redisStreams({ redis: viaProxy, blockMs: opts.blockMs ?? 100, prefetch: 4 }),
         onStoreError: () => {},
       });
       const producer = createQueue<{ n: number }>({ name, backend: redisStreams({ redis, blockMs: 100 }) });
@@ -709,11 +714,19 @@ for (const target of targets) {
       t.after(async () => {
         diagnostics_channel.unsubscribe('leash:queue:start', onStart);
         proxy.holdReplies(false);
-        await w?.drain(1000);
-        await workerSide.close();
+        proxy.holdRequests(false);
+        const cleanup = async (): Promise<void> => {
+          await w?.drain(1000);
+          await workerSide.close();
+        };
+        const stuck = await Promise.race([
+          cleanup().then(() => false),
+          new Promise<boolean>((r) => setTimeout(() => r(true), 10_000).unref()),
+        ]);
         await producer.close();
         viaProxy.disconnect();
         await proxy.close();
+        assert.equal(stuck, false, 'the worker drained and its queue closed within 10 s');
       });
       const pending = async (): Promise<number> => ((await redis.xpending(key, 'workers')) as [number])[0];
       // cutAndCheck cuts the held connections and checks that jobs 1..n all run once, well within
@@ -744,22 +757,29 @@ for (const target of targets) {
         { name: 'commands fail at once', opts: { maxRetriesPerRequest: 1, enableOfflineQueue: false } },
         { name: "ioredis's defaults: commands sent again", opts: {} },
       ]) {
-        test(`jobs an idle worker's fetch took whose reply was lost run at once, not after visibilityMs (${client.name})`, async (t) => {
+        test(`jobs an idle worker's blocking read took whose reply was lost run at once, not after visibilityMs (${client.name})`, {
+          timeout: 30_000,
+        }, async (t) => {
+          // A long blocking read: the idle worker waits in it when the jobs arrive.
           const { proxy, producer, runs, pending, start, cutAndCheck } = await lostReplies(t, client.opts, {
             concurrency: 4,
+            blockMs: 5000,
           });
           await start();
           await producer.enqueue(background(), { n: 0 }, { id: 'warm' });
           await until(() => runs.get(0) === 1, 5000, 'the worker runs');
+          await sleep(background(), 300);
           proxy.holdReplies(true);
           const N = 20;
           for (let n = 1; n <= N; n++) await producer.enqueue(background(), { n }, { id: `l${n}` });
-          // The worker's fetch or blocking read took jobs in Redis; its reply is lost.
-          await until(async () => (await pending()) > 0, 5000, 'a fetch whose reply is lost took jobs');
+          // The read took the first job in Redis; its reply is lost.
+          await until(async () => (await pending()) === 1, 5000, 'a read whose reply is lost took a job');
           await cutAndCheck(N);
         });
 
-        test(`jobs a fetch ahead took whose reply was lost run at once, their attempt counted once (${client.name})`, async (t) => {
+        test(`jobs a fetch ahead took whose reply was lost run at once, their attempt counted once (${client.name})`, {
+          timeout: 30_000,
+        }, async (t) => {
           const gate = gated();
           const { proxy, key, producer, pending, start, cutAndCheck } = await lostReplies(t, client.opts, {
             concurrency: 2,
@@ -789,7 +809,107 @@ for (const target of targets) {
       }
 
     if (!target.cluster)
-      test('drain hands back a job a blocking read took whose reply was lost, at once and uncounted', async (t) => {
+      test('a settlement that fails while Redis is away is sent again once it is back: the jobs are not run twice, nor left pending', {
+        timeout: 30_000,
+      }, async (t) => {
+        const gate = gated();
+        const { proxy, key, producer, runs, pending, start } = await lostReplies(
+          t,
+          // Commands fail at once while the connection is down.
+          { maxRetriesPerRequest: 1, enableOfflineQueue: false },
+          { concurrency: 2, handler: (ctx) => gate.wait(ctx) },
+        );
+        await producer.enqueue(background(), { n: 1 }, { id: 'l1' });
+        await producer.enqueue(background(), { n: 2 }, { id: 'l2' });
+        await start();
+        await until(() => runs.size === 2, 5000, 'both running');
+        // The network goes down for a second; both jobs finish meanwhile, and their settlement
+        // fails, and so do the first tries to send it again.
+        proxy.down();
+        proxy.cut();
+        await sleep(background(), 100);
+        gate.open();
+        await sleep(background(), 1000);
+        assert.equal(await pending(), 2, 'the two are still pending: their settlement was not recorded');
+        proxy.up();
+        await until(async () => (await pending()) === 0, 5000, 'the settlement sent again');
+        assert.equal(await redis.get(`${key}:job:l1`), 'completed');
+        assert.equal(await redis.get(`${key}:job:l2`), 'completed');
+        assert.deepEqual([runs.get(1), runs.get(2)], [1, 1]);
+        assert.equal(await redis.xlen(key), 0);
+      });
+
+    if (!target.cluster)
+      test('drain and close do not wait on a Redis that stops answering; what the unanswered fetch took is reclaimed, nothing lost', {
+        timeout: 30_000,
+      }, async (t) => {
+        const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
+        const viaProxy = new RedisClient({ host: '127.0.0.1', port: proxy.port, maxRetriesPerRequest: 1 });
+        viaProxy.on('error', () => {});
+        const name = `t-${randomUUID().slice(0, 8)}`;
+        queues.push(name);
+        const backend = { blockMs: 100, visibilityMs: 1000 };
+        const workerSide = createQueue<{ n: number }>({
+          name,
+          backend: redisStreams({ redis: viaProxy, ...backend }),
+          onStoreError: () => {},
+        });
+        const other = createQueue<{ n: number }>({ name, backend: redisStreams({ redis, ...backend }) });
+        t.after(async () => {
+          proxy.holdReplies(false);
+          await other.close();
+          viaProxy.disconnect();
+          await proxy.close();
+        });
+        const gate = gated();
+        const runs: string[] = [];
+        for (let n = 1; n <= 3; n++) await other.enqueue(background(), { n }, { id: `s${n}` });
+        const w = workerSide.work(
+          background(),
+          async (ctx, job) => {
+            runs.push(`w1:${job.n}`);
+            await gate.wait(ctx);
+          },
+          { concurrency: 1 },
+        );
+        await until(() => runs.length === 1, 5000, 's1 running');
+        // Redis stops answering: s1's settlement and the fetch that follows it get no reply.
+        proxy.holdReplies(true);
+        gate.open();
+        await sleep(background(), 300);
+        const t0 = Date.now();
+        const report = await w.drain(200);
+        const drainMs = Date.now() - t0;
+        await workerSide.close();
+        const stopMs = Date.now() - t0;
+        // Each waits at most a second for a call in flight (the store's stop bound).
+        assert.ok(drainMs < 2500, `drain took ${drainMs} ms`);
+        assert.ok(stopMs < 4000, `drain and close took ${stopMs} ms`);
+        // s1 finished before the drain; nothing ran during it.
+        assert.equal(w.stats.completed, 1);
+        assert.deepEqual([...report.completed, ...report.cancelled], []);
+        assert.deepEqual(runs, ['w1:1']);
+        // Nothing lost: another worker runs the others (the one the unanswered fetch took after
+        // visibilityMs), each once.
+        proxy.holdReplies(false);
+        proxy.cut();
+        const w2 = other.work(
+          background(),
+          async (_ctx, job) => {
+            runs.push(`w2:${job.n}`);
+          },
+          { concurrency: 2 },
+        );
+        await until(() => runs.length === 3, 10_000, 'the other two ran');
+        await w2.drain(1000);
+        assert.deepEqual(runs.slice(1).sort(), ['w2:2', 'w2:3']);
+        assert.equal(await redis.get(`leash:queue:{${name}}:job:s1`), 'completed');
+      });
+
+    if (!target.cluster)
+      test('drain hands back a job a blocking read took whose reply was lost, at once and uncounted', {
+        timeout: 30_000,
+      }, async (t) => {
         const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
         const viaProxy = new RedisClient({ host: '127.0.0.1', port: proxy.port });
         viaProxy.on('error', () => {});

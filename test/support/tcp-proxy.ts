@@ -1,8 +1,8 @@
 // A TCP proxy that a test controls, for fault injection against real servers (PostgreSQL, HTTP
 // upstreams): it forwards every connection to target, and the test can cut the live connections
 // (both sockets destroyed, as a dropped network or a restarted middlebox does), refuse new ones for
-// a while ("the network is down"), lose the replies of commands the server ran, and look at or
-// swallow each connection's first bytes.
+// a while ("the network is down"), lose the replies of commands the server ran or the commands
+// themselves, and look at or swallow each connection's first bytes.
 import net from 'node:net';
 
 export interface TcpProxyOptions {
@@ -31,6 +31,8 @@ export interface TcpProxy {
    * a network fails between a request and its reply. Then cut() ends those connections.
    */
   holdReplies(on: boolean): void;
+  /** holdRequests(true) throws away what clients send, until holdRequests(false): commands never reach the server. */
+  holdRequests(on: boolean): void;
   /** down makes new connections fail at once (accepted, then destroyed) until up(); it does not cut open ones. */
   down(): void;
   up(): void;
@@ -42,6 +44,7 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let isDown = false;
   let dropReplies = false;
+  let dropRequests = false;
   let accepted = 0;
   const track = (s: net.Socket) => {
     sockets.add(s);
@@ -60,7 +63,10 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
       const upstream = net.connect({ host: opts.host, port: opts.port });
       track(upstream);
       upstream.write(first);
-      client.pipe(upstream);
+      client.on('data', (chunk: Buffer) => {
+        if (!dropRequests && !upstream.write(chunk)) client.pause();
+      });
+      upstream.on('drain', () => client.resume());
       upstream.on('data', (chunk: Buffer) => {
         if (!dropReplies && !client.write(chunk)) upstream.pause();
       });
@@ -89,6 +95,9 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
     cut,
     holdReplies(on) {
       dropReplies = on;
+    },
+    holdRequests(on) {
+      dropRequests = on;
     },
     down() {
       isDown = true;
