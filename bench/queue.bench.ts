@@ -345,8 +345,8 @@ async function main(): Promise<void> {
   ];
   const proc: Row[] = [
     { name: 'BullMQ Worker, concurrency 16', rates: [] },
-    { name: 'leash worker, concurrency 16, prefetch: 4', rates: [] },
-    { name: 'leash worker, concurrency 16 (prefetch: 0, the default)', rates: [] },
+    { name: 'leash worker, concurrency 16 (prefetch: 4, the default)', rates: [] },
+    { name: 'leash worker, concurrency 16, prefetch: 0', rates: [] },
   ];
   for (let r = 0; r < ROUNDS; r++) {
     add[0]?.rates.push(await bullEnqueue(redis, JOBS / 5, 1));
@@ -372,7 +372,7 @@ async function main(): Promise<void> {
   });
   report('process pre-filled jobs (goal: at least 3x BullMQ)', proc, 'BullMQ Worker, concurrency 16', {
     x: 3,
-    of: 'leash worker, concurrency 16, prefetch: 4',
+    of: 'leash worker, concurrency 16 (prefetch: 4, the default)',
   });
   for (const [who, us] of redisCpu)
     console.log(

@@ -104,9 +104,10 @@ export interface RedisStreamsOptions {
    * A job fetched ahead is taken by this worker: `queue.cancel` finds it running, and a worker that
    * crashes leaves it to be reclaimed like a running job. A cancel that reaches it before it
    * starts ends it without running it; a worker that stops hands such jobs back without counting
-   * an attempt, and lists them in `drain()`'s report. Off by default: a network cut while a fetch
-   * ahead is in flight leaves the jobs it took in Redis to be reclaimed after visibilityMs (4 is
-   * what the bench measures). An integer from 0 to 100; default 0.
+   * an attempt, and lists them in `drain()`'s report. Jobs a fetch took whose reply a network cut
+   * lost are taken over at the worker's next fetch. 0 turns it off: with long jobs and several
+   * workers, a job then never waits behind one worker while another is idle. An integer from 0 to
+   * 100; default 4.
    */
   readonly prefetch?: number;
 }
@@ -164,7 +165,7 @@ export function redisStreams(options: RedisStreamsOptions): Backend {
   assertNumber(blockMs, where, 'blockMs', { min: 1, integer: true, unit: 'milliseconds' });
   const retainMs = readOption(o, 'retainMs', where) ?? 86_400_000;
   assertNumber(retainMs, where, 'retainMs', { min: 1, integer: true, unit: 'milliseconds' });
-  const prefetch = readOption(o, 'prefetch', where) ?? 0;
+  const prefetch = readOption(o, 'prefetch', where) ?? 4;
   assertNumber(prefetch, where, 'prefetch', { min: 0, max: 100, integer: true });
   const cfg = {
     redis: redis as RedisClient,

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { type Cluster, type Redis, Redis as RedisClient } from 'ioredis';
 import { background, type Context, cause, createKey, sleep, withValue } from 'leashjs';
 import { snapshot, verifyNone } from 'leashjs/leak';
-import { createQueue, type Queue, redisStreams } from 'leashjs/queue';
+import { createQueue, type Queue, type RedisStreamsOptions, redisStreams } from 'leashjs/queue';
 import { constantBackoff } from 'leashjs/resilience';
 import { type LocalCluster, startCluster } from '../resilience/redis-cluster.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
@@ -674,11 +674,8 @@ for (const target of targets) {
     // Two clients: one whose commands fail at once when the connection drops, and ioredis's
     // defaults, which send a command again after the reconnect (the second reply comes; the jobs
     // the first run took are orphans, and only the dropped connection tells).
-    const lostReplies = async (
-      t: { after: (fn: () => Promise<void>) => void },
-      clientOpts: object,
-      opts: { concurrency: number; blockMs?: number; handler?: (ctx: Context) => Promise<void> },
-    ) => {
+    // behindProxy makes a queue whose worker side talks to Redis through a TCP proxy the test controls.
+    const behindProxy = async (clientOpts: object, backendOpts: Partial<RedisStreamsOptions>) => {
       const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
       const viaProxy = new RedisClient({ host: '127.0.0.1', port: proxy.port, ...clientOpts });
       viaProxy.on('error', () => {});
@@ -687,8 +684,20 @@ for (const target of targets) {
       const key = `leash:queue:{${name}}`;
       const workerSide = createQueue<{ n: number }>({
         name,
-        backend: redisStreams({ redis: viaProxy, blockMs: opts.blockMs ?? 100, prefetch: 4 }),
+        backend: redisStreams({ ...backendOpts, redis: viaProxy }),
         onStoreError: () => {},
+      });
+      return { proxy, viaProxy, name, key, workerSide };
+    };
+
+    const lostReplies = async (
+      t: { after: (fn: () => Promise<void>) => void },
+      clientOpts: object,
+      opts: { concurrency: number; blockMs?: number; handler?: (ctx: Context) => Promise<void> },
+    ) => {
+      const { proxy, viaProxy, name, key, workerSide } = await behindProxy(clientOpts, {
+        blockMs: opts.blockMs ?? 100,
+        prefetch: 4,
       });
       const producer = createQueue<{ n: number }>({ name, backend: redisStreams({ redis, blockMs: 100 }) });
       const runs = new Map<number, number>();
@@ -843,17 +852,9 @@ for (const target of targets) {
       test('drain and close do not wait on a Redis that stops answering; what the unanswered fetch took is reclaimed, nothing lost', {
         timeout: 30_000,
       }, async (t) => {
-        const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
-        const viaProxy = new RedisClient({ host: '127.0.0.1', port: proxy.port, maxRetriesPerRequest: 1 });
-        viaProxy.on('error', () => {});
-        const name = `t-${randomUUID().slice(0, 8)}`;
-        queues.push(name);
-        const backend = { blockMs: 100, visibilityMs: 1000 };
-        const workerSide = createQueue<{ n: number }>({
-          name,
-          backend: redisStreams({ redis: viaProxy, ...backend }),
-          onStoreError: () => {},
-        });
+        // No fetching ahead: s2 and s3 wait in Redis, so the worker's next fetch is in flight.
+        const backend = { blockMs: 100, visibilityMs: 1000, prefetch: 0 };
+        const { proxy, viaProxy, name, workerSide } = await behindProxy({ maxRetriesPerRequest: 1 }, backend);
         const other = createQueue<{ n: number }>({ name, backend: redisStreams({ redis, ...backend }) });
         t.after(async () => {
           proxy.holdReplies(false);
@@ -910,18 +911,8 @@ for (const target of targets) {
       test('drain hands back a job a blocking read took whose reply was lost, at once and uncounted', {
         timeout: 30_000,
       }, async (t) => {
-        const proxy = await startTcpProxy({ host: '127.0.0.1', port: 6379 });
-        const viaProxy = new RedisClient({ host: '127.0.0.1', port: proxy.port });
-        viaProxy.on('error', () => {});
-        const name = `t-${randomUUID().slice(0, 8)}`;
-        queues.push(name);
-        const key = `leash:queue:{${name}}`;
-        const workerSide = createQueue<{ n: number }>({
-          name,
-          // A long blocking read: the worker waits in it when the jobs arrive.
-          backend: redisStreams({ redis: viaProxy, blockMs: 5000 }),
-          onStoreError: () => {},
-        });
+        // A long blocking read: the worker waits in it when the jobs arrive.
+        const { proxy, viaProxy, name, key, workerSide } = await behindProxy({}, { blockMs: 5000 });
         const producer = createQueue<{ n: number }>({ name, backend: redisStreams({ redis, blockMs: 100 }) });
         const runs: string[] = [];
         const w = workerSide.work(
