@@ -449,7 +449,8 @@ class RedisConsumer implements Consumer {
   #suspect = false;
   readonly #drops: { n: number };
   // Entries whose settlement was sent and not confirmed: still pending until it runs, and not to
-  // be adopted. Kept with the time they were sent; one that failed is dropped after visibilityMs
+  // be adopted. The value is 0 while the call is in flight or being sent again, and the time of
+  // its first failure once it was given up on; such an entry is forgotten visibilityMs after that
   // (the reclaim has it by then).
   readonly #settling = new Map<string, number>();
   #ops: (string | number)[] = [];
@@ -611,6 +612,7 @@ class RedisConsumer implements Consumer {
       if (this.#prefetching === p) this.#prefetching = undefined;
     });
   }
+
   // #adopt takes over the entries pending to this consumer that it does not hold (ADOPT), once a
   // call that takes jobs may have lost its reply; they join the jobs fetched ahead. It holds the
   // prefetch slot meanwhile, so no fetch is in flight: ADOPT would take that fetch's jobs too.
