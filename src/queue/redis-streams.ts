@@ -34,22 +34,38 @@ const STOP_WAIT_MS = 1000;
 const ADOPT_BATCH = 500;
 
 // Connection drops seen on each client a queue was given, counted by one 'close' listener per
-// client (however many queues and workers share it). A drop while a fetch was in flight may have
-// lost its reply even when ioredis sent the command again and the second reply came.
-const drops = new WeakMap<object, { n: number }>();
-function dropsOf(conn: RedisClient): { n: number } {
+// client however many workers share it, removed when the last of them closes. A drop while a fetch
+// was in flight may have lost its reply even when ioredis sent the command again and the second
+// reply came.
+interface Drops {
+  n: number;
+  users: number;
+  off(): void;
+}
+type Emitter = {
+  on?: (event: string, listener: () => void) => unknown;
+  removeListener?: (event: string, listener: () => void) => unknown;
+};
+const drops = new WeakMap<object, Drops>();
+function watchDrops(conn: RedisClient): Drops {
   let d = drops.get(conn);
   if (d === undefined) {
-    const counter = { n: 0 };
+    const e = conn as Emitter;
+    const counter: Drops = { n: 0, users: 0, off: () => e.removeListener?.call(conn, 'close', onClose) };
+    const onClose = (): void => {
+      counter.n++;
+    };
+    e.on?.call(conn, 'close', onClose);
     d = counter;
     drops.set(conn, counter);
-    const on = (conn as { on?: (event: string, listener: () => void) => unknown }).on;
-    if (typeof on === 'function')
-      on.call(conn, 'close', () => {
-        counter.n++;
-      });
   }
+  d.users++;
   return d;
+}
+function unwatchDrops(conn: RedisClient, d: Drops): void {
+  if (--d.users > 0) return;
+  d.off();
+  drops.delete(conn);
 }
 
 // A full stream is polled for room: 5 ms doubling to 200 ms, until the caller's context ends.
@@ -447,7 +463,7 @@ class RedisConsumer implements Consumer {
   // was in flight): the jobs it took are pending to this consumer and held by nobody. The next
   // fetch adopts them (ADOPT) instead of leaving them to a reclaim after visibilityMs.
   #suspect = false;
-  readonly #drops: { n: number };
+  readonly #drops: Drops;
   // Entries whose settlement was sent and not confirmed: still pending until it runs, and not to
   // be adopted. The value is 0 while the call is in flight or being sent again, and the time of
   // its first failure once it was given up on; such an entry is forgotten visibilityMs after that
@@ -463,7 +479,7 @@ class RedisConsumer implements Consumer {
 
   constructor(b: RedisBinding) {
     this.#b = b;
-    this.#drops = dropsOf(b.cfg.redis);
+    this.#drops = watchDrops(b.cfg.redis);
   }
 
   async fetch(ctx: Context, max: number): Promise<Delivery[]> {
@@ -961,6 +977,7 @@ class RedisConsumer implements Consumer {
     this.#resends.clear();
     await within(Promise.allSettled([...this.#inflight]), STOP_WAIT_MS);
     this.#b.removeConsumer(this);
+    unwatchDrops(this.#b.cfg.redis, this.#drops);
     const conn = this.#blocking;
     this.#blocking = undefined;
     if (conn !== undefined) conn.disconnect();

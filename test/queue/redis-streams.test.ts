@@ -186,6 +186,22 @@ for (const target of targets) {
       await q.close();
     });
 
+    test('workers watch their client for dropped connections with one listener, removed when the last stops', async () => {
+      const before = redis.listenerCount('close');
+      const a = newQueue<{ n: number }>();
+      const b = newQueue<{ n: number }>();
+      const workers = [a, a, b].map((q) => q.work(background(), async () => {}, { concurrency: 2 }));
+      assert.equal(redis.listenerCount('close'), before + 1, 'one listener for three workers of two queues');
+      // A worker that stops lets go of its client; b's worker still watches it.
+      await workers[0]?.drain(1000);
+      await workers[1]?.drain(1000);
+      assert.equal(redis.listenerCount('close'), before + 1, "b's worker still watches");
+      await workers[2]?.drain(1000);
+      assert.equal(redis.listenerCount('close'), before);
+      await a.close();
+      await b.close();
+    });
+
     test('a worker killed with SIGKILL mid-job: its job is reclaimed after the visibility timeout and completed once', async () => {
       const q = newQueue<{ n: number }>({ visibilityMs: 400 });
       await killedMidJob(q, 7, 'victim');
