@@ -13,6 +13,12 @@ import { luaScript } from '../context/internal.js';
 
 const FINAL = `
 local function final(s) return s == false or s == 'completed' or s == 'dead' or s == 'cancelled' end
+-- cancelled settles a job as cancelled: its id kept for retainMs, its data and cancel flag gone.
+local function cancelled(jk, retain)
+  redis.call('HSET', jk, 's', 'cancelled')
+  redis.call('HDEL', jk, 'd', 'c')
+  redis.call('PEXPIRE', jk, retain)
+end
 local function state(jk)
   local s = redis.pcall('HGET', jk, 's')
   if type(s) == 'table' then return 'completed' end
@@ -44,11 +50,7 @@ local function start(stream, group, consumer, prefix, retain, eid, id, data, out
   if f.err or final(f[1]) or f[6] == '1' then
     redis.call('XACK', stream, group, eid)
     redis.call('XDEL', stream, eid)
-    if not f.err and f[6] == '1' and not final(f[1]) then
-      redis.call('HSET', jk, 's', 'cancelled')
-      redis.call('HDEL', jk, 'd', 'c')
-      redis.call('PEXPIRE', jk, retain)
-    end
+    if not f.err and f[6] == '1' and not final(f[1]) then cancelled(jk, retain) end
     return
   end
   local reclaimed = '0'
@@ -183,6 +185,7 @@ return 1
 
 /** SETTLE: KEYS stream, delayed, dead. ARGV group, consumer, prefix, retainMs, now, then groups of (op, eid, id, arg). */
 export const SETTLE = luaScript(`
+${FINAL}
 ${ENTRY}
 -- The job's data: from its entry, or from its hash (an entry written by an older version).
 local function data(stream, eid, jk)
@@ -214,9 +217,7 @@ for i = 6, #ARGV, 4 do
       redis.call('XACK', stream, group, eid)
       redis.call('XDEL', stream, eid)
       if op == 'cancelled' then
-        redis.call('HSET', jk, 's', 'cancelled')
-        redis.call('HDEL', jk, 'd', 'c')
-        redis.call('PEXPIRE', jk, retain)
+        cancelled(jk, retain)
       elseif op == 'retry' then
         redis.call('HSET', jk, 's', 'delayed', 'r', arg, 'd', d)
         redis.call('ZADD', delayed, arg, id)
@@ -306,9 +307,7 @@ if s == 'queued' then
   local e = redis.call('HGET', KEYS[1], 'e')
   if e then redis.call('XDEL', KEYS[3], e) end
 end
-redis.call('HSET', KEYS[1], 's', 'cancelled')
-redis.call('HDEL', KEYS[1], 'd')
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+cancelled(KEYS[1], ARGV[4])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `);

@@ -464,11 +464,12 @@ class RedisConsumer implements Consumer {
   // fetch adopts them (ADOPT) instead of leaving them to a reclaim after visibilityMs.
   #suspect = false;
   readonly #drops: Drops;
-  // Entries whose settlement was sent and not confirmed: still pending until it runs, and not to
-  // be adopted. The value is 0 while the call is in flight or being sent again, and the time of
-  // its first failure once it was given up on; such an entry is forgotten visibilityMs after that
-  // (the reclaim has it by then).
-  readonly #settling = new Map<string, number>();
+  // Settlement calls sent and not confirmed (their ops; in flight or to be sent again), and those
+  // given up on with the time of their first failure: their entries may still be pending here and
+  // are not adopted (they ran). One given up on is forgotten visibilityMs later (the reclaim has
+  // its entries by then). Kept per call, not per job, to stay off the settlement's hot path.
+  readonly #sending = new Set<(string | number)[]>();
+  #givenUp: { ops: (string | number)[]; at: number }[] = [];
   #ops: (string | number)[] = [];
   #opWaiters: Waiter[] = [];
   // Settlements whose call failed, waiting to be sent again.
@@ -516,10 +517,7 @@ class RedisConsumer implements Consumer {
         this.#suspect = true;
       },
     );
-    this.#prefetching = late;
-    late.finally(() => {
-      if (this.#prefetching === late) this.#prefetching = undefined;
-    });
+    this.#occupy(late);
     return [];
   }
 
@@ -623,10 +621,7 @@ class RedisConsumer implements Consumer {
         this.#suspect = true;
       },
     );
-    this.#prefetching = p;
-    p.finally(() => {
-      if (this.#prefetching === p) this.#prefetching = undefined;
-    });
+    this.#occupy(p);
   }
 
   // #adopt takes over the entries pending to this consumer that it does not hold (ADOPT), once a
@@ -640,10 +635,9 @@ class RedisConsumer implements Consumer {
     const held: string[] = [];
     for (const eid of this.#active.values()) held.push(eid);
     const now = Date.now();
-    for (const [eid, failedAt] of this.#settling) {
-      if (failedAt > 0 && now - failedAt > b.cfg.visibilityMs) this.#settling.delete(eid);
-      else held.push(eid);
-    }
+    this.#givenUp = this.#givenUp.filter((g) => now - g.at <= b.cfg.visibilityMs);
+    for (const ops of [this.#ops, ...this.#sending, ...this.#givenUp.map((g) => g.ops)])
+      for (let i = 1; i < ops.length; i += 4) held.push(ops[i] as string);
     const count = held.length + ADOPT_BATCH;
     const p = evalScript(
       b.cfg.redis,
@@ -660,11 +654,17 @@ class RedisConsumer implements Consumer {
         this.#suspect = true;
       },
     );
+    this.#occupy(p);
+    return p;
+  }
+
+  // #occupy makes p the call in flight that takes jobs (#prefetching) until it settles: one at a
+  // time, so that ADOPT never runs beside a fetch whose jobs it would take too.
+  #occupy(p: Promise<void>): void {
     this.#prefetching = p;
     p.finally(() => {
       if (this.#prefetching === p) this.#prefetching = undefined;
     });
-    return p;
   }
 
   /** tryFetch hands over jobs fetched ahead, up to `max`, without a round trip. */
@@ -849,7 +849,6 @@ class RedisConsumer implements Consumer {
   #settle(d: Delivery, op: string, arg: string | number): Promise<void> {
     const eid = (d as RedisDelivery).eid;
     if (this.#active.get(d.id) === eid) this.#active.delete(d.id);
-    this.#settling.set(eid, 0);
     this.#ops.push(op, eid, d.id, arg);
     const p = new Promise<void>((resolve, reject) => this.#opWaiters.push({ resolve, reject }));
     if (!this.#flushScheduled) {
@@ -875,6 +874,7 @@ class RedisConsumer implements Consumer {
   // and runs them again). SETTLE is idempotent: a second run finds each job settled and changes
   // nothing. The waiters hear of the first failure (the worker reports it through onStoreError).
   #send(ops: (string | number)[], waiters: Waiter[], failedAt: number, tries: number): void {
+    this.#sending.add(ops);
     const b = this.#b;
     const k = b.keys;
     const p = evalScript(
@@ -884,7 +884,7 @@ class RedisConsumer implements Consumer {
       [b.cfg.group, this.#name, k.jobPrefix, b.cfg.retainMs, Date.now(), ...ops],
     ).then(
       () => {
-        for (let i = 1; i < ops.length; i += 4) this.#settling.delete(ops[i] as string);
+        this.#sending.delete(ops);
         for (const w of waiters) w.resolve();
       },
       (err: unknown) => {
@@ -895,7 +895,8 @@ class RedisConsumer implements Consumer {
         if (this.#closed || now - first >= b.cfg.visibilityMs) {
           // Given up: these entries may still be pending here and are not adopted (they ran);
           // the reclaim has them.
-          for (let i = 1; i < ops.length; i += 4) this.#settling.set(ops[i] as string, first);
+          this.#sending.delete(ops);
+          this.#givenUp.push({ ops, at: first });
           return;
         }
         const wait = Math.min(SETTLE_RETRY_MAX_MS, SETTLE_RETRY_MS * 2 ** tries);

@@ -99,6 +99,10 @@ for (const target of targets) {
       await cluster?.stop();
     });
 
+    // pendingIn counts the entries delivered to the group's workers and not yet acknowledged.
+    const pendingIn = async (stream: string): Promise<number> =>
+      ((await redis.xpending(stream, 'workers')) as [number])[0];
+
     const newQueue = <J>(opts?: { visibilityMs?: number; prefetch?: number }): Queue<J> => {
       const name = `t-${randomUUID().slice(0, 8)}`;
       queues.push(name);
@@ -669,11 +673,7 @@ for (const target of targets) {
           `all ${N} completed after the network came back (have ${completions.size})`,
         );
         await until(async () => (await workerSide.depth()) === 0, 5000, 'nothing waiting');
-        await until(
-          async () => ((await redis.xpending(`leash:queue:{${name}}`, 'workers')) as [number])[0] === 0,
-          5000,
-          'nothing pending',
-        );
+        await until(async () => (await pendingIn(`leash:queue:{${name}}`)) === 0, 5000, 'nothing pending');
         for (let n = 0; n < N; n++) assert.equal(completions.get(n), 1, `job ${n} completed once`);
         assert.ok(storeErrors.length > 0, 'the outage was reported through onStoreError');
         assert.ok(w.stats.storeErrors > 0);
@@ -753,7 +753,7 @@ for (const target of targets) {
         await proxy.close();
         assert.equal(stuck, false, 'the worker drained and its queue closed within 10 s');
       });
-      const pending = async (): Promise<number> => ((await redis.xpending(key, 'workers')) as [number])[0];
+      const pending = (): Promise<number> => pendingIn(key);
       // cutAndCheck cuts the held connections and checks that jobs 1..n all run once, well within
       // visibilityMs, at attempt 1, and that nothing is left pending.
       const cutAndCheck = async (n: number): Promise<void> => {
@@ -954,11 +954,7 @@ for (const target of targets) {
         proxy.holdReplies(true);
         // The read returns with the first entry that arrives: h1 is taken, h2 and h3 wait.
         await producer.enqueue(background(), { n: 1 }, { id: 'h1' });
-        await until(
-          async () => ((await redis.xpending(key, 'workers')) as [number])[0] === 1,
-          5000,
-          'the blocking read took h1',
-        );
+        await until(async () => (await pendingIn(key)) === 1, 5000, 'the blocking read took h1');
         for (let n = 2; n <= 3; n++) await producer.enqueue(background(), { n }, { id: `h${n}` });
         // Replies flow again; the read's is gone (the worker's other connection sent nothing
         // meanwhile: it waits on the read). The drain ends the read.
@@ -966,7 +962,7 @@ for (const target of targets) {
         const report = await w.drain(1000);
         assert.deepEqual([...report.handedBack], ['h1']);
         assert.deepEqual(runs, ['w1:0']);
-        assert.equal(((await redis.xpending(key, 'workers')) as [number])[0], 0);
+        assert.equal(await pendingIn(key), 0);
         assert.equal(await producer.depth(), 3);
         for (let n = 1; n <= 3; n++) {
           assert.equal(await redis.hget(`${key}:job:h${n}`, 's'), 'queued');
