@@ -364,3 +364,40 @@ test('values that leave the tier (delete, eviction, expiry, replacement, clear) 
   set('after');
   assert.ok(tier.get('after'), 'the tier works after clear');
 });
+
+test('W-TinyLFU sizes its window from the keys it evicted: grows for a recency workload, shrinks back for a frequency one', () => {
+  const slots = new Map<string, number>();
+  const keyOf = new Map<number, string>();
+  const policy = new WTinyLfu(100, (slot) => slots.delete(keyOf.get(slot) as string));
+  const access = (key: string): boolean => {
+    const s = slots.get(key);
+    if (s !== undefined) {
+      policy.hit(s);
+      return true;
+    }
+    const slot = policy.slotFor(hashKey(key), 1);
+    slots.set(key, slot);
+    keyOf.set(slot, key);
+    policy.add(slot);
+    return false;
+  };
+  // Recency: every key is read twice, 60 reads apart, and never again. Only a window that holds
+  // ~30 newcomers catches the second read; the sketch has nothing to tell the two reads apart.
+  assert.equal(policy.windowMaximum, 1);
+  let hits = 0;
+  for (let t = 0; t < 4_000; t++) {
+    access(`r${t}`);
+    if (access(`r${t - 30}`) && t >= 3_000) hits++;
+  }
+  assert.ok(policy.windowMaximum >= 30, `window ${policy.windowMaximum} after a recency workload`);
+  assert.ok(hits >= 900, `${hits} of 1,000 second reads hit once the window grew`);
+  // Frequency: 60 hot keys read every round between 100 one-time keys. A large window loses them
+  // to the scan; main keeps them only once the window has shrunk.
+  let hot = 0;
+  for (let round = 0; round < 100; round++) {
+    for (let i = 0; i < 60; i++) if (access(`hot${i}`) && round >= 90) hot++;
+    for (let i = 0; i < 100; i++) access(`scan${round}-${i}`);
+  }
+  assert.ok(policy.windowMaximum <= 20, `window ${policy.windowMaximum} after a frequency workload`);
+  assert.ok(hot >= 540, `${hot} of 600 hot reads hit in the last 10 rounds`);
+});

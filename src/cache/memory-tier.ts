@@ -105,7 +105,6 @@ export class MemoryTier<V> {
       if (now >= e.retainUntil) this.#expire(e);
     }
     this.misses++;
-    this.#policy.recordMiss();
     return undefined;
   }
 
@@ -127,7 +126,6 @@ export class MemoryTier<V> {
       this.#expire(e);
     }
     this.misses++;
-    this.#policy.recordMiss();
     return undefined;
   }
 

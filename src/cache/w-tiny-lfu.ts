@@ -26,6 +26,7 @@
 // tally's rounding at a halving.
 
 import { FrequencySketch, RESETS_MASK } from './frequency-sketch.js';
+import { GhostList, REFUSED, VICTIM } from './ghost-list.js';
 
 export const WINDOW = 0;
 export const PROBATION = 1;
@@ -36,9 +37,6 @@ export const NO_SLOT = -1;
 
 const PERCENT_MAIN_PROTECTED = 0.8;
 const INITIAL_WINDOW = 0.01;
-const STEP_PERCENT = 0.0625;
-const STEP_DECAY = 0.98;
-const RESTART_THRESHOLD = 0.05;
 const ADMIT_HASHDOS_THRESHOLD = 6;
 const TALLY_MAX = 16; // the sketch's 15 plus the doorkeeper's 1: more cannot change an estimate
 const INITIAL_SLOTS = 64;
@@ -91,20 +89,17 @@ export class WTinyLfu {
   #slots = 0; // slots handed out at least once: the next new slot
   #windowMax: number;
   #protectedMax: number;
-  // Hits are counted in one field, #ticks, and settled into the sketch's additions and the hill
-  // climber's sample (#settle) when one of them is due to act (a halving, a climb: #ticksDue
-  // hits from the last settlement) and before anything else counts toward them: the same
-  // halvings and climbs, at the same accesses, as counting each hit into all three.
+  // Hits are counted in one field, #ticks, and settled into the sketch's additions (#settle)
+  // when a halving is due (#ticksDue hits from the last settlement) and before anything else
+  // counts toward it: the same halvings, at the same accesses, as counting each hit into it.
   #ticks = 0;
   #ticksDue = 1;
   // A tally that is full for the current halving period: (resets << 5) | TALLY_MAX.
   #saturated = TALLY_MAX;
-  // hill climber
-  #hitsInSample = 0;
-  #requestsInSample = 0;
-  #previousHitRate = 0;
-  #stepSize: number;
-  readonly #sampleSize: number;
+  // Window sizing: the evicted keys and the side that lost each, and the window's target size,
+  // fractional (it moves by ratios of the ghost counts) and rounded into #windowMax.
+  readonly #ghosts: GhostList;
+  #windowTarget: number;
   #random = 0x2545f491;
 
   constructor(maximum: number, onEvict: (slot: number) => void) {
@@ -113,8 +108,8 @@ export class WTinyLfu {
     this.#sketch = new FrequencySketch(Math.min(maximum, 1 << 24));
     this.#windowMax = Math.max(1, Math.round(maximum * INITIAL_WINDOW));
     this.#protectedMax = Math.floor((maximum - this.#windowMax) * PERCENT_MAIN_PROTECTED);
-    this.#stepSize = -STEP_PERCENT * maximum;
-    this.#sampleSize = this.#sketch.sampleSize;
+    this.#windowTarget = this.#windowMax;
+    this.#ghosts = new GhostList(Math.min(maximum, 1 << 24));
     this.#ticksDue = this.#dueIn();
   }
 
@@ -145,16 +140,10 @@ export class WTinyLfu {
     return s;
   }
 
-  /** recordMiss counts a lookup that found nothing, for the hill climber. */
-  recordMiss(): void {
-    this.#settle();
-    if (++this.#requestsInSample >= this.#sampleSize) this.#climb();
-    this.#ticksDue = this.#dueIn();
-  }
-
   /** add links a slot from slotFor into the window and evicts until the total fits (possibly the new entry itself). */
   add(slot: number): void {
     this.#increment(slot);
+    this.#learn(slot);
     this.#nodes[4 * slot + TALLY] = this.#sketch.resets << 5;
     this.#nodes[4 * slot + QUEUE] = WINDOW;
     this.#push(this.#window, slot);
@@ -168,7 +157,6 @@ export class WTinyLfu {
     if (++this.#ticks >= this.#ticksDue) {
       this.#settle();
       this.#touch(slot);
-      if (this.#requestsInSample >= this.#sampleSize) this.#climb();
       this.#ticksDue = this.#dueIn();
       return;
     }
@@ -231,7 +219,7 @@ export class WTinyLfu {
     this.#evict();
   }
 
-  /** clear forgets every entry (the sketch keeps its history) and frees every slot. */
+  /** clear forgets every entry and every ghost (the sketch keeps its history) and frees every slot. */
   clear(): void {
     const nodes = this.#nodes;
     for (const q of this.#queues) {
@@ -242,17 +230,16 @@ export class WTinyLfu {
     for (let s = 0; s < this.#slots; s++) nodes[4 * s + QUEUE] = DETACHED;
     this.#free = [];
     this.#slots = 0;
+    this.#ghosts.clear();
   }
 
-  /** settle counts the hits tallied in #ticks into the sketch's additions and the climber's sample. */
+  /** settle counts the hits tallied in #ticks into the sketch's additions. */
   #settle(): void {
     const n = this.#ticks;
     if (n === 0) return;
     this.#ticks = 0;
     this.#sketch.countAdditions(n);
     this.#saturated = (this.#sketch.resets << 5) | TALLY_MAX;
-    this.#hitsInSample += n;
-    this.#requestsInSample += n;
   }
 
   /** increment records an access to the slot's key in the sketch itself (an add, a replaced value), hits settled first. */
@@ -263,9 +250,9 @@ export class WTinyLfu {
     this.#ticksDue = this.#dueIn();
   }
 
-  /** dueIn is how many hits from now the sketch halves or the climber climbs, whichever is first (with #ticks settled). */
+  /** dueIn is how many hits from now the sketch halves (with #ticks settled). */
   #dueIn(): number {
-    return Math.max(1, Math.min(this.#sketch.additionsLeft, this.#sampleSize - this.#requestsInSample));
+    return Math.max(1, this.#sketch.additionsLeft);
   }
 
   /** handOver gives the sketch the slot's tallied hits (aged), leaving an empty tally. */
@@ -369,17 +356,13 @@ export class WTinyLfu {
       if (victim === NO_SLOT) victim = this.#protected.head;
       if (candidate === NO_SLOT) {
         // No newcomer to judge: evict the least recently used of main, then of the window.
-        this.#evictSlot(victim !== NO_SLOT ? victim : this.#window.head);
+        if (victim !== NO_SLOT) this.#evictSlot(victim, VICTIM);
+        else this.#evictSlot(this.#window.head, REFUSED);
         continue;
       }
       const next = this.#nodes[4 * candidate + NEXT] as number;
-      if (victim === NO_SLOT) {
-        this.#evictSlot(candidate);
-      } else if (this.#admit(candidate, victim)) {
-        this.#evictSlot(victim);
-      } else {
-        this.#evictSlot(candidate);
-      }
+      if (victim !== NO_SLOT && this.#admit(candidate, victim)) this.#evictSlot(victim, VICTIM);
+      else this.#evictSlot(candidate, REFUSED);
       candidate = next;
     }
   }
@@ -401,24 +384,35 @@ export class WTinyLfu {
     return (x & 127) === 0;
   }
 
-  #evictSlot(slot: number): void {
+  /** evictSlot pushes a slot out, remembering its key as a ghost of the side that lost it. */
+  #evictSlot(slot: number, side: typeof REFUSED | typeof VICTIM): void {
+    this.#ghosts.record(this.#hash[slot] as number, side);
     this.remove(slot);
     this.#onEvict(slot);
   }
 
-  #climb(): void {
-    const requests = this.#requestsInSample;
-    const hitRate = this.#hitsInSample / requests;
-    const delta = hitRate - this.#previousHitRate;
-    const amount = delta >= 0 ? this.#stepSize : -this.#stepSize;
-    this.#stepSize =
-      Math.abs(delta) >= RESTART_THRESHOLD
-        ? STEP_PERCENT * this.maximum * (amount >= 0 ? 1 : -1)
-        : STEP_DECAY * amount;
-    this.#previousHitRate = hitRate;
-    this.#hitsInSample = 0;
-    this.#requestsInSample = 0;
-    this.#adjustWindow(Math.trunc(amount));
+  /**
+   * learn sizes the window from a newcomer that is a ghost, as ARC sizes its lists: a key the
+   * window pushed out and admission refused is back, so the window was too small to hold it until
+   * its next use; the window grows by the weight of the key times max(1, victim ghosts / refused
+   * ghosts). A key evicted from the main area to admit a newcomer is back: main was too small,
+   * and the window shrinks by the inverse ratio. The ratio makes the step large when the other
+   * side's misses dominate the list, as ARC's target moves by |B2| / |B1|.
+   */
+  #learn(slot: number): void {
+    const side = this.#ghosts.take(this.#hash[slot] as number);
+    if (side < 0) return;
+    const refused = this.#ghosts.refused;
+    const victims = this.#ghosts.victims;
+    const weight = this.#weights[slot] as number;
+    const max = this.maximum;
+    let target = this.#windowTarget;
+    if (side === REFUSED) target += weight * Math.max(1, victims / Math.max(1, refused));
+    else target -= weight * Math.max(1, refused / Math.max(1, victims));
+    target = Math.max(1, Math.min(target, max - 1));
+    this.#windowTarget = target;
+    const amount = Math.round(target) - this.#windowMax;
+    if (amount !== 0) this.#adjustWindow(amount);
   }
 
   #adjustWindow(amount: number): void {

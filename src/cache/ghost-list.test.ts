@@ -1,0 +1,78 @@
+// The ghost list against a naive model (fast-check): the last `capacity` evictions, each found at
+// most once, with exact counts per side.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { GhostList, REFUSED, VICTIM } from './ghost-list.js';
+
+test('ghost list: a recorded key is found once, with its side, until `capacity` later evictions push it out', () => {
+  const g = new GhostList(16);
+  g.record(7, REFUSED);
+  g.record(8, VICTIM);
+  assert.equal(g.refused, 1);
+  assert.equal(g.victims, 1);
+  assert.equal(g.take(8), VICTIM);
+  assert.equal(g.take(8), -1, 'taken once');
+  assert.equal(g.victims, 0);
+  for (let i = 0; i < 14; i++) g.record(100 + i, VICTIM);
+  assert.equal(g.take(7), REFUSED, 'the 16th eviction back is still remembered');
+  g.record(7, REFUSED);
+  for (let i = 0; i < 16; i++) g.record(200 + i, VICTIM);
+  assert.equal(g.take(7), -1, '16 evictions later it is forgotten');
+  assert.equal(g.refused, 0);
+  assert.equal(g.victims, 16);
+});
+
+test('ghost list: evicted again, a key is one ghost of its latest side', () => {
+  const g = new GhostList(16);
+  g.record(5, REFUSED);
+  g.record(5, VICTIM);
+  assert.equal(g.refused, 0);
+  assert.equal(g.victims, 1);
+  assert.equal(g.take(5), VICTIM);
+  assert.equal(g.take(5), -1);
+});
+
+test('ghost list: matches a model of the last `capacity` evictions (fast-check)', () => {
+  // Hashes 0..31 in a list of capacity 16 (8 buckets of 4 ways): at most 4 distinct hashes share a
+  // bucket, so no ghost is lost to a full bucket and the list must answer as the model does.
+  type Op = { kind: 'record'; h: number; side: 0 | 1 } | { kind: 'take'; h: number } | { kind: 'clear' };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    {
+      arbitrary: fc.record({
+        kind: fc.constant('record' as const),
+        h: fc.nat(31),
+        side: fc.constantFrom(0 as const, 1 as const),
+      }),
+      weight: 6,
+    },
+    { arbitrary: fc.record({ kind: fc.constant('take' as const), h: fc.nat(31) }), weight: 3 },
+    { arbitrary: fc.constant({ kind: 'clear' as const }), weight: 1 },
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+      const g = new GhostList(16);
+      // The model: every eviction in order, the ones still counted marked live.
+      let log: { h: number; side: 0 | 1; live: boolean }[] = [];
+      for (const o of ops) {
+        if (o.kind === 'record') {
+          for (const e of log) if (e.h === o.h) e.live = false;
+          log.push({ h: o.h, side: o.side, live: true });
+          g.record(o.h, o.side);
+        } else if (o.kind === 'take') {
+          const recent = log.slice(-16);
+          const e = recent.find((x) => x.h === o.h && x.live);
+          if (e) e.live = false;
+          assert.equal(g.take(o.h), e ? e.side : -1);
+        } else {
+          log = log.map((e) => ({ ...e, live: false }));
+          g.clear();
+        }
+        const recent = log.slice(-16).filter((e) => e.live);
+        assert.equal(g.refused, recent.filter((e) => e.side === REFUSED).length, 'refused count');
+        assert.equal(g.victims, recent.filter((e) => e.side === VICTIM).length, 'victim count');
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
