@@ -401,3 +401,32 @@ test('W-TinyLFU sizes its window from the keys it evicted: grows for a recency w
   assert.ok(policy.windowMaximum <= 20, `window ${policy.windowMaximum} after a frequency workload`);
   assert.ok(hot >= 540, `${hot} of 600 hot reads hit in the last 10 rounds`);
 });
+
+test('a cache bounded by weight sizes its sketch and ghost list by the entries it holds, not by its maximum weight', () => {
+  // maximumWeight is often bytes: a policy sized by it would allocate for a billion entries.
+  const before = process.memoryUsage().arrayBuffers;
+  const tier = new MemoryTier<string>({ maximum: 1_000_000_000, weigh: (_k, v) => v.length });
+  const grownBy = process.memoryUsage().arrayBuffers - before;
+  assert.ok(grownBy < 1_000_000, `a new weighted tier allocated ${grownBy} bytes of typed arrays`);
+  // It grows as entries come, and its admission still works across the resizes: a small cache by
+  // weight (100 entries of weight 10) keeps a hot set through scans, as the count-bounded test does.
+  const small = new MemoryTier<string>({ maximum: 1_000, weigh: (_k, v) => v.length });
+  const ten = 'x'.repeat(10);
+  let hotHits = 0;
+  let serial = 0;
+  for (let round = 0; round < 50; round++) {
+    for (let i = 0; i < 50; i++) {
+      const k = `hot${i}`;
+      if (small.get(k) === undefined) small.set(k, ten);
+      else if (round >= 40) hotHits++;
+    }
+    for (let i = 0; i < 200; i++) {
+      const k = `scan${serial++}`;
+      if (small.get(k) === undefined) small.set(k, ten);
+    }
+  }
+  assert.ok(hotHits >= 450, `only ${hotHits} of 500 hot reads hit in the last 10 rounds`);
+  assert.ok(small.weight <= 1_000);
+  for (let i = 0; i < 300_000; i++) tier.set(`k${i}`, ten);
+  assert.equal(tier.size, 300_000, 'nothing evicted under the maximum weight');
+});

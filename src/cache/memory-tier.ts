@@ -68,10 +68,14 @@ export class MemoryTier<V> {
     this.#refreshAfterMs = o.refreshAfterMs ?? Number.POSITIVE_INFINITY;
     this.#staleMs = o.staleMs ?? 0;
     this.clock = o.clock ?? (() => performance.now());
-    this.#policy = new WTinyLfu(o.maximum, (slot) => {
-      this.evictions++;
-      this.#forget(this.#entries[slot] as Entry<V>);
-    });
+    this.#policy = new WTinyLfu(
+      o.maximum,
+      (slot) => {
+        this.evictions++;
+        this.#forget(this.#entries[slot] as Entry<V>);
+      },
+      o.weigh !== undefined,
+    );
   }
 
   /** size is the number of entries held (including expired ones not yet looked at). */

@@ -1,17 +1,22 @@
 // W-TinyLFU, the eviction and admission policy of the memory tier (Einziger, Friedman, Manes,
-// "TinyLFU: A Highly Efficient Cache Admission Policy", ACM ToS 2017; the adaptive window of
-// Caffeine, "Adaptive Software Cache Management", Middleware 2018).
+// "TinyLFU: A Highly Efficient Cache Admission Policy", ACM ToS 2017), its window sized as ARC
+// sizes its lists (Megiddo, Modha, "ARC: A Self-Tuning, Low Overhead Replacement Cache", FAST 03).
 //
 // Three LRU queues share the maximum: a small admission window (1% at first) that every new entry
 // enters, and a main area split into probation (20% of main) and protected (80%). An entry pushed
 // out of the window becomes a candidate at the tail of probation; while the cache is over its
 // maximum, the candidate is compared with probation's least recently used entry (the victim) and
 // the one the frequency sketch rates less popular is evicted. A hit in probation promotes the entry
-// to protected, whose overflow is demoted back to probation. Every 10 x maximum requests a hill
-// climber compares the hit ratio of this sample with the last one and moves the window/main split
-// by a step in the direction that helped, the step decaying as it converges and restarting when
-// the workload shifts (the hit ratio moves by 5 points or more). Every operation is O(1)
-// (amortised): a few reads and writes of typed arrays indexed by the entry's slot.
+// to protected, whose overflow is demoted back to probation. Every key evicted is remembered in a
+// ghost list (GhostList) with the side that lost it; a newcomer found there moves the window/main
+// split toward the side that lost it (#learn). Every operation is O(1) (amortised): a few reads
+// and writes of typed arrays indexed by the entry's slot.
+//
+// Why not Caffeine's hill climber, which samples the hit ratio every 10 x maximum requests and
+// moves the split toward the better sample: on the ARC traces it moved too seldom (6 samples in
+// OLTP at 15,000 entries) and followed the workload's phases more than the window's effect, and
+// left OLTP 0.3-3 points under ARC at 2,000-15,000 entries; the ghost list learns from each miss
+// it could have avoided (docs/cache.md has both tables).
 //
 // Weights: queue sizes are in weight units (an entry counts 1 when the cache is bounded by count).
 //
@@ -40,6 +45,10 @@ const INITIAL_WINDOW = 0.01;
 const ADMIT_HASHDOS_THRESHOLD = 6;
 const TALLY_MAX = 16; // the sketch's 15 plus the doorkeeper's 1: more cannot change an estimate
 const INITIAL_SLOTS = 64;
+// The sketch and the ghost list of a cache bounded by weight start at MIN_CAPACITY entries; no
+// cache's grow past MAX_CAPACITY entries. Per entry of capacity: 4.5 bytes of sketch, 17 of ghosts.
+const MIN_CAPACITY = 256;
+const MAX_CAPACITY = 1 << 24;
 // A slot's fields in #nodes, four 32-bit words per slot (one 16-byte run, so a hit finds a slot's
 // links, tally and queue in one cache line): previous and next slot in its queue, hit tally, queue.
 const PREV = 0;
@@ -72,7 +81,7 @@ class Queue {
  */
 export class WTinyLfu {
   readonly maximum: number;
-  readonly #sketch: FrequencySketch;
+  #sketch: FrequencySketch;
   readonly #onEvict: (slot: number) => void;
   readonly #window = new Queue();
   readonly #probation = new Queue();
@@ -98,18 +107,30 @@ export class WTinyLfu {
   #saturated = TALLY_MAX;
   // Window sizing: the evicted keys and the side that lost each, and the window's target size,
   // fractional (it moves by ratios of the ghost counts) and rounded into #windowMax.
-  readonly #ghosts: GhostList;
+  #ghosts: GhostList;
+  // Entries the sketch and the ghost list are sized for, and how far that may grow.
+  #capacity: number;
+  readonly #capacityLimit: number;
   #windowTarget: number;
   #random = 0x2545f491;
 
-  constructor(maximum: number, onEvict: (slot: number) => void) {
+  /**
+   * `maximum` is in weight units; `byWeight` says whether they are entries (false) or weights
+   * (true). The frequency sketch and the ghost list are sized in entries: to `maximum` when it
+   * counts entries, and when it counts weight (bytes, say, where `maximum` says nothing of how
+   * many entries fit), from MIN_CAPACITY up, doubled as the entries held outgrow them (each
+   * doubling starts them afresh, as Caffeine's sketch does), never past `maximum` or MAX_CAPACITY.
+   */
+  constructor(maximum: number, onEvict: (slot: number) => void, byWeight = false) {
     this.maximum = maximum;
     this.#onEvict = onEvict;
-    this.#sketch = new FrequencySketch(Math.min(maximum, 1 << 24));
+    this.#capacityLimit = Math.min(maximum, MAX_CAPACITY);
+    this.#capacity = byWeight ? Math.min(MIN_CAPACITY, this.#capacityLimit) : this.#capacityLimit;
+    this.#sketch = new FrequencySketch(this.#capacity);
+    this.#ghosts = new GhostList(this.#capacity);
     this.#windowMax = Math.max(1, Math.round(maximum * INITIAL_WINDOW));
     this.#protectedMax = Math.floor((maximum - this.#windowMax) * PERCENT_MAIN_PROTECTED);
     this.#windowTarget = this.#windowMax;
-    this.#ghosts = new GhostList(Math.min(maximum, 1 << 24));
     this.#ticksDue = this.#dueIn();
   }
 
@@ -132,6 +153,7 @@ export class WTinyLfu {
     if (s === undefined) {
       s = this.#slots++;
       if (s === this.#hash.length) this.#grow();
+      if (s === this.#capacity && s < this.#capacityLimit) this.#resize();
     }
     this.#hash[s] = hash;
     this.#weights[s] = weight;
@@ -152,7 +174,7 @@ export class WTinyLfu {
 
   /** hit records an access to a slot the policy holds. */
   hit(slot: number): void {
-    // A halving or a climb due is rare and handled out of line; so are a tally to count and an
+    // A halving due is rare and handled out of line; so are a tally to count and an
     // entry outside protected (#touch), which keeps the common hit short (docs/cache.md).
     if (++this.#ticks >= this.#ticksDue) {
       this.#settle();
@@ -321,6 +343,19 @@ export class WTinyLfu {
     if (q) this.#unlink(q, s);
     this.#nodes[4 * s + QUEUE] = queue;
     this.#push(to, s);
+  }
+
+  /** resize doubles the sketch and the ghost list (a cache bounded by weight now holds more entries than they were sized for). */
+  #resize(): void {
+    this.#settle();
+    this.#capacity = Math.min(2 * this.#capacity, this.#capacityLimit);
+    this.#sketch = new FrequencySketch(this.#capacity);
+    this.#ghosts = new GhostList(this.#capacity);
+    // The tallies were tagged with the old sketch's halvings: start them at the new one's.
+    const nodes = this.#nodes;
+    for (let s = 0; s < this.#slots; s++) nodes[4 * s + TALLY] = 0;
+    this.#saturated = TALLY_MAX;
+    this.#ticksDue = this.#dueIn();
   }
 
   #grow(): void {
