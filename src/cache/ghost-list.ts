@@ -53,16 +53,18 @@ export class GhostList {
 
   /** record remembers that the key of hash `h` was evicted from `side`, forgetting the oldest ghost once full. */
   record(h: number, side: typeof REFUSED | typeof VICTIM): void {
-    // Into the bucket: the way already holding h (that ghost is forgotten), else an empty or
-    // aged-out way, else the oldest.
+    // Into the bucket: the way already holding h (that ghost is forgotten: a key is one ghost, of
+    // its latest side), else an empty or aged-out way, else the oldest.
     const base = (h & this.#bucketMask) * WAYS;
-    let way = base;
-    let oldest = -1;
+    let way = -1;
+    let free = -1;
+    let oldest = base;
+    let oldestAge = -1;
     for (let w = base; w < base + WAYS; w++) {
       const s = this.#stamps[w] as number;
       if (s === 0 || !this.#live(s)) {
-        way = w;
-        break;
+        if (free < 0) free = w;
+        continue;
       }
       if (this.#hashes[w] === h) {
         this.#forget(s);
@@ -70,11 +72,12 @@ export class GhostList {
         break;
       }
       const age = this.#age(s);
-      if (age > oldest) {
-        oldest = age;
-        way = w;
+      if (age > oldestAge) {
+        oldestAge = age;
+        oldest = w;
       }
     }
+    if (way < 0) way = free >= 0 ? free : oldest;
     const at = this.#cursor;
     if (this.#filled) {
       const old = this.#ring[at] as number;
