@@ -29,7 +29,6 @@ export class GhostList {
   readonly #ring: Uint8Array;
   #evictions = 0; // modulo 2^30
   #cursor = 0; // the ring position of the next eviction
-  #filled = false;
   readonly #count = [0, 0];
 
   constructor(capacity: number) {
@@ -39,7 +38,7 @@ export class GhostList {
     this.#hashes = new Uint32Array(buckets * WAYS);
     this.#stamps = new Uint32Array(buckets * WAYS);
     this.#bucketMask = buckets - 1;
-    this.#ring = new Uint8Array(this.capacity);
+    this.#ring = new Uint8Array(this.capacity).fill(GONE); // nothing to age out yet
   }
 
   /** refused and victims are how many ghosts of each side the list holds. */
@@ -79,19 +78,14 @@ export class GhostList {
     }
     if (way < 0) way = free >= 0 ? free : oldest;
     const at = this.#cursor;
-    if (this.#filled) {
-      const old = this.#ring[at] as number;
-      if (old !== GONE) (this.#count[old] as number)--;
-    }
+    const old = this.#ring[at] as number;
+    if (old !== GONE) (this.#count[old] as number)--;
     this.#ring[at] = side;
     (this.#count[side] as number)++;
     this.#hashes[way] = h;
     this.#stamps[way] = ((this.#evictions << 1) | side) + 1;
     this.#evictions = (this.#evictions + 1) & AGE_MASK;
-    if (++this.#cursor === this.capacity) {
-      this.#cursor = 0;
-      this.#filled = true;
-    }
+    if (++this.#cursor === this.capacity) this.#cursor = 0;
   }
 
   /**
