@@ -43,13 +43,30 @@ test('ghost list: evicted again, a key is one ghost of its latest side', () => {
   assert.equal(g.take(8), -1);
 });
 
+test('ghost list: take(h, refusedWithin) forgets a refused ghost older than refusedWithin, not a victim', () => {
+  const g = new GhostList(16);
+  g.record(1, REFUSED);
+  g.record(2, VICTIM);
+  for (let h = 100; h < 105; h++) g.record(h, REFUSED);
+  // 1 is 6 evictions old, 2 is 5.
+  assert.equal(g.take(1, 5), -1, 'too old for the window to have kept');
+  assert.equal(g.refused, 5, 'and forgotten: its count dropped');
+  assert.equal(g.take(1), -1, 'taken once');
+  assert.equal(g.take(2, 0), VICTIM, 'a victim answers whatever its age');
+  assert.equal(g.take(104, 0), REFUSED, 'the last eviction is 0 old');
+  assert.equal(g.take(103, 1), REFUSED);
+});
+
 test('ghost list: matches a model of the last `capacity` evictions (fast-check)', () => {
   // Hashes 0..31 in a list of capacity 16 (8 buckets of 4 ways): at most 4 distinct hashes share a
   // bucket, so no ghost is lost to a full bucket and the list must answer as the model does. Half
   // of them from two buckets, so that keys sharing a bucket (ways emptied by take, reused, the same
   // key recorded again beside them) come up in most runs.
   const hash = fc.oneof(fc.nat(31), fc.constantFrom(0, 8, 16, 24, 1, 9, 17, 25));
-  type Op = { kind: 'record'; h: number; side: 0 | 1 } | { kind: 'take'; h: number } | { kind: 'clear' };
+  type Op =
+    | { kind: 'record'; h: number; side: 0 | 1 }
+    | { kind: 'take'; h: number; within: number }
+    | { kind: 'clear' };
   const op: fc.Arbitrary<Op> = fc.oneof(
     {
       arbitrary: fc.record({
@@ -59,7 +76,10 @@ test('ghost list: matches a model of the last `capacity` evictions (fast-check)'
       }),
       weight: 6,
     },
-    { arbitrary: fc.record({ kind: fc.constant('take' as const), h: hash }), weight: 3 },
+    {
+      arbitrary: fc.record({ kind: fc.constant('take' as const), h: hash, within: fc.nat(20) }),
+      weight: 3,
+    },
     { arbitrary: fc.constant({ kind: 'clear' as const }), weight: 1 },
   );
   fc.assert(
@@ -73,10 +93,13 @@ test('ghost list: matches a model of the last `capacity` evictions (fast-check)'
           log.push({ h: o.h, side: o.side, live: true });
           g.record(o.h, o.side);
         } else if (o.kind === 'take') {
-          const recent = log.slice(-16);
-          const e = recent.find((x) => x.h === o.h && x.live);
+          const i = log.findIndex((x, j) => j >= log.length - 16 && x.h === o.h && x.live);
+          const e = log[i];
           if (e) e.live = false;
-          assert.equal(g.take(o.h), e ? e.side : -1);
+          // A refused ghost older than `within` evictions is forgotten and answers -1.
+          const expected =
+            e === undefined || (e.side === REFUSED && log.length - 1 - i > o.within) ? -1 : e.side;
+          assert.equal(g.take(o.h, o.within), expected);
         } else {
           log = log.map((e) => ({ ...e, live: false }));
           g.clear();

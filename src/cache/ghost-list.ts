@@ -90,9 +90,10 @@ export class GhostList {
 
   /**
    * take looks the key of hash `h` up and forgets it: REFUSED or VICTIM when it was among the last
-   * `capacity` evictions (and its bucket kept it), -1 when not.
+   * `capacity` evictions (and its bucket kept it), -1 when not. A REFUSED ghost recorded more than
+   * `refusedWithin` evictions ago (0: the last one) is forgotten too, and answers -1.
    */
-  take(h: number): number {
+  take(h: number, refusedWithin = this.capacity): number {
     const base = (h & this.#bucketMask) * WAYS;
     for (let w = base; w < base + WAYS; w++) {
       if (this.#hashes[w] !== h) continue;
@@ -100,7 +101,8 @@ export class GhostList {
       if (s === 0 || !this.#live(s)) return -1;
       this.#stamps[w] = 0;
       this.#forget(s);
-      return (s - 1) & 1;
+      const side = (s - 1) & 1;
+      return side === REFUSED && this.#age(s) > refusedWithin ? -1 : side;
     }
     return -1;
   }

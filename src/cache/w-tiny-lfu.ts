@@ -435,12 +435,18 @@ export class WTinyLfu {
    * side's misses dominate the list, as ARC's target moves by |B2| / |B1|.
    */
   #learn(slot: number): void {
-    const side = this.#ghosts.take(this.#hash[slot] as number);
+    // A refused ghost counts only if a window that could still grow would have kept it (ARC's
+    // bound on B1, |T1| + |B1| <= c): the key refused `age` evictions ago would have been there
+    // only in a window `age` entries larger, and the window can grow only into main's room.
+    // Older refused ghosts are forgotten and move nothing (docs/cache.md: P12 at 131,072 entries
+    // read 32.84 % without the bound, 40.42 % with it).
+    const max = this.maximum;
+    const room = Math.floor((this.#capacity * (max - this.#windowMax)) / max);
+    const side = this.#ghosts.take(this.#hash[slot] as number, room);
     if (side < 0) return;
     const refused = this.#ghosts.refused;
     const victims = this.#ghosts.victims;
     const weight = this.#weights[slot] as number;
-    const max = this.maximum;
     let target = this.#windowTarget;
     if (side === REFUSED) target += weight * Math.max(1, victims / Math.max(1, refused));
     else target -= weight * Math.max(1, refused / Math.max(1, victims));
