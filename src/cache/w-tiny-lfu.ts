@@ -9,8 +9,8 @@
 // the one the frequency sketch rates less popular is evicted. A hit in probation promotes the entry
 // to protected, whose overflow is demoted back to probation. Every key evicted is remembered in a
 // ghost list (GhostList) with the side that lost it; a newcomer found there moves the window/main
-// split toward the side that lost it (#learn). Every operation is O(1) (amortised): a few reads
-// and writes of typed arrays indexed by the entry's slot.
+// split toward the side that lost it, and a refused one is admitted next time (#learn). Every
+// operation is O(1) (amortised): a few reads and writes of typed arrays indexed by the entry's slot.
 //
 // Why not Caffeine's hill climber, which samples the hit ratio every 10 x maximum requests and
 // moves the split toward the better sample: on the ARC traces it moved too seldom (6 samples in
@@ -94,6 +94,9 @@ export class WTinyLfu {
   #nodes = new Int32Array(4 * INITIAL_SLOTS);
   #hash = new Uint32Array(INITIAL_SLOTS);
   #weights = new Float64Array(INITIAL_SLOTS);
+  // 1 for an entry that came back as a refused ghost the window could have kept: it is admitted to
+  // main when it leaves the window, whatever the sketch says (ARC moves a B1 hit to T2).
+  #readmit = new Uint8Array(INITIAL_SLOTS);
   #free: number[] = [];
   #slots = 0; // slots handed out at least once: the next new slot
   #windowMax: number;
@@ -157,6 +160,7 @@ export class WTinyLfu {
     }
     this.#hash[s] = hash;
     this.#weights[s] = weight;
+    this.#readmit[s] = 0;
     this.#nodes[4 * s + TALLY] = 0;
     this.#nodes[4 * s + QUEUE] = DETACHED;
     return s;
@@ -369,6 +373,9 @@ export class WTinyLfu {
     const weights = new Float64Array(n);
     weights.set(this.#weights);
     this.#weights = weights;
+    const readmit = new Uint8Array(n);
+    readmit.set(this.#readmit);
+    this.#readmit = readmit;
   }
 
   #demoteProtected(): void {
@@ -407,7 +414,7 @@ export class WTinyLfu {
     if ((this.#weights[candidate] as number) > this.maximum) return false;
     const c = this.frequencyOf(candidate);
     const v = this.frequencyOf(victim);
-    if (c > v) return true;
+    if (c > v || this.#readmit[candidate] === 1) return true;
     if (c < ADMIT_HASHDOS_THRESHOLD) return false;
     // A warm candidate that ties or loses is still admitted 1 time in 128, so an attacker who
     // inflates a victim's counters with colliding keys cannot keep every newcomer out.
@@ -432,18 +439,23 @@ export class WTinyLfu {
    * its next use; the window grows by the weight of the key times max(1, victim ghosts / refused
    * ghosts). A key evicted from the main area to admit a newcomer is back: main was too small,
    * and the window shrinks by the inverse ratio. The ratio makes the step large when the other
-   * side's misses dominate the list, as ARC's target moves by |B2| / |B1|.
+   * side's misses dominate the list, as ARC's target moves by |B2| / |B1|. A refused key that is
+   * back is also marked for readmission: when it leaves the window it is admitted to main whatever
+   * the sketch says, as ARC moves a key found in B1 to T2 (the sketch, which remembers ten times
+   * the cache's size of accesses, rates a key back for its second or third time below the old
+   * favourites of main; P3 at 131,072 entries: 45.96 % without, 47.11 % with).
    */
   #learn(slot: number): void {
     // A refused ghost counts only if a window that could still grow would have kept it (ARC's
     // bound on B1, |T1| + |B1| <= c): the key refused `age` evictions ago would have been there
     // only in a window `age` entries larger, and the window can grow only into main's room.
     // Older refused ghosts are forgotten and move nothing (docs/cache.md: P12 at 131,072 entries
-    // read 32.84 % without the bound, 40.42 % with it).
+    // read 32.84 % without the bound, 40.42 % with it, 41.07 % with readmission too).
     const max = this.maximum;
     const room = Math.floor((this.#capacity * (max - this.#windowMax)) / max);
     const side = this.#ghosts.take(this.#hash[slot] as number, room);
     if (side < 0) return;
+    if (side === REFUSED) this.#readmit[slot] = 1;
     const refused = this.#ghosts.refused;
     const victims = this.#ghosts.victims;
     const weight = this.#weights[slot] as number;
