@@ -2,7 +2,7 @@ import { background, type Context } from '../context/index.js';
 import { assertContext, assertOptions, describe, invalidArg, keepShape } from '../context/internal.js';
 import { Channel, enqueue, NONE, type RecvResult } from './channel.js';
 import { ChannelClosedError } from './errors.js';
-import { Blocker, capture, captured, type Selecting, Waiter } from './wait-queue.js';
+import { Blocker, type Selecting, Waiter } from './wait-queue.js';
 
 /** RecvCase is a `select` case that receives from `recv`: Go's `case v, ok := <-ch`. */
 export interface RecvCase<T> {
@@ -152,9 +152,11 @@ export function select(
   // Pass 2: nothing ready; wait on every case. Nothing is matched while enqueueing, so a select
   // cannot meet its own opposite case.
   const op = new SelectOp(ctx, cases);
-  const p = new Promise<{ index: number; value?: unknown; ok?: boolean }>(capture);
-  op.resolve = captured.resolve;
-  op.reject = captured.reject;
+  // A closure per select, as Channel's #block does (the reason is there).
+  const p = new Promise<{ index: number; value?: unknown; ok?: boolean }>((resolve, reject) => {
+    op.resolve = resolve;
+    op.reject = reject;
+  });
   for (let i = 0; i < n; i++) {
     const c = cases[i]!;
     const send = !('recv' in c);
@@ -181,17 +183,22 @@ function checkCase(c: unknown, i: number): void {
 // SelectOp is one blocked select. Its case waiters sit in the channels' queues; whichever channel
 // completes a case first calls win(), which unlinks every other case before settling.
 class SelectOp extends Blocker implements Selecting {
-  readonly ctx: Context;
-  readonly cases: readonly SelectCase[];
-  readonly waiters: Waiter[] = [];
-  resolve: ((r: { index: number; value?: unknown; ok?: boolean }) => void) | undefined = undefined;
-  reject: ((e: unknown) => void) | undefined = undefined;
-  settled = false;
+  // Declared and assigned in the constructor, as Blocker's fields are (one per blocked select).
+  declare readonly ctx: Context;
+  declare readonly cases: readonly SelectCase[];
+  declare readonly waiters: Waiter[];
+  declare resolve: ((r: { index: number; value?: unknown; ok?: boolean }) => void) | undefined;
+  declare reject: ((e: unknown) => void) | undefined;
+  declare settled: boolean;
 
   constructor(ctx: Context, cases: readonly SelectCase[]) {
     super();
     this.ctx = ctx;
     this.cases = cases;
+    this.waiters = [];
+    this.resolve = undefined;
+    this.reject = undefined;
+    this.settled = false;
   }
 
   win(w: Waiter, value: unknown, ok: boolean): void {

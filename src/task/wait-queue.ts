@@ -12,12 +12,25 @@ import { enterWait, leaveWait, type Task, type TaskState, taskIn } from './regis
  * each does when its context ends first.
  */
 export class Blocker {
+  // Fields are declared, and assigned in the constructor, rather than initialised as class fields:
+  // a class field is defined (DefineOwnProperty, through a separate initialiser function) where an
+  // assignment is a plain store, and a blocked operation builds one of these per wait (measured:
+  // about 230 of the 3,700 machine instructions of a hand-off on a cancellable context;
+  // docs/architecture.md, core rules).
   // Links in the CtxWatch of the context it blocks on.
-  wprev: Blocker | undefined = undefined;
-  wnext: Blocker | undefined = undefined;
-  watch: CtxWatch | undefined = undefined;
-  task: Task | undefined = undefined;
-  held = false;
+  declare wprev: Blocker | undefined;
+  declare wnext: Blocker | undefined;
+  declare watch: CtxWatch | undefined;
+  declare task: Task | undefined;
+  declare held: boolean;
+
+  constructor() {
+    this.wprev = undefined;
+    this.wnext = undefined;
+    this.watch = undefined;
+    this.task = undefined;
+    this.held = false;
+  }
 
   /**
    * block arms the three: `ended()` runs (a microtask after the cancel, as `afterFunc` callbacks
@@ -154,21 +167,6 @@ export function registeredWatchCount(ctxs: readonly Context[]): number {
   return n;
 }
 
-// capture is the executor of every blocking operation's promise: it hands the resolving functions
-// over through `captured`, read right after the constructor returns, instead of a closure per
-// operation capturing its waiter.
-export const captured: {
-  // biome-ignore lint/suspicious/noExplicitAny: resolves a Promise<void> or a Promise<RecvResult<T>>.
-  resolve: ((v: any) => void) | undefined;
-  reject: ((e: unknown) => void) | undefined;
-} = { resolve: undefined, reject: undefined };
-
-// biome-ignore lint/suspicious/noExplicitAny: see captured.
-export function capture(resolve: (v: any) => void, reject: (e: unknown) => void): void {
-  captured.resolve = resolve;
-  captured.reject = reject;
-}
-
 /**
  * Selecting is a blocked `select`, as its case waiters see it. A channel that completes one of its
  * cases calls `win`; `abort` rejects the whole select with its context's error. Either one removes
@@ -187,25 +185,31 @@ export interface Selecting {
  * both keeps the queues monomorphic.
  */
 export class Waiter extends Blocker {
-  prev: Waiter | undefined = undefined;
-  next: Waiter | undefined = undefined;
-  queue: WaitQueue | undefined = undefined;
-  readonly ctx: Context;
+  // Declared and assigned in the constructor, as Blocker's fields are (one Waiter per blocked operation).
+  declare prev: Waiter | undefined;
+  declare next: Waiter | undefined;
+  declare queue: WaitQueue | undefined;
+  declare readonly ctx: Context;
   /** For a sender, the value it offers. */
-  value: unknown;
-  readonly sel: Selecting | undefined;
+  declare value: unknown;
+  declare readonly sel: Selecting | undefined;
   /** The select case index, or -1. */
-  readonly index: number;
+  declare readonly index: number;
   // biome-ignore lint/suspicious/noExplicitAny: resolves a Promise<void> or a Promise<RecvResult<T>>.
-  resolve: ((v: any) => void) | undefined = undefined;
-  reject: ((e: unknown) => void) | undefined = undefined;
+  declare resolve: ((v: any) => void) | undefined;
+  declare reject: ((e: unknown) => void) | undefined;
 
   constructor(ctx: Context, value: unknown, sel: Selecting | undefined, index: number) {
     super();
+    this.prev = undefined;
+    this.next = undefined;
+    this.queue = undefined;
     this.ctx = ctx;
     this.value = value;
     this.sel = sel;
     this.index = index;
+    this.resolve = undefined;
+    this.reject = undefined;
   }
 
   /** A plain send or receive whose context ended: leave the queue, reject with `ctx.err`. */

@@ -1,0 +1,168 @@
+// Machine instructions per channel hand-off, counted with valgrind: a measure that does not move
+// with the machine's load, for comparing two versions of the hand-off path (bench/task.bench.ts
+// measures time, whose run-to-run spread on a shared machine is larger than most single changes).
+//
+// `node --predictable --single-threaded` makes V8 deterministic (no concurrent compiler or GC
+// threads, fixed heuristics), so the same build counts the same instructions in every run; the
+// count includes the garbage collection the operations cause. Each case runs twice, with 1,000 and
+// with 101,000 measured operations after the same warm-up, and the difference divided by 100,000
+// is the per-operation figure (start-up, warm-up and compilation cancel out). Instructions are
+// not time (memory stalls differ), so use this to compare builds, and task.bench.ts for time.
+//
+// Usage (Linux, valgrind installed: `apt-get install valgrind`; build the package first):
+//   cd bench && node task-instructions.mjs
+//   node task-instructions.mjs --case=leash-top   (one case)
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const CASES = {
+  'floor-bare': 'bare-promise unbuffered hand-off, receive resolves the value',
+  'floor-result': 'bare-promise unbuffered hand-off, receive resolves { value, ok }',
+  'leash-top': 'leash unbuffered send + recv, top level, ctx cancellable',
+  'leash-tasks': 'leash unbuffered send + recv, both sides go() tasks, ctx cancellable',
+};
+
+const args = process.argv.slice(2);
+const child = args.find((a) => a.startsWith('--child='))?.slice(8);
+
+if (child !== undefined) {
+  const n = Number(args.find((a) => a.startsWith('--n='))?.slice(4));
+  await runChild(child, n);
+} else {
+  const only = args.find((a) => a.startsWith('--case='))?.slice(7);
+  const probe = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    console.log(
+      'valgrind is not installed: apt-get install valgrind (this bench counts instructions with it)',
+    );
+    process.exit(0);
+  }
+  console.log(
+    `Machine instructions per operation (valgrind ${probe.stdout.trim()}, Node ${process.version}, --predictable)`,
+  );
+  for (const [name, label] of Object.entries(CASES)) {
+    if (only !== undefined && only !== name) continue;
+    const small = count(name, 1_000);
+    const large = count(name, 101_000);
+    console.log(`${label.padEnd(72)} ${((large - small) / 100_000).toFixed(0).padStart(6)}`);
+  }
+}
+
+function count(name, n) {
+  const r = spawnSync(
+    'valgrind',
+    [
+      '--tool=cachegrind',
+      '--cache-sim=no',
+      '--smc-check=all',
+      '--cachegrind-out-file=/dev/null',
+      process.execPath,
+      '--single-threaded',
+      '--predictable',
+      fileURLToPath(import.meta.url),
+      `--child=${name}`,
+      `--n=${n}`,
+    ],
+    { encoding: 'utf8' },
+  );
+  const m = /I\s+refs:\s+([\d,]+)/.exec(r.stderr);
+  if (r.status !== 0 || m === null)
+    throw new Error(`valgrind run of ${name} failed:\n${r.stderr.slice(-2000)}`);
+  return Number(m[1].replaceAll(',', ''));
+}
+
+async function runChild(name, n) {
+  const { background, withCancel } = await import('leashjs');
+  const { Channel, go } = await import('leashjs/task');
+  const [live] = withCancel(background());
+  let sink = 0;
+
+  class BareChan {
+    sendResolve = undefined;
+    sendValue = undefined;
+    recvResolve = undefined;
+    constructor(result) {
+      this.result = result;
+    }
+    send(v) {
+      const r = this.recvResolve;
+      if (r !== undefined) {
+        this.recvResolve = undefined;
+        r(this.result ? { value: v, ok: true } : v);
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => {
+        this.sendValue = v;
+        this.sendResolve = resolve;
+      });
+    }
+    recv() {
+      const s = this.sendResolve;
+      if (s !== undefined) {
+        const v = this.sendValue;
+        this.sendResolve = undefined;
+        s();
+        return Promise.resolve(this.result ? { value: v, ok: true } : v);
+      }
+      return new Promise((resolve) => {
+        this.recvResolve = resolve;
+      });
+    }
+  }
+
+  async function bare(n, result) {
+    const ch = new BareChan(result);
+    const p = (async () => {
+      for (let i = 0; i < n; i++) await ch.send(i);
+    })();
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const r = await ch.recv();
+      s += result ? r.value : r;
+    }
+    await p;
+    sink += s;
+  }
+
+  async function top(n) {
+    const ch = new Channel();
+    const p = (async () => {
+      for (let i = 0; i < n; i++) await ch.send(live, i);
+    })();
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const r = await ch.recv(live);
+      if (r.ok) s += r.value;
+    }
+    await p;
+    sink += s;
+  }
+
+  async function tasks(n) {
+    const ch = new Channel();
+    const p = go(live, async (ctx) => {
+      for (let i = 0; i < n; i++) await ch.send(ctx, i);
+    });
+    const c = go(live, async (ctx) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const r = await ch.recv(ctx);
+        if (r.ok) s += r.value;
+      }
+      return s;
+    });
+    await p.done;
+    sink += await c.done;
+  }
+
+  const run = {
+    'floor-bare': (n) => bare(n, false),
+    'floor-result': (n) => bare(n, true),
+    'leash-top': top,
+    'leash-tasks': tasks,
+  }[name];
+  if (run === undefined) throw new Error(`unknown case ${name}; one of ${Object.keys(CASES).join(', ')}`);
+  await run(50_000); // warm-up: the same for both counts
+  await run(n);
+  if (sink === -1) console.log(sink);
+}
