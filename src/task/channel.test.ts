@@ -9,6 +9,7 @@ import { Channel, queueSizes } from './channel.js';
 import { ChannelClosedError } from './errors.js';
 import { heldCount } from './keep-alive.js';
 import { go, taskCount, tasks } from './registry.js';
+import { registeredWatchCount } from './wait-queue.js';
 
 const bg = background();
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -382,5 +383,52 @@ describe('Channel: types', () => {
       const u: undefined = r.value;
       assert.fail(`unexpected ${u}`);
     }
+  });
+});
+
+describe('the registration of blocked operations on their context', () => {
+  test('a foreign Context (not built by leash) that ends rejects the operation blocked on it, and leaves no registration', async () => {
+    // leash's own contexts keep the registration in a field; a foreign one in a WeakMap.
+    const [inner, cancel] = withCancel(bg);
+    const foreign: Context = {
+      get deadline() {
+        return inner.deadline;
+      },
+      get err() {
+        return inner.err;
+      },
+      get signal() {
+        return inner.signal;
+      },
+      get done() {
+        return inner.done;
+      },
+      value: (key) => inner.value(key),
+    };
+    const ch = new Channel<number>();
+    const first = ch.recv(foreign);
+    const second = ch.recv(foreign);
+    assert.equal(registeredWatchCount([foreign]), 1, 'one registration for both operations');
+    cancel();
+    await assert.rejects(first, (e) => e === inner.err);
+    await assert.rejects(second, (e) => e === inner.err);
+    assert.deepEqual(queueSizes(ch as Channel<unknown>), [0, 0]);
+    assert.equal(registeredWatchCount([foreign]), 0);
+  });
+
+  test('a leash context keeps one registration while operations block on it, and none once the event loop turns', async () => {
+    const [ctx, cancel] = withCancel(bg);
+    const ch = new Channel<number>();
+    const r = ch.recv(ctx);
+    assert.equal(registeredWatchCount([ctx]), 1);
+    await ch.send(ctx, 7);
+    assert.deepEqual(await r, { value: 7, ok: true });
+    await flush();
+    assert.equal(registeredWatchCount([ctx]), 0, 'swept once idle');
+    // And it registers again for the next blocked operation, which its end still reaches.
+    const again = ch.recv(ctx);
+    assert.equal(registeredWatchCount([ctx]), 1);
+    cancel();
+    await assert.rejects(again, (e) => e === ctx.err);
   });
 });

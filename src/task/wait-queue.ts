@@ -1,5 +1,5 @@
 import { afterFunc, background, type Context } from '../context/index.js';
-import { keepShape } from '../context/internal.js';
+import { keepShape, leashContextClass } from '../context/internal.js';
 import { canEnd, hold, release } from './keep-alive.js';
 import { enterWait, leaveWait, type Task, type TaskState, taskIn } from './registry.js';
 
@@ -40,10 +40,10 @@ export class Blocker {
   block(ctx: Context, state: TaskState): void {
     let task: Task | undefined;
     if (canEnd(ctx)) {
-      let watch = watches.get(ctx);
+      let watch = watchOf(ctx);
       if (watch === undefined) {
         watch = new CtxWatch(ctx);
-        watches.set(ctx, watch);
+        setWatch(ctx, watch, undefined);
       }
       watch.add(this);
       if (watch.deadline) {
@@ -134,7 +134,7 @@ class CtxWatch {
   // The context ended: every operation still blocked on it ends, oldest first.
   fire(): void {
     this.stop = undefined;
-    if (watches.get(this.ctx) === this) watches.delete(this.ctx);
+    setWatch(this.ctx, undefined, this);
     for (let b = this.head; b !== undefined; b = this.head) {
       this.unlink(b);
       b.ended();
@@ -142,7 +142,24 @@ class CtxWatch {
   }
 }
 
-const watches = new WeakMap<Context, CtxWatch>();
+// A context's CtxWatch lives in the `_wait` field of leash's own contexts (one load on the hot
+// path) and, for a foreign Context, in this WeakMap.
+const LeashContext = leashContextClass.ctor as abstract new (...args: never[]) => { _wait: unknown };
+const foreignWatches = new WeakMap<Context, CtxWatch>();
+
+function watchOf(ctx: Context): CtxWatch | undefined {
+  return ctx instanceof LeashContext ? (ctx._wait as CtxWatch | undefined) : foreignWatches.get(ctx);
+}
+
+/** setWatch makes `watch` the context's CtxWatch (undefined: none), if its current one is `expected`. */
+function setWatch(ctx: Context, watch: CtxWatch | undefined, expected: CtxWatch | undefined): void {
+  if (ctx instanceof LeashContext) {
+    if (ctx._wait === expected) ctx._wait = watch;
+  } else if (foreignWatches.get(ctx) === expected) {
+    if (watch === undefined) foreignWatches.delete(ctx);
+    else foreignWatches.set(ctx, watch);
+  }
+}
 const MAX_IDLE = 256;
 let idle: CtxWatch[] = [];
 let sweeping = false;
@@ -156,14 +173,14 @@ function sweep(): void {
     if (w.head !== undefined || w.stop === undefined) continue;
     w.stop();
     w.stop = undefined;
-    if (watches.get(w.ctx) === w) watches.delete(w.ctx);
+    setWatch(w.ctx, undefined, w);
   }
 }
 
 /** registeredWatches counts contexts with a live registration, for tests. */
 export function registeredWatchCount(ctxs: readonly Context[]): number {
   let n = 0;
-  for (const c of ctxs) if (watches.get(c)?.stop !== undefined) n++;
+  for (const c of ctxs) if (watchOf(c)?.stop !== undefined) n++;
   return n;
 }
 
