@@ -365,10 +365,16 @@ test('values that leave the tier (delete, eviction, expiry, replacement, clear) 
   assert.ok(tier.get('after'), 'the tier works after clear');
 });
 
-test('W-TinyLFU sizes its window from the keys it evicted: grows for a recency workload, shrinks back for a frequency one', () => {
+// policyOnKeys drives a WTinyLfu of `maximum` entries by key, as the memory tier does: `access`
+// reads a key (true on a hit) and adds it on a miss; `slots` holds the keys the policy kept.
+function policyOnKeys(maximum: number): {
+  policy: WTinyLfu;
+  access: (key: string) => boolean;
+  slots: Map<string, number>;
+} {
   const slots = new Map<string, number>();
   const keyOf = new Map<number, string>();
-  const policy = new WTinyLfu(100, (slot) => slots.delete(keyOf.get(slot) as string));
+  const policy = new WTinyLfu(maximum, (slot) => slots.delete(keyOf.get(slot) as string));
   const access = (key: string): boolean => {
     const s = slots.get(key);
     if (s !== undefined) {
@@ -381,6 +387,11 @@ test('W-TinyLFU sizes its window from the keys it evicted: grows for a recency w
     policy.add(slot);
     return false;
   };
+  return { policy, access, slots };
+}
+
+test('W-TinyLFU sizes its window from the keys it evicted: grows for a recency workload, shrinks back for a frequency one', () => {
+  const { policy, access } = policyOnKeys(100);
   // Recency: every key is read twice, 60 reads apart, and never again. Only a window that holds
   // ~30 newcomers catches the second read; the sketch has nothing to tell the two reads apart.
   assert.equal(policy.windowMaximum, 1);
@@ -409,21 +420,7 @@ test('W-TinyLFU: a refused key back after more evictions than main has room for 
   // insertions after the first, out of reach of any window of a 100-entry cache. Growing for those
   // keys only costs main (without the bound the window went to 99 and the last 1,000 steps hit 1
   // time; with it, it stays near 20 and main catches some of them).
-  const slots = new Map<string, number>();
-  const keyOf = new Map<number, string>();
-  const policy = new WTinyLfu(100, (slot) => slots.delete(keyOf.get(slot) as string));
-  const access = (key: string): boolean => {
-    const s = slots.get(key);
-    if (s !== undefined) {
-      policy.hit(s);
-      return true;
-    }
-    const slot = policy.slotFor(hashKey(key), 1);
-    slots.set(key, slot);
-    keyOf.set(slot, key);
-    policy.add(slot);
-    return false;
-  };
+  const { policy, access } = policyOnKeys(100);
   let hits = 0;
   for (let t = 0; t < 4_000; t++) {
     access(`r${t}`);
@@ -437,20 +434,7 @@ test("W-TinyLFU: a refused key back within the window's reach is admitted to mai
   // ARC moves a key found in B1 to T2; here a key refused admission that comes back while a
   // larger window would still have held it is admitted when it next leaves the window, although
   // the sketch rates it below every entry of main (P3 at 131,072 entries: 45.96 -> 47.11 %).
-  const slots = new Map<string, number>();
-  const keyOf = new Map<number, string>();
-  const policy = new WTinyLfu(100, (slot) => slots.delete(keyOf.get(slot) as string));
-  const access = (key: string): void => {
-    const s = slots.get(key);
-    if (s !== undefined) {
-      policy.hit(s);
-      return;
-    }
-    const slot = policy.slotFor(hashKey(key), 1);
-    slots.set(key, slot);
-    keyOf.set(slot, key);
-    policy.add(slot);
-  };
+  const { access, slots } = policyOnKeys(100);
   for (let r = 0; r < 10; r++) for (let i = 0; i < 99; i++) access(`hot${i}`);
   let serial = 0;
   const scan = (n: number): void => {
