@@ -18,6 +18,7 @@ import {
   withTimeout,
   withValue,
 } from './index.js';
+import { wrapping } from './test-support/foreign.js';
 import { childCount } from './test-support/inspect.js';
 
 function isDone(ctx: Context): boolean {
@@ -293,25 +294,6 @@ describe('withCancel', () => {
 });
 
 describe('custom (foreign) parent contexts', () => {
-  /** A foreign context that delegates everything to a leash one, as a user's wrapper type would. */
-  function wrapping(inner: Context): Context {
-    return {
-      get deadline() {
-        return inner.deadline;
-      },
-      get err() {
-        return inner.err;
-      },
-      get signal() {
-        return inner.signal;
-      },
-      get done() {
-        return inner.done;
-      },
-      value: (key) => inner.value(key),
-    };
-  }
-
   /** A context leash did not make: its own AbortController, Go's "custom context". */
   class ForeignContext implements Context {
     readonly #controller = new AbortController();

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { background, type Context, withCancel, withTimeout } from '../context/index.js';
+import { wrapping } from '../context/test-support/foreign.js';
 import { Channel, queueSizes } from './channel.js';
 import { ChannelClosedError } from './errors.js';
 import { heldCount } from './keep-alive.js';
@@ -390,21 +391,7 @@ describe('the registration of blocked operations on their context', () => {
   test('a foreign Context (not built by leash) that ends rejects the operation blocked on it, and leaves no registration', async () => {
     // leash's own contexts keep the registration in a field; a foreign one in a WeakMap.
     const [inner, cancel] = withCancel(bg);
-    const foreign: Context = {
-      get deadline() {
-        return inner.deadline;
-      },
-      get err() {
-        return inner.err;
-      },
-      get signal() {
-        return inner.signal;
-      },
-      get done() {
-        return inner.done;
-      },
-      value: (key) => inner.value(key),
-    };
+    const foreign = wrapping(inner);
     const ch = new Channel<number>();
     const first = ch.recv(foreign);
     const second = ch.recv(foreign);
