@@ -448,6 +448,28 @@ test("W-TinyLFU: a refused key back within the window's reach is admitted to mai
   assert.ok(slots.has('k'), 'k was admitted to main when it left the window');
 });
 
+test("W-TinyLFU readmission, ARC's trade: new keys read twice within main's room enter main; repeats beyond it leave the hot set alone", () => {
+  // 90 hot keys in a cache of 100, then a run of new keys read twice. The second reads of a short
+  // run come back within main's room of evictions and are readmitted, pushing hot keys out (as ARC
+  // moves them to T2); those of a run longer than main come back too late and are refused.
+  const hotHeld = (run: number): { hot: number; scan: number } => {
+    const { access, slots } = policyOnKeys(100);
+    for (let r = 0; r < 20; r++) for (let i = 0; i < 90; i++) access(`hot${i}`);
+    for (let pass = 0; pass < 2; pass++) for (let i = 0; i < run; i++) access(`s${i}`);
+    const keys = [...slots.keys()];
+    return {
+      hot: keys.filter((k) => k.startsWith('hot')).length,
+      scan: keys.filter((k) => k.startsWith('s')).length,
+    };
+  };
+  const short = hotHeld(30);
+  // 26 and 74 with readmission; 20 and 80 without it (the window, grown by the returns, holds those).
+  assert.ok(short.scan >= 23, `${short.scan} of 30 keys read twice held`);
+  assert.ok(short.hot <= 77, `${short.hot} of 90 hot keys held`);
+  const long = hotHeld(150);
+  assert.equal(long.hot, 90, "a repeat beyond main's room displaces no hot key");
+});
+
 test('a cache bounded by weight sizes its sketch and ghost list by the entries it holds, not by its maximum weight', () => {
   // maximumWeight is often bytes: a policy sized by it would allocate for a billion entries.
   const before = process.memoryUsage().arrayBuffers;
