@@ -12,8 +12,8 @@
 // Usage (Linux, valgrind installed: `apt-get install valgrind`; build the package first):
 //   cd bench && node task-instructions.mjs
 //   node task-instructions.mjs --case=leash-top   (one case)
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { countInstructions, valgrindVersion } from './valgrind-instructions.mjs';
 
 const CASES = {
   'floor-bare': 'bare-promise unbuffered hand-off, receive resolves the value',
@@ -30,45 +30,20 @@ if (child !== undefined) {
   await runChild(child, n);
 } else {
   const only = args.find((a) => a.startsWith('--case='))?.slice(7);
-  const probe = spawnSync('valgrind', ['--version'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
+  const valgrind = valgrindVersion();
+  if (valgrind === undefined) {
     console.log(
       'valgrind is not installed: apt-get install valgrind (this bench counts instructions with it)',
     );
     process.exit(0);
   }
-  console.log(
-    `Machine instructions per operation (valgrind ${probe.stdout.trim()}, Node ${process.version}, --predictable)`,
-  );
+  console.log(`Machine instructions per operation (${valgrind}, Node ${process.version}, --predictable)`);
   for (const [name, label] of Object.entries(CASES)) {
     if (only !== undefined && only !== name) continue;
-    const small = count(name, 1_000);
-    const large = count(name, 101_000);
+    const small = countInstructions(fileURLToPath(import.meta.url), name, 1_000);
+    const large = countInstructions(fileURLToPath(import.meta.url), name, 101_000);
     console.log(`${label.padEnd(72)} ${((large - small) / 100_000).toFixed(0).padStart(6)}`);
   }
-}
-
-function count(name, n) {
-  const r = spawnSync(
-    'valgrind',
-    [
-      '--tool=cachegrind',
-      '--cache-sim=no',
-      '--smc-check=all',
-      '--cachegrind-out-file=/dev/null',
-      process.execPath,
-      '--single-threaded',
-      '--predictable',
-      fileURLToPath(import.meta.url),
-      `--child=${name}`,
-      `--n=${n}`,
-    ],
-    { encoding: 'utf8' },
-  );
-  const m = /I\s+refs:\s+([\d,]+)/.exec(r.stderr);
-  if (r.status !== 0 || m === null)
-    throw new Error(`valgrind run of ${name} failed:\n${r.stderr.slice(-2000)}`);
-  return Number(m[1].replaceAll(',', ''));
 }
 
 async function runChild(name, n) {
