@@ -647,17 +647,23 @@ export function createCacheWithClock<V>(
     return f;
   }
 
+  // hit and miss count a lookup and publish it when someone listens. The publishing is a function
+  // of its own: get() and what it calls must stay small enough for V8 to inline into the caller.
   function hit(key: string, tier: Tier = 'memory'): void {
     if (tier === 'memory') tally.memoryHit++;
     else tally.redisHit++;
-    if (hitChannel.hasSubscribers)
-      hitChannel.publish(Object.freeze({ name, key, tier } satisfies CacheHitEvent));
+    if (hitChannel.hasSubscribers) publishHit(key, tier);
   }
   function miss(key: string, tier: Tier = 'memory'): void {
     if (tier === 'memory') tally.memoryMiss++;
     else tally.redisMiss++;
-    if (missChannel.hasSubscribers)
-      missChannel.publish(Object.freeze({ name, key, tier } satisfies CacheMissEvent));
+    if (missChannel.hasSubscribers) publishMiss(key, tier);
+  }
+  function publishHit(key: string, tier: Tier): void {
+    hitChannel.publish(Object.freeze({ name, key, tier } satisfies CacheHitEvent));
+  }
+  function publishMiss(key: string, tier: Tier): void {
+    missChannel.publish(Object.freeze({ name, key, tier } satisfies CacheMissEvent));
   }
 
   /**

@@ -390,6 +390,49 @@ function policyOnKeys(maximum: number): {
   return { policy, access, slots };
 }
 
+test('W-TinyLFU demotes from protected in least-recently-used order: an entry hit there outlives older unhit ones', () => {
+  // A cache of 100: window 1, protected at most 79. k0..k48 are read twice (into protected, in
+  // that order), then k0 once more. Forty newcomers read twice are promoted as well, and
+  // protected, at 89, demotes ten to probation: k1..k10, as an LRU would (k0 was used after them).
+  // Protected marks a hit and moves the entry to the tail when it reaches the head (a CLOCK);
+  // without that, k0..k9 would go.
+  const { policy, access, slots } = policyOnKeys(100);
+  for (let i = 0; i < 50; i++) access(`k${i}`);
+  for (let i = 0; i < 49; i++) assert.ok(access(`k${i}`), `k${i} is held`);
+  access('k0');
+  for (let i = 0; i < 50; i++) access(`n${i}`);
+  for (let i = 0; i < 40; i++) assert.ok(access(`n${i}`), `n${i} is held`);
+  const segment = (key: string) => policy.segmentOf(slots.get(key) as number);
+  assert.equal(slots.size, 100, 'nothing was evicted');
+  assert.equal(segment('k0'), 'protected');
+  for (let i = 1; i <= 10; i++) assert.equal(segment(`k${i}`), 'probation', `k${i}`);
+  for (let i = 11; i < 49; i++) assert.equal(segment(`k${i}`), 'protected', `k${i}`);
+  for (let i = 0; i < 40; i++) assert.equal(segment(`n${i}`), 'protected', `n${i}`);
+});
+
+test('W-TinyLFU protected is a two-bit CLOCK: an entry hit twice there passes the head twice before it is demoted', () => {
+  // A cache of 10: window 1, protected at most 7. k0..k6 reach protected; then k0 is hit twice
+  // and k1 once. Each promotion from here on demotes one entry: the first passes k0 (one mark
+  // left) and k1 (none left) to the tail and demotes k2, then k3..k7 go in turn, and at the next
+  // k0 passes again and k1 goes. With one mark per entry k0 would go instead of k1.
+  const { policy, access, slots } = policyOnKeys(10);
+  for (let i = 0; i < 9; i++) access(`k${i}`);
+  for (let i = 0; i < 7; i++) assert.ok(access(`k${i}`), `k${i} is held`);
+  access('k0');
+  access('k0');
+  access('k1');
+  access('n0');
+  const segment = (key: string) => policy.segmentOf(slots.get(key) as number);
+  for (const k of ['k7', 'k2', 'k3', 'k4', 'k5', 'k6']) assert.ok(access(k), `${k} is held`);
+  assert.equal(segment('k0'), 'protected');
+  assert.equal(segment('k1'), 'protected');
+  assert.equal(segment('k7'), 'probation', 'k7 was demoted last');
+  assert.ok(access('k7'));
+  assert.equal(slots.size, 10, 'nothing was evicted');
+  assert.equal(segment('k0'), 'protected');
+  assert.equal(segment('k1'), 'probation');
+});
+
 test('W-TinyLFU sizes its window from the keys it evicted: grows for a recency workload, shrinks back for a frequency one', () => {
   const { policy, access } = policyOnKeys(100);
   // Recency: every key is read twice, 60 reads apart, and never again. Only a window that holds

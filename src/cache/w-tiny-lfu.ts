@@ -2,8 +2,9 @@
 // "TinyLFU: A Highly Efficient Cache Admission Policy", ACM ToS 2017), its window sized as ARC
 // sizes its lists (Megiddo, Modha, "ARC: A Self-Tuning, Low Overhead Replacement Cache", FAST 03).
 //
-// Three LRU queues share the maximum: a small admission window (1% at first) that every new entry
-// enters, and a main area split into probation (20% of main) and protected (80%). An entry pushed
+// Three queues share the maximum: a small admission window (1% at first) that every new entry
+// enters, and a main area split into probation (20% of main) and protected (80%); the window and
+// probation are LRU lists, protected a two-bit CLOCK (#touch, #protectedLru). An entry pushed
 // out of the window becomes a candidate at the tail of probation; while the cache is over its
 // maximum, the candidate is compared with probation's least recently used entry (the victim) and
 // the one the frequency sketch rates less popular is evicted. A hit in probation promotes the entry
@@ -33,12 +34,20 @@
 import { FrequencySketch, RESETS_MASK } from './frequency-sketch.js';
 import { GhostList, REFUSED, VICTIM } from './ghost-list.js';
 
-export const WINDOW = 0;
-export const PROBATION = 1;
-export const PROTECTED = 2;
-export const DETACHED = 3;
-/** NO_SLOT is the slot of an entry the policy does not hold, and the end of a queue. */
-export const NO_SLOT = -1;
+// The queue a slot is in (its QUEUE field), and END, the end of a queue. Module-local on purpose:
+// V8 reads an exported binding through a cell, checking its temporal dead zone, at every use,
+// where it folds a module-local const into the code (a hit reads three of these).
+const WINDOW = 0;
+const PROBATION = 1;
+const PROTECTED = 2;
+const DETACHED = 3;
+// In protected and hit once, or more than once, since it entered protected or last came to its
+// head (see #protectedLru).
+const REFERENCED = 4;
+const REFERENCED_TWICE = 5;
+const END = -1;
+/** NO_SLOT is the slot of an entry the policy does not hold (the memory tier's Entry.slot then). */
+export const NO_SLOT = END;
 
 const PERCENT_MAIN_PROTECTED = 0.8;
 const INITIAL_WINDOW = 0.01;
@@ -49,17 +58,18 @@ const INITIAL_SLOTS = 64;
 // cache's grow past MAX_CAPACITY entries. Per entry of capacity: 4.5 bytes of sketch, 17 of ghosts.
 const MIN_CAPACITY = 256;
 const MAX_CAPACITY = 1 << 24;
-// A slot's fields in #nodes, four 32-bit words per slot (one 16-byte run, so a hit finds a slot's
-// links, tally and queue in one cache line): previous and next slot in its queue, hit tally, queue.
+// A slot's fields, two 32-bit words per slot in each of two arrays: in #links the previous and
+// next slot in its queue, in #state its hit tally and its queue. A hit reads and writes #state
+// only (8 bytes per slot); the links change when an entry moves between or within queues.
 const PREV = 0;
 const NEXT = 1;
-const TALLY = 2;
-const QUEUE = 3;
+const TALLY = 0;
+const QUEUE = 1;
 
 /** Queue is one LRU list of slots: its ends and its total weight; the links live in the policy. */
 class Queue {
-  head = NO_SLOT; // least recently used
-  tail = NO_SLOT; // most recently used
+  head = END; // least recently used
+  tail = END; // most recently used
   weight = 0;
 }
 
@@ -72,12 +82,12 @@ class Queue {
  * (synchronously, from add or setWeight), after unlinking and freeing its slot; the slot is not
  * handed out again before the next slotFor.
  *
- * Why slots: a hit moves its entry to the tail of its queue, which rewrites the links of the
- * entry's two neighbours and of the old tail. With the links as fields of entry objects, a hit
- * pulled four objects scattered over the heap into the CPU's cache; with slots it reads and
- * writes a few words of one array of 16 bytes per entry, and the tier answers a hit from its own
- * arrays without touching the entry object at all (lru-cache's layout; docs/cache.md has the
- * measurement). Not a public export.
+ * Why slots: a hit in the window moves its entry to the tail of its queue, which rewrites the
+ * links of the entry's two neighbours and of the old tail. With the links as fields of entry
+ * objects, a hit pulled four objects scattered over the heap into the CPU's cache; with slots it
+ * reads and writes a few words of typed arrays, and a hit in protected (the common one) only its
+ * own 8 bytes of #state; the tier answers a hit from its own arrays without touching the entry
+ * object at all (lru-cache's layout; docs/cache.md has the measurements). Not a public export.
  */
 export class WTinyLfu {
   readonly maximum: number;
@@ -87,11 +97,19 @@ export class WTinyLfu {
   readonly #probation = new Queue();
   readonly #protected = new Queue();
   // Indexed by a slot's QUEUE field; DETACHED finds nothing.
-  readonly #queues: readonly Queue[] = [this.#window, this.#probation, this.#protected];
-  // Per slot: #nodes[4 x slot + PREV, NEXT, TALLY, QUEUE], the key's hash and the weight. The
-  // tally is the hits not yet handed to the frequency sketch: the sketch's `resets` when they were
-  // counted, times 32, plus how many (at most TALLY_MAX).
-  #nodes = new Int32Array(4 * INITIAL_SLOTS);
+  readonly #queues: readonly (Queue | undefined)[] = [
+    this.#window,
+    this.#probation,
+    this.#protected,
+    undefined,
+    this.#protected,
+    this.#protected,
+  ];
+  // Per slot: #links[2 x slot + PREV, NEXT], #state[2 x slot + TALLY, QUEUE], the key's hash and
+  // the weight. The tally is the hits not yet handed to the frequency sketch: the sketch's
+  // `resets` when they were counted, times 32, plus how many (at most TALLY_MAX).
+  #links = new Int32Array(2 * INITIAL_SLOTS);
+  #state = new Int32Array(2 * INITIAL_SLOTS);
   #hash = new Uint32Array(INITIAL_SLOTS);
   #weights = new Float64Array(INITIAL_SLOTS);
   // 1 for an entry that came back as a refused ghost the window could have kept: it is admitted to
@@ -142,6 +160,14 @@ export class WTinyLfu {
     return this.#window.weight + this.#probation.weight + this.#protected.weight;
   }
 
+  /** segmentOf names the queue holding `slot` (undefined when the policy does not hold it), for tests. */
+  segmentOf(slot: number): 'window' | 'probation' | 'protected' | undefined {
+    const q = this.#state[(slot << 1) | QUEUE];
+    if (q === WINDOW) return 'window';
+    if (q === PROBATION) return 'probation';
+    return q === PROTECTED || q === REFERENCED || q === REFERENCED_TWICE ? 'protected' : undefined;
+  }
+
   /** windowMaximum is the current size of the admission window, for tests and the bench. */
   get windowMaximum(): number {
     return this.#windowMax;
@@ -161,8 +187,8 @@ export class WTinyLfu {
     this.#hash[s] = hash;
     this.#weights[s] = weight;
     this.#readmit[s] = 0;
-    this.#nodes[4 * s + TALLY] = 0;
-    this.#nodes[4 * s + QUEUE] = DETACHED;
+    this.#state[(s << 1) | TALLY] = 0;
+    this.#state[(s << 1) | QUEUE] = DETACHED;
     return s;
   }
 
@@ -170,8 +196,8 @@ export class WTinyLfu {
   add(slot: number): void {
     this.#increment(slot);
     this.#learn(slot);
-    this.#nodes[4 * slot + TALLY] = this.#sketch.resets << 5;
-    this.#nodes[4 * slot + QUEUE] = WINDOW;
+    this.#state[(slot << 1) | TALLY] = this.#sketch.resets << 5;
+    this.#state[(slot << 1) | QUEUE] = WINDOW;
     this.#push(this.#window, slot);
     this.#evict();
   }
@@ -191,19 +217,25 @@ export class WTinyLfu {
 
   /** touch counts a hit on the slot's tally and moves it to the tail of its queue (promoting it from probation). */
   #touch(slot: number): void {
-    const nodes = this.#nodes;
-    const at = 4 * slot;
-    const t = nodes[at + TALLY] as number;
+    const state = this.#state;
+    const at = slot << 1;
+    const t = state[at | TALLY] as number;
     // Saturated in the current halving period: nothing to count.
     if (t !== this.#saturated) this.#count(at, t);
-    const q = nodes[at + QUEUE];
-    if (q === PROTECTED) this.#moveToTail(this.#protected, slot);
+    // A hit in protected only marks the entry (hit once, hit twice or more); #protectedLru moves
+    // it to the tail when it comes to the head, once per mark (a two-bit CLOCK, which
+    // approximates LRU). Moving it on every hit rewrote the links of two neighbours, entries of
+    // random slots, and cost a fifth of a hit's instructions (docs/cache.md).
+    const q = state[at | QUEUE];
+    if (q === REFERENCED_TWICE) return;
+    if (q === PROTECTED) state[at | QUEUE] = REFERENCED;
+    else if (q === REFERENCED) state[at | QUEUE] = REFERENCED_TWICE;
     else this.#hitOther(slot, q as number);
   }
 
   #count(at: number, t: number): void {
     const resets = this.#sketch.resets;
-    this.#nodes[at + TALLY] =
+    this.#state[at | TALLY] =
       t >>> 5 === resets ? t + 1 : (resets << 5) | Math.min(TALLY_MAX, aged(t, resets) + 1);
   }
 
@@ -212,7 +244,7 @@ export class WTinyLfu {
       this.#moveToTail(this.#window, slot);
     } else if (q === PROBATION) {
       this.#unlink(this.#probation, slot);
-      this.#nodes[4 * slot + QUEUE] = PROTECTED;
+      this.#state[(slot << 1) | QUEUE] = PROTECTED;
       this.#push(this.#protected, slot);
       this.#demoteProtected();
     }
@@ -247,13 +279,14 @@ export class WTinyLfu {
 
   /** clear forgets every entry and every ghost (the sketch keeps its history) and frees every slot. */
   clear(): void {
-    const nodes = this.#nodes;
-    for (const q of this.#queues) {
-      for (let s = q.head; s !== NO_SLOT; s = nodes[4 * s + NEXT] as number) this.#handOver(s);
-      q.head = q.tail = NO_SLOT;
+    const links = this.#links;
+    const state = this.#state;
+    for (const q of [this.#window, this.#probation, this.#protected]) {
+      for (let s = q.head; s !== END; s = links[(s << 1) | NEXT] as number) this.#handOver(s);
+      q.head = q.tail = END;
       q.weight = 0;
     }
-    for (let s = 0; s < this.#slots; s++) nodes[4 * s + QUEUE] = DETACHED;
+    for (let s = 0; s < this.#slots; s++) state[(s << 1) | QUEUE] = DETACHED;
     this.#free = [];
     this.#slots = 0;
     this.#ghosts.clear();
@@ -283,10 +316,10 @@ export class WTinyLfu {
 
   /** handOver gives the sketch the slot's tallied hits (aged), leaving an empty tally. */
   #handOver(slot: number): void {
-    const t = this.#nodes[4 * slot + TALLY] as number;
+    const t = this.#state[(slot << 1) | TALLY] as number;
     const resets = this.#sketch.resets;
     if ((t & 31) !== 0) this.#sketch.add(this.#hash[slot] as number, aged(t, resets));
-    this.#nodes[4 * slot + TALLY] = resets << 5;
+    this.#state[(slot << 1) | TALLY] = resets << 5;
   }
 
   /** release unlinks a slot from its queue (if any) and frees it. */
@@ -294,32 +327,32 @@ export class WTinyLfu {
     const q = this.#queueOf(slot);
     if (!q) return;
     this.#unlink(q, slot);
-    this.#nodes[4 * slot + QUEUE] = DETACHED;
+    this.#state[(slot << 1) | QUEUE] = DETACHED;
     this.#free.push(slot);
   }
 
   #queueOf(slot: number): Queue | undefined {
-    return this.#queues[this.#nodes[4 * slot + QUEUE] as number];
+    return this.#queues[this.#state[(slot << 1) | QUEUE] as number];
   }
 
   #push(q: Queue, s: number): void {
-    const nodes = this.#nodes;
+    const links = this.#links;
     const tail = q.tail;
-    nodes[4 * s + PREV] = tail;
-    nodes[4 * s + NEXT] = NO_SLOT;
-    if (tail !== NO_SLOT) nodes[4 * tail + NEXT] = s;
+    links[(s << 1) | PREV] = tail;
+    links[(s << 1) | NEXT] = END;
+    if (tail !== END) links[(tail << 1) | NEXT] = s;
     else q.head = s;
     q.tail = s;
     q.weight += this.#weights[s] as number;
   }
 
   #unlink(q: Queue, s: number): void {
-    const nodes = this.#nodes;
-    const p = nodes[4 * s + PREV] as number;
-    const x = nodes[4 * s + NEXT] as number;
-    if (p !== NO_SLOT) nodes[4 * p + NEXT] = x;
+    const links = this.#links;
+    const p = links[(s << 1) | PREV] as number;
+    const x = links[(s << 1) | NEXT] as number;
+    if (p !== END) links[(p << 1) | NEXT] = x;
     else q.head = x;
-    if (x !== NO_SLOT) nodes[4 * x + PREV] = p;
+    if (x !== END) links[(x << 1) | PREV] = p;
     else q.tail = p;
     q.weight -= this.#weights[s] as number;
   }
@@ -329,15 +362,15 @@ export class WTinyLfu {
     if (tail === s) return;
     // s has a next (it is not the tail): close the gap, then link s after the old tail. The
     // queue's weight does not change.
-    const nodes = this.#nodes;
-    const p = nodes[4 * s + PREV] as number;
-    const x = nodes[4 * s + NEXT] as number;
-    nodes[4 * x + PREV] = p;
-    if (p !== NO_SLOT) nodes[4 * p + NEXT] = x;
+    const links = this.#links;
+    const p = links[(s << 1) | PREV] as number;
+    const x = links[(s << 1) | NEXT] as number;
+    links[(x << 1) | PREV] = p;
+    if (p !== END) links[(p << 1) | NEXT] = x;
     else q.head = x;
-    nodes[4 * s + PREV] = tail;
-    nodes[4 * s + NEXT] = NO_SLOT;
-    nodes[4 * tail + NEXT] = s;
+    links[(s << 1) | PREV] = tail;
+    links[(s << 1) | NEXT] = END;
+    links[(tail << 1) | NEXT] = s;
     q.tail = s;
   }
 
@@ -345,7 +378,7 @@ export class WTinyLfu {
   #move(s: number, to: Queue, queue: number): void {
     const q = this.#queueOf(s);
     if (q) this.#unlink(q, s);
-    this.#nodes[4 * s + QUEUE] = queue;
+    this.#state[(s << 1) | QUEUE] = queue;
     this.#push(to, s);
   }
 
@@ -356,17 +389,20 @@ export class WTinyLfu {
     this.#sketch = new FrequencySketch(this.#capacity);
     this.#ghosts = new GhostList(this.#capacity);
     // The tallies were tagged with the old sketch's halvings: start them at the new one's.
-    const nodes = this.#nodes;
-    for (let s = 0; s < this.#slots; s++) nodes[4 * s + TALLY] = 0;
+    const state = this.#state;
+    for (let s = 0; s < this.#slots; s++) state[(s << 1) | TALLY] = 0;
     this.#saturated = TALLY_MAX;
     this.#ticksDue = this.#dueIn();
   }
 
   #grow(): void {
     const n = this.#hash.length * 2;
-    const nodes = new Int32Array(4 * n);
-    nodes.set(this.#nodes);
-    this.#nodes = nodes;
+    const links = new Int32Array(2 * n);
+    links.set(this.#links);
+    this.#links = links;
+    const state = new Int32Array(2 * n);
+    state.set(this.#state);
+    this.#state = state;
     const hash = new Uint32Array(n);
     hash.set(this.#hash);
     this.#hash = hash;
@@ -379,31 +415,53 @@ export class WTinyLfu {
   }
 
   #demoteProtected(): void {
-    while (this.#protected.weight > this.#protectedMax && this.#protected.head !== NO_SLOT) {
-      this.#move(this.#protected.head, this.#probation, PROBATION);
+    while (this.#protected.weight > this.#protectedMax && this.#protected.head !== END) {
+      this.#move(this.#protectedLru(), this.#probation, PROBATION);
     }
+  }
+
+  /**
+   * protectedLru returns protected's least recently used entry, as a two-bit CLOCK judges it: an
+   * entry at the head that was hit since it entered or last came there is moved to the tail with
+   * one mark fewer (REFERENCED_TWICE to REFERENCED, REFERENCED to none), and the next one is
+   * looked at. Each step removes a mark a hit made, so the work is paid for by the hits
+   * (amortised O(1)). END when protected is empty.
+   */
+  #protectedLru(): number {
+    const state = this.#state;
+    const q = this.#protected;
+    let s = q.head;
+    while (s !== END) {
+      const at = (s << 1) | QUEUE;
+      const mark = state[at] as number;
+      if (mark === PROTECTED) break;
+      state[at] = mark === REFERENCED_TWICE ? REFERENCED : PROTECTED;
+      this.#moveToTail(q, s);
+      s = q.head;
+    }
+    return s;
   }
 
   #evict(): void {
     // Window overflow moves to probation's tail as candidates, oldest first.
-    let candidate = NO_SLOT;
-    while (this.#window.weight > this.#windowMax && this.#window.head !== NO_SLOT) {
+    let candidate = END;
+    while (this.#window.weight > this.#windowMax && this.#window.head !== END) {
       const n = this.#window.head;
       this.#move(n, this.#probation, PROBATION);
-      if (candidate === NO_SLOT) candidate = n;
+      if (candidate === END) candidate = n;
     }
     while (this.weight > this.maximum) {
       let victim = this.#probation.head;
-      if (victim === candidate) victim = NO_SLOT;
-      if (victim === NO_SLOT) victim = this.#protected.head;
-      if (candidate === NO_SLOT) {
+      if (victim === candidate) victim = END;
+      if (victim === END) victim = this.#protectedLru();
+      if (candidate === END) {
         // No newcomer to judge: evict the least recently used of main, then of the window.
-        if (victim !== NO_SLOT) this.#evictSlot(victim, VICTIM);
+        if (victim !== END) this.#evictSlot(victim, VICTIM);
         else this.#evictSlot(this.#window.head, REFUSED);
         continue;
       }
-      const next = this.#nodes[4 * candidate + NEXT] as number;
-      if (victim !== NO_SLOT && this.#admit(candidate, victim)) this.#evictSlot(victim, VICTIM);
+      const next = this.#links[(candidate << 1) | NEXT] as number;
+      if (victim !== END && this.#admit(candidate, victim)) this.#evictSlot(victim, VICTIM);
       else this.#evictSlot(candidate, REFUSED);
       candidate = next;
     }
@@ -479,8 +537,8 @@ export class WTinyLfu {
       // protected's).
       let moved = 0;
       while (moved < grow) {
-        const n = this.#probation.head !== NO_SLOT ? this.#probation.head : this.#protected.head;
-        if (n === NO_SLOT) break;
+        const n = this.#probation.head !== END ? this.#probation.head : this.#protectedLru();
+        if (n === END) break;
         this.#move(n, this.#window, WINDOW);
         moved += this.#weights[n] as number;
       }
@@ -490,7 +548,7 @@ export class WTinyLfu {
       if (shrink <= 0) return;
       this.#windowMax -= shrink;
       this.#protectedMax = Math.floor((max - this.#windowMax) * PERCENT_MAIN_PROTECTED);
-      while (this.#window.weight > this.#windowMax && this.#window.head !== NO_SLOT) {
+      while (this.#window.weight > this.#windowMax && this.#window.head !== END) {
         this.#move(this.#window.head, this.#probation, PROBATION);
       }
     }
