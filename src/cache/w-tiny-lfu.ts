@@ -66,7 +66,7 @@ const NEXT = 1;
 const TALLY = 0;
 const QUEUE = 1;
 
-/** Queue is one LRU list of slots: its ends and its total weight; the links live in the policy. */
+/** Queue is one list of slots (LRU order, or CLOCK order for protected): its ends and its total weight; the links live in the policy. */
 class Queue {
   head = END; // least recently used
   tail = END; // most recently used
@@ -96,7 +96,7 @@ export class WTinyLfu {
   readonly #window = new Queue();
   readonly #probation = new Queue();
   readonly #protected = new Queue();
-  // Indexed by a slot's QUEUE field; DETACHED finds nothing.
+  // Indexed by a slot's QUEUE field: protected's three marks find protected, DETACHED nothing.
   readonly #queues: readonly (Queue | undefined)[] = [
     this.#window,
     this.#probation,
@@ -162,10 +162,10 @@ export class WTinyLfu {
 
   /** segmentOf names the queue holding `slot` (undefined when the policy does not hold it), for tests. */
   segmentOf(slot: number): 'window' | 'probation' | 'protected' | undefined {
-    const q = this.#state[(slot << 1) | QUEUE];
-    if (q === WINDOW) return 'window';
-    if (q === PROBATION) return 'probation';
-    return q === PROTECTED || q === REFERENCED || q === REFERENCED_TWICE ? 'protected' : undefined;
+    const q = this.#queueOf(slot);
+    if (q === this.#window) return 'window';
+    if (q === this.#probation) return 'probation';
+    return q === this.#protected ? 'protected' : undefined;
   }
 
   /** windowMaximum is the current size of the admission window, for tests and the bench. */
@@ -215,7 +215,7 @@ export class WTinyLfu {
     this.#touch(slot);
   }
 
-  /** touch counts a hit on the slot's tally and moves it to the tail of its queue (promoting it from probation). */
+  /** touch counts a hit on the slot's tally and records it in its queue: a mark in protected, a move to the tail of the window, a promotion from probation. */
   #touch(slot: number): void {
     const state = this.#state;
     const at = slot << 1;
