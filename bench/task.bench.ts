@@ -89,11 +89,13 @@ async function barePingPong(ch: BareChan<number>, n: number): Promise<void> {
     for (let i = 0; i < n; i++) await ch.send(i);
   })();
   let s = 0;
-  for (let i = 0; i < n; i++) s += await ch.recv();
+  for (let i = 0; i < n; i++) s = (s + (await ch.recv())) | 0;
   await producer;
-  sink += s;
+  sink = (sink + s) | 0;
 }
 
+// Sums wrap at 32 bits: a sum past 2^31 leaves V8's small integers, which deoptimized each case's
+// loop once its 100,000 values had summed past it, and made the module-level sink a heap number.
 let sink = 0;
 
 const floorCases: Case[] = [
@@ -110,13 +112,13 @@ const floorCases: Case[] = [
     run: async (n) => {
       const fn = async () => 1;
       const call = async (f: () => Promise<number>) => await f();
-      for (let i = 0; i < n; i++) sink += await call(fn);
+      for (let i = 0; i < n; i++) sink = (sink + (await call(fn))) | 0;
     },
   },
   {
     name: 'control: await Promise.resolve(i) loop',
     run: async (n) => {
-      for (let i = 0; i < n; i++) sink += await Promise.resolve(i);
+      for (let i = 0; i < n; i++) sink = (sink + (await Promise.resolve(i))) | 0;
     },
   },
 ];
@@ -136,7 +138,7 @@ async function useLeash(): Promise<void> {
       for (let i = 0; i < 100; i++) await ch.send(ctx, i);
       ch.close();
     });
-    for await (const v of ch.range(ctx)) sink += v;
+    for await (const v of ch.range(ctx)) sink = (sink + v) | 0;
     await p.done;
     const g = new t.Group(ctx, { limit: 2 });
     for (let i = 0; i < 10; i++) g.go((ctx) => sleep(ctx, 0));
@@ -159,7 +161,7 @@ async function useAsyncLocalStorage(): Promise<void> {
 const plainAwait: Case = {
   name: 'plain await loop (await Promise.resolve(i))',
   run: async (n) => {
-    for (let i = 0; i < n; i++) sink += await Promise.resolve(i);
+    for (let i = 0; i < n; i++) sink = (sink + (await Promise.resolve(i))) | 0;
   },
 };
 
@@ -168,7 +170,7 @@ const plainAsyncCalls: Case = {
   name: 'plain async call chain (await f(i), f awaits once)',
   run: async (n) => {
     const f = async (i: number) => (await Promise.resolve(i)) + 1;
-    for (let i = 0; i < n; i++) sink += await f(i);
+    for (let i = 0; i < n; i++) sink = (sink + (await f(i))) | 0;
   },
 };
 
@@ -288,10 +290,10 @@ async function main(): Promise<void> {
     let s = 0;
     for (let i = 0; i < n; i++) {
       const r = await ch.recv(ctx);
-      if (r.ok) s += r.value;
+      if (r.ok) s = (s + r.value) | 0;
     }
     await producer;
-    sink += s;
+    sink = (sink + s) | 0;
   }
 
   // Producer and consumer are both go() tasks, using their task contexts (so every blocked
@@ -304,12 +306,12 @@ async function main(): Promise<void> {
       let s = 0;
       for (let i = 0; i < n; i++) {
         const r = await ch.recv(ctx);
-        if (r.ok) s += r.value;
+        if (r.ok) s = (s + r.value) | 0;
       }
       return s;
     });
     await producer.done;
-    sink += await consumer.done;
+    sink = (sink + (await consumer.done)) | 0;
   }
 
   async function rangeTasks(ch: Ch, ctx: Ctx, n: number): Promise<void> {
@@ -317,7 +319,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < n; i++) await ch.send(ctx, i);
       ch.close();
     });
-    for await (const v of ch.range(ctx)) sink += v;
+    for await (const v of ch.range(ctx)) sink = (sink + v) | 0;
     await producer.done;
   }
 
@@ -330,7 +332,7 @@ async function main(): Promise<void> {
     const consume = async (ctx: Ctx) => {
       for (let i = 0; i < n; i++) {
         const r = await select(ctx, [{ recv: ch }, { recv: quit }]);
-        if (r.index === 0 && r.ok) sink += r.value;
+        if (r.index === 0 && r.ok) sink = (sink + r.value) | 0;
       }
     };
     if (tasks) await Promise.all([go(ctx, produce).done, go(ctx, consume).done]);
@@ -372,7 +374,7 @@ async function main(): Promise<void> {
       name: 'leash await go(ctx background, fn).done, top level',
       ops: 100_000,
       run: async (n) => {
-        for (let i = 0; i < n; i++) sink += await go(bg, noop).done;
+        for (let i = 0; i < n; i++) sink = (sink + (await go(bg, noop).done)) | 0;
       },
     },
     {
@@ -380,7 +382,7 @@ async function main(): Promise<void> {
       ops: 100_000,
       run: (n) =>
         go(live, async (ctx) => {
-          for (let i = 0; i < n; i++) sink += await go(ctx, noop).done;
+          for (let i = 0; i < n; i++) sink = (sink + (await go(ctx, noop).done)) | 0;
         }).done,
     },
   ];

@@ -117,8 +117,26 @@ export class Task<T = unknown> implements TaskHandle<T> {
 // from then on every `await` in the program costs two to three times more (issue 11).
 const TASK_KEY = createKey<Task>('leash.task');
 
-// Not in the registry: it only keeps the class's layout (context/keep-shape.ts).
-keepShape(new Task(0, 'shape', undefined, undefined));
+// Not in the registry: it only keeps the class's layout (context/keep-shape.ts). Every field a
+// task changes after its constructor is written once here: V8 treats a field that
+// only the constructor has written as a constant, and the first write of another value is a map
+// change that throws away every function compiled against the constant. Without these writes the
+// first task to end deoptimized the whole channel hand-off (send, recv, block, unblock: seen with
+// `node --trace-deopt`, "dependent field type constness changed"), which then ran unoptimized until
+// V8 compiled it again; test/task/shapes.test.ts checks it.
+const shape = new Task(0, 'shape', undefined, undefined);
+shape.state = 'done';
+shape.prev = shape.next = shape;
+shape.site = {};
+shape.status = REJECTED;
+shape.result = shape;
+shape.run = shape.failed = Promise.resolve();
+shape.observed = shape.rethrown = true;
+shape.waitToken = shape;
+shape.waitState = 'done';
+shape.waits = [];
+shape.prev = shape.next = undefined;
+keepShape(shape);
 
 let head: Task | undefined;
 let live = 0;

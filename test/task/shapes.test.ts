@@ -121,3 +121,42 @@ test('the kept instances arm no timer: importing the layers leaves no Timeout, I
   // kept deadline context that had scheduled its timer would show here as one Node timer.
   assert.deepEqual(deadlines, { deadlines: 0, nodeTimers: 0, holds: 0, refd: false });
 });
+
+// What --trace-deopt prints for code thrown away because a field it took for a constant changed:
+// Node 20 says "reason: code dependencies", Node 24 "reason: dependent field type constness changed".
+const DEPENDENCY = /reason: (code dependencies|dependent field type constness changed)/;
+
+test('the first task to end deoptimizes none of the channel hand-off', () => {
+  const child = spawnSync(
+    process.execPath,
+    [
+      '--trace-deopt',
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./fixtures/first-task-end.ts', import.meta.url)),
+    ],
+    { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+  );
+  assert.equal(child.status, 0, child.stderr);
+  const lines = child.stdout.split('\n');
+  const from = lines.indexOf('FIRST-END');
+  const to = lines.indexOf('AFTER');
+  assert.ok(from >= 0 && to > from, 'the child reached the first task end');
+  const dropped: string[] = [];
+  let controlDropped = 0;
+  for (const l of lines.slice(from, to)) {
+    if (!DEPENDENCY.test(l)) continue;
+    const name = /<SharedFunctionInfo ([^>]*)>/.exec(l)?.[1];
+    if (name === 'control' || name === 'Probe') controlDropped++;
+    // `send` and `recv` by name too: the fixture's only functions of those names are the channel's.
+    if (
+      name !== undefined &&
+      (HOT.has(name) || name === 'send' || name === 'recv' || name === 'block' || name === 'unblock')
+    )
+      dropped.push(name);
+  }
+  // The control's field changes in the same window: seeing its code dropped shows that this run
+  // optimized and that the reason is printed as the regex expects.
+  assert.ok(controlDropped > 0, 'the control was not seen deoptimized: this run checks nothing');
+  assert.deepEqual(dropped, [], 'code deoptimized when the first task ended');
+});
