@@ -292,6 +292,68 @@ describe('go and the task registry', () => {
     assert.equal(h.state, 'done');
   });
 
+  test('channel operations on contexts derived inside a task count as its waits, newest first', async () => {
+    // A blocked channel operation writes nothing into its task: the state is found through the
+    // contexts' lists of blocked operations when read. Derived contexts belong to the same task.
+    const a = new Channel<number>();
+    const b = new Channel<number>();
+    const c = new Channel<number>();
+    let step!: () => void;
+    const stepped = new Promise<void>((r) => {
+      step = r;
+    });
+    const h = go(bg, async (ctx) => {
+      const [child, cancelChild] = withCancel(ctx);
+      const [grandchild, cancelGrandchild] = withCancel(child);
+      const sent = a.send(child, 1); // oldest
+      const got = b.recv(child); // same context, newer
+      const io = withTaskState(grandchild, 'io', c.recv(grandchild)); // newest
+      step();
+      await Promise.all([sent, got, io]);
+      cancelGrandchild();
+      cancelChild();
+    });
+    await stepped;
+    const listed = () => tasks().find((t) => t.id === h.id)?.state;
+    assert.equal(h.state, 'io');
+    assert.equal(listed(), 'io', 'tasks() agrees with the handle');
+    c.trySend(0);
+    await flush();
+    assert.equal(h.state, 'chan receive', 'the newer of the two operations on the same context');
+    assert.equal(listed(), 'chan receive');
+    b.trySend(5);
+    await flush();
+    assert.equal(h.state, 'chan send');
+    assert.equal(listed(), 'chan send');
+    assert.equal((await a.recv(bg)).value, 1);
+    await h.done;
+    assert.equal(h.state, 'done');
+    assert.equal(listed(), undefined, 'an ended task is not listed');
+  });
+
+  test("an operation ended by its context's cancel leaves its task's state", async () => {
+    const ch = new Channel<number>();
+    let cancelChild!: () => void;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const h = go(bg, async (ctx) => {
+      const [child, cancel] = withCancel(ctx);
+      cancelChild = cancel;
+      await ch.recv(child).catch(() => {});
+      await gate; // busy outside leash: running
+    });
+    await flush();
+    assert.equal(h.state, 'chan receive');
+    cancelChild();
+    await flush();
+    assert.equal(h.state, 'running');
+    assert.equal(tasks().find((t) => t.id === h.id)?.state, 'running');
+    release();
+    await h.done;
+  });
+
   test('bad input throws TypeError LEASH_ERR_INVALID_ARG', () => {
     const isInvalid = (e: unknown) =>
       e instanceof TypeError && (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG';

@@ -68,7 +68,6 @@ export class Task<T = unknown> implements TaskHandle<T> {
   readonly name: string;
   readonly parentId: number | undefined;
   readonly startedAt: number;
-  state: TaskState = 'running';
   prev: Task | undefined = undefined;
   next: Task | undefined = undefined;
   owner: TaskOwner | undefined;
@@ -82,14 +81,15 @@ export class Task<T = unknown> implements TaskHandle<T> {
   observed = false;
   failed: Promise<T> | undefined = undefined;
   rethrown = false;
-  // The blocking operations pending in this task, oldest first, as flat [token, state] pairs:
-  // `state` shows the most recent one still pending, so several concurrent waits in one task
-  // (Promise.all of a recv and a sleep) never read `running` while one of them is still blocked.
-  // The most recent wait is kept in two fields and only older ones in the array: one wait at a
-  // time (the usual case) then costs two stores and no array operation (shrinking an array by
-  // assigning its length made a blocked hand-off in a task ~40% slower, bench/task.bench.ts).
+  // The waits pending in this task that are not a channel operation or a select (sleep, io, a
+  // group wait, a ticker), oldest first, as flat [token, state, seq] triples: the most recent one
+  // is kept in three fields and only older ones in the array, so one wait at a time (the usual
+  // case) costs three stores and no array operation. Channel operations and selects are not
+  // recorded here at all: `state` finds them in their contexts' lists when it is read (see
+  // taskBlockedLists).
   waitToken: unknown = undefined;
   waitState: TaskState = 'running';
+  waitSeq = 0;
   waits: unknown[] | undefined = undefined;
 
   constructor(id: number, name: string, parentId: number | undefined, owner: TaskOwner | undefined) {
@@ -98,6 +98,16 @@ export class Task<T = unknown> implements TaskHandle<T> {
     this.parentId = parentId;
     this.owner = owner;
     this.startedAt = Date.now();
+  }
+
+  /**
+   * state is the task's most recent wait still pending, `running` when none is, or how it ended.
+   * Worked out when read (O(contexts with blocked operations)): a blocked operation writes
+   * nothing into its task, so a channel hand-off between tasks costs what it costs outside them.
+   */
+  get state(): TaskState {
+    if (this.status !== PENDING) return this.status === FULFILLED ? 'done' : 'failed';
+    return pendingState(this, newestBlockedOf(this));
   }
 
   get done(): Promise<T> {
@@ -125,7 +135,6 @@ const TASK_KEY = createKey<Task>('leash.task');
 // `node --trace-deopt`, "dependent field type constness changed"), which then ran unoptimized until
 // V8 compiled it again; test/task/shapes.test.ts checks it.
 const shape = new Task(0, 'shape', undefined, undefined);
-shape.state = 'done';
 shape.prev = shape.next = shape;
 shape.site = {};
 shape.status = REJECTED;
@@ -134,6 +143,7 @@ shape.run = shape.failed = Promise.resolve();
 shape.observed = shape.rethrown = true;
 shape.waitToken = shape;
 shape.waitState = 'done';
+shape.waitSeq = 1;
 shape.waits = [];
 shape.prev = shape.next = undefined;
 keepShape(shape);
@@ -328,7 +338,6 @@ async function run<T>(task: Task<T>, ctx: Context, fn: (ctx: Context) => Promise
 function settle(task: Task, status: number, result: unknown): void {
   task.status = status;
   task.result = status === REJECTED ? result : undefined;
-  task.state = status === FULFILLED ? 'done' : 'failed';
   task.waits = undefined;
   task.waitToken = undefined;
   if (task.prev !== undefined) task.prev.next = task.next;
@@ -411,43 +420,116 @@ function onWaitEnd(msg: unknown): void {
 }
 
 /**
+ * BlockedOp is a blocked channel operation or select (a Blocker, wait-queue.ts) as a task's state
+ * reads it: the state it puts its task in and when it started (nextWaitSeq).
+ */
+export interface BlockedOp {
+  readonly waitState: TaskState;
+  readonly seq: number;
+}
+
+/**
+ * BlockedList is the list of operations blocked on one context (a CtxWatch, wait-queue.ts): the
+ * task the context belongs to, and the newest operation still blocked on it.
+ */
+export interface BlockedList {
+  readonly task: Task | undefined;
+  readonly tail: BlockedOp | undefined;
+}
+
+/**
+ * taskBlockedLists holds the lists of the contexts that belong to a task, from when their first
+ * operation blocks until they are dropped (wait-queue.ts adds and deletes them): what `state`
+ * searches for a task's blocked channel operations and selects.
+ */
+export const taskBlockedLists = new Set<BlockedList>();
+
+// Waits are numbered in the order they start, so that a task's state can show its most recent one.
+// The numbers wrap within V8's small integers (30 bits) and are compared as serial numbers: a
+// pending wait is older than a later one as long as fewer than 2^29 waits started in between.
+const SEQ_MASK = 0x3fffffff;
+const SEQ_HALF = 0x20000000;
+let seq = 0;
+
+/** nextWaitSeq numbers a wait that starts now. */
+export function nextWaitSeq(): number {
+  seq = (seq + 1) & SEQ_MASK;
+  return seq;
+}
+
+function newer(a: number, b: number): boolean {
+  const d = (a - b) & SEQ_MASK;
+  return d !== 0 && d < SEQ_HALF;
+}
+
+// The newest blocked operation among `task`'s contexts, or undefined.
+function newestBlockedOf(task: Task): BlockedOp | undefined {
+  let best: BlockedOp | undefined;
+  for (const list of taskBlockedLists) {
+    if (list.task !== task) continue;
+    const op = list.tail;
+    if (op !== undefined && (best === undefined || newer(op.seq, best.seq))) best = op;
+  }
+  return best;
+}
+
+// The newest blocked operation of every task with one: tasks() reads it once for all tasks.
+function newestBlockedByTask(): Map<Task, BlockedOp> {
+  const out = new Map<Task, BlockedOp>();
+  for (const list of taskBlockedLists) {
+    const op = list.tail;
+    if (op === undefined || list.task === undefined) continue;
+    const best = out.get(list.task);
+    if (best === undefined || newer(op.seq, best.seq)) out.set(list.task, op);
+  }
+  return out;
+}
+
+// A pending task's state: the newer of its newest blocked operation and its newest other wait.
+function pendingState(task: Task, op: BlockedOp | undefined): TaskState {
+  if (task.waitToken !== undefined && (op === undefined || newer(task.waitSeq, op.seq)))
+    return task.waitState;
+  return op === undefined ? 'running' : op.waitState;
+}
+
+/**
  * enterWait records that `task` is blocked in `state` until the matching `leaveWait(task, token)`;
- * `token` identifies the operation (its waiter). A settled task's state is left alone.
+ * `token` identifies the operation. For waits that are not a channel operation or a select (those
+ * are found through taskBlockedLists). A settled task is left alone.
  */
 export function enterWait(task: Task, token: unknown, state: TaskState): void {
   if (task.status !== PENDING) return;
   if (task.waitToken !== undefined) {
     if (task.waits === undefined) task.waits = [];
-    task.waits.push(task.waitToken, task.waitState);
+    task.waits.push(task.waitToken, task.waitState, task.waitSeq);
   }
   task.waitToken = token;
   task.waitState = state;
-  task.state = state;
+  task.waitSeq = nextWaitSeq();
 }
 
 /**
- * leaveWait ends the wait `token` of `task`: the task shows the most recent wait still pending,
- * or `running` when none is. O(1) when waits end in reverse order (the usual case, one at a time).
+ * leaveWait ends the wait `token` of `task`. O(1) when waits end in reverse order (the usual case,
+ * one at a time).
  */
 export function leaveWait(task: Task, token: unknown): void {
   if (task.waitToken === token) {
     const waits = task.waits;
     if (waits !== undefined && waits.length > 0) {
+      task.waitSeq = waits.pop() as number;
       task.waitState = waits.pop() as TaskState;
       task.waitToken = waits.pop();
     } else {
       task.waitToken = undefined;
       task.waitState = 'running';
     }
-  } else {
-    const waits = task.waits;
-    if (waits === undefined) return;
-    let i = waits.length - 2;
-    while (i >= 0 && waits[i] !== token) i -= 2;
-    if (i < 0) return;
-    waits.splice(i, 2);
+    return;
   }
-  if (task.status === PENDING) task.state = task.waitState;
+  const waits = task.waits;
+  if (waits === undefined) return;
+  let i = waits.length - 3;
+  while (i >= 0 && waits[i] !== token) i -= 3;
+  if (i >= 0) waits.splice(i, 3);
 }
 
 /**
@@ -456,12 +538,13 @@ export function leaveWait(task: Task, token: unknown): void {
  */
 export function tasks(): TaskInfo[] {
   const out: TaskInfo[] = [];
+  const blocked = newestBlockedByTask();
   for (let t = head; t !== undefined; t = t.next) {
     const info: { -readonly [K in keyof TaskInfo]: TaskInfo[K] } = {
       id: t.id,
       name: t.name,
       parentId: t.parentId,
-      state: t.state,
+      state: pendingState(t, blocked.get(t)),
       startedAt: t.startedAt,
     };
     if (t.site?.stack !== undefined) info.stack = trimStack(t.site.stack);

@@ -1,13 +1,14 @@
 import { afterFunc, background, type Context } from '../context/index.js';
 import { keepShape, leashContextClass } from '../context/internal.js';
 import { canEnd, hold, release } from './keep-alive.js';
-import { enterWait, leaveWait, type Task, type TaskState, taskIn } from './registry.js';
+import { nextWaitSeq, type Task, type TaskState, taskBlockedLists, taskIn } from './registry.js';
 
 /**
  * Blocker is the one home of what every blocking operation of this layer sets up while it waits
  * and undoes when it stops waiting (issue 9: this sequence was written four times): a callback on
  * its context's end, a keep-alive hold while the context has a deadline (docs/architecture.md,
- * deadline timers), and the blocked state of the task its context belongs to. A channel waiter and
+ * deadline timers), and what the state of the task its context belongs to reads (its place in the
+ * context's list of blocked operations, which `Task.state` searches). A channel waiter and
  * a blocked select are Blockers (a ticker waiting for a tick could be one too); `ended` is what
  * each does when its context ends first.
  */
@@ -21,40 +22,40 @@ export class Blocker {
   declare wprev: Blocker | undefined;
   declare wnext: Blocker | undefined;
   declare watch: CtxWatch | undefined;
-  declare task: Task | undefined;
   declare held: boolean;
+  // What the task state reads (registry.ts, BlockedOp): the state this operation puts its task in,
+  // and when it started. Set when it blocks; nothing is written into the task itself.
+  declare waitState: TaskState;
+  declare seq: number;
 
   constructor() {
     this.wprev = undefined;
     this.wnext = undefined;
     this.watch = undefined;
-    this.task = undefined;
     this.held = false;
+    this.waitState = 'running';
+    this.seq = 0;
   }
 
   /**
-   * block arms the three: `ended()` runs (a microtask after the cancel, as `afterFunc` callbacks
-   * do) when `ctx` ends first; contexts that can never end (background, todo) need no callback and
-   * no hold.
+   * block arms them: `ended()` runs (a microtask after the cancel, as `afterFunc` callbacks do)
+   * when `ctx` ends first; contexts that can never end (background, todo) need no callback and no
+   * hold, and belong to no task.
    */
   block(ctx: Context, state: TaskState): void {
-    let task: Task | undefined;
-    if (canEnd(ctx)) {
-      let watch = watchOf(ctx);
-      if (watch === undefined) {
-        watch = new CtxWatch(ctx);
-        setWatch(ctx, watch, undefined);
-      }
-      watch.add(this);
-      if (watch.deadline) {
-        this.held = true;
-        hold();
-      }
-      task = watch.task;
-    } else task = taskIn(ctx);
-    if (task !== undefined) {
-      this.task = task;
-      enterWait(task, this, state);
+    // background() and todo() carry no task, so an operation blocked on them is in no task's state.
+    if (!canEnd(ctx)) return;
+    let watch = watchOf(ctx);
+    if (watch === undefined) {
+      watch = new CtxWatch(ctx);
+      setWatch(ctx, watch, undefined);
+    }
+    this.waitState = state;
+    this.seq = nextWaitSeq();
+    watch.add(this);
+    if (watch.deadline) {
+      this.held = true;
+      hold();
     }
   }
 
@@ -65,11 +66,6 @@ export class Blocker {
     if (this.held) {
       this.held = false;
       release();
-    }
-    const task = this.task;
-    if (task !== undefined) {
-      this.task = undefined;
-      leaveWait(task, this);
     }
   }
 
@@ -86,7 +82,8 @@ export class Blocker {
 // and nothing stays registered on a context once the event loop turns.
 class CtxWatch {
   readonly ctx: Context;
-  head: Blocker | undefined = undefined;
+  // The operations blocked on the context, oldest first, as a circular list of which the watch
+  // holds only the newest (the oldest is `tail.wnext`); see WaitQueue for why only one end.
   tail: Blocker | undefined = undefined;
   stop: (() => boolean) | undefined;
   idle = false;
@@ -99,19 +96,29 @@ class CtxWatch {
     this.deadline = ctx.deadline !== undefined;
     this.task = taskIn(ctx);
     this.stop = afterFunc(ctx, () => this.fire());
+    // A task's state finds its blocked operations here, for as long as the registration lives.
+    if (this.task !== undefined) taskBlockedLists.add(this);
   }
 
   add(b: Blocker): void {
     b.watch = this;
-    b.wprev = this.tail;
-    if (this.tail === undefined) this.head = b;
-    else this.tail.wnext = b;
+    const t = this.tail;
+    if (t === undefined) {
+      b.wprev = b;
+      b.wnext = b;
+    } else {
+      const h = t.wnext as Blocker;
+      b.wprev = t;
+      b.wnext = h;
+      t.wnext = b;
+      h.wprev = b;
+    }
     this.tail = b;
   }
 
   remove(b: Blocker): void {
     this.unlink(b);
-    if (this.head === undefined && !this.idle && this.stop !== undefined) {
+    if (this.tail === undefined && !this.idle && this.stop !== undefined) {
       this.idle = true;
       idle.push(this);
       // A loop that never lets the event loop turn still keeps few idle registrations.
@@ -124,18 +131,24 @@ class CtxWatch {
   }
 
   unlink(b: Blocker): void {
-    if (b.wprev === undefined) this.head = b.wnext;
-    else b.wprev.wnext = b.wnext;
-    if (b.wnext === undefined) this.tail = b.wprev;
-    else b.wnext.wprev = b.wprev;
+    const n = b.wnext as Blocker;
+    if (n === b) this.tail = undefined;
+    else {
+      const p = b.wprev as Blocker;
+      p.wnext = n;
+      n.wprev = p;
+      if (this.tail === b) this.tail = p;
+    }
     b.wprev = b.wnext = b.watch = undefined;
   }
 
   // The context ended: every operation still blocked on it ends, oldest first.
   fire(): void {
     this.stop = undefined;
+    taskBlockedLists.delete(this);
     setWatch(this.ctx, undefined, this);
-    for (let b = this.head; b !== undefined; b = this.head) {
+    for (let t = this.tail; t !== undefined; t = this.tail) {
+      const b = t.wnext as Blocker;
       this.unlink(b);
       b.ended();
     }
@@ -170,9 +183,10 @@ function sweep(): void {
   idle = [];
   for (const w of list) {
     w.idle = false;
-    if (w.head !== undefined || w.stop === undefined) continue;
+    if (w.tail !== undefined || w.stop === undefined) continue;
     w.stop();
     w.stop = undefined;
+    taskBlockedLists.delete(w);
     setWatch(w.ctx, undefined, w);
   }
 }
@@ -241,34 +255,46 @@ export class Waiter extends Blocker {
 keepShape(new Waiter(background(), undefined, undefined, -1));
 
 /**
- * WaitQueue is an intrusive doubly linked FIFO of waiters: O(1) push, shift and removal of any
- * member, so a cancelled waiter leaves its queue at once and a million of them leave nothing.
+ * WaitQueue is an intrusive doubly linked FIFO of waiters: O(1) push, taking the oldest and removal
+ * of any member, so a cancelled waiter leaves its queue at once and a million of them leave nothing.
+ *
+ * The list is circular and the queue holds only its newest waiter (the oldest is `tail.next`).
+ * A queue lives as long as its channel, so V8 has long moved it to the old generation, while a
+ * waiter is new: storing a new object into an old one takes the write barrier's slow path, which
+ * records the slot for the next scavenge (about 40 machine instructions each). Holding one end
+ * instead of two halves those stores when a waiter joins an empty queue, the usual case of an
+ * unbuffered hand-off (CtxWatch's list does the same: bench/task-instructions.mjs).
  */
 export class WaitQueue {
-  head: Waiter | undefined = undefined;
   tail: Waiter | undefined = undefined;
   size = 0;
 
   push(w: Waiter): void {
     w.queue = this;
-    w.prev = this.tail;
-    if (this.tail === undefined) this.head = w;
-    else this.tail.next = w;
+    const t = this.tail;
+    if (t === undefined) {
+      w.prev = w;
+      w.next = w;
+    } else {
+      const h = t.next as Waiter;
+      w.prev = t;
+      w.next = h;
+      t.next = w;
+      h.prev = w;
+    }
     this.tail = w;
     this.size++;
   }
 
-  shift(): Waiter | undefined {
-    const w = this.head;
-    if (w !== undefined) this.remove(w);
-    return w;
-  }
-
   remove(w: Waiter): void {
-    if (w.prev === undefined) this.head = w.next;
-    else w.prev.next = w.next;
-    if (w.next === undefined) this.tail = w.prev;
-    else w.next.prev = w.prev;
+    const n = w.next as Waiter;
+    if (n === w) this.tail = undefined;
+    else {
+      const p = w.prev as Waiter;
+      p.next = n;
+      n.prev = p;
+      if (this.tail === w) this.tail = p;
+    }
     w.prev = w.next = w.queue = undefined;
     this.size--;
   }
@@ -279,7 +305,8 @@ export class WaitQueue {
    * a value is never handed to a waiter that can no longer take it, so none is lost.
    */
   takeLive(): Waiter | undefined {
-    for (let w = this.head; w !== undefined; w = this.head) {
+    for (let t = this.tail; t !== undefined; t = this.tail) {
+      const w = t.next as Waiter;
       this.remove(w);
       if (w.ctx.err === undefined) return w;
       abort(w);
