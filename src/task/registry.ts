@@ -534,7 +534,8 @@ export function leaveWait(task: Task, token: unknown): void {
 
 /**
  * tasks returns a snapshot of every live task, newest first. Entries are copies: later changes
- * to a task do not show in an old snapshot. Costs O(live tasks); meant for profiles and tests.
+ * to a task do not show in an old snapshot. Costs O(live tasks + contexts with blocked operations);
+ * meant for profiles and tests.
  */
 export function tasks(): TaskInfo[] {
   const out: TaskInfo[] = [];
