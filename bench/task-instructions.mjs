@@ -20,6 +20,7 @@ const CASES = {
   'floor-result': 'bare-promise unbuffered hand-off, receive resolves { value, ok }',
   'leash-top': 'leash unbuffered send + recv, top level, ctx cancellable',
   'leash-tasks': 'leash unbuffered send + recv, both sides go() tasks, ctx cancellable',
+  'leash-select': 'leash send + select(ctx, [recv ch, recv quit]), top level, ctx cancellable',
 };
 
 const args = process.argv.slice(2);
@@ -48,7 +49,7 @@ if (child !== undefined) {
 
 async function runChild(name, n) {
   const { background, withCancel } = await import('leashjs');
-  const { Channel, go } = await import('leashjs/task');
+  const { Channel, go, select } = await import('leashjs/task');
   const [live] = withCancel(background());
   // Sums wrap at 32 bits: a sum past 2^31 leaves V8's small integers, which deoptimized the loop in
   // the large count only (101,000 values sum past it; the warm-up's 50,000 do not).
@@ -132,11 +133,27 @@ async function runChild(name, n) {
     sink = (sink + (await c.done)) | 0;
   }
 
+  async function selectTop(n) {
+    const ch = new Channel();
+    const quit = new Channel();
+    const p = (async () => {
+      for (let i = 0; i < n; i++) await ch.send(live, i);
+    })();
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const r = await select(live, [{ recv: ch }, { recv: quit }]);
+      if (r.index === 0 && r.ok) s = (s + r.value) | 0;
+    }
+    await p;
+    sink = (sink + s) | 0;
+  }
+
   const run = {
     'floor-bare': (n) => bare(n, false),
     'floor-result': (n) => bare(n, true),
     'leash-top': top,
     'leash-tasks': tasks,
+    'leash-select': selectTop,
   }[name];
   if (run === undefined) throw new Error(`unknown case ${name}; one of ${Object.keys(CASES).join(', ')}`);
   // Warm-up, the same for both counts, in two runs: the end of a run (its tasks settle) and the start

@@ -13,6 +13,7 @@ import {
   type TaskStartMessage,
   type TaskState,
   type TaskUnhandledMessage,
+  taskBlockedLists,
   taskCount,
   taskOf,
   taskStacksEnabled,
@@ -352,6 +353,33 @@ describe('go and the task registry', () => {
     assert.equal(tasks().find((t) => t.id === h.id)?.state, 'running');
     release();
     await h.done;
+  });
+
+  test('the lists that task states read are dropped once their tasks stop blocking', async () => {
+    // Each task's context gets a list when its first operation blocks; the list must go when the
+    // registration is swept (operations done) or fired (context cancelled), or it would keep
+    // every task that ever blocked reachable.
+    const before = taskBlockedLists.size;
+    const ch = new Channel<number>();
+    const other = new Channel<number>();
+    const done = Array.from({ length: 200 }, () => go(bg, async (ctx) => (await ch.recv(ctx)).value)).map(
+      (h) => h.done,
+    );
+    const [parent, cancel] = withCancel(bg);
+    const cancelled = Array.from({ length: 200 }, () =>
+      go(parent, async (ctx) => {
+        await other.send(ctx, -1).catch(() => {}); // nobody receives: blocked until the cancel
+      }),
+    ).map((h) => h.done);
+    await flush();
+    assert.equal(taskBlockedLists.size - before, 400, 'one list per blocked task context');
+    cancel();
+    await Promise.all(cancelled);
+    for (let i = 0; i < 200; i++) ch.trySend(i);
+    await Promise.all(done);
+    await flush();
+    await flush();
+    assert.equal(taskBlockedLists.size, before);
   });
 
   test('bad input throws TypeError LEASH_ERR_INVALID_ARG', () => {
