@@ -64,6 +64,24 @@ export interface SelectOptions {
 const SELECT_OPTIONS = ['default'] as const;
 const order: number[] = [];
 
+// The poll order's random numbers: xorshift32 (Marsaglia), seeded once from Math.random. Choosing
+// fairly among ready cases needs uniform numbers, not unpredictable ones (Go's runtime uses its
+// cheap fastrand for the same choice), and Math.random cost about 75 machine instructions per
+// select on Node 24, its builtin and its cache refills (callgrind on bench/task-instructions.mjs
+// --case=leash-select), against a few here. The state lives in an Int32Array so that its 32-bit
+// values are stored unboxed.
+const rng = new Int32Array([(Math.random() * 0x7fffffff) | 1]);
+
+// randomBelow returns a uniformly random integer in [0, bound), bound small (a case count).
+function randomBelow(bound: number): number {
+  let x = rng[0] as number;
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  rng[0] = x;
+  return (x >>> 0) % bound;
+}
+
 /**
  * select waits until one of `cases` can proceed, performs exactly that one, and resolves with its
  * index (and, for a receive, `value` and `ok`), as Go's `select` statement:
@@ -131,7 +149,7 @@ export function select(
   // (order only grows: shrinking an array by assigning its length is slow in V8.)
   if (n > 0) order[0] = 0;
   for (let i = 1; i < n; i++) {
-    const j = Math.floor(Math.random() * (i + 1));
+    const j = randomBelow(i + 1);
     order[i] = order[j]!;
     order[j] = i;
   }
