@@ -159,7 +159,7 @@ async function runChild(name, n) {
   // Warm-up, the same for both counts, in two runs: the end of a run (its tasks settle) and the start
   // of the next (new tasks, new contexts) take paths the steady state does not, and V8 recompiles
   // what they deoptimize. With one warm-up run that recompilation fell in the measured window, in
-  // the large count only (the small one ends before V8 optimizes again): callgrind put 300-800 of
+  // the large count only (the small one ends before V8 optimizes again): a callgrind profile put 300-800 of
   // the instructions per hand-off in TurboFan's compiler.
   await run(50_000);
   await run(50_000);

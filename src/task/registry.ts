@@ -107,7 +107,7 @@ export class Task<T = unknown> implements TaskHandle<T> {
    */
   get state(): TaskState {
     if (this.status !== PENDING) return this.status === FULFILLED ? 'done' : 'failed';
-    return pendingState(this, newestBlockedOf(this));
+    return pendingState(this, newestBlockedByTask().get(this));
   }
 
   get done(): Promise<T> {
@@ -462,18 +462,8 @@ function newer(a: number, b: number): boolean {
   return d !== 0 && d < SEQ_HALF;
 }
 
-// The newest blocked operation among `task`'s contexts, or undefined.
-function newestBlockedOf(task: Task): BlockedOp | undefined {
-  let best: BlockedOp | undefined;
-  for (const list of taskBlockedLists) {
-    if (list.task !== task) continue;
-    const op = list.tail;
-    if (op !== undefined && (best === undefined || newer(op.seq, best.seq))) best = op;
-  }
-  return best;
-}
-
-// The newest blocked operation of every task with one: tasks() reads it once for all tasks.
+// The newest blocked operation of every task with one, in one pass over the lists: `state` reads
+// one task's, tasks() every task's.
 function newestBlockedByTask(): Map<Task, BlockedOp> {
   const out = new Map<Task, BlockedOp>();
   for (const list of taskBlockedLists) {

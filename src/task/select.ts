@@ -66,9 +66,10 @@ const order: number[] = [];
 
 // The poll order's random numbers: xorshift32 (Marsaglia), seeded once from Math.random. Choosing
 // fairly among ready cases needs uniform numbers, not unpredictable ones (Go's runtime uses its
-// cheap fastrand for the same choice), and Math.random cost about 75 machine instructions per
-// select on Node 24, its builtin and its cache refills (callgrind on bench/task-instructions.mjs
-// --case=leash-select), against a few here. The state lives in an Int32Array so that its 32-bit
+// cheap fastrand for the same choice), and Math.random took about 75 machine instructions per
+// select on Node 24, its builtin and its cache refills, in a callgrind profile of
+// bench/task-instructions.mjs --case=leash-select's child, against a few here (the bench: 2,920 to
+// 2,808 per select on Node 20, 2,819 to 2,757 on Node 24). The state lives in an Int32Array so that its 32-bit
 // values are stored unboxed.
 const rng = new Int32Array([(Math.random() * 0x7fffffff) | 1]);
 
