@@ -346,7 +346,7 @@ keepShape(new RangeIterator(new Channel(), background()));
 
 function wakeReceiver(w: Waiter, value: unknown, ok: boolean): void {
   if (w.sel !== undefined) {
-    w.sel.win(w, value, ok);
+    w.sel.winRecv(w, value, ok);
     return;
   }
   w.unblock();
@@ -355,7 +355,7 @@ function wakeReceiver(w: Waiter, value: unknown, ok: boolean): void {
 
 function wakeSender(w: Waiter): void {
   if (w.sel !== undefined) {
-    w.sel.win(w, undefined, true);
+    w.sel.winSend(w);
     return;
   }
   w.unblock();

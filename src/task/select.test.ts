@@ -295,6 +295,34 @@ describe('select: bad input (LEASH_ERR_INVALID_ARG)', () => {
     assert.equal(ch.length, 1, 'nothing was taken');
   });
 
+  test('a case holding a Channel only in `send` is a send case, as the check said, whatever its `recv` holds', async () => {
+    // The check and the passes decide a case's kind by one rule (a Channel in `recv` receives,
+    // else a Channel in `send` with a `value` sends). Before, the check accepted this case as a
+    // send and the passes ran it as a receive (its `recv` key is present): a raw TypeError
+    // ("reading '_poll'") from a select the check had let through.
+    const hybrid = { recv: undefined, send: undefined as unknown, value: 7 };
+    const buffered = new Channel<number>(1);
+    hybrid.send = buffered;
+    const r = await select(bg, [hybrid] as unknown as [{ send: Channel<number>; value: number }]);
+    assert.deepEqual(r, { index: 0 });
+    assert.deepEqual(buffered.tryRecv(), { value: 7, ok: true });
+
+    // The same case when it has to wait (an unbuffered channel, no receiver yet).
+    const unbuffered = new Channel<number>();
+    hybrid.send = unbuffered;
+    const waiting = select(bg, [hybrid] as unknown as [{ send: Channel<number>; value: number }]);
+    assert.deepEqual(await unbuffered.recv(bg), { value: 7, ok: true });
+    assert.deepEqual(await waiting, { index: 0 });
+
+    // A Channel in `recv` makes a receive case even beside a send.
+    const other = new Channel<number>(1);
+    buffered.trySend(3);
+    const both = { recv: buffered, send: other, value: 9 };
+    const rb = await select(bg, [both] as unknown as [{ recv: Channel<number> }]);
+    assert.deepEqual(rb, { index: 0, value: 3, ok: true });
+    assert.equal(other.length, 0, 'nothing was sent');
+  });
+
   test('a bad case or ctx names select and says what it got', () => {
     invalid(
       () => select(bg, [{ recv: 5 }] as unknown as [{ recv: Channel<number> }]),

@@ -146,42 +146,48 @@ export function select(
   if (ctx.err !== undefined) return Promise.reject(ctx.err);
 
   // Pass 1: poll the cases in a random order; the first ready one in a uniformly random
-  // permutation is uniformly random among the ready ones.
-  // (order only grows: shrinking an array by assigning its length is slow in V8.)
-  if (n > 0) order[0] = 0;
-  for (let i = 1; i < n; i++) {
-    const j = randomBelow(i + 1);
-    order[i] = order[j]!;
-    order[j] = i;
-  }
-  for (let k = 0; k < n; k++) {
-    const i = order[k]!;
-    const c = cases[i]!;
-    if ('recv' in c) {
-      const v = c.recv._poll();
-      if (v !== NONE) return Promise.resolve({ index: i, value: v, ok: true });
-      if (c.recv.closed) return Promise.resolve({ index: i, value: undefined, ok: false });
-    } else {
-      if (c.send.closed) return Promise.reject(new ChannelClosedError());
-      if (c.send.trySend(c.value)) return Promise.resolve({ index: i });
+  // permutation is uniformly random among the ready ones. Two cases (the common select: a value
+  // or the end) need one random bit and no permutation array.
+  if (n === 2) {
+    const first = randomBelow(2);
+    const done = poll(cases[first]!, first) ?? poll(cases[1 - first]!, 1 - first);
+    if (done !== undefined) return done;
+  } else {
+    // (order only grows: shrinking an array by assigning its length is slow in V8.)
+    if (n > 0) order[0] = 0;
+    for (let i = 1; i < n; i++) {
+      const j = randomBelow(i + 1);
+      order[i] = order[j]!;
+      order[j] = i;
+    }
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      const done = poll(cases[i]!, i);
+      if (done !== undefined) return done;
     }
   }
   if (nonBlocking) return Promise.resolve({ index: -1 });
 
   // Pass 2: nothing ready; wait on every case. Nothing is matched while enqueueing, so a select
   // cannot meet its own opposite case.
-  const op = new SelectOp(ctx, cases);
+  const op = new SelectOp(ctx);
   // A closure per select, as Channel's #block does (the reason is there).
   const p = new Promise<{ index: number; value?: unknown; ok?: boolean }>((resolve, reject) => {
     op.resolve = resolve;
     op.reject = reject;
   });
   for (let i = 0; i < n; i++) {
-    const c = cases[i]!;
-    const send = !('recv' in c);
-    const w = new Waiter(ctx, send ? (c as SendCase<unknown>).value : undefined, op, i);
-    op.waiters.push(w);
-    enqueue(send ? (c as SendCase<unknown>).send : (c as RecvCase<unknown>).recv, w, send);
+    const c = cases[i] as SelectCase;
+    const r = (c as Partial<RecvCase<unknown>>).recv;
+    if (r instanceof Channel) {
+      const w = new Waiter(ctx, undefined, op, i);
+      op.waiters.push(w);
+      enqueue(r, w, false);
+    } else {
+      const w = new Waiter(ctx, (c as SendCase<unknown>).value, op, i);
+      op.waiters.push(w);
+      enqueue((c as SendCase<unknown>).send, w, true);
+    }
   }
   op.block(ctx, 'select');
   return p;
@@ -189,10 +195,33 @@ export function select(
 
 const WHERE = 'select(ctx, cases, opts)';
 
+// poll performs case `c` (index i) if it can proceed without blocking and returns select's
+// settled promise, or undefined. Its kind is decided as checkCase decided it: a Channel in `recv`
+// makes a receive case.
+function poll(
+  c: SelectCase,
+  i: number,
+): Promise<{ index: number; value?: unknown; ok?: boolean }> | undefined {
+  const r = (c as Partial<RecvCase<unknown>>).recv;
+  if (r instanceof Channel) {
+    const v = r._poll();
+    if (v !== NONE) return Promise.resolve({ index: i, value: v, ok: true });
+    if (r.closed) return Promise.resolve({ index: i, value: undefined, ok: false });
+    return undefined;
+  }
+  const s = (c as SendCase<unknown>).send;
+  if (s.closed) return Promise.reject(new ChannelClosedError());
+  if (s.trySend((c as SendCase<unknown>).value)) return Promise.resolve({ index: i });
+  return undefined;
+}
+
+// checkCase throws TypeError (code LEASH_ERR_INVALID_ARG) unless `c` is a case: a Channel in
+// `recv` makes a receive case (whatever else it holds); otherwise a Channel in `send` and a
+// `value` make a send case. select's passes decide the kind by the same test.
 function checkCase(c: unknown, i: number): void {
   if (c !== null && typeof c === 'object') {
-    if ('recv' in c && c.recv instanceof Channel) return;
-    if ('send' in c && c.send instanceof Channel && 'value' in c) return;
+    if ((c as Partial<RecvCase<unknown>>).recv instanceof Channel) return;
+    if ((c as Partial<SendCase<unknown>>).send instanceof Channel && 'value' in c) return;
   }
   throw invalidArg(
     `${WHERE}: case ${i} must be { recv: Channel } or { send: Channel, value }, got ${describe(c)}`,
@@ -204,26 +233,28 @@ function checkCase(c: unknown, i: number): void {
 class SelectOp extends Blocker implements Selecting {
   // Declared and assigned in the constructor, as Blocker's fields are (one per blocked select).
   declare readonly ctx: Context;
-  declare readonly cases: readonly SelectCase[];
   declare readonly waiters: Waiter[];
   declare resolve: ((r: { index: number; value?: unknown; ok?: boolean }) => void) | undefined;
   declare reject: ((e: unknown) => void) | undefined;
   declare settled: boolean;
 
-  constructor(ctx: Context, cases: readonly SelectCase[]) {
+  constructor(ctx: Context) {
     super();
     this.ctx = ctx;
-    this.cases = cases;
     this.waiters = [];
     this.resolve = undefined;
     this.reject = undefined;
     this.settled = false;
   }
 
-  win(w: Waiter, value: unknown, ok: boolean): void {
+  winRecv(w: Waiter, value: unknown, ok: boolean): void {
     this.#finish();
-    if ('recv' in this.cases[w.index]!) this.resolve!({ index: w.index, value, ok });
-    else this.resolve!({ index: w.index });
+    this.resolve!({ index: w.index, value, ok });
+  }
+
+  winSend(w: Waiter): void {
+    this.#finish();
+    this.resolve!({ index: w.index });
   }
 
   fail(_w: Waiter, err: unknown): void {
@@ -248,4 +279,4 @@ class SelectOp extends Blocker implements Selecting {
   }
 }
 
-keepShape(new SelectOp(background(), []));
+keepShape(new SelectOp(background()));

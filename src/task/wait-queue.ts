@@ -203,12 +203,14 @@ export function registeredWatchCount(ctxs: readonly Context[]): number {
 
 /**
  * Selecting is a blocked `select`, as its case waiters see it. A channel that completes one of its
- * cases calls `win`; `abort` rejects the whole select with its context's error. Either one removes
- * every other case waiter of the select from its queue before returning, so losing cases leave
- * nothing registered.
+ * cases calls `winRecv` (a receive case: the value and ok) or `winSend` (a send case, its value
+ * taken); `fail` rejects the select with a send case's error, `abort` with its context's. Each
+ * removes every other case waiter of the select from its queue before returning, so losing cases
+ * leave nothing registered.
  */
 export interface Selecting {
-  win(w: Waiter, value: unknown, ok: boolean): void;
+  winRecv(w: Waiter, value: unknown, ok: boolean): void;
+  winSend(w: Waiter): void;
   fail(w: Waiter, err: unknown): void;
   abort(): void;
 }
