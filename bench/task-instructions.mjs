@@ -21,6 +21,7 @@ const CASES = {
   'leash-top': 'leash unbuffered send + recv, top level, ctx cancellable',
   'leash-tasks': 'leash unbuffered send + recv, both sides go() tasks, ctx cancellable',
   'leash-select': 'leash send + select(ctx, [recv ch, recv quit]), top level, ctx cancellable',
+  'leash-select-once': 'the same select, its cases built once before the loop',
 };
 
 const args = process.argv.slice(2);
@@ -148,12 +149,29 @@ async function runChild(name, n) {
     sink = (sink + s) | 0;
   }
 
+  async function selectOnce(n) {
+    const ch = new Channel();
+    const quit = new Channel();
+    const cases = [{ recv: ch }, { recv: quit }];
+    const p = (async () => {
+      for (let i = 0; i < n; i++) await ch.send(live, i);
+    })();
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const r = await select(live, cases);
+      if (r.index === 0 && r.ok) s = (s + r.value) | 0;
+    }
+    await p;
+    sink = (sink + s) | 0;
+  }
+
   const run = {
     'floor-bare': (n) => bare(n, false),
     'floor-result': (n) => bare(n, true),
     'leash-top': top,
     'leash-tasks': tasks,
     'leash-select': selectTop,
+    'leash-select-once': selectOnce,
   }[name];
   if (run === undefined) throw new Error(`unknown case ${name}; one of ${Object.keys(CASES).join(', ')}`);
   // Warm-up, the same for both counts, in two runs: the end of a run (its tasks settle) and the start

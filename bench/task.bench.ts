@@ -339,6 +339,24 @@ async function main(): Promise<void> {
     else await Promise.all([produce(ctx), consume(ctx)]);
   }
 
+  // The same select with its cases built once, before the loop (select neither keeps nor changes
+  // them): what the caller's array literal costs, three allocations per select.
+  async function selectPingPongCasesOnce(ctx: Ctx, n: number): Promise<void> {
+    const ch = new Channel<number>();
+    const quit = new Channel<void>();
+    const cases = [{ recv: ch }, { recv: quit }] as const;
+    const produce = async (ctx: Ctx) => {
+      for (let i = 0; i < n; i++) await ch.send(ctx, i);
+    };
+    const consume = async (ctx: Ctx) => {
+      for (let i = 0; i < n; i++) {
+        const r = await select(ctx, cases);
+        if (r.index === 0 && r.ok) sink = (sink + r.value) | 0;
+      }
+    };
+    await Promise.all([produce(ctx), consume(ctx)]);
+  }
+
   const noop = async () => 1;
   const leashCases: Case[] = [
     { name: 'leash unbuffered send+recv, top level, ctx live', run: (n) => pingPong(new Channel(), live, n) },
@@ -369,6 +387,10 @@ async function main(): Promise<void> {
     {
       name: 'leash select(ctx live, [recv ch, recv quit]), in go() tasks',
       run: (n) => selectPingPong(live, n, true),
+    },
+    {
+      name: 'leash select(ctx live, cases built once before the loop), top level',
+      run: (n) => selectPingPongCasesOnce(live, n),
     },
     {
       name: 'leash await go(ctx background, fn).done, top level',
