@@ -323,6 +323,39 @@ describe('select: bad input (LEASH_ERR_INVALID_ARG)', () => {
     assert.equal(other.length, 0, 'nothing was sent');
   });
 
+  test('a case that answers the check and the select differently (a getter) throws, and leaves nothing queued', () => {
+    const flipping = (ch: Channel<number>) => {
+      let reads = 0;
+      // The first read (the check) sees a Channel, every later one does not.
+      return {
+        get recv() {
+          return reads++ === 0 ? ch : undefined;
+        },
+      };
+    };
+    const a = new Channel<number>();
+    const b = new Channel<number>();
+    // Polled: a receive case whose recv then reads undefined and has no send.
+    invalid(
+      () => select(bg, [flipping(a)] as never),
+      /case 0 changed after it was checked \(a getter or Proxy\?\)/,
+    );
+    // Enqueued: case 0 is queued on `a` before case 1 turns out to have changed.
+    const stable = { recv: a };
+    let phase = 0;
+    const laterFlip = {
+      get send() {
+        phase++;
+        // check, poll: a Channel (b has no receiver, so the poll does not send); enqueue: not.
+        return phase <= 2 ? b : undefined;
+      },
+      value: 1,
+    };
+    invalid(() => select(bg, [stable, laterFlip] as never), /case 1 changed after it was checked/);
+    assert.deepEqual(queueSizes(a as Channel<unknown>), [0, 0], 'the receive case left its queue');
+    assert.deepEqual(queueSizes(b as Channel<unknown>), [0, 0]);
+  });
+
   test('a bad case or ctx names select and says what it got', () => {
     invalid(
       () => select(bg, [{ recv: 5 }] as unknown as [{ recv: Channel<number> }]),

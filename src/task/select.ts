@@ -184,9 +184,14 @@ export function select(
       op.waiters.push(w);
       enqueue(r, w, false);
     } else {
+      const s = (c as Partial<SendCase<unknown>>).send;
+      if (!(s instanceof Channel)) {
+        op.abandon();
+        throw caseChanged(c, i);
+      }
       const w = new Waiter(ctx, (c as SendCase<unknown>).value, op, i);
       op.waiters.push(w);
-      enqueue((c as SendCase<unknown>).send, w, true);
+      enqueue(s, w, true);
     }
   }
   op.block(ctx, 'select');
@@ -209,10 +214,19 @@ function poll(
     if (r.closed) return Promise.resolve({ index: i, value: undefined, ok: false });
     return undefined;
   }
-  const s = (c as SendCase<unknown>).send;
+  const s = (c as Partial<SendCase<unknown>>).send;
+  if (!(s instanceof Channel)) throw caseChanged(c, i);
   if (s.closed) return Promise.reject(new ChannelClosedError());
   if (s.trySend((c as SendCase<unknown>).value)) return Promise.resolve({ index: i });
   return undefined;
+}
+
+// caseChanged is the error for a case that passed checkCase and then, read again, held no
+// Channel in either key (a getter, or a Proxy, that answers differently from one read to the next).
+function caseChanged(c: unknown, i: number): TypeError {
+  return invalidArg(
+    `${WHERE}: case ${i} changed after it was checked (a getter or Proxy?): it must hold its Channel in recv or send as a plain property, got ${describe(c)}`,
+  );
 }
 
 // checkCase throws TypeError (code LEASH_ERR_INVALID_ARG) unless `c` is a case: a Channel in
@@ -270,6 +284,12 @@ class SelectOp extends Blocker implements Selecting {
     if (this.settled) return;
     this.#finish();
     this.reject!(this.ctx.err);
+  }
+
+  /** abandon takes back the case waiters enqueued so far, for a select that throws before it blocks. */
+  abandon(): void {
+    this.settled = true;
+    for (const w of this.waiters) if (w.queue !== undefined) w.queue.remove(w);
   }
 
   #finish(): void {
