@@ -317,7 +317,7 @@ test('entry ttlMs and tags: deleteByTag removes the tagged values only', () => {
   assert.equal(cache.get('c'), undefined);
 });
 
-test('createCache checks its options: TypeError LEASH_ERR_INVALID_ARG with a did-you-mean', () => {
+test('createCache checks its options: TypeError LEASH_ERR_INVALID_ARG with a did-you-mean', async () => {
   const bad = (o: unknown, re: RegExp): void =>
     assert.throws(
       () => createCache(o as never),
@@ -334,13 +334,28 @@ test('createCache checks its options: TypeError LEASH_ERR_INVALID_ARG with a did
   bad({ name: 'x', maximumSize: 10, weigh: () => 1 }, /weigh needs maximumWeight/);
   bad({ name: '', maximumSize: 10 }, /name must be a non-empty string/);
   bad({ name: 'x', maximumSize: 0 }, /maximumSize must be an integer >= 1/);
-  bad({ name: 'x', maximumSize: 10, ttlMs: -1 }, /ttlMs/);
+  bad(
+    { name: 'x', maximumSize: 10, ttlMs: -1 },
+    /ttlMs must be a number of milliseconds > 0 \(Infinity allowed\), got the number -1$/,
+  );
   bad({ name: 'x', maximumSize: 10, staleMs: '5' }, /staleMs must be/);
   const cache = createCache<string>({ name: 'x', maximumSize: 10 });
   assert.throws(() => cache.set(1 as never, 'v'), /x\.set\(key, value, opts\): key must be a string/);
   assert.throws(() => cache.set('k', 'v', { tag: ['a'] } as never), /did you mean "tags"/);
   assert.throws(() => cache.getOrLoad({} as never, 'k', async () => 'v'), /ctx must be a Context/);
   assert.throws(() => cache.getOrLoad(background(), 'k', 'loader' as never), /loader must be a function/);
+  // A loader that returns no promise is found when it runs: its callers' promise rejects with the
+  // same kind of error, and nothing is stored.
+  await assert.rejects(cache.getOrLoad(background(), 'k', (() => 'v') as never), (e: unknown) => {
+    assert.ok(e instanceof TypeError);
+    assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
+    assert.match(
+      (e as Error).message,
+      /^x\.getOrLoad\(ctx, key, loader\): loader must return a promise \(write it as an async function\), got the string "v"$/,
+    );
+    return true;
+  });
+  assert.equal(cache.get('k'), undefined);
   const weighed = createCache<string>({ name: 'w', maximumWeight: 10, weigh: () => -1 });
   assert.throws(() => weighed.set('k', 'v'), /weigh\(key, value\) must return a non-negative integer/);
 });

@@ -19,6 +19,7 @@ import {
   withoutCancel,
   withTimeout,
 } from '../context/index.js';
+import { describe, invalidArg } from '../context/internal.js';
 import { LoadAbandonedError, LoadTimeoutError } from './errors.js';
 import type { LoadOutcome } from './events.js';
 
@@ -87,8 +88,8 @@ export class SingleFlight<V> {
       work = loader(loadCtx);
       if (work === null || typeof (work as { then?: unknown })?.then !== 'function') {
         work = Promise.reject(
-          new TypeError(
-            `${this.#name}: getOrLoad(ctx, key, loader): loader must return a promise, got ${typeof work}`,
+          invalidArg(
+            `${this.#name}.getOrLoad(ctx, key, loader): loader must return a promise (write it as an async function), got ${describe(work)}`,
           ),
         );
       }

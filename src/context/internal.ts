@@ -167,7 +167,8 @@ export function assertNumber(
   const parts: string[] = [integer ? 'an integer' : infinite ? 'a number' : 'a finite number'];
   if (unit) parts.push(`of ${unit}`);
   if (min !== undefined && max !== undefined) parts.push(`from ${min} to ${max}`);
-  else if (min !== undefined) parts.push(`>= ${min}`);
+  // Number.MIN_VALUE is how callers say "positive"; printed, it would read ">= 5e-324".
+  else if (min !== undefined) parts.push(min === Number.MIN_VALUE ? '> 0' : `>= ${min}`);
   else if (max !== undefined) parts.push(`<= ${max}`);
   if (infinite) parts.push('(Infinity allowed)');
   throw invalidArg(`${where}: ${name} must be ${parts.join(' ')}, got ${describe(v)}`);
