@@ -422,3 +422,28 @@ test('negative caching in memory: undefined is cached for negativeTtlMs, then lo
   await plain.getOrLoad(background(), 'k', none);
   assert.equal(runs, 2, 'negativeTtlMs 0: undefined is not cached');
 });
+
+test('set(key, undefined) stores an absence for the entry ttl: getOrLoad returns it without loading until it expires or is deleted', async () => {
+  let now = 0;
+  let runs = 0;
+  const load = async () => {
+    runs++;
+    return 'loaded';
+  };
+  const cache = createCacheWithClock<string | undefined>(
+    { name: 'absent', maximumSize: 10, ttlMs: 5_000, negativeTtlMs: 1 },
+    () => now,
+  );
+  cache.set('k', undefined, { ttlMs: 2_000 });
+  now = 1_000; // past negativeTtlMs, within the entry's ttlMs
+  assert.equal(await cache.getOrLoad(background(), 'k', load), undefined);
+  assert.equal(runs, 0, 'the stored absence answered');
+  now = 2_001;
+  assert.equal(await cache.getOrLoad(background(), 'k', load), 'loaded');
+  assert.equal(runs, 1, 'past its ttl the loader runs');
+  cache.set('k', undefined);
+  assert.equal(await cache.getOrLoad(background(), 'k', load), undefined);
+  cache.delete('k');
+  assert.equal(await cache.getOrLoad(background(), 'k', load), 'loaded');
+  assert.equal(runs, 2, 'after delete the loader runs');
+});
