@@ -8,14 +8,17 @@
 // cache.bench.ts uses. Instructions are not time (memory stalls differ): use it to compare builds.
 //
 // Usage (Linux, valgrind installed: `apt-get install valgrind`; build the package first):
-//   cd bench && node cache-instructions.mjs
+//   cd bench && node cache-instructions.mjs [--sim]
+// --sim adds cachegrind's simulated first-level data cache misses and mispredicted branches per
+// hit (a model, not this machine's counters, which its VM does not expose; about 3x slower).
 import { fileURLToPath } from 'node:url';
-import { countInstructions, valgrindVersion } from './valgrind-instructions.mjs';
+import { countInstructions, simulateCaches, valgrindVersion } from './valgrind-instructions.mjs';
 
 const KEYS = 10_000;
 const CASES = {
   leash: 'leash memory tier get() hit (createCache, no subscribers)',
   'lru-cache': 'lru-cache get() hit',
+  map: 'floor: Map.get of the slot, then an array read (no policy)',
 };
 
 const args = process.argv.slice(2);
@@ -31,13 +34,25 @@ if (child !== undefined) {
     );
     process.exit(0);
   }
+  const sim = args.includes('--sim');
   console.log(
-    `Machine instructions per get() hit, ${KEYS} keys (${valgrind}, Node ${process.version}, --predictable)`,
+    `Machine instructions per get() hit, ${KEYS} keys (${valgrind}, Node ${process.version}, --predictable)` +
+      (sim ? "; with --sim, cachegrind's simulated D1 misses and mispredicted branches per hit" : ''),
   );
+  const script = fileURLToPath(import.meta.url);
   for (const [name, label] of Object.entries(CASES)) {
-    const small = countInstructions(fileURLToPath(import.meta.url), name, 100_000);
-    const large = countInstructions(fileURLToPath(import.meta.url), name, 1_100_000);
-    console.log(`${label.padEnd(60)} ${((large - small) / 1_000_000).toFixed(0).padStart(6)}`);
+    if (sim) {
+      const small = simulateCaches(script, name, 100_000);
+      const large = simulateCaches(script, name, 1_100_000);
+      const per = (k) => ((large[k] - small[k]) / 1_000_000).toFixed(k === 'instructions' ? 0 : 2);
+      console.log(
+        `${label.padEnd(60)} ${per('instructions').padStart(6)}  D1 misses ${per('d1Misses')}  mispredicts ${per('mispredicts')}`,
+      );
+    } else {
+      const small = countInstructions(script, name, 100_000);
+      const large = countInstructions(script, name, 1_100_000);
+      console.log(`${label.padEnd(60)} ${((large - small) / 1_000_000).toFixed(0).padStart(6)}`);
+    }
   }
 }
 
@@ -45,7 +60,21 @@ async function runChild(name, n) {
   const keys = Array.from({ length: KEYS }, (_, i) => `key:${i}`);
   const order = Array.from({ length: KEYS }, (_, i) => keys[(i * 7919) % KEYS]);
   let cache;
-  if (name === 'leash') {
+  if (name === 'map') {
+    // The floor both caches stand on: the same Map lookup of a string key and an array read.
+    const slots = new Map();
+    const values = [];
+    cache = {
+      set(k, v) {
+        slots.set(k, values.length);
+        values.push(v);
+      },
+      get(k) {
+        const s = slots.get(k);
+        return s === undefined ? undefined : values[s];
+      },
+    };
+  } else if (name === 'leash') {
     const { createCache } = await import('leashjs/cache');
     cache = createCache({ name: 'instructions', maximumSize: KEYS * 2 });
   } else {
