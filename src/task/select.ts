@@ -243,7 +243,7 @@ function checkCase(c: unknown, i: number): void {
 }
 
 // SelectOp is one blocked select. Its case waiters sit in the channels' queues; whichever channel
-// completes a case first calls win(), which unlinks every other case before settling.
+// completes a case first calls winRecv() or winSend(), which unlink every other case before settling.
 class SelectOp extends Blocker implements Selecting {
   // Declared and assigned in the constructor, as Blocker's fields are (one per blocked select).
   declare readonly ctx: Context;
@@ -286,15 +286,17 @@ class SelectOp extends Blocker implements Selecting {
     this.reject!(this.ctx.err);
   }
 
-  /** abandon takes back the case waiters enqueued so far, for a select that throws before it blocks. */
+  /**
+   * abandon marks the select settled and takes its case waiters out of their queues: on its own
+   * for a select that throws before it blocks, and as the first half of #finish.
+   */
   abandon(): void {
     this.settled = true;
     for (const w of this.waiters) if (w.queue !== undefined) w.queue.remove(w);
   }
 
   #finish(): void {
-    this.settled = true;
-    for (const w of this.waiters) if (w.queue !== undefined) w.queue.remove(w);
+    this.abandon();
     this.unblock();
   }
 }
