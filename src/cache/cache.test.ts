@@ -360,6 +360,28 @@ test('createCache checks its options: TypeError LEASH_ERR_INVALID_ARG with a did
   assert.throws(() => weighed.set('k', 'v'), /weigh\(key, value\) must return a non-negative integer/);
 });
 
+test('get(key) with a key that is not a string: a miss, reported as an error where it would reach an event', () => {
+  const cache = createCache<string>({ name: 'badkey', maximumSize: 10 });
+  cache.set('1', 'one');
+  // Nothing listens: the lookup misses (a number never equals a stored string key) and is counted.
+  assert.equal(cache.get(1 as never), undefined);
+  assert.equal(cache.stats().misses, 1);
+  const fn = (): void => {};
+  diagnostics_channel.subscribe('leash:cache:miss', fn);
+  try {
+    assert.throws(
+      () => cache.get(1 as never),
+      (e: unknown) =>
+        e instanceof TypeError &&
+        (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG' &&
+        /^badkey\.get\(key\): key must be a string, got the number 1$/.test((e as Error).message),
+    );
+    assert.equal(cache.get('1'), 'one', 'a string key still hits while someone listens');
+  } finally {
+    diagnostics_channel.unsubscribe('leash:cache:miss', fn);
+  }
+});
+
 test('events: hit, miss and stale are published as frozen payloads, and only while someone listens', async () => {
   let now = 0;
   const cache = createCacheWithClock<string>(

@@ -713,12 +713,17 @@ export function createCacheWithClock<V>(
     name,
     get(key) {
       const v = memory.get(key);
-      // A bad key is reported where it would reach an event; without subscribers it only misses.
+      if (v !== undefined) {
+        tally.memoryHit++;
+        if (hitChannel.hasSubscribers) publishHit(key, 'memory');
+        return v;
+      }
+      // A bad key (never stored, so always a miss) is reported where it would reach an event;
+      // without subscribers it only misses.
       if (typeof key !== 'string' && (hitChannel.hasSubscribers || missChannel.hasSubscribers))
         throw invalidArg(`${name}.get(key): key must be a string, got ${describe(key)}`);
-      if (v === undefined) miss(key);
-      else hit(key);
-      return v;
+      miss(key);
+      return undefined;
     },
 
     getOrLoad(ctx, key, loader, opts) {

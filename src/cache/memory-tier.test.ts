@@ -318,6 +318,39 @@ test('W-TinyLFU: hits tallied on an entry count in admission, are aged by a halv
   assert.deepEqual(evicted, []);
 });
 
+test('W-TinyLFU: hits on a hot entry in protected (the inlined fast path) count and age like any other', () => {
+  const policy = new WTinyLfu(100, () => {});
+  const node = (key: string): number => {
+    const slot = policy.slotFor(hashKey(key), 1);
+    policy.add(slot);
+    return slot;
+  };
+  const hot = node('hot');
+  node('pusher'); // the window holds 1 entry: hot leaves it for probation
+  assert.equal(policy.segmentOf(hot), 'probation');
+  policy.hit(hot); // promoted
+  assert.equal(policy.segmentOf(hot), 'protected');
+  policy.hit(hot); // marked once, then twice: from here every hit takes the fast path
+  policy.hit(hot);
+  for (let i = 0; i < 7; i++) policy.hit(hot);
+  assert.equal(policy.frequencyOf(hot), 1 + 10, 'the add (doorkeeper) and ten hits');
+  // Four hits tallied, then a halving (every 10 x maximum additions: the adds and hits above
+  // count), then four more: the tally from before the halving is aged with the counters, not
+  // counted as if it were this period's.
+  for (let i = 0; i < 4; i++) policy.hit(hot);
+  const filler = node('filler');
+  for (let i = 0; i < 1000; i++) policy.hit(filler);
+  for (let i = 0; i < 4; i++) policy.hit(hot);
+  assert.equal(
+    policy.frequencyOf(hot),
+    5 + 2 + 1 + 3,
+    'counters 10 -> 5 and the 4 tallied -> 2, doorkeeper cleared; then four hits: the doorkeeper and 3',
+  );
+  assert.equal(policy.segmentOf(hot), 'protected');
+  for (let i = 0; i < 40; i++) policy.hit(hot);
+  assert.equal(policy.frequencyOf(hot), 16, 'counters stop at 15, plus the doorkeeper');
+});
+
 test('values that leave the tier (delete, eviction, expiry, replacement, clear) are not kept alive by its slots', async () => {
   // The tier keeps values in an array by slot; a slot left holding a value after its entry went
   // would keep the value alive until the slot is reused (or forever). Run with --expose-gc.

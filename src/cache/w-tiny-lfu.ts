@@ -126,6 +126,8 @@ export class WTinyLfu {
   #ticksDue = 1;
   // A tally that is full for the current halving period: (resets << 5) | TALLY_MAX.
   #saturated = TALLY_MAX;
+  // The current halving period's tally base, the sketch's resets << 5 (#saturated without the count).
+  #period = 0;
   // Window sizing: the evicted keys and the side that lost each, and the window's target size,
   // fractional (it moves by ratios of the ghost counts) and rounded into #windowMax.
   #ghosts: GhostList;
@@ -204,9 +206,26 @@ export class WTinyLfu {
 
   /** hit records an access to a slot the policy holds. */
   hit(slot: number): void {
-    // A halving due is rare and handled out of line; so are a tally to count and an
-    // entry outside protected (#touch), which keeps the common hit short (docs/cache.md).
-    if (++this.#ticks >= this.#ticksDue) {
+    // The common hit, an entry in protected hit twice since its last pass (#touch), only adds one
+    // to its tally (if not full for this halving period); everything else is out of line
+    // (#hitSlow), which keeps this method small enough for V8 to inline into its callers.
+    const state = this.#state;
+    const at = slot << 1;
+    if (++this.#ticks < this.#ticksDue && state[at | QUEUE] === REFERENCED_TWICE) {
+      const t = state[at | TALLY] as number;
+      const n = t - this.#period; // this period's hits so far, if counted in this period
+      if (n >= 0 && n < TALLY_MAX) {
+        state[at | TALLY] = t + 1;
+        return;
+      }
+      if (n === TALLY_MAX) return;
+    }
+    this.#hitSlow(slot);
+  }
+
+  #hitSlow(slot: number): void {
+    // A halving due is rare (#ticks already counts this hit).
+    if (this.#ticks >= this.#ticksDue) {
       this.#settle();
       this.#touch(slot);
       this.#ticksDue = this.#dueIn();
@@ -298,14 +317,20 @@ export class WTinyLfu {
     if (n === 0) return;
     this.#ticks = 0;
     this.#sketch.countAdditions(n);
-    this.#saturated = (this.#sketch.resets << 5) | TALLY_MAX;
+    this.#startPeriod();
+  }
+
+  /** startPeriod reads the sketch's halving period into #period and #saturated. */
+  #startPeriod(): void {
+    this.#period = this.#sketch.resets << 5;
+    this.#saturated = this.#period | TALLY_MAX;
   }
 
   /** increment records an access to the slot's key in the sketch itself (an add, a replaced value), hits settled first. */
   #increment(slot: number): void {
     this.#settle();
     this.#sketch.increment(this.#hash[slot] as number);
-    this.#saturated = (this.#sketch.resets << 5) | TALLY_MAX;
+    this.#startPeriod();
     this.#ticksDue = this.#dueIn();
   }
 
@@ -391,7 +416,7 @@ export class WTinyLfu {
     // The tallies were tagged with the old sketch's halvings: start them at the new one's.
     const state = this.#state;
     for (let s = 0; s < this.#slots; s++) state[(s << 1) | TALLY] = 0;
-    this.#saturated = TALLY_MAX;
+    this.#startPeriod();
     this.#ticksDue = this.#dueIn();
   }
 
