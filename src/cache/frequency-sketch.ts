@@ -13,8 +13,8 @@
 const RESET_MASK = 0x77777777; // each nibble shifted right by one loses its high bit into the next: mask it off
 const ROW_SEEDS = [0x97cb3127, 0xb492b66f, 0x9ae16a3b, 0xcbf29ce5] as const;
 
-/** RESETS_MASK bounds `resets` (20 bits), so an entry can keep it beside a 5-bit hit tally in one small integer. */
-export const RESETS_MASK = 0xfffff;
+/** RESETS_MASK bounds `resets` (20 bits): it stays a small integer however long the sketch runs. */
+const RESETS_MASK = 0xfffff;
 
 /** hashKey is the 32-bit hash the sketch and the policy share for a key (FNV-1a, then mixed). */
 export function hashKey(key: string): number {
@@ -80,9 +80,9 @@ export class FrequencySketch {
   }
 
   /**
-   * resets is how many times the counters have been halved, modulo 2^20: the policy tags the hits
-   * it has not handed over yet (see `countAddition` and `add`) with it, to age them as the
-   * counters were aged.
+   * resets is how many times the counters have been halved, modulo 2^20: the policy halves the
+   * hits it has not handed over yet (see `countAddition` and `add`) when it changes, to age them
+   * as the counters were aged.
    */
   get resets(): number {
     return this.#resets;

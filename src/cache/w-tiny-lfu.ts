@@ -25,16 +25,16 @@
 // half of a hit's cost (its counters are spread over a table that the cache's own data pushes out
 // of the CPU's caches; docs/cache.md has the measurement), and the sketch is read only when an
 // entry is judged for admission or has left. So a hit counts toward the sketch's next halving (as
-// an increment would) and adds one to its slot's tally, which is aged like the counters (halved
-// per halving since it was counted) and handed to the sketch, as that many conservative
-// increments, when the entry is judged, evicted or removed. A key the sketch has not seen, or one
-// whose counters another key shares, reads the same as with immediate increments except for the
-// tally's rounding at a halving.
+// an increment would) and adds one to its slot's tally, which is halved with the counters at each
+// halving (#ageTallies) and handed to the sketch, as that many conservative increments, when the
+// entry is judged, evicted or removed. A key the sketch has not seen, or one whose counters
+// another key shares, reads the same as with immediate increments except for the tally's rounding
+// at a halving.
 
-import { FrequencySketch, RESETS_MASK } from './frequency-sketch.js';
+import { FrequencySketch } from './frequency-sketch.js';
 import { GhostList, REFUSED, VICTIM } from './ghost-list.js';
 
-// The queue a slot is in (its QUEUE field), and END, the end of a queue. Module-local on purpose:
+// The queue a slot is in (the low bits of its state), and END, the end of a queue. Module-local on purpose:
 // V8 reads an exported binding through a cell, checking its temporal dead zone, at every use,
 // where it folds a module-local const into the code (a hit reads three of these).
 const WINDOW = 0;
@@ -58,13 +58,16 @@ const INITIAL_SLOTS = 64;
 // cache's grow past MAX_CAPACITY entries. Per entry of capacity: 4.5 bytes of sketch, 17 of ghosts.
 const MIN_CAPACITY = 256;
 const MAX_CAPACITY = 1 << 24;
-// A slot's fields, two 32-bit words per slot in each of two arrays: in #links the previous and
-// next slot in its queue, in #state its hit tally and its queue. A hit reads and writes #state
-// only (8 bytes per slot); the links change when an entry moves between or within queues.
+// A slot's fields: in #links two 32-bit words, the previous and next slot in its queue; in #state
+// one byte, its hit tally (0 to TALLY_MAX, times TALLY_ONE) and its queue (the low three bits).
+// A hit reads and writes that byte only; the links change when an entry moves between or within
+// queues. One byte a slot keeps the state of 10,000 entries in 10 KB of the CPU's caches.
 const PREV = 0;
 const NEXT = 1;
-const TALLY = 0;
-const QUEUE = 1;
+const QUEUE_BITS = 7;
+const TALLY_ONE = 8;
+// The state of a hot entry: in protected, hit twice since its last pass, tally full.
+const HOT = (TALLY_MAX * TALLY_ONE) | REFERENCED_TWICE;
 
 /** Queue is one list of slots (LRU order, or CLOCK order for protected): its ends and its total weight; the links live in the policy. */
 class Queue {
@@ -86,7 +89,7 @@ class Queue {
  * links of the entry's two neighbours and of the old tail. With the links as fields of entry
  * objects, a hit pulled four objects scattered over the heap into the CPU's cache; with slots it
  * reads and writes a few words of typed arrays, and a hit in protected (the common one) only its
- * own 8 bytes of #state; the tier answers a hit from its own arrays without touching the entry
+ * own byte of #state; the tier answers a hit from its own arrays without touching the entry
  * object at all (lru-cache's layout; docs/cache.md has the measurements). Not a public export.
  */
 export class WTinyLfu {
@@ -96,7 +99,7 @@ export class WTinyLfu {
   readonly #window = new Queue();
   readonly #probation = new Queue();
   readonly #protected = new Queue();
-  // Indexed by a slot's QUEUE field: protected's three marks find protected, DETACHED nothing.
+  // Indexed by a slot's queue bits: protected's three marks find protected, DETACHED nothing.
   readonly #queues: readonly (Queue | undefined)[] = [
     this.#window,
     this.#probation,
@@ -105,11 +108,10 @@ export class WTinyLfu {
     this.#protected,
     this.#protected,
   ];
-  // Per slot: #links[2 x slot + PREV, NEXT], #state[2 x slot + TALLY, QUEUE], the key's hash and
-  // the weight. The tally is the hits not yet handed to the frequency sketch: the sketch's
-  // `resets` when they were counted, times 32, plus how many (at most TALLY_MAX).
+  // Per slot: #links[2 x slot + PREV, NEXT], #state[slot] (tally and queue), the key's hash and
+  // the weight. The tally is the hits not yet handed to the frequency sketch, aged with it.
   #links = new Int32Array(2 * INITIAL_SLOTS);
-  #state = new Int32Array(2 * INITIAL_SLOTS);
+  #state = new Uint8Array(INITIAL_SLOTS);
   #hash = new Uint32Array(INITIAL_SLOTS);
   #weights = new Float64Array(INITIAL_SLOTS);
   // 1 for an entry that came back as a refused ghost the window could have kept: it is admitted to
@@ -124,10 +126,8 @@ export class WTinyLfu {
   // counts toward it: the same halvings, at the same accesses, as counting each hit into it.
   #ticks = 0;
   #ticksDue = 1;
-  // A tally that is full for the current halving period: (resets << 5) | TALLY_MAX.
-  #saturated = TALLY_MAX;
-  // The current halving period's tally base, the sketch's resets << 5 (#saturated without the count).
-  #period = 0;
+  // The sketch's halvings the tallies have been aged for (#ageTallies).
+  #resets = 0;
   // Window sizing: the evicted keys and the side that lost each, and the window's target size,
   // fractional (it moves by ratios of the ghost counts) and rounded into #windowMax.
   #ghosts: GhostList;
@@ -189,8 +189,7 @@ export class WTinyLfu {
     this.#hash[s] = hash;
     this.#weights[s] = weight;
     this.#readmit[s] = 0;
-    this.#state[(s << 1) | TALLY] = 0;
-    this.#state[(s << 1) | QUEUE] = DETACHED;
+    this.#state[s] = DETACHED;
     return s;
   }
 
@@ -198,8 +197,7 @@ export class WTinyLfu {
   add(slot: number): void {
     this.#increment(slot);
     this.#learn(slot);
-    this.#state[(slot << 1) | TALLY] = this.#sketch.resets << 5;
-    this.#state[(slot << 1) | QUEUE] = WINDOW;
+    this.#state[slot] = WINDOW;
     this.#push(this.#window, slot);
     this.#evict();
   }
@@ -207,18 +205,13 @@ export class WTinyLfu {
   /** hit records an access to a slot the policy holds. */
   hit(slot: number): void {
     // The common hit, an entry in protected hit twice since its last pass (#touch), only adds one
-    // to its tally (if not full for this halving period); everything else is out of line
-    // (#hitSlow), which keeps this method small enough for V8 to inline into its callers.
+    // to its tally (unless full); everything else is out of line (#hitSlow), which keeps this
+    // method small enough for V8 to inline into its callers.
     const state = this.#state;
-    const at = slot << 1;
-    if (++this.#ticks < this.#ticksDue && state[at | QUEUE] === REFERENCED_TWICE) {
-      const t = state[at | TALLY] as number;
-      const n = t - this.#period; // this period's hits so far, if counted in this period
-      if (n >= 0 && n < TALLY_MAX) {
-        state[at | TALLY] = t + 1;
-        return;
-      }
-      if (n === TALLY_MAX) return;
+    const b = state[slot] as number;
+    if (++this.#ticks < this.#ticksDue && (b & QUEUE_BITS) === REFERENCED_TWICE) {
+      if (b !== HOT) state[slot] = b + TALLY_ONE;
+      return;
     }
     this.#hitSlow(slot);
   }
@@ -237,25 +230,17 @@ export class WTinyLfu {
   /** touch counts a hit on the slot's tally and records it in its queue: a mark in protected, a move to the tail of the window, a promotion from probation. */
   #touch(slot: number): void {
     const state = this.#state;
-    const at = slot << 1;
-    const t = state[at | TALLY] as number;
-    // Saturated in the current halving period: nothing to count.
-    if (t !== this.#saturated) this.#count(at, t);
+    let b = state[slot] as number;
+    if (b < TALLY_MAX * TALLY_ONE) b += TALLY_ONE;
     // A hit in protected only marks the entry (hit once, hit twice or more); #protectedLru moves
     // it to the tail when it comes to the head, once per mark (a two-bit CLOCK, which
     // approximates LRU). Moving it on every hit rewrote the links of two neighbours, entries of
     // random slots, and cost a fifth of a hit's instructions (docs/cache.md).
-    const q = state[at | QUEUE];
-    if (q === REFERENCED_TWICE) return;
-    if (q === PROTECTED) state[at | QUEUE] = REFERENCED;
-    else if (q === REFERENCED) state[at | QUEUE] = REFERENCED_TWICE;
-    else this.#hitOther(slot, q as number);
-  }
-
-  #count(at: number, t: number): void {
-    const resets = this.#sketch.resets;
-    this.#state[at | TALLY] =
-      t >>> 5 === resets ? t + 1 : (resets << 5) | Math.min(TALLY_MAX, aged(t, resets) + 1);
+    const q = b & QUEUE_BITS;
+    if (q === PROTECTED) b += REFERENCED - PROTECTED;
+    else if (q === REFERENCED) b += REFERENCED_TWICE - REFERENCED;
+    state[slot] = b;
+    if (q === WINDOW || q === PROBATION) this.#hitOther(slot, q);
   }
 
   #hitOther(slot: number, q: number): void {
@@ -263,7 +248,7 @@ export class WTinyLfu {
       this.#moveToTail(this.#window, slot);
     } else if (q === PROBATION) {
       this.#unlink(this.#probation, slot);
-      this.#state[(slot << 1) | QUEUE] = PROTECTED;
+      this.#setQueue(slot, PROTECTED);
       this.#push(this.#protected, slot);
       this.#demoteProtected();
     }
@@ -305,7 +290,7 @@ export class WTinyLfu {
       q.head = q.tail = END;
       q.weight = 0;
     }
-    for (let s = 0; s < this.#slots; s++) state[(s << 1) | QUEUE] = DETACHED;
+    for (let s = 0; s < this.#slots; s++) state[s] = DETACHED;
     this.#free = [];
     this.#slots = 0;
     this.#ghosts.clear();
@@ -317,20 +302,31 @@ export class WTinyLfu {
     if (n === 0) return;
     this.#ticks = 0;
     this.#sketch.countAdditions(n);
-    this.#startPeriod();
+    this.#ageTallies();
   }
 
-  /** startPeriod reads the sketch's halving period into #period and #saturated. */
-  #startPeriod(): void {
-    this.#period = this.#sketch.resets << 5;
-    this.#saturated = this.#period | TALLY_MAX;
+  /**
+   * ageTallies halves every slot's tally when the sketch has halved its counters since the last
+   * call (at most once between two calls: #settle and #increment each count at most one halving's
+   * worth of additions). A halving comes every 10 x capacity additions, so the loop over the
+   * slots costs at most a tenth of a byte's work per access.
+   */
+  #ageTallies(): void {
+    const resets = this.#sketch.resets;
+    if (resets === this.#resets) return;
+    this.#resets = resets;
+    const state = this.#state;
+    for (let s = 0; s < this.#slots; s++) {
+      const b = state[s] as number;
+      state[s] = ((b >>> 4) * TALLY_ONE) | (b & QUEUE_BITS);
+    }
   }
 
   /** increment records an access to the slot's key in the sketch itself (an add, a replaced value), hits settled first. */
   #increment(slot: number): void {
     this.#settle();
     this.#sketch.increment(this.#hash[slot] as number);
-    this.#startPeriod();
+    this.#ageTallies();
     this.#ticksDue = this.#dueIn();
   }
 
@@ -339,12 +335,11 @@ export class WTinyLfu {
     return Math.max(1, this.#sketch.additionsLeft);
   }
 
-  /** handOver gives the sketch the slot's tallied hits (aged), leaving an empty tally. */
+  /** handOver gives the sketch the slot's tallied hits, leaving an empty tally. */
   #handOver(slot: number): void {
-    const t = this.#state[(slot << 1) | TALLY] as number;
-    const resets = this.#sketch.resets;
-    if ((t & 31) !== 0) this.#sketch.add(this.#hash[slot] as number, aged(t, resets));
-    this.#state[(slot << 1) | TALLY] = resets << 5;
+    const b = this.#state[slot] as number;
+    if (b >= TALLY_ONE) this.#sketch.add(this.#hash[slot] as number, b >>> 3);
+    this.#state[slot] = b & QUEUE_BITS;
   }
 
   /** release unlinks a slot from its queue (if any) and frees it. */
@@ -352,12 +347,17 @@ export class WTinyLfu {
     const q = this.#queueOf(slot);
     if (!q) return;
     this.#unlink(q, slot);
-    this.#state[(slot << 1) | QUEUE] = DETACHED;
+    this.#setQueue(slot, DETACHED);
     this.#free.push(slot);
   }
 
   #queueOf(slot: number): Queue | undefined {
-    return this.#queues[this.#state[(slot << 1) | QUEUE] as number];
+    return this.#queues[(this.#state[slot] as number) & QUEUE_BITS];
+  }
+
+  /** setQueue records that `slot` is in queue (or protected mark) `q`, keeping its tally. */
+  #setQueue(slot: number, q: number): void {
+    this.#state[slot] = ((this.#state[slot] as number) & ~QUEUE_BITS) | q;
   }
 
   #push(q: Queue, s: number): void {
@@ -403,7 +403,7 @@ export class WTinyLfu {
   #move(s: number, to: Queue, queue: number): void {
     const q = this.#queueOf(s);
     if (q) this.#unlink(q, s);
-    this.#state[(s << 1) | QUEUE] = queue;
+    this.#setQueue(s, queue);
     this.#push(to, s);
   }
 
@@ -413,10 +413,10 @@ export class WTinyLfu {
     this.#capacity = Math.min(2 * this.#capacity, this.#capacityLimit);
     this.#sketch = new FrequencySketch(this.#capacity);
     this.#ghosts = new GhostList(this.#capacity);
-    // The tallies were tagged with the old sketch's halvings: start them at the new one's.
+    // The new sketch starts afresh, and so do the tallies.
     const state = this.#state;
-    for (let s = 0; s < this.#slots; s++) state[(s << 1) | TALLY] = 0;
-    this.#startPeriod();
+    for (let s = 0; s < this.#slots; s++) state[s] = (state[s] as number) & QUEUE_BITS;
+    this.#resets = this.#sketch.resets;
     this.#ticksDue = this.#dueIn();
   }
 
@@ -425,7 +425,7 @@ export class WTinyLfu {
     const links = new Int32Array(2 * n);
     links.set(this.#links);
     this.#links = links;
-    const state = new Int32Array(2 * n);
+    const state = new Uint8Array(n);
     state.set(this.#state);
     this.#state = state;
     const hash = new Uint32Array(n);
@@ -457,10 +457,10 @@ export class WTinyLfu {
     const q = this.#protected;
     let s = q.head;
     while (s !== END) {
-      const at = (s << 1) | QUEUE;
-      const mark = state[at] as number;
+      const b = state[s] as number;
+      const mark = b & QUEUE_BITS;
       if (mark === PROTECTED) break;
-      state[at] = mark === REFERENCED_TWICE ? REFERENCED : PROTECTED;
+      state[s] = b - (mark === REFERENCED_TWICE ? REFERENCED_TWICE - REFERENCED : REFERENCED - PROTECTED);
       this.#moveToTail(q, s);
       s = q.head;
     }
@@ -578,10 +578,4 @@ export class WTinyLfu {
       }
     }
   }
-}
-
-/** aged is the count in tally `t` halved once per sketch reset since it was counted. */
-function aged(t: number, resets: number): number {
-  const halvings = (resets - (t >>> 5)) & RESETS_MASK;
-  return halvings > 4 ? 0 : (t & 31) >>> halvings;
 }
