@@ -219,8 +219,8 @@ export class WTinyLfu {
     this.#hitSlow(slot);
   }
 
+  /** hitSlow is hit for the rest: a halving due (#ticks already counts this hit), or an entry not yet marked twice in protected. */
   #hitSlow(slot: number): void {
-    // A halving due is rare (#ticks already counts this hit).
     if (this.#ticks >= this.#ticksDue) {
       this.#settle();
       this.#touch(slot);
@@ -312,7 +312,8 @@ export class WTinyLfu {
    * ageTallies halves every slot's tally when the sketch has halved its counters since the last
    * call (at most once between two calls: #settle and #increment each count at most one halving's
    * worth of additions). A halving comes every 10 x capacity additions, so the loop over the
-   * slots costs at most a tenth of a byte's work per access.
+   * slots costs at most a tenth of a byte's work per access; it runs beside the sketch's own
+   * halving, which walks a table of 4 bytes per entry of capacity where this walks 1 per slot.
    */
   #ageTallies(): void {
     const resets = this.#sketch.resets;
