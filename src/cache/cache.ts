@@ -714,8 +714,7 @@ export function createCacheWithClock<V>(
     get(key) {
       const v = memory.get(key);
       if (v !== undefined) {
-        tally.memoryHit++;
-        if (hitChannel.hasSubscribers) publishHit(key, 'memory');
+        hit(key);
         return v;
       }
       // A bad key (never stored, so always a miss) is reported where it would reach an event;

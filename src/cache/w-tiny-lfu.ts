@@ -223,9 +223,7 @@ export class WTinyLfu {
   #hitSlow(slot: number): void {
     if (this.#ticks >= this.#ticksDue) {
       this.#settle();
-      this.#touch(slot);
       this.#ticksDue = this.#dueIn();
-      return;
     }
     this.#touch(slot);
   }
