@@ -11,6 +11,13 @@ import { select } from './select.js';
 
 const bg = background();
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+const invalid = (fn: () => unknown, message: RegExp) =>
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof TypeError);
+    assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
+    assert.match((e as Error).message, message);
+    return true;
+  });
 
 describe('select: ready cases', () => {
   test('a ready receive wins and carries value and ok', async () => {
@@ -93,6 +100,107 @@ describe('select: ready cases', () => {
       value: undefined,
       ok: false,
     });
+  });
+});
+
+describe('select: two receive cases (its own path: each case read once)', () => {
+  test('fairness: two ready channels, 10000 trials (TestSelectFairness)', async () => {
+    const a = new Channel<number>(1);
+    const b = new Channel<number>(1);
+    const counts = [0, 0];
+    for (let i = 0; i < 10000; i++) {
+      if (a.length === 0) a.trySend(i);
+      if (b.length === 0) b.trySend(i);
+      const r = await select(bg, [{ recv: a }, { recv: b }]);
+      assert.equal(r.ok, true);
+      counts[r.index]!++;
+    }
+    const chi2 = counts.reduce((s, c) => s + (c - 5000) ** 2 / 5000, 0);
+    assert.ok(chi2 < 10.83, `chi2 ${chi2} counts ${counts}`); // 1 dof, p = 0.001
+  });
+
+  test('either case alone ready wins whichever is polled first, with its value; nothing else is taken', async () => {
+    for (let i = 0; i < 64; i++) {
+      const a = new Channel<number>(1);
+      const b = new Channel<number>(1);
+      const ready = i % 2;
+      (ready === 0 ? a : b).trySend(i);
+      assert.deepEqual(await select(bg, [{ recv: a }, { recv: b }]), { index: ready, value: i, ok: true });
+      assert.equal(a.length + b.length, 0);
+    }
+  });
+
+  test('a closed channel beside an empty one resolves ok: false for the closed one', async () => {
+    for (let i = 0; i < 16; i++) {
+      const a = new Channel<number>();
+      const b = new Channel<number>();
+      b.close();
+      assert.deepEqual(await select(bg, [{ recv: a }, { recv: b }]), {
+        index: 1,
+        value: undefined,
+        ok: false,
+      });
+      assert.deepEqual(queueSizes(a), [0, 0]);
+    }
+  });
+
+  test('a done context rejects at once and takes from neither ready channel', async () => {
+    const a = new Channel<number>(1);
+    const b = new Channel<number>(1);
+    a.trySend(1);
+    b.trySend(2);
+    const [ctx, cancel] = withCancel(bg);
+    cancel();
+    await assert.rejects(select(ctx, [{ recv: a }, { recv: b }]), (e) => e === ctx.err);
+    assert.equal(a.length, 1);
+    assert.equal(b.length, 1);
+  });
+
+  test('a blocked sender on either channel is taken (the unbuffered hand-off)', async () => {
+    const a = new Channel<number>();
+    const b = new Channel<number>();
+    const sent = b.send(bg, 7);
+    assert.deepEqual(await select(bg, [{ recv: a }, { recv: b }]), { index: 1, value: 7, ok: true });
+    await sent;
+    assert.deepEqual(queueSizes(b), [0, 0]);
+  });
+
+  test('nothing ready: blocks on both, and the losing case leaves its queue', async () => {
+    const a = new Channel<number>();
+    const b = new Channel<number>();
+    const p = select(bg, [{ recv: a }, { recv: b }]);
+    assert.deepEqual(queueSizes(a), [0, 1]);
+    assert.deepEqual(queueSizes(b), [0, 1]);
+    assert.equal(b.trySend(3), true);
+    assert.deepEqual(await p, { index: 1, value: 3, ok: true });
+    assert.deepEqual(queueSizes(a), [0, 0]);
+  });
+
+  test('a case whose recv getter answers differently when select blocks throws and leaves nothing queued', () => {
+    const a = new Channel<number>();
+    const b = new Channel<number>();
+    let reads = 0;
+    const flipping = {
+      get recv() {
+        return reads++ === 0 ? b : undefined;
+      },
+    };
+    invalid(() => select(bg, [{ recv: a }, flipping] as never), /case 1 changed after it was checked/);
+    assert.equal(reads, 2, 'read once to check and poll, once to enqueue');
+    assert.deepEqual(queueSizes(a), [0, 0]);
+    assert.deepEqual(queueSizes(b), [0, 0]);
+  });
+
+  test('a second case that is a send, or options, take the general path with the same results', async () => {
+    const a = new Channel<number>(1);
+    const b = new Channel<number>(1);
+    a.trySend(1);
+    const r = await select(bg, [{ recv: a }, { send: b, value: 2 }], { default: true });
+    if (r.index === 0) assert.deepEqual([r, b.length], [{ index: 0, value: 1, ok: true }, 0]);
+    else assert.deepEqual([r, a.length, b.tryRecv()], [{ index: 1 }, 1, { value: 2, ok: true }]);
+    const c = new Channel<number>();
+    const d = new Channel<number>();
+    assert.deepEqual(await select(bg, [{ recv: c }, { recv: d }], { default: true }), { index: -1 });
   });
 });
 
@@ -269,14 +377,6 @@ describe('select: types', () => {
 });
 
 describe('select: bad input (LEASH_ERR_INVALID_ARG)', () => {
-  const invalid = (fn: () => unknown, message: RegExp) =>
-    assert.throws(fn, (e: unknown) => {
-      assert.ok(e instanceof TypeError);
-      assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
-      assert.match((e as Error).message, message);
-      return true;
-    });
-
   test('options: { default: 1 }, a typo, a non-object are rejected before any case is polled', () => {
     const ch = new Channel<number>(1);
     ch.trySend(1);

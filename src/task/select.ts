@@ -135,6 +135,26 @@ export function select(
       `${WHERE}: cases must be an array of { recv: ch } or { send: ch, value }, got ${describe(cases)}`,
     );
   const n = cases.length;
+  // The common select, two receive cases and no options (a value or the end), on a path of its
+  // own: each case is read and checked once and polled through the Channel that read found, where
+  // the general path below reads every case again to poll it (and a getter could answer the two
+  // reads differently). Nothing is polled unless both cases are receives, so a malformed case still
+  // throws before anything is taken. bench/task-instructions.mjs --case=leash-select: 2,742 to
+  // 2,656 instructions per select on Node 20.
+  if (n === 2 && opts === undefined) {
+    const r0 = recvChannel(cases[0]);
+    if (r0 !== undefined) {
+      const r1 = recvChannel(cases[1]);
+      if (r1 !== undefined) {
+        if (ctx.err !== undefined) return Promise.reject(ctx.err);
+        const first = randomBelow(2);
+        const done =
+          first === 0 ? (pollRecv(r0, 0) ?? pollRecv(r1, 1)) : (pollRecv(r1, 1) ?? pollRecv(r0, 0));
+        if (done !== undefined) return done;
+        return block(ctx, cases, n);
+      }
+    }
+  }
   for (let i = 0; i < n; i++) checkCase(cases[i], i);
   let nonBlocking = false;
   if (opts !== undefined) {
@@ -167,7 +187,15 @@ export function select(
     }
   }
   if (nonBlocking) return Promise.resolve({ index: -1 });
+  return block(ctx, cases, n);
+}
 
+// block is select's second pass, when no case was ready: it waits on every case.
+function block(
+  ctx: Context,
+  cases: readonly SelectCase[],
+  n: number,
+): Promise<{ index: number; value?: unknown; ok?: boolean }> {
   // Pass 2: nothing ready; wait on every case. Nothing is matched while enqueueing, so a select
   // cannot meet its own opposite case.
   const op = new SelectOp(ctx);
@@ -208,16 +236,32 @@ function poll(
   i: number,
 ): Promise<{ index: number; value?: unknown; ok?: boolean }> | undefined {
   const r = (c as Partial<RecvCase<unknown>>).recv;
-  if (r instanceof Channel) {
-    const v = r._poll();
-    if (v !== NONE) return Promise.resolve({ index: i, value: v, ok: true });
-    if (r.closed) return Promise.resolve({ index: i, value: undefined, ok: false });
-    return undefined;
-  }
+  if (r instanceof Channel) return pollRecv(r, i);
   const s = (c as Partial<SendCase<unknown>>).send;
   if (!(s instanceof Channel)) throw caseChanged(c, i);
   if (s.closed) return Promise.reject(new ChannelClosedError());
   if (s.trySend((c as SendCase<unknown>).value)) return Promise.resolve({ index: i });
+  return undefined;
+}
+
+// pollRecv performs the receive case `i` on `r` if it can proceed without blocking and returns
+// select's settled promise, or undefined.
+function pollRecv(
+  r: Channel<unknown>,
+  i: number,
+): Promise<{ index: number; value?: unknown; ok?: boolean }> | undefined {
+  const v = r._poll();
+  if (v !== NONE) return Promise.resolve({ index: i, value: v, ok: true });
+  if (r.closed) return Promise.resolve({ index: i, value: undefined, ok: false });
+  return undefined;
+}
+
+// recvChannel returns the Channel of a receive case (checkCase's first test), or undefined.
+function recvChannel(c: unknown): Channel<unknown> | undefined {
+  if (c !== null && typeof c === 'object') {
+    const r = (c as Partial<RecvCase<unknown>>).recv;
+    if (r instanceof Channel) return r;
+  }
   return undefined;
 }
 
