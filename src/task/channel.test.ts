@@ -10,6 +10,7 @@ import { Channel, queueSizes } from './channel.js';
 import { ChannelClosedError } from './errors.js';
 import { heldCount } from './keep-alive.js';
 import { go, taskCount, tasks } from './registry.js';
+import { assertInvalidArg } from './test-support/invalid-arg.js';
 import { registeredWatchCount } from './wait-queue.js';
 
 const bg = background();
@@ -341,13 +342,7 @@ describe('Channel: leaks', () => {
 });
 
 describe('Channel: bad input says what it got (issue 8)', () => {
-  const invalid = (fn: () => unknown, message: RegExp) =>
-    assert.throws(fn, (e: unknown) => {
-      assert.ok(e instanceof TypeError);
-      assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
-      assert.match((e as Error).message, message);
-      return true;
-    });
+  const invalid = assertInvalidArg;
 
   test('new Channel("4") says it got a string; a null-prototype object is rejected', () => {
     invalid(

@@ -20,6 +20,7 @@ import {
   tasks,
   withTaskState,
 } from './registry.js';
+import { assertInvalidArg } from './test-support/invalid-arg.js';
 
 // Several tests make a task fail with nobody reading done, on purpose; they observe the warning.
 quietWarnings('LeashTaskWarning');
@@ -428,13 +429,7 @@ describe('registry: diagnostics payloads cannot change behaviour (issue 9)', () 
 });
 
 describe('registry: bad input (LEASH_ERR_INVALID_ARG)', () => {
-  const invalid = (fn: () => unknown, message: RegExp) =>
-    assert.throws(fn, (e: unknown) => {
-      assert.ok(e instanceof TypeError);
-      assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
-      assert.match((e as Error).message, message);
-      return true;
-    });
+  const invalid = assertInvalidArg;
 
   test('go checks ctx first, then fn, then options (a string, an unknown key)', () => {
     const before = taskCount();

@@ -8,16 +8,11 @@ import { ChannelClosedError } from './errors.js';
 import { heldCount } from './keep-alive.js';
 import { go, tasks } from './registry.js';
 import { select } from './select.js';
+import { assertInvalidArg } from './test-support/invalid-arg.js';
 
 const bg = background();
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-const invalid = (fn: () => unknown, message: RegExp) =>
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof TypeError);
-    assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
-    assert.match((e as Error).message, message);
-    return true;
-  });
+const invalid = assertInvalidArg;
 
 describe('select: ready cases', () => {
   test('a ready receive wins and carries value and ok', async () => {
