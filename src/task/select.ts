@@ -256,7 +256,8 @@ function pollRecv(
   return undefined;
 }
 
-// recvChannel returns the Channel of a receive case (checkCase's first test), or undefined.
+// recvChannel returns the Channel of a receive case, or undefined: the one test of a receive case,
+// which checkCase and the two-receive path share.
 function recvChannel(c: unknown): Channel<unknown> | undefined {
   if (c !== null && typeof c === 'object') {
     const r = (c as Partial<RecvCase<unknown>>).recv;
@@ -277,8 +278,8 @@ function caseChanged(c: unknown, i: number): TypeError {
 // `recv` makes a receive case (whatever else it holds); otherwise a Channel in `send` and a
 // `value` make a send case. select's passes decide the kind by the same test.
 function checkCase(c: unknown, i: number): void {
+  if (recvChannel(c) !== undefined) return;
   if (c !== null && typeof c === 'object') {
-    if ((c as Partial<RecvCase<unknown>>).recv instanceof Channel) return;
     if ((c as Partial<SendCase<unknown>>).send instanceof Channel && 'value' in c) return;
   }
   throw invalidArg(
