@@ -23,8 +23,8 @@ function resources(): string {
     .join(',');
 }
 
-// Runs `pattern` once to check its outcome, then `n` more times, and asserts that the registry is
-// empty, the process's active resources are what they were, and the heap did not grow.
+// Runs `pattern` once to check its outcome, then in batches of `n`, and asserts that the registry
+// is empty, the process's active resources are what they were, and the heap did not grow.
 async function leaksNothing(pattern: () => Promise<void>, n = 2000): Promise<void> {
   const gc = globalThis.gc;
   assert.ok(gc, 'run with --expose-gc');
@@ -35,14 +35,24 @@ async function leaksNothing(pattern: () => Promise<void>, n = 2000): Promise<voi
   assert.equal(heldCount(), 0, 'no keep-alive hold left');
   assert.equal(resources(), baseResources, 'no timer, handle or listener left');
   for (let i = 0; i < 200; i++) await pattern(); // warm up
-  gc();
-  const before = process.memoryUsage().heapUsed;
-  for (let i = 0; i < n; i++) await pattern();
-  await flush();
-  gc();
-  const grown = process.memoryUsage().heapUsed - before;
-  // A leak of even 500 bytes per run would pass 1 MB; GC noise stays well below it.
-  assert.ok(grown < 1024 * 1024, `heap grew ${grown} bytes over ${n} runs`);
+  const batch = async (): Promise<number> => {
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < n; i++) await pattern();
+    await flush();
+    gc();
+    return process.memoryUsage().heapUsed - before;
+  };
+  // A leak of even 500 bytes per run passes 1 MB in every batch. What V8 allocates once (code it
+  // compiles late, on Node 24 more than 1 MB in one CI batch after the warm-up) shows in one batch
+  // only, so a second batch decides whenever the first is over.
+  const LIMIT = 1024 * 1024;
+  const first = await batch();
+  const second = first < LIMIT ? first : await batch();
+  assert.ok(
+    Math.min(first, second) < LIMIT,
+    `heap grew ${first} and then ${second} bytes over two batches of ${n} runs`,
+  );
   assert.equal(taskCount(), 0);
   assert.equal(resources(), baseResources);
 }
