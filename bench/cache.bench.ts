@@ -14,6 +14,9 @@
 //    getOrLoad, bentocache's getOrSet), all hits in memory, interleaved rounds. --no-bento skips it.
 //
 //   cd bench && node --expose-gc --import tsx cache.bench.ts <dir-with-arc-traces> [--only=OLTP,P3] [--sizes=1000,8000] [--no-speed] [--no-bento]
+//
+// --phases=N adds, after each hit-ratio row, ARC's and leash's hit ratios over each run of N
+// requests, to show where in a trace the two policies part (docs/cache.md, "Where the P3 gap is").
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -34,6 +37,10 @@ const only = args
   ?.slice(7)
   .split(',');
 const noSpeed = args.includes('--no-speed');
+const phaseLength = Number(args.find((a) => a.startsWith('--phases='))?.slice(9) ?? 0);
+if (!Number.isInteger(phaseLength) || phaseLength < 0) {
+  throw new Error('--phases= takes a whole number of requests, for example --phases=200000');
+}
 const sizes = args
   .find((a) => a.startsWith('--sizes='))
   ?.slice(8)
@@ -181,8 +188,34 @@ async function hitRatios(): Promise<void> {
       console.log(
         `| ${name} | ${size} | ${lru.toFixed(2)} | ${arc.toFixed(2)} | ${leash.toFixed(2)} | ${d >= 0 ? '+' : ''}${d.toFixed(2)} |`,
       );
+      if (phaseLength > 0) phases(name, size, trace, phaseLength);
     }
   }
+}
+
+// phases replays the trace through a fresh ARC and a fresh leash cache side by side and prints
+// both hit ratios over each run of `length` requests, and the hits leash is ahead by, or behind.
+function phases(name: string, size: number, trace: Uint32Array, length: number): void {
+  const arc = new Arc(size);
+  const leash = new Leash(size);
+  console.log(`\n${name} at ${size} entries, hit ratio per ${length} requests`);
+  console.log('| requests | ARC | leash | leash - ARC (hits) |');
+  console.log('|---|---:|---:|---:|');
+  for (let start = 0; start < trace.length; start += length) {
+    const end = Math.min(start + length, trace.length);
+    let a = 0;
+    let l = 0;
+    for (let i = start; i < end; i++) {
+      const k = trace[i] as number;
+      if (arc.access(k)) a++;
+      if (leash.access(k)) l++;
+    }
+    const n = end - start;
+    console.log(
+      `| ${start}-${end} | ${((100 * a) / n).toFixed(1)} | ${((100 * l) / n).toFixed(1)} | ${l - a >= 0 ? '+' : ''}${l - a} |`,
+    );
+  }
+  console.log('');
 }
 
 function speed(N: number): void {
