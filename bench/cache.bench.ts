@@ -16,7 +16,8 @@
 //   cd bench && node --expose-gc --import tsx cache.bench.ts <dir-with-arc-traces> [--only=OLTP,P3] [--sizes=1000,8000] [--no-speed] [--no-bento]
 //
 // --phases=N adds, after each hit-ratio row, ARC's and leash's hit ratios over each run of N
-// requests, to show where in a trace the two policies part (docs/cache.md, "Where the P3 gap is").
+// requests and the size of ARC's T1 at its end, to show where in a trace the two policies part
+// (docs/cache.md, "Where the P3 gap is").
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -105,6 +106,10 @@ class Arc implements Sim {
   readonly #b2 = new Map<number, true>();
   #p = 0;
   constructor(readonly c: number) {}
+  /** recency is T1 (the keys seen once recently) and ARC's target for it, in entries. */
+  get recency(): { size: number; target: number } {
+    return { size: this.#t1.size, target: this.#p };
+  }
   #replace(inB2: boolean): void {
     if (this.#t1.size > 0 && (this.#t1.size > this.#p || (inB2 && this.#t1.size === this.#p))) {
       const k = this.#t1.keys().next().value as number;
@@ -182,25 +187,38 @@ async function hitRatios(): Promise<void> {
     const trace = await readTrace(name);
     for (const size of sizes ?? (SIZES[name] as number[])) {
       const lru = ratio(new Lru(size), trace);
-      const arc = ratio(new Arc(size), trace);
-      const leash = ratio(new Leash(size), trace);
+      const { arc, leash, phases } = arcBesideLeash(size, trace, phaseLength || trace.length);
       const d = leash - Math.max(lru, arc);
       console.log(
         `| ${name} | ${size} | ${lru.toFixed(2)} | ${arc.toFixed(2)} | ${leash.toFixed(2)} | ${d >= 0 ? '+' : ''}${d.toFixed(2)} |`,
       );
-      if (phaseLength > 0) phases(name, size, trace, phaseLength);
+      if (phaseLength > 0) {
+        console.log(`\n${name} at ${size} entries, per ${phaseLength} requests`);
+        console.log(
+          '| requests | ARC | leash | leash - ARC (hits) | ARC T1 at the end (target), % of cache |',
+        );
+        console.log('|---|---:|---:|---:|---:|');
+        for (const line of phases) console.log(line);
+        console.log('');
+      }
     }
   }
 }
 
-// phases replays the trace through a fresh ARC and a fresh leash cache side by side and prints
-// both hit ratios over each run of `length` requests, and the hits leash is ahead by, or behind.
-function phases(name: string, size: number, trace: Uint32Array, length: number): void {
+// arcBesideLeash replays the trace through a fresh ARC and a fresh leash cache side by side and
+// returns both hit ratios (%), with a table row for each run of `length` requests: both hit
+// ratios over it, the hits leash is ahead by (or behind), and ARC's T1 and its target at its end.
+function arcBesideLeash(
+  size: number,
+  trace: Uint32Array,
+  length: number,
+): { arc: number; leash: number; phases: string[] } {
   const arc = new Arc(size);
   const leash = new Leash(size);
-  console.log(`\n${name} at ${size} entries, hit ratio per ${length} requests`);
-  console.log('| requests | ARC | leash | leash - ARC (hits) |');
-  console.log('|---|---:|---:|---:|');
+  const phases: string[] = [];
+  const pct = (n: number, of: number) => ((100 * n) / of).toFixed(1);
+  let arcHits = 0;
+  let leashHits = 0;
   for (let start = 0; start < trace.length; start += length) {
     const end = Math.min(start + length, trace.length);
     let a = 0;
@@ -210,12 +228,14 @@ function phases(name: string, size: number, trace: Uint32Array, length: number):
       if (arc.access(k)) a++;
       if (leash.access(k)) l++;
     }
-    const n = end - start;
-    console.log(
-      `| ${start}-${end} | ${((100 * a) / n).toFixed(1)} | ${((100 * l) / n).toFixed(1)} | ${l - a >= 0 ? '+' : ''}${l - a} |`,
+    arcHits += a;
+    leashHits += l;
+    const { size: t1, target } = arc.recency;
+    phases.push(
+      `| ${start}-${end} | ${pct(a, end - start)} | ${pct(l, end - start)} | ${l - a >= 0 ? '+' : ''}${l - a} | ${pct(t1, size)} (${pct(target, size)}) |`,
     );
   }
-  console.log('');
+  return { arc: (100 * arcHits) / trace.length, leash: (100 * leashHits) / trace.length, phases };
 }
 
 function speed(N: number): void {
