@@ -430,16 +430,12 @@ async function main(): Promise<void> {
   // 1.5x Go (an await is not free), at most 1.2x the floor. Without Go, only the floor's bound.
   const goalRow = (r: Result, goKey: keyof GoFigures, floor: Result) => {
     const g = goNs(goKey);
-    const toGo = g === undefined ? undefined : r.nsPerOp / g;
-    const toFloor = r.nsPerOp / floor.nsPerOp;
-    const floorAbove = g === undefined || floor.nsPerOp / g > 1.5;
-    const met = floorAbove ? toFloor <= 1.2 : (toGo as number) <= 1.5;
-    const rule =
-      g === undefined
-        ? '<= 1.2x floor, no Go figure'
-        : floorAbove
-          ? '<= 1.2x floor, the floor being above 1.5x Go'
-          : '<= 1.5x Go';
+    let rule = '<= 1.5x Go';
+    let met = g !== undefined && r.nsPerOp / g <= 1.5;
+    if (g === undefined || floor.nsPerOp / g > 1.5) {
+      rule = g === undefined ? '<= 1.2x floor, no Go figure' : '<= 1.2x floor, the floor being above 1.5x Go';
+      met = r.nsPerOp / floor.nsPerOp <= 1.2;
+    }
     row(
       r,
       ...(g === undefined ? [] : [ratio(r, g, `Go ${goKey}`)]),

@@ -10,7 +10,7 @@ import { Channel, queueSizes } from './channel.js';
 import { ChannelClosedError } from './errors.js';
 import { heldCount } from './keep-alive.js';
 import { go, taskCount, tasks } from './registry.js';
-import { assertInvalidArg } from './test-support/invalid-arg.js';
+import { assertInvalidArg as invalid } from './test-support/invalid-arg.js';
 import { registeredWatchCount } from './wait-queue.js';
 
 const bg = background();
@@ -342,8 +342,6 @@ describe('Channel: leaks', () => {
 });
 
 describe('Channel: bad input says what it got (issue 8)', () => {
-  const invalid = assertInvalidArg;
-
   test('new Channel("4") says it got a string; a null-prototype object is rejected', () => {
     invalid(
       () => new Channel('4' as unknown as number),

@@ -20,7 +20,7 @@ import {
   tasks,
   withTaskState,
 } from './registry.js';
-import { assertInvalidArg } from './test-support/invalid-arg.js';
+import { assertInvalidArg as invalid } from './test-support/invalid-arg.js';
 
 // Several tests make a task fail with nobody reading done, on purpose; they observe the warning.
 quietWarnings('LeashTaskWarning');
@@ -429,8 +429,6 @@ describe('registry: diagnostics payloads cannot change behaviour (issue 9)', () 
 });
 
 describe('registry: bad input (LEASH_ERR_INVALID_ARG)', () => {
-  const invalid = assertInvalidArg;
-
   test('go checks ctx first, then fn, then options (a string, an unknown key)', () => {
     const before = taskCount();
     invalid(

@@ -8,11 +8,10 @@ import { ChannelClosedError } from './errors.js';
 import { heldCount } from './keep-alive.js';
 import { go, tasks } from './registry.js';
 import { select } from './select.js';
-import { assertInvalidArg } from './test-support/invalid-arg.js';
+import { assertInvalidArg as invalid } from './test-support/invalid-arg.js';
 
 const bg = background();
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-const invalid = assertInvalidArg;
 
 describe('select: ready cases', () => {
   test('a ready receive wins and carries value and ok', async () => {
