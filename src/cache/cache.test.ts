@@ -360,26 +360,28 @@ test('createCache checks its options: TypeError LEASH_ERR_INVALID_ARG with a did
   assert.throws(() => weighed.set('k', 'v'), /weigh\(key, value\) must return a non-negative integer/);
 });
 
-test('get(key) with a key that is not a string: a miss, reported as an error where it would reach an event', () => {
+test('get(key) with a key that is not a string throws, with or without listeners, and counts nothing', () => {
   const cache = createCache<string>({ name: 'badkey', maximumSize: 10 });
   cache.set('1', 'one');
-  // Nothing listens: the lookup misses (a number never equals a stored string key) and is counted.
-  assert.equal(cache.get(1 as never), undefined);
-  assert.equal(cache.stats().misses, 1);
+  const bad = (e: unknown): boolean =>
+    e instanceof TypeError &&
+    (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG' &&
+    /^badkey\.get\(key\): key must be a string, got the number 1$/.test((e as Error).message);
+  // A number never equals a stored string key: it would always miss, so it is an error.
+  assert.throws(() => cache.get(1 as never), bad);
+  assert.throws(() => cache.get(undefined as never), /key must be a string, got undefined$/);
+  assert.deepEqual([cache.stats().hits, cache.stats().misses], [0, 0]);
   const fn = (): void => {};
   diagnostics_channel.subscribe('leash:cache:miss', fn);
   try {
-    assert.throws(
-      () => cache.get(1 as never),
-      (e: unknown) =>
-        e instanceof TypeError &&
-        (e as { code?: string }).code === 'LEASH_ERR_INVALID_ARG' &&
-        /^badkey\.get\(key\): key must be a string, got the number 1$/.test((e as Error).message),
-    );
+    assert.throws(() => cache.get(1 as never), bad);
     assert.equal(cache.get('1'), 'one', 'a string key still hits while someone listens');
   } finally {
     diagnostics_channel.unsubscribe('leash:cache:miss', fn);
   }
+  assert.equal(cache.get('1'), 'one');
+  assert.equal(cache.get('2'), undefined);
+  assert.deepEqual([cache.stats().hits, cache.stats().misses], [2, 1]);
 });
 
 test('events: hit, miss and stale are published as frozen payloads, and only while someone listens', async () => {

@@ -131,7 +131,10 @@ export interface CacheStats {
 /** Cache is what createCache returns. Every method but getOrLoad is synchronous. */
 export interface Cache<V> {
   readonly name: string;
-  /** get returns the fresh value for `key` from memory, or undefined. Never loads, never returns a value past its ttl. */
+  /**
+   * get returns the fresh value for `key` from memory, or undefined. Never loads, never returns a
+   * value past its ttl. Throws TypeError LEASH_ERR_INVALID_ARG when `key` is not a string.
+   */
   get(key: string): V | undefined;
   /**
    * getOrLoad returns the value for `key`: fresh from memory; else stale within staleMs while a
@@ -717,10 +720,13 @@ export function createCacheWithClock<V>(
         hit(key);
         return v;
       }
-      // A bad key (never stored, so always a miss) is reported where it would reach an event;
-      // without subscribers it only misses.
-      if (typeof key !== 'string' && (hitChannel.hasSubscribers || missChannel.hasSubscribers))
+      // A key that is not a string is never stored, so it always misses: it is checked here, on
+      // the miss path, and a hit pays nothing for the check. The memory tier has counted the
+      // lookup as a miss; a call that throws counts nothing.
+      if (typeof key !== 'string') {
+        memory.misses--;
         throw invalidArg(`${name}.get(key): key must be a string, got ${describe(key)}`);
+      }
       miss(key);
       return undefined;
     },
