@@ -6,7 +6,10 @@ import type { Context } from '../context/index.js';
 /** NewJob is a job as enqueue hands it to the store. Times are epoch ms (Date.now()). */
 export interface NewJob {
   readonly id: string;
+  /** data is the job as the caller passed it (the memory backend keeps it as it is). */
   readonly data: unknown;
+  /** json is `data` as JSON text, checked by enqueue before any backend sees the job (Redis stores it). */
+  readonly json: string;
   /** deadline is when the job's budget ends, carried with the job; undefined for none. */
   readonly deadline: number | undefined;
   /** runAt is when the job may start (delayed jobs); undefined to start at once. */

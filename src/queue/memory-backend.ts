@@ -31,7 +31,9 @@ export interface MemoryBackendOptions {
 export function memoryBackend(options?: MemoryBackendOptions): Backend {
   const where = 'memoryBackend(options)';
   const o = assertOptions(options, where, ['capacity']);
-  const capacity = readOption(o, 'capacity', where) ?? 10_000;
+  let capacity = readOption(o, 'capacity', where);
+  // Only a missing option means the default: null is checked, and refused, like any non-number.
+  if (capacity === undefined) capacity = 10_000;
   assertNumber(capacity, where, 'capacity', { min: 1, integer: true, infinite: true });
   return Object.freeze({
     kind: 'memory' as const,
@@ -89,7 +91,16 @@ class MemJob implements Delivery, Indexed {
 }
 
 // A drained queue drops every record: keep the layout for the next burst (context/keep-shape.ts).
-keepShape(new MemJob({ id: '', data: undefined, deadline: undefined, runAt: undefined, enqueuedAt: EPOCH }));
+keepShape(
+  new MemJob({
+    id: '',
+    data: undefined,
+    json: 'null',
+    deadline: undefined,
+    runAt: undefined,
+    enqueuedAt: EPOCH,
+  }),
+);
 
 // A waiter blocked on a context with a deadline holds the process alive until it stops waiting,
 // as a pending timer would (docs/architecture.md, core rules); `held` says whether it took a hold.

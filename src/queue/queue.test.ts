@@ -26,7 +26,9 @@ import {
   type Queue,
   QueueClosedError,
   type QueueFinishEvent,
+  redisStreams,
 } from './index.js';
+import { BAD_JOBS } from './test-support/bad-jobs.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -422,6 +424,124 @@ test('drain checks its arguments; `await using` drains the worker at the end of 
   await sleep(background(), 10);
   assert.deepEqual(seen, [1]);
   assert.equal(await q.depth(), 1);
+});
+
+test('job data: what JSON cannot carry is refused on the memory backend as on Redis, and nothing is stored', async () => {
+  const q = createQueue<unknown>({ name: 'json-only' });
+  for (const [job, message] of BAD_JOBS) {
+    await assert.rejects(q.enqueue(background(), job), {
+      name: 'TypeError',
+      code: 'LEASH_ERR_INVALID_ARG',
+      message,
+    });
+    // Refused with an id too, and before the id is taken: the same id can be used for a good job.
+    await assert.rejects(q.enqueue(background(), job, { id: 'x' }), {
+      code: 'LEASH_ERR_INVALID_ARG',
+      message,
+    });
+  }
+  assert.equal(await q.depth(), 0, 'no refused job was stored');
+  // JSON values are accepted, null and falsy ones included, and reach the handler as they were.
+  const good: unknown[] = [null, 0, '', false, [], { to: 'a@example.com', n: [1, 2] }];
+  for (const job of good) await q.enqueue(background(), job);
+  const ran: unknown[] = [];
+  const w = recordRuns(q, ran, 1);
+  await until(() => ran.length === good.length);
+  assert.deepEqual(ran, good);
+  assert.equal(await q.enqueue(background(), 'later', { id: 'x' }), 'x');
+  await w.drain(100);
+  await q.close();
+});
+
+test('drain checks its arguments on every call, also once the worker has stopped', async () => {
+  const q = createQueue<number>({ name: 'drain-args' });
+  const w = q.work(background(), async () => {}, { concurrency: 1 });
+  const report = await w.drain(0);
+  await w.done;
+  const bad: [Promise<unknown>, string][] = [
+    [
+      w.drain('5' as never),
+      'worker.drain(ms, opts): ms must be a finite number of milliseconds >= 0, got the string "5"',
+    ],
+    [
+      w.drain({} as never),
+      'worker.drain(ms, opts): ms must be a finite number of milliseconds >= 0, got an object',
+    ],
+    [
+      w.drain(-1),
+      'worker.drain(ms, opts): ms must be a finite number of milliseconds >= 0, got the number -1',
+    ],
+    [
+      w.drain(10, { graceMS: 1 } as never),
+      'worker.drain(ms, opts): unknown option "graceMS"; did you mean "graceMs"? (known options: graceMs)',
+    ],
+    [
+      w.drain(10, { graceMs: null } as never),
+      'worker.drain(ms, opts): graceMs must be a finite number of milliseconds >= 0, got null',
+    ],
+    [
+      w.drain(10, 1000 as never),
+      'worker.drain(ms, opts): options must be an object such as { graceMs: ... }, got the number 1000',
+    ],
+  ];
+  for (const [p, message] of bad)
+    await assert.rejects(p, { name: 'TypeError', code: 'LEASH_ERR_INVALID_ARG', message });
+  // Good arguments after the stop: the same report, as documented.
+  assert.equal(await w.drain(10, { graceMs: 5 }), report);
+  await q.close();
+});
+
+test('null is not "left out": numeric options refuse it as they refuse any non-number', async () => {
+  const bad = (message: string) => ({ name: 'TypeError', code: 'LEASH_ERR_INVALID_ARG', message });
+  const q = createQueue<number>({ name: 'null-options' });
+  const h = async () => {};
+  assert.throws(
+    () => q.work(background(), h, { concurrency: 1, retries: null } as never),
+    bad('queue.work(ctx, handler, opts): retries must be an integer >= 0, got null'),
+  );
+  assert.throws(
+    () => q.work(background(), h, { concurrency: null } as never),
+    bad('queue.work(ctx, handler, opts): concurrency must be an integer >= 1, got null'),
+  );
+  assert.throws(
+    () => q.work(background(), h, { concurrency: 1, timeoutMs: null } as never),
+    bad('queue.work(ctx, handler, opts): timeoutMs must be a finite number of milliseconds >= 1, got null'),
+  );
+  await assert.rejects(
+    q.enqueue(background(), 1, { delayMs: null } as never),
+    bad('queue.enqueue(ctx, job, opts): delayMs must be a finite number of milliseconds >= 0, got null'),
+  );
+  await assert.rejects(
+    q.close(null as never),
+    bad('queue.close(drainMs): drainMs must be a finite number of milliseconds >= 0, got null'),
+  );
+  assert.throws(
+    () => memoryBackend({ capacity: null } as never),
+    bad('memoryBackend(options): capacity must be an integer >= 1 (Infinity allowed), got null'),
+  );
+  // redisStreams checks its options before it talks to Redis: a stand-in client is enough here.
+  const redis = { evalsha() {}, eval() {}, call() {}, duplicate() {} } as never;
+  const where = 'redisStreams(options)';
+  for (const [key, rule] of [
+    ['capacity', 'an integer >= 0'],
+    ['visibilityMs', 'a finite number of milliseconds >= 30'],
+    ['blockMs', 'an integer of milliseconds >= 1'],
+    ['retainMs', 'an integer of milliseconds >= 1'],
+    ['prefetch', 'an integer from 0 to 100'],
+  ])
+    assert.throws(
+      () => redisStreams({ redis, [key as string]: null }),
+      bad(`${where}: ${key} must be ${rule}, got null`),
+    );
+  assert.throws(
+    () => redisStreams({ redis, group: null } as never),
+    bad(`${where}: group must be a non-empty string, got null`),
+  );
+  // Left out (or undefined), each option takes its default.
+  assert.doesNotThrow(() => memoryBackend({ capacity: undefined }));
+  assert.doesNotThrow(() => redisStreams({ redis, capacity: undefined, group: undefined }));
+  q.work(background(), h, { concurrency: 1, retries: undefined }).drain(0);
+  await q.close();
 });
 
 test('close() rejects waiting enqueues and drains live workers', async () => {

@@ -47,7 +47,9 @@ export interface Queue<J> {
   /**
    * enqueue adds a job and resolves with its id once stored, waiting for room (backpressure) until
    * ctx ends, then rejecting with ctx.err. With an `id` already known to the queue, it adds
-   * nothing and resolves with that id.
+   * nothing and resolves with that id. `job` must be a JSON value on every backend (Redis stores
+   * it as JSON): undefined, a function, a symbol, a BigInt or a cycle rejects with
+   * LEASH_ERR_INVALID_ARG before anything is stored; use null for a job without data.
    */
   enqueue(ctx: Context, job: J, opts?: EnqueueOptions): Promise<string>;
   /**
@@ -116,6 +118,39 @@ function warnStoreError(err: unknown): void {
   );
 }
 
+/**
+ * jobJSON checks a job for enqueue and returns it as JSON text: the one check of job data, made
+ * before any backend sees the job, so that every backend accepts and refuses the same jobs (the
+ * Redis backend stores this text; the memory backend keeps the job itself). A job JSON cannot
+ * carry is refused with LEASH_ERR_INVALID_ARG: one that JSON.stringify throws on (a BigInt, a
+ * cycle, a toJSON that throws), and undefined, a function or a symbol, which it turns into nothing
+ * (a Redis queue would have run the job with null instead).
+ */
+function jobJSON(job: unknown, where: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(job);
+  } catch (cause) {
+    throw Object.assign(
+      invalidArg(
+        `${where}: job must be JSON-serialisable (jobs are stored as JSON on Redis, and every backend checks them the same way), but JSON.stringify refused it (${firstLine(describeReason(cause))}); convert BigInts to strings or numbers and remove cycles`,
+      ),
+      { cause },
+    );
+  }
+  if (text === undefined)
+    throw invalidArg(
+      `${where}: job must be a JSON value (an object, array, string, number, boolean or null), got ${describe(job)}; pass the data the handler needs, or null for a job without data`,
+    );
+  return text;
+}
+
+// V8's message for a cycle goes on over several lines, drawing the circle; one line is enough here.
+function firstLine(s: string): string {
+  const end = s.indexOf('\n');
+  return end === -1 ? s : s.slice(0, end);
+}
+
 const ENQUEUE_OPTIONS = ['id', 'deadlineMs', 'delayMs'];
 const WORK_OPTIONS = ['concurrency', 'retries', 'backoff', 'timeoutMs', 'name'];
 
@@ -143,6 +178,7 @@ class QueueImpl<J> implements Queue<J> {
   #enqueue(ctx: Context, job: J, opts: EnqueueOptions | undefined): Promise<string> {
     const where = 'queue.enqueue(ctx, job, opts)';
     assertContext(ctx, where);
+    const json = jobJSON(job, where);
     let id: string | undefined;
     let deadline: number | undefined;
     let runAt: number | undefined;
@@ -170,7 +206,7 @@ class QueueImpl<J> implements Queue<J> {
     if (this.#closed) return Promise.reject(new QueueClosedError(this.name, 'enqueue'));
     // A memory queue makes ids unique in itself (cheaper than a UUID); Redis ones must be unique everywhere.
     id ??= this.#b.newId?.() ?? randomUUID();
-    const record = { id, data: job, deadline, runAt, enqueuedAt: now };
+    const record = { id, data: job, json, deadline, runAt, enqueuedAt: now };
     // The memory backend stores at once when there is room: no promise but the one returned.
     const stored = this.#b.tryEnqueue?.(ctx, record);
     if (stored !== undefined) {
@@ -206,7 +242,9 @@ class QueueImpl<J> implements Queue<J> {
     const o = assertOptions(opts, where, WORK_OPTIONS);
     const concurrency = readOption(o, 'concurrency', where);
     assertNumber(concurrency, where, 'concurrency', { min: 1, integer: true });
-    const retries = readOption(o, 'retries', where) ?? 0;
+    let retries = readOption(o, 'retries', where);
+    // Only a missing option means the default: null is checked, and refused, like any non-number.
+    if (retries === undefined) retries = 0;
     assertNumber(retries, where, 'retries', { min: 0, integer: true });
     const backoff = readOption(o, 'backoff', where) as Backoff | undefined;
     if (

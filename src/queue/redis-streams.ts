@@ -133,7 +133,7 @@ export interface RedisStreamsOptions {
  * processes: at-least-once delivery with acknowledgement after success; a crashed worker's jobs
  * are reclaimed after `visibilityMs` and finished once; retries wait in a sorted set; dead letters
  * go to `<stream>:dead`; `queue.cancel(id)` reaches the running job in whichever process runs it.
- * Job data is stored as JSON.
+ * Job data is stored as JSON (enqueue refuses, on every backend, a job JSON cannot carry).
  *
  * @example
  * const q = createQueue<{ orderId: string }>({ name: 'orders', backend: redisStreams({ redis: new Redis() }) });
@@ -170,18 +170,25 @@ export function redisStreams(options: RedisStreamsOptions): Backend {
     throw invalidArg(
       `${where}: stream must be a key with a hash tag such as "jobs:{emails}", so every key of the queue lands in one Redis Cluster slot; got ${describe(stream)}`,
     );
-  const group = readOption(o, 'group', where) ?? 'workers';
+  let group = readOption(o, 'group', where);
+  // Only a missing option means its default: null is checked, and refused, like any wrong type.
+  if (group === undefined) group = 'workers';
   if (typeof group !== 'string' || group.length === 0)
     throw invalidArg(`${where}: group must be a non-empty string, got ${describe(group)}`);
-  const capacity = readOption(o, 'capacity', where) ?? 0;
+  let capacity = readOption(o, 'capacity', where);
+  if (capacity === undefined) capacity = 0;
   assertNumber(capacity, where, 'capacity', { min: 0, integer: true });
-  const visibilityMs = readOption(o, 'visibilityMs', where) ?? 30_000;
+  let visibilityMs = readOption(o, 'visibilityMs', where);
+  if (visibilityMs === undefined) visibilityMs = 30_000;
   assertNumber(visibilityMs, where, 'visibilityMs', { min: 30, unit: 'milliseconds' });
-  const blockMs = readOption(o, 'blockMs', where) ?? 1000;
+  let blockMs = readOption(o, 'blockMs', where);
+  if (blockMs === undefined) blockMs = 1000;
   assertNumber(blockMs, where, 'blockMs', { min: 1, integer: true, unit: 'milliseconds' });
-  const retainMs = readOption(o, 'retainMs', where) ?? 86_400_000;
+  let retainMs = readOption(o, 'retainMs', where);
+  if (retainMs === undefined) retainMs = 86_400_000;
   assertNumber(retainMs, where, 'retainMs', { min: 1, integer: true, unit: 'milliseconds' });
-  const prefetch = readOption(o, 'prefetch', where) ?? 4;
+  let prefetch = readOption(o, 'prefetch', where);
+  if (prefetch === undefined) prefetch = 4;
   assertNumber(prefetch, where, 'prefetch', { min: 0, max: 100, integer: true });
   const cfg = {
     redis: redis as RedisClient,
@@ -249,26 +256,8 @@ class RedisBinding implements Binding {
   async enqueue(ctx: Context, job: NewJob): Promise<boolean> {
     if (this.#closed) throw new QueueClosedError(this.#queue, 'enqueue');
     if (ctx.err !== undefined) throw ctx.err;
-    let data: string | undefined;
-    try {
-      data = JSON.stringify(job.data);
-    } catch (cause) {
-      throw Object.assign(
-        invalidArg(
-          `queue.enqueue(ctx, job): a Redis queue stores jobs as JSON, and this job cannot be serialised (${describeReason(cause)})`,
-        ),
-        { cause },
-      );
-    }
     const k = this.keys;
-    const args = [
-      job.id,
-      data ?? 'null',
-      job.deadline ?? '',
-      job.runAt ?? '',
-      job.enqueuedAt,
-      this.#cfg.capacity,
-    ];
+    const args = [job.id, job.json, job.deadline ?? '', job.runAt ?? '', job.enqueuedAt, this.#cfg.capacity];
     for (let attempt = 1; ; attempt++) {
       let res: unknown;
       try {

@@ -10,7 +10,7 @@ import {
   withCancelCause,
   withDeadline,
 } from '../context/index.js';
-import { assertNumber, assertOptions, cancelChild, newChild } from '../context/internal.js';
+import { assertNumber, assertOptions, cancelChild, newChild, readOption } from '../context/internal.js';
 import { type Backoff, exponentialBackoff } from '../resilience/index.js';
 import { go } from '../task/index.js';
 import type { Consumer, Delivery } from './backend.js';
@@ -187,18 +187,24 @@ export class Worker {
    * ctx.err is a CanceledError, cause DrainDeadlineError) and hands each back to the queue
    * unacknowledged, so another worker runs it; it resolves with what happened to each job. A
    * handler that ignores its context is waited for another `graceMs` (default 1000), then handed
-   * back anyway and listed in `ignoredCancel`. Calling drain again returns the same report.
+   * back anyway and listed in `ignoredCancel`. Calling drain again returns the same report (the
+   * first call's `ms` and `graceMs` apply); its arguments are checked on every call, so a bad one
+   * rejects with LEASH_ERR_INVALID_ARG also once the worker has stopped.
    */
   drain(ms: number, opts?: { readonly graceMs?: number }): Promise<DrainReport> {
-    if (this.#drainPromise !== undefined) return this.#drainPromise;
-    let graceMs: number;
+    const where = 'worker.drain(ms, opts)';
+    let graceMs: number | undefined;
+    // Checked on every call, also once the worker has stopped: bad arguments never pass silently.
     try {
-      assertNumber(ms, 'worker.drain(ms, opts)', 'ms', { min: 0, unit: 'milliseconds' });
-      graceMs = assertOptions(opts, 'worker.drain(ms, opts)', ['graceMs']).graceMs ?? 1000;
-      assertNumber(graceMs, 'worker.drain(ms, opts)', 'graceMs', { min: 0, unit: 'milliseconds' });
+      assertNumber(ms, where, 'ms', { min: 0, unit: 'milliseconds' });
+      graceMs = readOption(assertOptions(opts, where, ['graceMs']), 'graceMs', where);
+      // Only a missing graceMs means the default: null is checked, and refused, like any non-number.
+      if (graceMs === undefined) graceMs = 1000;
+      assertNumber(graceMs, where, 'graceMs', { min: 0, unit: 'milliseconds' });
     } catch (err) {
       return Promise.reject(err);
     }
+    if (this.#drainPromise !== undefined) return this.#drainPromise;
     const state: DrainState = {
       completed: [],
       failed: [],

@@ -296,6 +296,14 @@ describe('Group: bad input (issues 8, 10)', () => {
     assert.doesNotThrow(() => new Group(bg, { limit: undefined }));
   });
 
+  test('a null limit is refused like any non-number, not read as "no limit"', () => {
+    assert.throws(() => new Group(bg, { limit: null } as never), {
+      name: 'TypeError',
+      code: 'LEASH_ERR_INVALID_ARG',
+      message: 'new Group(ctx, opts): opts.limit must be an integer >= 1 (Infinity allowed), got null',
+    });
+  });
+
   test('go and tryGo check fn and their options', () => {
     const g = new Group(bg);
     assert.throws(

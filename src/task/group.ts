@@ -68,15 +68,17 @@ export class Group implements AsyncDisposable {
 
   /**
    * new Group(ctx, opts) derives `g.ctx` from `ctx`. `opts.limit` (an integer >= 1, or Infinity;
-   * default Infinity) bounds how many tasks run at once. A bad `ctx`, a non-object `opts` (such as
-   * `new Group(ctx, 4)` for `{ limit: 4 }`), an unknown option key or a bad limit throws TypeError
-   * (LEASH_ERR_INVALID_ARG) before anything is derived.
+   * default Infinity, when left out) bounds how many tasks run at once. A bad `ctx`, a non-object
+   * `opts` (such as `new Group(ctx, 4)` for `{ limit: 4 }`), an unknown option key or a bad limit
+   * (null included) throws TypeError (LEASH_ERR_INVALID_ARG) before anything is derived.
    */
   constructor(parent: Context, opts?: { readonly limit?: number }) {
     const where = 'new Group(ctx, opts)';
     assertContext(parent, where);
     const o = assertOptions(opts, where, ['limit']);
-    const limit = readOption(o, 'limit', where) ?? Number.POSITIVE_INFINITY;
+    let limit = readOption(o, 'limit', where);
+    // Only a missing limit means the default: null is checked, and refused, like any non-number.
+    if (limit === undefined) limit = Number.POSITIVE_INFINITY;
     assertNumber(limit, where, 'opts.limit', { min: 1, integer: true, infinite: true });
     this.#limit = limit;
     [this.ctx, this.#cancel] = withCancelCause(parent);

@@ -82,6 +82,25 @@ describe('ticker', () => {
     }
   });
 
+  test('the message for a bad period states the real rule, > 0, for 0 and for a negative alike', () => {
+    for (const [ms, got] of [
+      [0, 'the number 0'],
+      [-1, 'the number -1'],
+      [-0, 'the number -0'],
+      [Number.POSITIVE_INFINITY, 'the number Infinity'],
+    ] as const) {
+      assert.throws(() => ticker(bg, ms), {
+        name: 'TypeError',
+        code: 'LEASH_ERR_INVALID_ARG',
+        message: `ticker(ctx, ms): ms must be a finite number of milliseconds > 0, got ${got}`,
+      });
+    }
+    // The smallest period accepted is any positive number.
+    const [ctx, cancel] = withCancel(bg);
+    assert.doesNotThrow(() => ticker(ctx, 0.5));
+    cancel();
+  });
+
   // Issue 10: setInterval turns a delay over 2^31-1 into 1 ms, so the ticker fired every millisecond.
   test('a period over 2^31-1 ms does not tick early (it waits in steps)', async () => {
     const [ctx, cancel] = withCancel(bg);

@@ -1,5 +1,5 @@
 import { afterFunc, type Context, sleep } from '../context/index.js';
-import { assertContext, assertNumber, describe, invalidArg } from '../context/internal.js';
+import { assertContext, assertNumber, invalidArg } from '../context/internal.js';
 import { canEnd } from './keep-alive.js';
 import { enterWait, leaveWait, type Task, taskIn } from './registry.js';
 
@@ -33,8 +33,8 @@ const TIMEOUT_MAX = 2 ** 31 - 1;
 export function ticker(ctx: Context, ms: number): AsyncIterableIterator<number> {
   const where = 'ticker(ctx, ms)';
   assertContext(ctx, where);
-  assertNumber(ms, where, 'ms', { min: 0, unit: 'milliseconds' });
-  if (ms === 0) throw invalidArg(`${where}: ms must be > 0 (a period), got ${describe(ms)}`);
+  // Number.MIN_VALUE: a period must be > 0, and the message says so (not ">= 0").
+  assertNumber(ms, where, 'ms', { min: Number.MIN_VALUE, unit: 'milliseconds' });
   return new Ticker(ctx, ms);
 }
 

@@ -14,6 +14,7 @@ import { background, type Context, cause, createKey, sleep, withValue } from 'le
 import { snapshot, verifyNone } from 'leashjs/leak';
 import { createQueue, type Queue, type RedisStreamsOptions, redisStreams } from 'leashjs/queue';
 import { constantBackoff } from 'leashjs/resilience';
+import { BAD_JOBS } from '../../src/queue/test-support/bad-jobs.js';
 import { type LocalCluster, startCluster } from '../resilience/redis-cluster.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { connect } from './fixtures/redis.js';
@@ -184,9 +185,22 @@ for (const target of targets) {
       await verifyNone({ baseline: base, timeoutMs: 3000, ignore: [{ type: /ConnectionPool/ }] });
     });
 
-    test('a job that cannot be stored as JSON is refused with LEASH_ERR_INVALID_ARG', async () => {
+    test('a job that cannot be stored as JSON is refused with LEASH_ERR_INVALID_ARG, as on the memory backend', async () => {
       const q = newQueue<unknown>();
-      await assert.rejects(q.enqueue(background(), { big: 1n }), { code: 'LEASH_ERR_INVALID_ARG' });
+      // undefined, a function and a symbol used to be stored as null and run as null.
+      for (const [job, message] of BAD_JOBS)
+        await assert.rejects(q.enqueue(background(), job), {
+          name: 'TypeError',
+          code: 'LEASH_ERR_INVALID_ARG',
+          message,
+        });
+      assert.equal(await q.depth(), 0, 'no refused job was stored');
+      const ran: unknown[] = [];
+      const w = q.work(background(), async (_ctx, job) => void ran.push(job), { concurrency: 1 });
+      await q.enqueue(background(), null);
+      await until(() => ran.length === 1, 5000, 'the null job ran');
+      assert.deepEqual(ran, [null]);
+      await w.drain(500);
       await q.close();
     });
 
