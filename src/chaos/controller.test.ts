@@ -308,3 +308,86 @@ test('leash:chaos:injected carries a frozen payload per injected fault, and noth
     diagnostics_channel.unsubscribe('leash:chaos:injected', on);
   }
 });
+
+test('an error fault takes either its own error or status and message, never both (as latency takes one form)', () => {
+  const mine = new Error('mine');
+  invalid(
+    () => chaosController({ faults: [{ type: 'error', probability: 0.1, error: mine, status: 503 }] }),
+    /^chaosController\(spec\): spec\.faults\[0\] \(error\) takes either error \(your own error, thrown as is\) or status and message \(for the ChaosError it builds\), not both: status would be ignored; set it on your error instead$/,
+  );
+  invalid(
+    () => chaosController({ faults: [{ type: 'error', probability: 0.1, error: () => mine, message: 'x' }] }),
+    /spec\.faults\[0\] \(error\) takes either error .* not both: message would be ignored; set it on your error instead$/,
+  );
+  const c = chaosController({ seed: 1, faults: [{ type: 'error', probability: 0.1, status: 503 }] });
+  invalid(
+    () => c.update({ faults: [{ type: 'error', probability: 0.1, status: 503, message: 'm', error: mine }] }),
+    /^ChaosController\.update\(patch\): spec\.faults\[0\] \(error\) .*status and message would be ignored/,
+  );
+  assert.deepEqual(c.toJSON().faults, [{ type: 'error', probability: 0.1, status: 503 }], 'unchanged');
+  // A non-Error value (the type refuses it; plain JavaScript does not) would make every injected
+  // failure reject with something that is not an Error.
+  invalid(
+    () => chaosController({ faults: [{ type: 'error', probability: 0.1, error: { code: 'E' } as never }] }),
+    /spec\.faults\[0\]\.error must be an Error or a function returning one, got an object$/,
+  );
+  // Each form alone is accepted.
+  assert.equal(
+    chaosController({ faults: [{ type: 'error', probability: 1, error: mine }] }).toJSON().faults[0]?.error,
+    true,
+  );
+  assert.equal(
+    chaosController({ faults: [{ type: 'error', probability: 1, status: 502, message: 'm' }] }).toJSON()
+      .faults[0]?.status,
+    502,
+  );
+});
+
+test('decide(ctx, headers): header names match in any case; entries arrays and Maps are read; anything else throws', () => {
+  const always = [{ type: 'error' as const, probability: 1 }];
+  const c = chaosController({ seed: 3, target: { header: 'x-leash-chaos' }, faults: always });
+  const bg = background();
+  assert.equal(c.decide(bg, { 'X-Leash-Chaos': '1' })?.fault, 'error', 'a plain object in another case');
+  assert.equal(c.decide(bg, { 'X-LEASH-CHAOS': ['yes'] })?.fault, 'error');
+  assert.equal(c.decide(bg, { 'X-Leash-Chaos': 'off' }), undefined);
+  assert.equal(c.decide(bg, [['X-Leash-Chaos', '1']])?.fault, 'error', 'entries, as new Headers(init) takes');
+  assert.equal(c.decide(bg, [['x-leash-chaos', '0']]), undefined);
+  assert.equal(c.decide(bg, [['other', '1']]), undefined);
+  assert.equal(c.decide(bg, new Map([['X-Leash-Chaos', '1']]))?.fault, 'error');
+  assert.equal(c.decide(bg, []), undefined);
+  assert.equal(c.decide(bg, null as never), undefined, 'null: no headers');
+  assert.equal(c.toJSON().decisions, 4, 'the four calls carrying the header on');
+
+  const shape =
+    /^ChaosController\.decide\(ctx, headers\): headers must be the request's headers: an object of names to values \(such as node's req\.headers\), a fetch Headers \(or another object with get\(name\)\) or an array of \[name, value\] pairs, got /;
+  for (const [bad, got] of [
+    ['x-leash-chaos', 'the string "x-leash-chaos"'],
+    [5, 'the number 5'],
+    [true, 'the boolean true'],
+    [() => '1', 'a function'],
+  ] as const) {
+    invalid(() => c.decide(bg, bad as never), new RegExp(`${shape.source}${got.replace(/[()]/g, '\\$&')}$`));
+  }
+  invalid(
+    () => c.decide(bg, [['x-leash-chaos']] as never),
+    /^ChaosController\.decide\(ctx, headers\): headers\[0\] must be a \[name, value\] pair of strings, got an array of length 1$/,
+  );
+  invalid(
+    () => c.decide(bg, ['x-leash-chaos', '1'] as never),
+    /headers\[0\] must be a \[name, value\] pair of strings, got the string "x-leash-chaos"$/,
+  );
+  invalid(
+    () => c.decide(bg, { 'x-leash-chaos': 1 } as never),
+    /^ChaosController\.decide\(ctx, headers\): headers\["x-leash-chaos"\] must be a string or an array of strings, got the number 1$/,
+  );
+  // Checked whatever the target: a controller without a header target rejects them too.
+  invalid(() => chaosController({ faults: always }).decide(bg, 'x' as never), shape);
+  assert.equal(c.toJSON().decisions, 4, 'a rejected call draws nothing');
+});
+
+test('chaosController(spec) takes no second argument', () => {
+  invalid(
+    () => (chaosController as (...a: unknown[]) => unknown)({}, { seed: 1 }),
+    /^chaosController\(spec\): takes one argument, the spec; got a second argument: an object$/,
+  );
+});

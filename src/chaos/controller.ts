@@ -1,11 +1,11 @@
 // The chaos controller: the one object every integration (policy, middlewares, fetch, pg) asks
 // "inject something into this call?", switched and reconfigured at run time.
 import type { Context } from '../context/index.js';
-import { assertContext } from '../context/internal.js';
+import { assertContext, describe, invalidArg } from '../context/internal.js';
 import type { ChaosFault } from './errors.js';
 import { type ChaosVia, injectedChannel } from './events.js';
 import { mulberry32 } from './prng.js';
-import { type ChaosSpec, type CheckedSpec, checkSpec, type FaultSpec } from './spec.js';
+import { type ChaosSpec, type CheckedSpec, checkSpec, type FaultSpec, noExtraArgs } from './spec.js';
 
 /** ChaosDecision is a fault chosen for one call. */
 export interface ChaosDecision {
@@ -38,10 +38,17 @@ export interface ChaosJSON {
   readonly injected: Readonly<Record<ChaosFault, number>>;
 }
 
-/** HeaderSource is anything with request headers: node's IncomingMessage headers or a fetch Headers. */
+/**
+ * HeaderSource is a request's headers, in one of the forms a request carries them: an object of
+ * header names to values (node's `req.headers`; a value that is an array counts by its first
+ * element), a fetch `Headers` or a `Map` (anything with `get(name)`), or an array of `[name, value]`
+ * pairs (what `new Headers(init)` takes; the first pair with the name counts). Header names match
+ * in any case, as HTTP's do.
+ */
 export type HeaderSource =
-  | { get(name: string): string | null }
-  | Readonly<Record<string, string | readonly string[] | undefined>>;
+  | { get(name: string): string | null | undefined }
+  | Readonly<Record<string, string | readonly string[] | undefined>>
+  | readonly (readonly [string, string])[];
 
 /** @internal The integrations' entry: decide for one call and publish what was chosen. */
 export const DECIDE: unique symbol = Symbol('leash.chaos.decide');
@@ -50,7 +57,8 @@ const OFF = new Set(['', '0', 'false', 'off', 'no']);
 
 /**
  * chaosController returns a ChaosController for `spec` (validated strictly: an unknown field, a
- * probability outside [0, 1], faults adding up to more than 1 throw a TypeError with code
+ * probability outside [0, 1], faults adding up to more than 1, an error fault with both its own
+ * error and a status or message, a second argument throw a TypeError with code
  * LEASH_ERR_INVALID_ARG). Hand the controller to chaos() (a Policy), chaosMiddleware(),
  * chaosKoa(), chaosFastify(), withChaos(), chaosFetch() and chaosQuery(), and to chaosHandler() to
  * switch it at run time; one controller may serve them all, and its seeded generator is shared, so
@@ -64,6 +72,8 @@ const OFF = new Set(['', '0', 'false', 'off', 'no']);
  * });
  */
 export function chaosController(spec?: ChaosSpec): ChaosController {
+  // biome-ignore lint/complexity/noArguments: an argument past the spec is reported, not ignored.
+  noExtraArgs(arguments, 1, 'chaosController(spec)', 'one argument, the spec');
   return new ChaosController(spec ?? {}, 'chaosController(spec)');
 }
 
@@ -123,12 +133,17 @@ export class ChaosController {
 
   /**
    * decide draws the decision for one call with context `ctx` (and the request's `headers`, for a
-   * target with a header) and returns the fault to inject, or undefined. It advances the seeded
-   * sequence exactly as an integration's call does and publishes `leash:chaos:injected` with via
-   * 'decide': use it to drive chaos from code leash does not wrap.
+   * target with a header; undefined or null for none) and returns the fault to inject, or
+   * undefined. It advances the seeded sequence exactly as an integration's call does and publishes
+   * `leash:chaos:injected` with via 'decide': use it to drive chaos from code leash does not wrap.
+   * `headers` is a HeaderSource, its names matched in any case; anything else (a string, a number,
+   * a pair that is not two strings, a value that is not a string or an array of strings) throws a
+   * TypeError with code LEASH_ERR_INVALID_ARG, whatever the target, and draws nothing.
    */
   decide(ctx: Context, headers?: HeaderSource): ChaosDecision | undefined {
-    assertContext(ctx, 'ChaosController.decide(ctx, headers)');
+    const where = 'ChaosController.decide(ctx, headers)';
+    assertContext(ctx, where);
+    if (headers !== undefined && headers !== null) checkHeaders(headers, where);
     return this[DECIDE](ctx, 'decide', headers);
   }
 
@@ -137,7 +152,7 @@ export class ChaosController {
     const s = this.#spec;
     if (!s.enabled || s.faults.length === 0) return undefined;
     const t = s.target;
-    if (t.header !== undefined && !headerOn(headers, t.header)) return undefined;
+    if (t.header !== undefined && !headerOn(headers, t.header, via === 'decide')) return undefined;
     if (t.key !== undefined) {
       const k = t.key(ctx);
       if (typeof k !== 'string' || (t.keys !== undefined && !t.keys.has(k))) return undefined;
@@ -192,12 +207,70 @@ export class ChaosController {
   }
 }
 
-function headerOn(headers: HeaderSource | undefined, name: string): boolean {
+/**
+ * headerOn reports whether `headers` carry header `name` (lower case) with a value that is not off.
+ * The integrations hand node's req.headers (names already lower case) or a fetch Headers (which
+ * ignores case), so only a user's headers (`anyCase`, from decide()) pay for a search in any case.
+ */
+function headerOn(headers: HeaderSource | undefined, name: string, anyCase: boolean): boolean {
   if (headers === undefined || headers === null) return false;
   let v: unknown;
-  if (typeof (headers as { get?: unknown }).get === 'function')
+  if (Array.isArray(headers)) {
+    v = (headers as readonly (readonly [string, string])[]).find((p) => p[0].toLowerCase() === name)?.[1];
+  } else if (headers instanceof Map) {
+    v = headers.get(name);
+    if (v === undefined && anyCase) {
+      for (const [k, value] of headers) {
+        if (typeof k === 'string' && k.toLowerCase() === name) {
+          v = value;
+          break;
+        }
+      }
+    }
+  } else if (typeof (headers as { get?: unknown }).get === 'function') {
     v = (headers as { get(n: string): string | null }).get(name);
-  else v = (headers as Record<string, unknown>)[name];
+  } else {
+    const record = headers as Record<string, unknown>;
+    v = record[name];
+    if (v === undefined && anyCase) {
+      for (const k in record) {
+        if (Object.hasOwn(record, k) && k.toLowerCase() === name) {
+          v = record[k];
+          break;
+        }
+      }
+    }
+  }
   if (Array.isArray(v)) v = v[0];
   return typeof v === 'string' && !OFF.has(v.trim().toLowerCase());
+}
+
+/** checkHeaders throws LEASH_ERR_INVALID_ARG unless `headers` is a HeaderSource (see decide()). */
+function checkHeaders(headers: unknown, where: string): void {
+  if (typeof headers !== 'object' || headers === null) {
+    throw invalidArg(
+      `${where}: headers must be the request's headers: an object of names to values (such as node's req.headers), a fetch Headers (or another object with get(name)) or an array of [name, value] pairs, got ${describe(headers)}`,
+    );
+  }
+  if (Array.isArray(headers)) {
+    headers.forEach((p: unknown, i) => {
+      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || typeof p[1] !== 'string') {
+        throw invalidArg(
+          `${where}: headers[${i}] must be a [name, value] pair of strings, got ${describe(p)}`,
+        );
+      }
+    });
+    return;
+  }
+  if (typeof (headers as { get?: unknown }).get === 'function') return;
+  // for...in rather than Object.entries: decide() with a small object allocates nothing here.
+  for (const k in headers) {
+    if (!Object.hasOwn(headers, k)) continue;
+    const v = (headers as Record<string, unknown>)[k];
+    if (v === undefined || typeof v === 'string') continue;
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) continue;
+    throw invalidArg(
+      `${where}: headers[${JSON.stringify(k)}] must be a string or an array of strings, got ${describe(v)}`,
+    );
+  }
 }

@@ -5,7 +5,8 @@ import { contextOf } from '../http/index.js';
 import type { ChaosController } from './controller.js';
 import { DECIDE } from './controller.js';
 import { delay, injectedError } from './faults.js';
-import { checkController, settled } from './middleware.js';
+import { checkController, settled, TAKES_CONTROLLER } from './middleware.js';
+import { noExtraArgs } from './spec.js';
 
 /** ChaosFastifyInstanceLike is the part of a Fastify instance chaosFastify() uses; a Fastify instance satisfies it. */
 export interface ChaosFastifyInstanceLike {
@@ -34,6 +35,7 @@ export type ChaosFastifyPlugin = ((
  * for Express. Register it after fastifyContext(). An injected error goes to Fastify's error
  * handling (a ChaosError carries `statusCode`); after a hang whose response leashjs/http already
  * answered (a deadline) or whose client left, the hook never calls done, so Fastify sends nothing.
+ * It takes no options: an argument after the controller throws LEASH_ERR_INVALID_ARG.
  *
  * @example
  * await app.register(fastifyContext(background(), { timeoutMs: 5_000 }));
@@ -41,6 +43,8 @@ export type ChaosFastifyPlugin = ((
  */
 export function chaosFastify(controller: ChaosController): ChaosFastifyPlugin {
   checkController(controller, 'chaosFastify(controller)');
+  // biome-ignore lint/complexity/noArguments: an argument past the controller is reported, not ignored.
+  noExtraArgs(arguments, 1, 'chaosFastify(controller)', TAKES_CONTROLLER);
   const plugin = (instance: ChaosFastifyInstanceLike, _opts: unknown, done: (err?: Error) => void) => {
     instance.addHook('onRequest', (request, reply, next) => {
       let ctx: Context;
@@ -57,7 +61,7 @@ export function chaosFastify(controller: ChaosController): ChaosFastifyPlugin {
         return;
       }
       if (d.fault === 'error') {
-        next(injectedError(controller.name, d) as Error);
+        next(injectedError(controller.name, d));
         return;
       }
       if (d.fault === 'drop') {

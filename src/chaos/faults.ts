@@ -1,8 +1,10 @@
 // How each fault acts on a call, shared by every integration: the waits end with the caller's
 // context (sleep leaves nothing registered once it settles), the errors are new per injection.
 import { type Context, sleep } from '../context/index.js';
+import { describe, invalidArg } from '../context/internal.js';
 import type { ChaosDecision } from './controller.js';
 import { ChaosError } from './errors.js';
+import { isError } from './spec.js';
 
 /**
  * @internal
@@ -25,12 +27,28 @@ export function burn(ms: number): void {
   }
 }
 
-/** @internal injectedError is what an error decision fails the call with. */
-export function injectedError(name: string, d: ChaosDecision): unknown {
+/**
+ * @internal
+ * injectedError is what an error decision fails the call with: the fault's own error, what its
+ * error() returned, or a new ChaosError. Never throws, and never returns a non-Error: an error()
+ * that returns one, or throws, gives a LEASH_ERR_INVALID_ARG naming the controller instead.
+ */
+export function injectedError(name: string, d: ChaosDecision): Error {
   const spec = d.spec.type === 'error' ? d.spec : undefined;
   const own = spec?.error;
-  if (typeof own === 'function') return (own as () => unknown)();
-  if (own !== undefined) return own;
+  if (typeof own === 'function') {
+    const must = `${name}: the error fault's error() must return the Error to inject (such as () => new Error('injected')), but it`;
+    let made: unknown;
+    try {
+      made = (own as () => unknown)();
+    } catch (cause) {
+      return Object.assign(invalidArg(`${must} threw ${describe(cause)}; return it instead`), { cause });
+    }
+    if (isError(made)) return made;
+    const err = invalidArg(`${must} returned ${describe(made)}`);
+    return made === undefined ? err : Object.assign(err, { cause: made });
+  }
+  if (own !== undefined) return own as Error;
   return new ChaosError(spec?.message ?? `${name}: injected error`, 'error', spec?.status ?? 500);
 }
 

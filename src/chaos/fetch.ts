@@ -5,7 +5,8 @@ import { fetch } from '../http/index.js';
 import type { ChaosController } from './controller.js';
 import { DECIDE } from './controller.js';
 import { delay, dropError, injectedError } from './faults.js';
-import { checkController } from './middleware.js';
+import { checkController, TAKES_CONTROLLER } from './middleware.js';
+import { noExtraArgs } from './spec.js';
 
 /** ChaosFetch is leashjs/http's fetch signature, which chaosFetch() keeps. */
 export type ChaosFetch = (
@@ -16,7 +17,8 @@ export type ChaosFetch = (
 
 /**
  * chaosFetch returns leashjs/http's `fetch(ctx, input, init)` with the faults of `controller`
- * injected (a target header is read from the outgoing request's headers):
+ * injected (a target header is read from the outgoing request's headers). It takes no options: an
+ * argument after the controller throws LEASH_ERR_INVALID_ARG.
  *
  * - latency and cpu delay the request before it is sent; hang never sends it and rejects with
  *   ctx.err when ctx ends;
@@ -32,6 +34,8 @@ export type ChaosFetch = (
  */
 export function chaosFetch(controller: ChaosController): ChaosFetch {
   checkController(controller, 'chaosFetch(controller)');
+  // biome-ignore lint/complexity/noArguments: an argument past the controller is reported, not ignored.
+  noExtraArgs(arguments, 1, 'chaosFetch(controller)', TAKES_CONTROLLER);
   return (ctx, input, init) => {
     let d: ReturnType<ChaosController[typeof DECIDE]>;
     try {

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
 import type { ChaosController } from './controller.js';
 import { checkController } from './middleware.js';
+import { noExtraArgs } from './spec.js';
 
 /** ChaosHandlerOptions configure chaosHandler(). */
 export interface ChaosHandlerOptions {
@@ -33,7 +34,8 @@ export type ChaosHandler = (
  *
  * Any other path: it calls `next()` when given and returns false, so it chains in front of an app
  * or of debugHandler(). Anyone who can reach it can slow or break the service: mount it on an
- * internal port or behind authentication, as debugHandler().
+ * internal port or behind authentication, as debugHandler(). Bad options, or an argument after
+ * opts, throw LEASH_ERR_INVALID_ARG.
  *
  * @example
  * const chaosSwitch = chaosHandler(controller);
@@ -43,6 +45,8 @@ export type ChaosHandler = (
 export function chaosHandler(controller: ChaosController, opts?: ChaosHandlerOptions): ChaosHandler {
   const where = 'chaosHandler(controller, opts)';
   checkController(controller, where);
+  // biome-ignore lint/complexity/noArguments: an argument past opts is reported, not ignored.
+  noExtraArgs(arguments, 2, where, 'two arguments, the controller and opts ({ path, maxBodyBytes })');
   const o = assertOptions(opts, where, ['path', 'maxBodyBytes']);
   const path = o.path ?? '/debug/leash/chaos';
   if (typeof path !== 'string' || !path.startsWith('/') || /[?#\s]/.test(path)) {

@@ -5,7 +5,8 @@ import { contextOf } from '../http/index.js';
 import type { ChaosController } from './controller.js';
 import { DECIDE } from './controller.js';
 import { delay, injectedError } from './faults.js';
-import { checkController, waited } from './middleware.js';
+import { checkController, TAKES_CONTROLLER, waited } from './middleware.js';
+import { noExtraArgs } from './spec.js';
 
 /**
  * ChaosKoaContextLike is the part of Koa's context that chaosKoa() uses. Structural, so leash's
@@ -26,6 +27,7 @@ export type ChaosKoaMiddleware = (kctx: ChaosKoaContextLike, next: () => Promise
  * describes for Express: use it after koaContext(). An injected error is thrown for Koa to answer
  * (a ChaosError carries `status` and `expose`); after a hang or a drop whose response leashjs/http
  * already answered or that has no client left, Koa is told not to respond (`respond = false`).
+ * It takes no options: an argument after the controller throws LEASH_ERR_INVALID_ARG.
  *
  * @example
  * app.use(koaContext(background(), { timeoutMs: 5_000 }));
@@ -33,6 +35,8 @@ export type ChaosKoaMiddleware = (kctx: ChaosKoaContextLike, next: () => Promise
  */
 export function chaosKoa(controller: ChaosController): ChaosKoaMiddleware {
   checkController(controller, 'chaosKoa(controller)');
+  // biome-ignore lint/complexity/noArguments: an argument past the controller is reported, not ignored.
+  noExtraArgs(arguments, 1, 'chaosKoa(controller)', TAKES_CONTROLLER);
   return async (kctx, next) => {
     const ctx: Context = contextOf(kctx);
     const d = controller[DECIDE](ctx, 'middleware', kctx.req.headers);

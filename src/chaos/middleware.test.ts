@@ -63,3 +63,44 @@ test('chaosFetch and chaosQuery reject a missing context before drawing anything
   });
   assert.equal(c.toJSON().decisions, 0);
 });
+
+test('an integration given an extra argument rejects it: they take no options', () => {
+  const c = chaosController();
+  const hint =
+    '(it has no options: set faults and target with chaosController(spec) or controller.update(patch))';
+  const cases: [string, () => unknown, string][] = [
+    [
+      'chaosMiddleware(controller)',
+      () => (chaosMiddleware as Any)(c, { x: 1 }),
+      'a second argument: an object',
+    ],
+    ['chaosKoa(controller)', () => (chaosKoa as Any)(c, {}), 'a second argument: an object'],
+    [
+      'chaosFastify(controller)',
+      () => (chaosFastify as Any)(c, 'opts'),
+      'a second argument: the string "opts"',
+    ],
+    ['chaosFetch(controller)', () => (chaosFetch as Any)(c, 5), 'a second argument: the number 5'],
+    ['chaosQuery(controller)', () => (chaosQuery as Any)(c, undefined, null), 'a third argument: null'],
+  ];
+  for (const [where, make, got] of cases) {
+    assert.throws(make, {
+      name: 'TypeError',
+      code: 'LEASH_ERR_INVALID_ARG',
+      message: `${where}: takes one argument, the controller ${hint}; got ${got}`,
+    });
+  }
+  assert.throws(() => (withChaos as Any)(c, () => {}, { x: 1 }), {
+    code: 'LEASH_ERR_INVALID_ARG',
+    message: `withChaos(controller, handler): takes two arguments, the controller and the handler ${hint}; got a third argument: an object`,
+  });
+  assert.throws(() => (chaosHandler as Any)(c, {}, 'x'), {
+    code: 'LEASH_ERR_INVALID_ARG',
+    message:
+      'chaosHandler(controller, opts): takes two arguments, the controller and opts ({ path, maxBodyBytes }); got a third argument: the string "x"',
+  });
+  // An explicit undefined is no argument.
+  assert.equal(typeof (chaosFetch as Any)(c, undefined), 'function');
+});
+
+type Any = (...a: unknown[]) => unknown;

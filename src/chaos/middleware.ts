@@ -7,6 +7,7 @@ import { contextOf } from '../http/index.js';
 import { ChaosController, DECIDE } from './controller.js';
 import { ChaosError } from './errors.js';
 import { delay, injectedError } from './faults.js';
+import { noExtraArgs } from './spec.js';
 
 /**
  * ChaosMiddleware is the Express/Connect middleware chaosMiddleware() returns. Structural (an
@@ -17,6 +18,10 @@ export type ChaosMiddleware = (
   res: ServerResponse,
   next: (err?: unknown) => void,
 ) => void;
+
+/** @internal What the integrations that take only a controller say to an extra argument. */
+export const TAKES_CONTROLLER =
+  'one argument, the controller (it has no options: set faults and target with chaosController(spec) or controller.update(patch))';
 
 /** @internal Checks the controller argument of every chaos integration. */
 export function checkController(c: unknown, where: string): asserts c is ChaosController {
@@ -69,7 +74,8 @@ export function waited(
  * chaosMiddleware returns Express (or Connect) middleware that injects the faults of `controller`
  * into the requests in its blast radius (a target header is read from the request). Mount it after
  * expressContext(): it needs the request's leash context (a request without one goes to next(err)
- * with LEASH_ERR_INVALID_ARG).
+ * with LEASH_ERR_INVALID_ARG). It takes no options: an argument after the controller throws
+ * LEASH_ERR_INVALID_ARG.
  *
  * - latency waits (the request's deadline or the client leaving ends the wait), then next();
  * - cpu blocks the event loop for its ms, then next();
@@ -85,6 +91,8 @@ export function waited(
  */
 export function chaosMiddleware(controller: ChaosController): ChaosMiddleware {
   checkController(controller, 'chaosMiddleware(controller)');
+  // biome-ignore lint/complexity/noArguments: an argument past the controller is reported, not ignored.
+  noExtraArgs(arguments, 1, 'chaosMiddleware(controller)', TAKES_CONTROLLER);
   return (req, res, next) => {
     let ctx: Context;
     let d: ReturnType<ChaosController[typeof DECIDE]>;
@@ -123,7 +131,8 @@ export function chaosMiddleware(controller: ChaosController): ChaosMiddleware {
  * withChaos wraps a node:http handler (the one you give withContext) so that the faults of
  * `controller` are injected before it runs, as chaosMiddleware describes; an injected ChaosError is
  * answered here with its status and message as text (another injected error is thrown, for
- * withContext to answer). The handler must run under withContext (it reads `req.ctx`).
+ * withContext to answer). The handler must run under withContext (it reads `req.ctx`). No options:
+ * an argument after the handler throws LEASH_ERR_INVALID_ARG.
  *
  * @example
  * http.createServer(withContext(background(), withChaos(controller, async (req, res) => {
@@ -137,6 +146,10 @@ export function withChaos<Req extends IncomingMessage, Res extends ServerRespons
   const where = 'withChaos(controller, handler)';
   checkController(controller, where);
   assertFunction(handler, where, 'handler');
+  const takes =
+    'two arguments, the controller and the handler (it has no options: set faults and target with chaosController(spec) or controller.update(patch))';
+  // biome-ignore lint/complexity/noArguments: an argument past the handler is reported, not ignored.
+  noExtraArgs(arguments, 2, where, takes);
   return async (req, res) => {
     const ctx = contextOf(req);
     const d = controller[DECIDE](ctx, 'middleware', req.headers);

@@ -14,7 +14,8 @@ import {
 import type { ChaosController } from './controller.js';
 import { DECIDE } from './controller.js';
 import { delay, injectedError } from './faults.js';
-import { checkController } from './middleware.js';
+import { checkController, TAKES_CONTROLLER } from './middleware.js';
+import { noExtraArgs } from './spec.js';
 
 /** ChaosQuery is leashjs/pg's query signature, which chaosQuery() keeps. */
 export type ChaosQuery = <R = PgRow>(
@@ -28,7 +29,8 @@ export type ChaosQuery = <R = PgRow>(
 /**
  * chaosQuery returns leashjs/pg's `query(ctx, poolOrClient, text, values?, opts?)` with the faults
  * of `controller` injected before the statement is sent (a pg call has no headers: give the target
- * a key, not a header):
+ * a key, not a header). It takes no options: an argument after the controller throws
+ * LEASH_ERR_INVALID_ARG.
  *
  * - latency and cpu delay the statement; hang never sends it and rejects with ctx.err when ctx ends
  *   (no client is checked out meanwhile);
@@ -42,6 +44,8 @@ export type ChaosQuery = <R = PgRow>(
  */
 export function chaosQuery(controller: ChaosController): ChaosQuery {
   checkController(controller, 'chaosQuery(controller)');
+  // biome-ignore lint/complexity/noArguments: an argument past the controller is reported, not ignored.
+  noExtraArgs(arguments, 1, 'chaosQuery(controller)', TAKES_CONTROLLER);
   return <R = PgRow>(
     ctx: Context,
     poolOrClient: PgPool | PgClient,

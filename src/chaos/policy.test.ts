@@ -175,3 +175,67 @@ test('thousands of calls through every fault leave nothing behind', async () => 
   assert.equal(c.toJSON().decisions, 3000);
   await verifyNone({ baseline: base });
 });
+
+test('error: a factory that returns no Error fails the call with LEASH_ERR_INVALID_ARG saying so, never with its value', async () => {
+  let ran = 0;
+  const fn = async () => {
+    ran++;
+    return 'ok';
+  };
+  const factories: [() => unknown, RegExp][] = [
+    [() => 'str', /returned the string "str"$/],
+    [() => undefined, /returned undefined$/],
+    [() => ({ code: 'E' }), /returned an object$/],
+  ];
+  for (const [error, returned] of factories) {
+    await assert.rejects(
+      chaos({
+        name: 'stock',
+        faults: [{ type: 'error', probability: 1, error: error as () => Error }],
+      }).execute(background(), fn),
+      (e: unknown) => {
+        assert.ok(e instanceof TypeError);
+        assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
+        assert.match(
+          e.message,
+          /^stock: the error fault's error\(\) must return the Error to inject \(such as \(\) => new Error\('injected'\)\), but it /,
+        );
+        assert.match(e.message, returned);
+        return true;
+      },
+    );
+  }
+  const thrown = new Error('from the factory');
+  await assert.rejects(
+    chaos({
+      name: 'stock',
+      faults: [
+        {
+          type: 'error',
+          probability: 1,
+          error: () => {
+            throw thrown;
+          },
+        },
+      ],
+    }).execute(background(), fn),
+    (e: unknown) => {
+      assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
+      assert.match(
+        (e as Error).message,
+        /^stock: the error fault's error\(\) must return the Error to inject .* but it threw an object \(Error\); return it instead$/,
+      );
+      assert.equal((e as Error).cause, thrown, 'what it threw is kept as the cause');
+      return true;
+    },
+  );
+  assert.equal(ran, 0);
+});
+
+test('chaos(controller) takes no second argument', () => {
+  assert.throws(() => (chaos as (...a: unknown[]) => unknown)(chaosController(), { seed: 1 }), {
+    code: 'LEASH_ERR_INVALID_ARG',
+    message:
+      'chaos(controller): takes one argument, the controller or a spec (it has no options: set faults and target in the spec or with controller.update(patch)); got a second argument: an object',
+  });
+});

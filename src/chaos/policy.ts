@@ -4,14 +4,15 @@ import { assertContext, assertFunction, describe, hold, invalidArg, release } fr
 import type { Policy } from '../resilience/index.js';
 import { ChaosController, DECIDE } from './controller.js';
 import { delay, dropError, injectedError } from './faults.js';
-import type { ChaosSpec } from './spec.js';
+import { type ChaosSpec, noExtraArgs } from './spec.js';
 
 /**
  * chaos returns a Policy that injects the faults of `controller` (or of a new controller made from
  * `spec`) before the call: latency and cpu delay it, error and drop fail it without running it
  * (drop with a ChaosError whose `cause` has code ECONNRESET), hang never runs it and rejects with
  * ctx.err when the caller's context ends. A call with no fault runs as is. Like every policy, it
- * answers a caller whose context ends with ctx.err at once, whatever the work does.
+ * answers a caller whose context ends with ctx.err at once, whatever the work does. It takes no
+ * options: a second argument throws LEASH_ERR_INVALID_ARG.
  *
  * Order in wrap() matters: `wrap(breaker, chaos(c))` lets the breaker see the injected failures;
  * `wrap(chaos(c), breaker)` injects them in front of it.
@@ -21,6 +22,10 @@ import type { ChaosSpec } from './spec.js';
  * const user = await policy.execute(ctx, (ctx) => fetchUser(ctx, id));
  */
 export function chaos(controller: ChaosController | ChaosSpec): ChaosPolicy {
+  const takes =
+    'one argument, the controller or a spec (it has no options: set faults and target in the spec or with controller.update(patch))';
+  // biome-ignore lint/complexity/noArguments: an argument past the controller is reported, not ignored.
+  noExtraArgs(arguments, 1, 'chaos(controller)', takes);
   if (controller instanceof ChaosController) return new ChaosPolicy(controller);
   if (typeof controller !== 'object' || controller === null) {
     throw invalidArg(

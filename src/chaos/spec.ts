@@ -1,6 +1,7 @@
 // What a chaos controller injects, where, and how often: the spec, its strict validation (every
 // mistake is a LEASH_ERR_INVALID_ARG naming the field, with a "did you mean" for a typo), and the
 // checked form the controller decides from.
+import { types } from 'node:util';
 import type { Context } from '../context/index.js';
 import { assertNumber, assertOneOf, assertOptions, describe, invalidArg } from '../context/internal.js';
 import type { ChaosFault } from './errors.js';
@@ -21,16 +22,19 @@ export interface LatencyFault {
 }
 
 /**
- * ErrorFault fails the call without running it: with `error` when given (an error value, thrown as
- * is, or a function called for each injection that returns one), else a new ChaosError with
- * `message` and `status` (the HTTP status a middleware answers with; default 500).
+ * ErrorFault fails the call without running it: with `error` when given, else a new ChaosError with
+ * `message` and `status` (the HTTP status a middleware answers with; default 500). Give `error` or
+ * status and message, not both (the spec is rejected: they would be ignored). `error` is an Error,
+ * thrown as is, or a function called for each injection that returns the Error to inject; when the
+ * function returns anything else or throws, the call fails with a TypeError (code
+ * LEASH_ERR_INVALID_ARG) saying so, with what it threw as `cause`: never with a non-Error value.
  */
 export interface ErrorFault {
   readonly type: 'error';
   readonly probability: number;
   readonly status?: number;
   readonly message?: string;
-  readonly error?: unknown;
+  readonly error?: Error | (() => Error);
 }
 
 /** HangFault never runs the call: it waits until the caller's context ends and rejects with ctx.err. */
@@ -295,6 +299,15 @@ function checkFaults(faults: unknown, where: string): readonly CheckedFault[] {
       assertNumber(spec.ms, where, `${at}.ms`, { min: 0, max: 60_000, unit: 'milliseconds' });
       copy.ms = spec.ms;
     } else if (spec.type === 'error') {
+      const own = Object.hasOwn(spec, 'error') && spec.error !== undefined;
+      const ignored = [spec.status !== undefined && 'status', spec.message !== undefined && 'message'].filter(
+        (k): k is string => k !== false,
+      );
+      if (own && ignored.length > 0) {
+        throw invalidArg(
+          `${where}: ${at} (error) takes either error (your own error, thrown as is) or status and message (for the ChaosError it builds), not both: ${ignored.join(' and ')} would be ignored; set ${ignored.length > 1 ? 'them' : 'it'} on your error instead`,
+        );
+      }
       if (spec.status !== undefined) {
         assertNumber(spec.status, where, `${at}.status`, { min: 400, max: 599, integer: true });
         copy.status = spec.status;
@@ -307,10 +320,10 @@ function checkFaults(faults: unknown, where: string): readonly CheckedFault[] {
         }
         copy.message = spec.message;
       }
-      if (Object.hasOwn(spec, 'error') && spec.error !== undefined) {
-        if (spec.error === null || (typeof spec.error !== 'object' && typeof spec.error !== 'function')) {
+      if (own) {
+        if (typeof spec.error !== 'function' && !isError(spec.error)) {
           throw invalidArg(
-            `${where}: ${at}.error must be an error object or a function returning one, got ${describe(spec.error)}`,
+            `${where}: ${at}.error must be an Error or a function returning one, got ${describe(spec.error)}`,
           );
         }
         copy.error = spec.error;
@@ -333,6 +346,28 @@ function checkFaults(faults: unknown, where: string): readonly CheckedFault[] {
   });
   return Object.freeze(out);
 }
+
+/** @internal isError reports whether `v` is an Error, from this realm or another (a vm context, a worker's copy). */
+export function isError(v: unknown): v is Error {
+  return v instanceof Error || types.isNativeError(v);
+}
+
+/**
+ * @internal
+ * noExtraArgs throws LEASH_ERR_INVALID_ARG when `args` (a function's `arguments`) has a value
+ * other than undefined past the first `count`: chaos's functions take no options bag there, and an
+ * argument they would ignore is a mistake to report, not to drop. `takes` says what the function
+ * takes ("one argument, the controller"), with what to do instead.
+ */
+export function noExtraArgs(args: ArrayLike<unknown>, count: number, where: string, takes: string): void {
+  for (let i = count; i < args.length; i++) {
+    if (args[i] === undefined) continue;
+    const nth = ORDINALS[i] ?? `${i + 1}th`;
+    throw invalidArg(`${where}: takes ${takes}; got a ${nth} argument: ${describe(args[i])}`);
+  }
+}
+
+const ORDINALS = ['first', 'second', 'third', 'fourth', 'fifth'];
 
 function randomSeed(): number {
   return Math.floor(Math.random() * 4_294_967_296);

@@ -64,6 +64,14 @@ test('assertOneOf and closest suggest the near miss', () => {
   assert.throws(() => assertOneOf('fifo ', 'f', 'order', ['fifo', 'lifo']), /did you mean "fifo"/);
   assert.equal(closest('tiemoutMs', ['timeoutMs', 'limit']), 'timeoutMs');
   assert.equal(closest('zzz', ['timeoutMs', 'limit']), '');
+  // Two neighbouring letters swapped count as one edit, so a short name still finds its match
+  // (as two substitutions, rtae was two edits from rate, over the limit of one for four letters).
+  assert.equal(closest('rtae', ['rate', 'body', 'duration']), 'rate');
+  assert.equal(closest('sede', ['seed', 'faults']), 'seed');
+  assert.equal(closest('lmiit', ['limit', 'name']), 'limit');
+  assert.equal(closest('ab', ['ba', 'zz']), 'ba');
+  // Two swaps are two edits: still too far for a four-letter name.
+  assert.equal(closest('erta', ['rate']), '');
 });
 
 test('every core function that takes a ctx points an AbortSignal at fromSignal, naming itself', async () => {

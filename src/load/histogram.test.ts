@@ -22,8 +22,11 @@ test('Histogram: exact below 0.128 ms, empty is all zeros, add merges, huge valu
   assert.deepEqual([h.count, h.min, h.max, h.mean, h.percentile(99)], [0, 0, 0, 0, 0]);
   h.record(0.05);
   h.record(0.1);
-  h.record(-3);
-  assert.deepEqual([h.percentile(33), h.percentile(66), h.percentile(100)], [0, 0.05, 0.1]);
+  h.record(0);
+  assert.deepEqual(
+    [h.percentile(0), h.percentile(33), h.percentile(66), h.percentile(100)],
+    [0, 0, 0.05, 0.1],
+  );
   const other = new Histogram();
   other.record(250);
   h.add(other);
@@ -33,4 +36,56 @@ test('Histogram: exact below 0.128 ms, empty is all zeros, add merges, huge valu
   const big = new Histogram();
   big.record(1e12);
   assert.ok(big.percentile(50) > 3.6e7 && Number.isFinite(big.percentile(50)));
+});
+
+test('Histogram: record takes a finite number of ms >= 0, percentile a number from 0 to 100; anything else throws and counts nothing', () => {
+  const h = new Histogram();
+  h.record(5);
+  const invalid = (fn: () => unknown, message: string) =>
+    assert.throws(fn, (e: unknown) => {
+      assert.ok(e instanceof TypeError);
+      assert.equal((e as { code?: string }).code, 'LEASH_ERR_INVALID_ARG');
+      assert.equal(e.message, message);
+      return true;
+    });
+  const record = h.record.bind(h) as (v: unknown) => void;
+  for (const [bad, got] of [
+    [Number.NaN, 'the number NaN'],
+    [-100, 'the number -100'],
+    [-0.001, 'the number -0.001'],
+    [Number.POSITIVE_INFINITY, 'the number Infinity'],
+    ['7', 'the string "7"'],
+    [null, 'null'],
+    [undefined, 'undefined'],
+    [{}, 'an object'],
+    [7n, 'the bigint 7n'],
+  ] as const) {
+    invalid(
+      () => record(bad),
+      `Histogram.record(ms): ms must be a finite number of milliseconds >= 0, got ${got}`,
+    );
+  }
+  assert.deepEqual([h.count, h.min, h.max, h.mean], [1, 5, 5, 5], 'no bad value was counted');
+  const percentile = h.percentile.bind(h) as (v: unknown) => number;
+  for (const [bad, got] of [
+    [Number.NaN, 'the number NaN'],
+    [101, 'the number 101'],
+    [-1, 'the number -1'],
+    [undefined, 'undefined'],
+    ['50', 'the string "50"'],
+  ] as const) {
+    invalid(
+      () => percentile(bad),
+      `Histogram.percentile(p): p must be a finite number from 0 to 100, got ${got}`,
+    );
+    invalid(
+      () => new Histogram().percentile(bad as number),
+      `Histogram.percentile(p): p must be a finite number from 0 to 100, got ${got}`,
+    );
+  }
+  invalid(
+    () => h.add({} as Histogram),
+    'Histogram.add(other): other must be a Histogram (from leashjs/load), got an object',
+  );
+  assert.equal(h.count, 1);
 });

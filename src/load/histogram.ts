@@ -1,6 +1,7 @@
 // A log-linear latency histogram in the manner of HdrHistogram: values in whole microseconds,
 // exact below 128 µs, then 64 linear sub-buckets per power of two, so any recorded value is
 // reported within 1/64 (1.6%) of itself, in 2,048 counters whatever the number of samples.
+import { assertNumber, describe, invalidArg } from '../context/internal.js';
 
 const SUB = 64; // sub-buckets per power of two above the exact range
 const EXACT = 2 * SUB; // values below this are counted exactly
@@ -29,7 +30,9 @@ function highestOf(i: number): number {
  * a reported percentile is the highest value of its bucket (never more than the largest recorded
  * value), within 1.6% above the true one. Recording is O(1) and allocation-free; memory is fixed
  * (16 KB) whatever the number of samples. Values are milliseconds; resolution is 1 µs; a value
- * below 0 counts as 0, one above about 19 hours as 19 hours. Not safe to share across threads.
+ * above about 19 hours counts as 19 hours. A bad argument (a latency that is not a finite number
+ * >= 0, a percentile outside [0, 100], a string for either) throws a TypeError with code
+ * LEASH_ERR_INVALID_ARG and records nothing. Not safe to share across threads.
  */
 export class Histogram {
   readonly #counts = new Float64Array(SIZE);
@@ -38,10 +41,13 @@ export class Histogram {
   #minUs = Number.POSITIVE_INFINITY;
   #maxUs = 0;
 
-  /** record adds one latency of `ms` milliseconds. */
+  /** record adds one latency of `ms` milliseconds, a finite number >= 0 (else it throws, counting nothing). */
   record(ms: number): void {
-    let us = Math.round(ms * 1000);
-    if (!(us > 0)) us = 0;
+    // The load generator's hot path: one typeof and one range test; assertNumber only builds the error.
+    if (typeof ms !== 'number' || !(ms >= 0 && ms < Number.POSITIVE_INFINITY)) {
+      assertNumber(ms, 'Histogram.record(ms)', 'ms', { min: 0, unit: 'milliseconds' });
+    }
+    const us = Math.round(ms * 1000);
     this.#counts[indexOf(us)]!++;
     this.#count++;
     this.#sumUs += us;
@@ -70,10 +76,12 @@ export class Histogram {
   }
 
   /**
-   * percentile returns the value in ms at or below which `p` percent of the recorded values lie
-   * (0 < p <= 100), HdrHistogram's valueAtPercentile: 0 when empty.
+   * percentile returns the value in ms at or below which `p` percent of the recorded values lie,
+   * HdrHistogram's valueAtPercentile: 0 when empty. `p` is a number from 0 to 100 (0 answers as
+   * for the smallest value, 100 gives the largest); anything else throws LEASH_ERR_INVALID_ARG.
    */
   percentile(p: number): number {
+    assertNumber(p, 'Histogram.percentile(p)', 'p', { min: 0, max: 100 });
     if (this.#count === 0) return 0;
     const rank = Math.max(1, Math.ceil((p / 100) * this.#count));
     let seen = 0;
@@ -84,8 +92,13 @@ export class Histogram {
     return this.#maxUs / 1000;
   }
 
-  /** add merges every value of `other` into this histogram. */
+  /** add merges every value of `other`, another Histogram (else it throws LEASH_ERR_INVALID_ARG), into this one. */
   add(other: Histogram): void {
+    if (!(other instanceof Histogram)) {
+      throw invalidArg(
+        `Histogram.add(other): other must be a Histogram (from leashjs/load), got ${describe(other)}`,
+      );
+    }
     const c = other.#counts;
     for (let i = 0; i < SIZE; i++) this.#counts[i]! += c[i]!;
     this.#count += other.#count;

@@ -1,5 +1,6 @@
 // The SLA gate's language: `p99<250`, `errors<0.01`, `leaked==0`. A metric name nobody computes is
-// an error, never a threshold that silently passes.
+// an error, and so is a bound no run can fail or pass (`errors<2`, `p99<-5`): never a threshold
+// that silently passes.
 import { closest, describe, invalidArg } from '../context/internal.js';
 
 /** The comparison of a threshold. */
@@ -64,7 +65,12 @@ export function percentileOf(metric: string): number | undefined {
 /**
  * parseThreshold parses `metric op value[unit]` (op: < <= > >= == !=; spaces allowed; unit `ms`
  * or `s` for latencies, `%` for errors). It throws LEASH_ERR_INVALID_ARG naming the known metrics,
- * with a did-you-mean, for an unknown metric, and for a malformed expression.
+ * with a did-you-mean, for an unknown metric, and for a malformed expression; and, saying what to
+ * write instead, for a threshold whose outcome is fixed before the run: a bound outside the
+ * metric's range (a negative latency, rate or count; errors above 1, that is 100%: `errors<2`
+ * always passes, `errors<2%` is meant), one at its edge that no value can fail or pass (`p99<0`,
+ * `p99>=0`, `errors>1`, `errors<=1`), a count compared with == or != to a fraction, a bound that
+ * is not finite.
  */
 export function parseThreshold(expr: string): Threshold {
   const where = 'parseThreshold(expr)';
@@ -98,7 +104,47 @@ export function parseThreshold(expr: string): Threshold {
       throw invalidArg(`threshold ${JSON.stringify(expr)}: only errors takes a percentage`);
     value /= 100;
   }
-  return Object.freeze({ expr: expr.trim(), metric, op, value });
+  const e = expr.trim();
+  if (!Number.isFinite(value))
+    throw invalidArg(`threshold ${JSON.stringify(expr)}: ${m[3]} is not a finite number`);
+  const fixed = fixedOutcome(metric, op, value);
+  if (fixed !== undefined) {
+    const { range, max } = rangeOf(metric);
+    let hint = '';
+    if (metric === 'errors' && value > max) {
+      hint = unit === '%' ? '; give a bound from 0% to 100%' : `; for ${m[3]}% write ${metric}${op}${m[3]}%`;
+    }
+    throw invalidArg(
+      `threshold ${JSON.stringify(expr)}: ${metric} is ${range}, so ${e} ${fixed ? 'always passes' : 'never passes'}${hint}`,
+    );
+  }
+  return Object.freeze({ expr: e, metric, op, value });
+}
+
+/** rangeOf gives the values a metric can take: from 0 to `max`, whole numbers when `integer`. */
+function rangeOf(metric: string): { range: string; max: number; integer: boolean } {
+  if (metric === 'errors')
+    return { range: 'a fraction of the requests, from 0 to 1 (0% to 100%)', max: 1, integer: false };
+  if (metric === 'rps')
+    return { range: 'a rate per second, never below 0', max: Number.POSITIVE_INFINITY, integer: false };
+  if (isLatencyMetric(metric))
+    return { range: 'a latency in ms, never below 0', max: Number.POSITIVE_INFINITY, integer: false };
+  return { range: 'a count, a whole number >= 0', max: Number.POSITIVE_INFINITY, integer: true };
+}
+
+/**
+ * fixedOutcome returns whether `metric op value` passes whatever the run measures (true: always,
+ * false: never), or undefined when some measured value passes it and some fails it.
+ */
+function fixedOutcome(metric: string, op: ThresholdOp, value: number): boolean | undefined {
+  const { max, integer } = rangeOf(metric);
+  // Outside [0, max], every measured value lies on the same side of the bound: any one decides.
+  if (value < 0) return compare(0, op, value);
+  if (value > max) return compare(max, op, value);
+  if (value === 0 && (op === '<' || op === '>=')) return op === '>=';
+  if (value === max && (op === '>' || op === '<=')) return op === '<=';
+  if (integer && !Number.isInteger(value) && (op === '==' || op === '!=')) return op === '!=';
+  return undefined;
 }
 
 /** compare applies a threshold's comparison to a measured value. */

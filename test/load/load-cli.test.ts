@@ -287,6 +287,12 @@ test('an unknown metric is a usage error (exit 2) naming the metrics, with a did
   const typo = await load(['--rate', '10', '--treshold', 'p99<1', 'http://127.0.0.1:1/']);
   assert.equal(typo.code, 2);
   assert.match(typo.stderr, /unknown option --treshold; did you mean --threshold\?/);
+  // Two letters swapped: the did-you-mean still finds the flag.
+  const swapped = await load(['--rtae', '5', 'http://127.0.0.1:1/']);
+  assert.equal(swapped.code, 2);
+  assert.match(swapped.stderr, /^leash load: unknown option --rtae; did you mean --rate\?$/m);
+  const swappedEq = await load(['--bdoy=hello', 'http://127.0.0.1:1/']);
+  assert.match(swappedEq.stderr, /^leash load: unknown option --bdoy; did you mean --body\?$/m);
   const noDebug = await load(['--threshold', 'leaked==0', 'http://127.0.0.1:1/']);
   assert.equal(noDebug.code, 2);
   assert.match(noDebug.stderr, /needs --debug-url/);
