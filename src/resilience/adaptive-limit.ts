@@ -1,7 +1,7 @@
 import { performance as perf } from 'node:perf_hooks';
 import { type Context, isDeadlineExceeded } from '../context/index.js';
 import { assertNumber, assertOneOf, assertOptions, invalidArg } from '../context/internal.js';
-import { ConcurrencyLimitError } from './errors.js';
+import { ConcurrencyLimitError, policyName } from './errors.js';
 import { channels, publish } from './events.js';
 import { Aimd } from './limit/aimd.js';
 import { clamp, type LimitAlgorithm, type LimitBounds } from './limit/algorithm.js';
@@ -41,7 +41,7 @@ export interface AdaptiveLimitOptions {
    * each window is one step of the algorithm (Netflix's WindowedLimit). Default: 250.
    */
   readonly sampleWindowMs?: number;
-  /** name labels events. Default: 'adaptiveLimit'. */
+  /** name labels events: a non-empty string. Default: 'adaptiveLimit'. */
   readonly name?: string;
 }
 
@@ -114,7 +114,7 @@ export function adaptiveLimit(options?: AdaptiveLimitOptions): AdaptiveLimit {
     maxDelayMs,
     intervalMs,
     windowMs,
-    o.name ?? 'adaptiveLimit',
+    policyName(o.name, where, 'adaptiveLimit'),
   );
 }
 

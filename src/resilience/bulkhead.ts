@@ -1,6 +1,6 @@
 import { afterFunc, type Context, remaining } from '../context/index.js';
 import { assertNumber, assertOneOf, assertOptions } from '../context/internal.js';
-import { BulkheadRejectedError } from './errors.js';
+import { BulkheadRejectedError, policyName } from './errors.js';
 import { channels, publish } from './events.js';
 import { CHAINS, type Chain, EXIT, execute, type InnerPolicy, RUN } from './policy.js';
 import { holdPermit, ONCE, type PermitOwner, SETTLES } from './work.js';
@@ -13,7 +13,7 @@ export interface BulkheadOptions {
   readonly queue?: number;
   /** order is which waiter gets a freed permit: the oldest ('fifo') or the newest ('lifo'). Default: 'fifo'. */
   readonly order?: 'fifo' | 'lifo';
-  /** name labels events and messages. Default: 'bulkhead'. */
+  /** name labels events and messages: a non-empty string. Default: 'bulkhead'. */
   readonly name?: string;
 }
 
@@ -56,7 +56,7 @@ export function bulkhead(options: BulkheadOptions): Bulkhead {
   assertNumber(queue, where, 'queue', { min: 0, integer: true, infinite: true });
   const order = opts.order ?? 'fifo';
   assertOneOf(order, where, 'order', ['fifo', 'lifo'] as const);
-  return new Bulkhead(opts.limit, queue, order, opts.name ?? 'bulkhead');
+  return new Bulkhead(opts.limit, queue, order, policyName(opts.name, where, 'bulkhead'));
 }
 
 /** Bulkhead is the policy made by bulkhead(). */

@@ -10,7 +10,7 @@ import {
 import { CountWindow } from './breaker/count-window.js';
 import { TimeWindow } from './breaker/time-window.js';
 import { FAILURE, SLOW, type SlidingWindow, type WindowJSON } from './breaker/window.js';
-import { BrokenCircuitError, stackless } from './errors.js';
+import { BrokenCircuitError, callbackError, policyName, stackless } from './errors.js';
 import { type BreakerState, channels, publish } from './events.js';
 import {
   CHAINS,
@@ -56,12 +56,17 @@ export interface CircuitBreakerOptions {
   readonly openMs?: number;
   /**
    * isFailure classifies an error: true counts it as a failure, false as a success. The caller's
-   * own cancellation is never passed to it (it is ignored). Default: every error is a failure.
+   * own cancellation is never passed to it (it is ignored). One that throws or returns anything
+   * but a boolean is a bug: the call counts as a failure and its caller gets LEASH_ERR_INVALID_ARG
+   * (see circuitBreaker). Default: every error is a failure.
    */
   readonly isFailure?: (err: unknown) => boolean;
-  /** initialState is a breaker's toJSON(), to carry its state across a restart. */
+  /**
+   * initialState is a breaker's toJSON(), to carry its state across a restart. It must come from
+   * a breaker with the same window ({ calls } of the same size, or { ms, buckets } alike).
+   */
   readonly initialState?: CircuitBreakerJSON;
-  /** name labels events and messages. Default: 'circuitBreaker'. */
+  /** name labels events and messages: a non-empty string. Default: 'circuitBreaker'. */
   readonly name?: string;
 }
 
@@ -116,6 +121,18 @@ const STATES = ['closed', 'open', 'half-open', 'forced-open', 'disabled'] as con
  * breaker opened) is not recorded. State changes are published on
  * `leash:resilience:breaker:state-change`, rejections on `leash:resilience:breaker:rejected`.
  *
+ * An `isFailure` that throws or returns anything but a boolean is a bug in the caller's code, not
+ * a verdict on the dependency: the call is recorded as a failure (the safe side: a broken
+ * predicate cannot keep a failing dependency's breaker closed), and the caller's promise rejects
+ * with a TypeError (LEASH_ERR_INVALID_ARG) naming isFailure, whose `cause` is the call's own error
+ * and whose `thrown` is what isFailure threw. The error is not the predicate's own, annotated,
+ * because that value may be shared, frozen or not an object. When the caller has already left
+ * (the outcome is that of abandoned work), it is emitted as a process warning instead. A breaker
+ * with isFailure answers through one more promise reaction per call.
+ *
+ * Options are checked when it is made (LEASH_ERR_INVALID_ARG), `initialState` included: it must
+ * be a toJSON() of a breaker with the same window.
+ *
  * @example
  * const breaker = circuitBreaker({ failureRate: 0.5, window: { calls: 20 }, minimumCalls: 10, openMs: 5_000 });
  * const user = await breaker.execute(ctx, (ctx) => fetchUser(ctx, id));
@@ -157,13 +174,7 @@ export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreaker 
   } else {
     throw invalidArg(`${where}: window must be { calls: n } or { ms: n }, got ${describe(w)} without either`);
   }
-  if (o.initialState !== undefined) {
-    const s = o.initialState as unknown as Record<string, unknown>;
-    if (typeof s !== 'object' || s === null || typeof s.window !== 'object') {
-      throw invalidArg(`${where}: initialState must be a breaker's toJSON(), got ${describe(s)}`);
-    }
-    assertOneOf(s.state, where, 'initialState.state', STATES);
-  }
+  if (o.initialState !== undefined) checkInitialState(o.initialState, where, wo);
   return new CircuitBreaker({
     failureRate,
     slowCallRate,
@@ -172,10 +183,90 @@ export function circuitBreaker(options?: CircuitBreakerOptions): CircuitBreaker 
     halfOpenCalls,
     openMs,
     isFailure: o.isFailure,
-    name: o.name ?? 'circuitBreaker',
+    name: policyName(o.name, where, 'circuitBreaker'),
     window,
     initialState: o.initialState,
   });
+}
+
+const WINDOW_JSON = {
+  count: ['kind', 'size', 'outcomes'],
+  time: ['kind', 'ms', 'buckets', 'counts'],
+} as const;
+
+// initialState must be what toJSON() returns for a breaker with the same window: a saved window of
+// another kind or size cannot be loaded without dropping or inventing outcomes, so it is refused.
+function checkInitialState(
+  init: unknown,
+  where: string,
+  w: { calls?: number; ms?: number; buckets?: number },
+): void {
+  const again =
+    'pass a toJSON() of a breaker with the same window, or leave initialState out to start closed';
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(init)) {
+    throw invalidArg(
+      `${where}: initialState must be a breaker's toJSON() ({ state, openUntil?, window }), got ${describe(init)}; ${again}`,
+    );
+  }
+  assertOptions(init, `${where}: initialState`, ['state', 'openUntil', 'window']);
+  assertOneOf(init.state, where, 'initialState.state', STATES);
+  if (init.state === 'open') {
+    assertNumber(
+      init.openUntil,
+      where,
+      'initialState.openUntil (epoch ms, as toJSON() gives for an open breaker)',
+    );
+  } else if (init.openUntil !== undefined) {
+    throw invalidArg(
+      `${where}: initialState.openUntil belongs to an open breaker's state, got it with state ${JSON.stringify(init.state)}; ${again}`,
+    );
+  }
+  const sw = init.window;
+  if (!isObject(sw) || (sw.kind !== 'count' && sw.kind !== 'time')) {
+    throw invalidArg(
+      `${where}: initialState.window must be a window's toJSON() ({ kind: 'count', ... } or { kind: 'time', ... }), got ${sw === undefined ? 'undefined' : isObject(sw) ? `kind ${describe(sw.kind)}` : describe(sw)}; ${again}`,
+    );
+  }
+  assertOptions(sw, `${where}: initialState.window`, WINDOW_JSON[sw.kind]);
+  const mine =
+    w.calls !== undefined ? `{ calls: ${w.calls} }` : `{ ms: ${w.ms}, buckets: ${w.buckets ?? 10} }`;
+  if (sw.kind === 'count') {
+    if (w.calls === undefined || sw.size !== w.calls) {
+      throw invalidArg(
+        `${where}: initialState.window was saved from a count window of ${describe(sw.size)} calls, but this breaker's window is ${mine}; ${again}`,
+      );
+    }
+    const outcomes = sw.outcomes;
+    if (
+      !Array.isArray(outcomes) ||
+      outcomes.length > w.calls ||
+      !outcomes.every((x) => Number.isInteger(x) && x >= 0 && x <= 3)
+    ) {
+      throw invalidArg(
+        `${where}: initialState.window.outcomes must be an array of at most ${w.calls} outcomes (integers from 0 to 3), got ${describe(outcomes)}; ${again}`,
+      );
+    }
+    return;
+  }
+  if (w.ms === undefined || sw.ms !== w.ms || sw.buckets !== (w.buckets ?? 10)) {
+    throw invalidArg(
+      `${where}: initialState.window was saved from a time window of { ms: ${describe(sw.ms)}, buckets: ${describe(sw.buckets)} }, but this breaker's window is ${mine}; ${again}`,
+    );
+  }
+  const counts = sw.counts;
+  const bucket = (b: unknown): boolean =>
+    Array.isArray(b) &&
+    b.length === 3 &&
+    b.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffff_ffff) &&
+    b[1] <= b[0] &&
+    b[2] <= b[0];
+  if (!Array.isArray(counts) || counts.length > (w.buckets ?? 10) || !counts.every(bucket)) {
+    throw invalidArg(
+      `${where}: initialState.window.counts must be an array of at most ${w.buckets ?? 10} buckets [calls, failures, slowCalls] (integers, failures and slowCalls <= calls), got ${describe(counts)}; ${again}`,
+    );
+  }
 }
 
 interface Config {
@@ -210,6 +301,10 @@ export class CircuitBreaker implements InnerPolicy {
   // Whether calls are timed (slow-call detection on), and whether the window needs the clock.
   readonly #timed: boolean;
   readonly #timeWindow: boolean;
+  // Set while a call's answer is being classified for its caller (isFailure given): an error of
+  // isFailure's is then handed to that caller (#replacement) rather than emitted as a warning.
+  #answering = false;
+  #replacement: Error | undefined = undefined;
 
   constructor(c: Config) {
     this.#c = c;
@@ -288,6 +383,7 @@ export class CircuitBreaker implements InnerPolicy {
     }
     const epoch = this.#epoch;
     const started = this.#timed ? performance.now() : 0;
+    if (this.#c.isFailure !== undefined) return this.#classified(ctx, fn, chain, i, epoch, started);
     const at = inside(chain, i);
     if (at === WITH_FN) {
       const work = proceed(ctx, fn, chain, i);
@@ -338,10 +434,73 @@ export class CircuitBreaker implements InnerPolicy {
     // work's own outcome arrives through the timeout's hand-off, and that outcome is recorded.
     else if (callerCancelled(ctx, outcome)) {
       if (!deferred) this.#settled(epoch, started, -1);
-    } else {
-      const isFailure = this.#c.isFailure;
-      this.#settled(epoch, started, isFailure === undefined || isFailure(outcome) ? FAILURE : 0);
+    } else this.#settled(epoch, started, this.#classify(outcome));
+  }
+
+  // With isFailure: the call runs beneath a tracker of its calls of fn (whatever the chain), and
+  // the chain's answer is classified in a reaction of the breaker's own, so that an isFailure that
+  // fails reaches the caller, who gets the chain's answer otherwise.
+  #classified<T>(
+    ctx: Context,
+    fn: (ctx: Context) => Promise<T>,
+    chain: Chain | undefined,
+    i: number,
+    epoch: number,
+    started: number,
+  ): Promise<T> {
+    const w = new OutcomeWatch(this, ctx, fn, epoch, started);
+    return proceed(ctx, w.fn, chain, i).then(
+      (v) => {
+        w.chainSettled(true, v);
+        return v;
+      },
+      (e: unknown) => {
+        // A context that has ended means its race has answered the caller already: an error of
+        // isFailure's would reach nobody, and is emitted as a warning instead.
+        this.#answering = ctx.err === undefined;
+        try {
+          w.chainSettled(false, e);
+        } finally {
+          this.#answering = false;
+        }
+        const r = this.#replacement;
+        if (r === undefined) throw e;
+        this.#replacement = undefined;
+        throw r;
+      },
+    );
+  }
+
+  // FAILURE or 0 for an error the caller did not cause. An isFailure that throws or returns no
+  // boolean counts a failure; its error goes to the caller being answered, else to a warning.
+  #classify(outcome: unknown): number {
+    const isFailure = this.#c.isFailure;
+    if (isFailure === undefined) return FAILURE;
+    let r: unknown;
+    try {
+      r = isFailure(outcome);
+      if (typeof r === 'boolean') return r ? FAILURE : 0;
+    } catch (thrown) {
+      this.#predicateFailed({ thrown }, outcome);
+      return FAILURE;
     }
+    this.#predicateFailed({ returned: r, expected: 'true or false' }, outcome);
+    return FAILURE;
+  }
+
+  #predicateFailed(
+    failure: { readonly thrown: unknown } | { readonly returned: unknown; readonly expected: string },
+    outcome: unknown,
+  ): void {
+    const e = callbackError(
+      this.#c.name,
+      'isFailure(err)',
+      failure,
+      outcome,
+      "the call was counted as a failure. Fix isFailure so that it returns true or false without throwing; the call's own error is this error's cause",
+    );
+    if (this.#answering) this.#replacement = e;
+    else process.emitWarning(e);
   }
 
   /** forceOpen pins the breaker open: every call is rejected until reset() (resilience4j's FORCED_OPEN). */

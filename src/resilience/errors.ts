@@ -1,5 +1,6 @@
 // The errors the resilience policies reject with. Each has a stable code and says what to do next.
 // A policy never reports a cancellation by the caller with one of these: the caller gets ctx.err.
+import { describe, invalidArg } from '../context/internal.js';
 
 /**
  * BrokenCircuitError is the rejection of a call that a circuit breaker did not let through: the
@@ -113,4 +114,61 @@ export function stackless<E extends Error>(make: () => E): E {
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+/**
+ * @internal
+ * policyName checks a factory's `name` option: undefined gives `fallback`; anything but a non-empty
+ * string (what createCache and withLabel accept as a name) throws LEASH_ERR_INVALID_ARG, since
+ * the name ends up in messages and event payloads.
+ */
+export function policyName(name: unknown, where: string, fallback: string): string {
+  if (name === undefined) return fallback;
+  if (typeof name !== 'string' || name === '') {
+    throw invalidArg(`${where}: name must be a non-empty string, got ${describe(name)}`);
+  }
+  return name;
+}
+
+/** @internal What a callback option was handling when it failed: nothing (a key, a context). */
+export const NO_OUTCOME: unique symbol = Symbol('leash.resilience.no-outcome');
+
+/**
+ * @internal
+ * callbackError is the LEASH_ERR_INVALID_ARG a policy rejects with when a callback option (a
+ * predicate, a backoff, a key) throws or returns what it must not: a bug in the caller's code,
+ * reported to the caller rather than swallowed or left as an unhandled rejection. When the
+ * callback was judging a call's outcome (`outcome`, the call's own error), that outcome is the
+ * `cause`, so the dependency's error is never lost, and what the callback threw is `thrown`;
+ * otherwise what it threw is the `cause`. `failure` is the thrown value or, with `returned`, the
+ * value returned; `then` says what happened to the call and what to do.
+ */
+export function callbackError(
+  where: string,
+  call: string,
+  failure: { readonly thrown: unknown } | { readonly returned: unknown; readonly expected: string },
+  outcome: unknown,
+  then: string,
+): TypeError & { code: 'LEASH_ERR_INVALID_ARG'; cause?: unknown; thrown?: unknown } {
+  const threw = 'thrown' in failure;
+  const e = invalidArg(
+    threw
+      ? `${where}: ${call} threw ${describeThrown(failure.thrown)}; ${then}`
+      : `${where}: ${call} must return ${failure.expected}, got ${describe(failure.returned)}; ${then}`,
+  ) as TypeError & { code: 'LEASH_ERR_INVALID_ARG'; cause?: unknown; thrown?: unknown };
+  if (outcome !== NO_OUTCOME) {
+    e.cause = outcome;
+    if (threw) e.thrown = failure.thrown;
+  } else if (threw) e.cause = failure.thrown;
+  return e;
+}
+
+function describeThrown(v: unknown): string {
+  try {
+    if (v instanceof Error)
+      return `${v.name}: ${JSON.stringify(v.message.length > 80 ? `${v.message.slice(0, 80)}...` : v.message)}`;
+  } catch {
+    // A proxy or an error whose name or message throws: described as a value.
+  }
+  return describe(v);
 }

@@ -1,19 +1,23 @@
 import type { Context } from '../context/index.js';
 import { assertFunction, assertOptions } from '../context/internal.js';
+import { callbackError } from './errors.js';
 import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
 import { endedByPolicyTimeout } from './timeout.js';
 import { SETTLES } from './work.js';
 
 /** FallbackOptions configure fallback(). */
 export interface FallbackOptions {
-  /** handles says which errors get the fallback. Default: every error. */
+  /** handles says which errors get the fallback: true or false. Default: every error. */
   readonly handles?: (err: unknown) => boolean;
 }
 
 /**
  * fallback returns a policy that answers a failed call with `fn(ctx, err)` instead. A caller
  * whose context ended gets ctx.err, never the fallback: the call did not fail, the caller left.
- * A timeout policy inside it that fired is a failure, and gets the fallback.
+ * A timeout policy inside it that fired is a failure, and gets the fallback. A `handles` that
+ * throws or returns anything but a boolean is a bug in the caller's code: the fallback is not
+ * used, and the call rejects with a TypeError (LEASH_ERR_INVALID_ARG) naming handles, whose
+ * `cause` is the call's error (and `thrown` what handles threw).
  *
  * @example
  * const prices = wrap(fallback(async () => cachedPrices), timeout(200));
@@ -28,6 +32,24 @@ export function fallback<R>(
   if (opts.handles !== undefined) assertFunction(opts.handles, 'fallback(fn, options)', 'options.handles');
   return new FallbackPolicy(fn, opts.handles);
 }
+
+function handled(handles: (err: unknown) => unknown, err: unknown): boolean {
+  let r: unknown;
+  try {
+    r = handles(err);
+    if (typeof r === 'boolean') return r;
+  } catch (thrown) {
+    throw callbackError('fallback', 'options.handles(err)', { thrown }, err, FIX);
+  }
+  throw callbackError(
+    'fallback',
+    'options.handles(err)',
+    { returned: r, expected: 'true or false' },
+    err,
+    FIX,
+  );
+}
+const FIX = "the fallback was not used. Fix handles; the call's error is this error's cause";
 
 /** FallbackPolicy is the policy made by fallback(). */
 export class FallbackPolicy<R> implements InnerPolicy {
@@ -51,7 +73,7 @@ export class FallbackPolicy<R> implements InnerPolicy {
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
     return invoke(fn, ctx).then(undefined, (err: unknown) => {
       if (ctx.err !== undefined && !endedByPolicyTimeout(ctx)) throw err;
-      if (this.#handles !== undefined && !this.#handles(err)) throw err;
+      if (this.#handles !== undefined && !handled(this.#handles, err)) throw err;
       return this.#fn(ctx, err) as unknown as T;
     });
   }

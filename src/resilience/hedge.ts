@@ -1,10 +1,13 @@
 import { afterFunc, CanceledError, type Context, withCancelCause, withTimeout } from '../context/index.js';
 import { assertNumber, assertOptions, invalidArg } from '../context/internal.js';
-import { stackless } from './errors.js';
+import { policyName, stackless } from './errors.js';
 import { channels, publish } from './events.js';
 import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
 
-/** HedgeOptions configure hedge(): a fixed delay, or a percentile of recent latency. */
+/**
+ * HedgeOptions configure hedge(): a fixed delay, or a percentile of recent latency, not a mix.
+ * name labels events and messages: a non-empty string (default 'hedge').
+ */
 export type HedgeOptions =
   | { readonly afterMs: number; readonly name?: string }
   | {
@@ -26,7 +29,9 @@ const RECOMPUTE_EVERY = 64;
  * whose cause says it lost the race). If one attempt fails, the other is awaited; the call fails
  * when both have. The delay runs on the core's shared timer queue. A caller whose context ends
  * gets ctx.err at once and both attempts are cancelled. Hedge only idempotent calls. Inside a
- * bulkhead or adaptive limit, the second attempt needs a permit of its own.
+ * bulkhead or adaptive limit, the second attempt needs a permit of its own. Options take one
+ * form, { afterMs } or { percentile, minSamples? }: a mix (afterMs with minSamples, say) is
+ * rejected with LEASH_ERR_INVALID_ARG rather than half ignored.
  *
  * @example
  * const read = hedge({ percentile: 0.95 });
@@ -40,13 +45,23 @@ export function hedge(options: HedgeOptions): HedgePolicy {
     'minSamples',
     'name',
   ]);
-  const name = (o.name as string | undefined) ?? 'hedge';
+  const name = policyName(o.name, where, 'hedge');
+  const forms =
+    'give { afterMs } (a fixed delay) or { percentile, minSamples? } (a percentile of recent latency)';
   if (o.afterMs !== undefined) {
-    if (o.percentile !== undefined) throw invalidArg(`${where}: give afterMs or percentile, not both`);
+    if (o.percentile !== undefined || o.minSamples !== undefined) {
+      throw invalidArg(
+        `${where}: afterMs cannot be mixed with ${o.percentile !== undefined ? 'percentile' : 'minSamples'}; ${forms}, not a mix`,
+      );
+    }
     assertNumber(o.afterMs, where, 'afterMs', { min: 0, unit: 'milliseconds' });
     return new HedgePolicy(o.afterMs, 0, 0, name);
   }
-  if (o.percentile === undefined) throw invalidArg(`${where}: options must have afterMs or percentile`);
+  if (o.percentile === undefined) {
+    throw invalidArg(
+      `${where}: options must have afterMs or percentile${o.minSamples !== undefined ? ' (minSamples goes with percentile)' : ''}; ${forms}`,
+    );
+  }
   assertNumber(o.percentile, where, 'percentile', { min: 0, max: 1, unit: 'a fraction' });
   const minSamples = (o.minSamples as number | undefined) ?? 20;
   assertNumber(minSamples, where, 'minSamples', { min: 1, max: SAMPLES, integer: true });

@@ -5,7 +5,9 @@ import {
   assertContext,
   assertFunction,
   type CancelCtx,
+  describe,
   hold,
+  invalidArg,
   type Link,
   type Outcome,
   type Owner,
@@ -18,7 +20,9 @@ import {
  * hands it a context derived from `ctx` (or `ctx` itself when the policy adds no deadline). A
  * caller whose `ctx` ends gets `ctx.err` at once, whatever `fn` does; the work may keep running
  * under its cancelled context, and any permit it holds is kept until it settles. A cancellation by
- * the caller is never counted as a failure of the dependency.
+ * the caller is never counted as a failure of the dependency. A Policy you write must return a
+ * promise (a thenable is adopted): in a wrap(), one that returns anything else, or throws, makes
+ * the call reject (a returned non-promise with LEASH_ERR_INVALID_ARG naming its position).
  */
 export interface Policy {
   execute<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T>;
@@ -87,7 +91,8 @@ export function proceed<T>(
  * @internal
  * runAt runs `chain[i]` (which must exist) around the rest of the chain and `fn`: through its RUN
  * with the chain when it CHAINS, else through its RUN or, for a user-written Policy, its execute,
- * with a closure that proceeds.
+ * with a closure that proceeds. A user-written execute that throws becomes a rejection; one that
+ * returns no promise, a LEASH_ERR_INVALID_ARG rejection naming its position in the chain.
  */
 export function runAt<T>(
   chain: Chain,
@@ -100,11 +105,35 @@ export function runAt<T>(
   const inner = i === chain.length - 1 ? fn : (c: Context) => runAt(chain, i + 1, c, fn);
   const run = p[RUN];
   if (run !== undefined) return run.call(p, ctx, inner) as Promise<T>;
+  return userExecute(p, ctx, inner, `wrap(...policies): the policy at position ${i} (0 is the outermost)`);
+}
+
+/**
+ * @internal
+ * userExecute calls a user-written `policy.execute(ctx, fn)` and always returns a native promise:
+ * a throw becomes a rejection, a thenable is adopted, and any other value is a LEASH_ERR_INVALID_ARG
+ * rejection naming the policy (`which`) and what its execute must return.
+ */
+export function userExecute<T>(
+  policy: Policy,
+  ctx: Context,
+  fn: (ctx: Context) => Promise<T>,
+  which: string,
+): Promise<T> {
+  let r: unknown;
   try {
-    return p.execute(ctx, inner);
+    r = policy.execute(ctx, fn);
+    if (r instanceof Promise) return r;
+    // A thenable is adopted, as await would.
+    if (typeof (r as PromiseLike<T> | null)?.then === 'function') return Promise.resolve(r as PromiseLike<T>);
   } catch (e) {
     return Promise.reject(e);
   }
+  return Promise.reject(
+    invalidArg(
+      `${which} returned ${describe(r)} from execute(ctx, fn); a Policy's execute must return a promise: make it async, or return the promise of the fn it is given`,
+    ),
+  );
 }
 
 /**
@@ -486,7 +515,7 @@ export function race<T>(ctx: Context, work: Promise<T>): Promise<T> {
   return result;
 }
 
-/** @internal Throws LEASH_ERR_INVALID_ARG unless `p` is a Policy. */
+/** @internal Reports whether `p` is a Policy: an object with an execute method. */
 export function isPolicy(p: unknown): p is Policy {
   return typeof p === 'object' && p !== null && typeof (p as Policy).execute === 'function';
 }

@@ -1,6 +1,13 @@
 import { type Context, remaining, sleep } from '../context/index.js';
-import { assertFunction, assertNumber, assertOneOf, assertOptions } from '../context/internal.js';
-import { RateLimitedError } from './errors.js';
+import {
+  assertFunction,
+  assertNumber,
+  assertOneOf,
+  assertOptions,
+  describe,
+  invalidArg,
+} from '../context/internal.js';
+import { callbackError, NO_OUTCOME, policyName, RateLimitedError } from './errors.js';
 import { channels, publish } from './events.js';
 import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
 import { SETTLES } from './work.js';
@@ -17,11 +24,14 @@ export interface RateLimiterOptions {
   readonly onLimit?: 'reject' | 'wait';
   /** maxWaitMs bounds a wait ('wait' only); the caller's remaining budget bounds it too. Default: 1000. */
   readonly maxWaitMs?: number;
-  /** key gives each call its own limit (a user, a tenant, a hot parameter). Default: one limit for all. */
+  /**
+   * key gives each call its own limit (a user, a tenant, a hot parameter): calls whose key(ctx)
+   * returns the same string share a bucket. It must return a string. Default: one limit for all.
+   */
   readonly key?: (ctx: Context) => string;
   /** maxKeys bounds the keys remembered; the least recently used is forgotten first. Default: 10000. */
   readonly maxKeys?: number;
-  /** name labels events and messages. Default: 'rateLimiter'. */
+  /** name labels events and messages: a non-empty string. Default: 'rateLimiter'. */
   readonly name?: string;
 }
 
@@ -96,13 +106,43 @@ export class Gcra {
 }
 
 /**
+ * @internal
+ * callKey calls a limiter's `key(ctx)` and returns its string, or throws LEASH_ERR_INVALID_ARG
+ * naming key when it throws (its error the cause) or returns anything but a string.
+ */
+export function callKey(key: (ctx: Context) => unknown, ctx: Context, name: string): string {
+  let k: unknown;
+  try {
+    k = key(ctx);
+  } catch (thrown) {
+    throw callbackError(
+      name,
+      'key(ctx)',
+      { thrown },
+      NO_OUTCOME,
+      "the call was not run. Fix key; what it threw is this error's cause",
+    );
+  }
+  if (typeof k === 'string') return k;
+  throw callbackError(
+    name,
+    'key(ctx)',
+    { returned: k, expected: 'a string (calls with the same string share a bucket)' },
+    NO_OUTCOME,
+    "the call was not run. Return an id such as a user's or a tenant's, or 'anonymous'",
+  );
+}
+
+/**
  * rateLimiter returns a policy that admits `rate` calls per `perMs` with bursts of up to `burst`
  * (a token bucket, kept as GCRA: one number per key, O(1), no timer). Over the limit, 'reject'
  * answers RateLimitedError with `retryAfterMs` at once; 'wait' delays the call until its turn if
  * that is within `maxWaitMs` and the caller's remaining budget, and rejects at once otherwise. A
  * waiting caller whose context ends gets ctx.err at once and gives its slot back. With `key`, each
  * key has its own bucket, and at most `maxKeys` are remembered. `tryTake(key?)` takes a slot
- * without running anything.
+ * without running anything. A `key` that throws or returns anything but a string (an object would
+ * be a new bucket per call: no limit at all) is a bug in the caller's code: the call is not run
+ * and rejects with a TypeError (LEASH_ERR_INVALID_ARG) naming key, whose `cause` is what key threw.
  *
  * @example
  * const perUser = rateLimiter({ rate: 10, perMs: 1_000, burst: 20, key: (ctx) => ctx.value(userKey) ?? 'anonymous' });
@@ -137,7 +177,7 @@ export function rateLimiter(options: RateLimiterOptions): RateLimiter {
     onLimit === 'wait',
     maxWaitMs,
     o.key,
-    o.name ?? 'rateLimiter',
+    policyName(o.name, where, 'rateLimiter'),
   );
 }
 
@@ -168,8 +208,13 @@ export class RateLimiter implements InnerPolicy {
     return this.#gcra.keys;
   }
 
-  /** tryTake takes one slot for `key` (or the shared bucket) if one is free now, and reports whether it did. */
+  /** tryTake takes one slot for `key` (a string; omitted: the shared bucket) if one is free now, and reports whether it did. */
   tryTake(key?: string): boolean {
+    if (key !== undefined && typeof key !== 'string') {
+      throw invalidArg(
+        `rateLimiter(options).tryTake(key): key must be a string or omitted, got ${describe(key)}`,
+      );
+    }
     return this.#gcra.take(key, performance.now()) === 0;
   }
 
@@ -181,7 +226,14 @@ export class RateLimiter implements InnerPolicy {
   readonly [SETTLES] = true;
 
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
-    const key = this.#key === undefined ? undefined : this.#key(ctx);
+    let key: string | undefined;
+    if (this.#key !== undefined) {
+      try {
+        key = callKey(this.#key, ctx, this.#name);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     const now = performance.now();
     const bound = this.#wait ? Math.min(this.#maxWaitMs, remaining(ctx)) : 0;
     const r = this.#gcra.take(key, now, bound);

@@ -12,7 +12,7 @@ import {
 import { RateLimitedError, RateLimitStoreError } from './errors.js';
 import { channels, publish } from './events.js';
 import { execute, type InnerPolicy, invoke, RUN, race } from './policy.js';
-import { Gcra } from './rate-limiter.js';
+import { callKey, Gcra } from './rate-limiter.js';
 
 /**
  * RedisScripting is the part of an ioredis client (Redis or Cluster) the limiter uses. Any client
@@ -43,7 +43,11 @@ export interface RedisRateLimiterOptions {
   readonly onStoreError: 'allow' | 'reject' | 'local';
   /** storeTimeoutMs bounds the wait for Redis (the caller's deadline bounds it too). Default: 100. */
   readonly storeTimeoutMs?: number;
-  /** key gives each call its own limit; the Redis key becomes `leash:ratelimit:{name:key}`. Default: one limit. */
+  /**
+   * key gives each call its own limit; the Redis key becomes `leash:ratelimit:{name:key}`. It must
+   * return a string (one that throws or does not is a LEASH_ERR_INVALID_ARG rejection, the call
+   * not run). Default: one limit.
+   */
   readonly key?: (ctx: Context) => string;
 }
 
@@ -158,7 +162,14 @@ export class RedisRateLimiter implements InnerPolicy {
   }
 
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
-    const key = this.#key === undefined ? undefined : this.#key(ctx);
+    let key: string | undefined;
+    if (this.#key !== undefined) {
+      try {
+        key = callKey(this.#key, ctx, this.name);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     return this.#decide(ctx, key).then((retryAfterMs) =>
       retryAfterMs === 0 ? invoke(fn, ctx) : Promise.reject(this.#limited(key, retryAfterMs)),
     );

@@ -1,6 +1,7 @@
 import { type Context, remaining, sleep } from '../context/index.js';
 import { assertFunction, assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
 import { type Backoff, exponentialBackoff } from './backoff.js';
+import { callbackError, policyName } from './errors.js';
 import { channels, publish, type RetryGiveUpEvent } from './events.js';
 import { CHAINS, type Chain, execute, type InnerPolicy, proceed, RUN } from './policy.js';
 import { RetryBudget } from './retry-budget.js';
@@ -11,23 +12,28 @@ import { SETTLES } from './work.js';
 export interface RetryOptions {
   /** maxAttempts counts every attempt, the first included. An integer >= 1. Default: 3. */
   readonly maxAttempts?: number;
-  /** backoff is the wait before each retry. Default: exponentialBackoff() (100 ms doubling to 30 s, full jitter). */
+  /**
+   * backoff is the wait before each retry: its delayMs must return a number of milliseconds >= 0
+   * (Infinity: no wait fits, the retry is given up with reason 'deadline'). Default:
+   * exponentialBackoff() (100 ms doubling to 30 s, full jitter).
+   */
   readonly backoff?: Backoff;
   /**
-   * retryOn says whether an error is worth another attempt. Default: every error but an open
+   * retryOn says whether an error is worth another attempt: true or false. Default: every error but an open
    * circuit's BrokenCircuitError (the breaker has just said the dependency is down; waiting out its
    * openMs inside one call rarely helps the caller).
    */
   readonly retryOn?: (err: unknown, attempt: number) => boolean;
   /**
    * retryAfter reads how long the dependency asked to wait (an HTTP `Retry-After`, a rate limit),
-   * in ms, or undefined; the wait is then at least that. Default: the error's `retryAfterMs`
-   * when it is a finite number (RateLimitedError, BrokenCircuitError).
+   * in ms (a number >= 0; Infinity gives the retry up as backoff's does), or undefined; the wait
+   * is then at least that. Default: the error's `retryAfterMs` when it is a finite number
+   * (RateLimitedError, BrokenCircuitError).
    */
   readonly retryAfter?: (err: unknown) => number | undefined;
   /** budget is a retryBudget() shared with other policies; a retry it refuses is not made. Default: none. */
   readonly budget?: RetryBudget;
-  /** name labels events. Default: 'retry'. */
+  /** name labels events and messages: a non-empty string. Default: 'retry'. */
   readonly name?: string;
 }
 
@@ -52,6 +58,12 @@ function defaultRetryAfter(err: unknown): number | undefined {
  * ctx.err at once and no timer is left). With a shared `budget`, a retry the budget refuses is not
  * made. The caller's own cancellation is never retried. Every attempt gets the caller's context;
  * put a timeout() inside retry for a per-attempt deadline.
+ *
+ * A `retryOn`, `retryAfter` or `backoff.delayMs` that throws or returns what it must not (retryOn:
+ * a boolean; the others: a number of milliseconds >= 0, retryAfter undefined too) is a bug in the
+ * caller's code: no further attempt is made, and the policy rejects with a TypeError
+ * (LEASH_ERR_INVALID_ARG) naming the option, whose `cause` is the error that led to the retry
+ * (and `thrown` what the callback threw).
  *
  * @example
  * const policy = retry({ maxAttempts: 4, backoff: exponentialBackoff({ initialMs: 50, maxMs: 1_000 }) });
@@ -85,7 +97,7 @@ export function retry(options?: RetryOptions): RetryPolicy {
     o.retryOn ?? defaultRetryOn,
     o.retryAfter ?? defaultRetryAfter,
     o.budget,
-    o.name ?? 'retry',
+    policyName(o.name, where, 'retry'),
   );
 }
 
@@ -157,12 +169,19 @@ export class RetryPolicy implements InnerPolicy {
       if (ctx.err !== undefined && !endedByPolicyTimeout(ctx)) throw err;
       this.#sample(performance.now() - started);
       if (attempt >= this.maxAttempts) return this.#giveUp(attempt, 'attempts', err);
-      if (this.#retryOn !== undefined && !this.#retryOn(err, attempt)) {
+      if (this.#retryOn !== undefined && !this.#askRetryOn(err, attempt)) {
         return this.#giveUp(attempt, 'not-retryable', err);
       }
-      let delay = this.#backoff.delayMs(attempt, previousMs);
-      if (!(delay >= 0)) delay = 0;
-      const asked = this.#retryAfter(err);
+      let delay = this.#ms(
+        'backoff.delayMs(attempt, previousMs)',
+        err,
+        false,
+        this.#backoff,
+        this.#backoff.delayMs,
+        attempt,
+        previousMs,
+      ) as number;
+      const asked = this.#ms('retryAfter(err)', err, true, undefined, this.#retryAfter, err);
       if (asked !== undefined && asked > delay) delay = asked;
       // No attempt starts that cannot finish before the deadline.
       if (delay + this.#attemptMs >= remaining(ctx)) return this.#giveUp(attempt, 'deadline', err);
@@ -185,6 +204,58 @@ export class RetryPolicy implements InnerPolicy {
         err = e;
       }
     }
+  }
+
+  // retryOn(err, attempt), which must return a boolean.
+  #askRetryOn(err: unknown, attempt: number): boolean {
+    let r: unknown;
+    try {
+      r = (this.#retryOn as (err: unknown, attempt: number) => unknown)(err, attempt);
+    } catch (thrown) {
+      throw this.#callbackError('retryOn(err, attempt)', { thrown }, err);
+    }
+    if (typeof r === 'boolean') return r;
+    throw this.#callbackError('retryOn(err, attempt)', { returned: r, expected: 'true or false' }, err);
+  }
+
+  // A wait in ms from a callback: a number >= 0 (Infinity included), or undefined when allowed.
+  #ms(
+    call: string,
+    err: unknown,
+    undefinedOk: boolean,
+    self: unknown,
+    f: (...args: never[]) => unknown,
+    ...args: unknown[]
+  ): number | undefined {
+    let r: unknown;
+    try {
+      r = (f as (...args: unknown[]) => unknown).apply(self, args);
+    } catch (thrown) {
+      throw this.#callbackError(call, { thrown }, err);
+    }
+    if ((typeof r === 'number' && r >= 0) || (undefinedOk && r === undefined)) return r;
+    throw this.#callbackError(
+      call,
+      {
+        returned: r,
+        expected: `a number of milliseconds >= 0 (Infinity: give the retry up)${undefinedOk ? ' or undefined' : ''}`,
+      },
+      err,
+    );
+  }
+
+  #callbackError(
+    call: string,
+    failure: { readonly thrown: unknown } | { readonly returned: unknown; readonly expected: string },
+    err: unknown,
+  ): Error {
+    return callbackError(
+      this.#name,
+      call,
+      failure,
+      err,
+      `no further attempt was made. Fix ${call.slice(0, call.indexOf('('))}; the error that led to the retry is this error's cause`,
+    );
   }
 
   #sample(ms: number): void {

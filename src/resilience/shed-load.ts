@@ -6,10 +6,12 @@ import {
   assertOptions,
   describe,
   invalidArg,
+  isContext,
   markShed,
 } from '../context/internal.js';
+import { callbackError, NO_OUTCOME } from './errors.js';
 import { channels, publish } from './events.js';
-import { isPolicy, type Policy } from './policy.js';
+import { isPolicy, type Policy, userExecute } from './policy.js';
 
 /** ShedLoadOptions configure shedLoad(). */
 export interface ShedLoadOptions {
@@ -17,7 +19,7 @@ export interface ShedLoadOptions {
   readonly context?: (req: IncomingMessage) => Context;
   /** retryAfterSeconds is the Retry-After sent when the error names no retryAfterMs. Minimum: 0. Default: 1. */
   readonly retryAfterSeconds?: number;
-  /** isShed says which errors are load shedding (503); others go to next(err). Default: errors with a LEASH_ERR_ code of a full bulkhead, a limit, a rate limit or an open circuit. */
+  /** isShed says which errors are load shedding (503): true or false; others go to next(err). Default: errors with a LEASH_ERR_ code of a full bulkhead, a limit, a rate limit or an open circuit. */
   readonly isShed?: (err: unknown) => boolean;
 }
 
@@ -27,6 +29,10 @@ const SHED_CODES = new Set([
   'LEASH_ERR_RATE_LIMITED',
   'LEASH_ERR_CIRCUIT_OPEN',
 ]);
+
+const CONTEXT_FIX =
+  "the request did not run. Fix the context option; what it threw, if anything, is this error's cause";
+const SHED_FIX = "the request did not run. Fix isShed; the policy's error is this error's cause";
 
 function defaultIsShed(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -41,6 +47,15 @@ function defaultIsShed(err: unknown): boolean {
  * else `retryAfterSeconds`), without reaching the handler. Works as Express middleware as is; in
  * Fastify call it from an onRequest hook with (request.raw, reply.raw, done), in Koa wrap it in a
  * promise around `next`. Published on `leash:resilience:shed-load:shed`.
+ *
+ * An error that is not load shedding goes to `next(err)`, and so does a bug in the options, as a
+ * TypeError (LEASH_ERR_INVALID_ARG) naming the option: a `context` that throws (what it threw is
+ * the `cause`) or returns no Context, an `isShed` that throws or returns no boolean (the policy's
+ * error is the `cause`), a policy whose execute returns no promise. Nothing escapes the
+ * middleware synchronously. A `next` that declares no parameter (`() => handler(req, res)`, a
+ * plain node:http handler) cannot take an error: calling it would run the handler outside the
+ * policy and drop the error, so the request is answered `500` instead, and the error (unless it
+ * is only the request's context ending) is emitted as a process warning.
  *
  * @example
  * const shed = shedLoad(adaptiveLimit({ algorithm: 'gradient2', eventLoop: true }));
@@ -58,48 +73,95 @@ export function shedLoad(
   const fallbackSeconds = o.retryAfterSeconds ?? 1;
   assertNumber(fallbackSeconds, where, 'retryAfterSeconds', { min: 0, unit: 'seconds' });
   const isShed = o.isShed ?? defaultIsShed;
+  const contextOption = o.context;
   return (req, res, next) => {
     let ctx: Context;
     let cancel: (() => void) | null = null;
     const own = (req as { ctx?: unknown }).ctx;
-    if (o.context !== undefined) ctx = o.context(req);
-    else if (own !== undefined && typeof (own as Context).value === 'function') ctx = own as Context;
+    // Not answered by the policy: to next(err), or a 500 when next cannot take an error.
+    const fail = (err: unknown): void => {
+      if (next.length > 0) {
+        next(err);
+        return;
+      }
+      if (err !== ctx?.err) process.emitWarning(err instanceof Error ? err : String(err));
+      if (res.headersSent || res.destroyed) return;
+      res.statusCode = 500;
+      res.setHeader('content-type', 'text/plain; charset=utf-8');
+      res.end('Internal Server Error\n');
+    };
+    if (contextOption !== undefined) {
+      let c: unknown;
+      try {
+        c = contextOption(req);
+      } catch (thrown) {
+        fail(callbackError(where, 'options.context(req)', { thrown }, NO_OUTCOME, CONTEXT_FIX));
+        return;
+      }
+      if (!isContext(c)) {
+        const expected = "a Context (such as leashjs/http's req.ctx)";
+        fail(
+          callbackError(where, 'options.context(req)', { returned: c, expected }, NO_OUTCOME, CONTEXT_FIX),
+        );
+        return;
+      }
+      ctx = c;
+    } else if (own !== undefined && typeof (own as Context).value === 'function') ctx = own as Context;
     else [ctx, cancel] = withCancel(background());
     let entered = false;
-    policy
-      .execute(
-        ctx,
-        () =>
-          new Promise<void>((resolve) => {
-            entered = true;
-            // The permit is held until the response is over, however the handler ends it.
-            if (res.writableFinished || res.destroyed) resolve();
-            else res.once('close', () => resolve());
-            next();
-          }),
-      )
-      .then(
-        () => cancel?.(),
-        (err: unknown) => {
-          cancel?.();
-          if (entered || res.headersSent) return;
-          if (!isShed(err)) {
-            next(err);
-            return;
-          }
-          const ms = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
-          const seconds =
-            typeof ms === 'number' && Number.isFinite(ms) && ms >= 0
-              ? Math.ceil(ms / 1000)
-              : Math.ceil(fallbackSeconds);
-          if (channels.shed.hasSubscribers)
-            publish(channels.shed, () => ({ error: err, retryAfterSeconds: seconds }));
-          markShed(res);
-          res.statusCode = 503;
-          res.setHeader('retry-after', String(seconds));
-          res.setHeader('content-type', 'text/plain; charset=utf-8');
-          res.end('Service Unavailable\n');
-        },
-      );
+    userExecute(
+      policy,
+      ctx,
+      () =>
+        new Promise<void>((resolve) => {
+          entered = true;
+          // The permit is held until the response is over, however the handler ends it.
+          if (res.writableFinished || res.destroyed) resolve();
+          else res.once('close', () => resolve());
+          next();
+        }),
+      'shedLoad(policy, options): policy',
+    ).then(
+      () => cancel?.(),
+      (err: unknown) => {
+        cancel?.();
+        if (entered || res.headersSent) return;
+        let shed: unknown;
+        try {
+          shed = isShed(err);
+        } catch (thrown) {
+          fail(callbackError(where, 'options.isShed(err)', { thrown }, err, SHED_FIX));
+          return;
+        }
+        if (typeof shed !== 'boolean') {
+          fail(
+            callbackError(
+              where,
+              'options.isShed(err)',
+              { returned: shed, expected: 'true or false' },
+              err,
+              SHED_FIX,
+            ),
+          );
+          return;
+        }
+        if (!shed) {
+          fail(err);
+          return;
+        }
+        const ms = (err as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+        const seconds =
+          typeof ms === 'number' && Number.isFinite(ms) && ms >= 0
+            ? Math.ceil(ms / 1000)
+            : Math.ceil(fallbackSeconds);
+        if (channels.shed.hasSubscribers)
+          publish(channels.shed, () => ({ error: err, retryAfterSeconds: seconds }));
+        markShed(res);
+        res.statusCode = 503;
+        res.setHeader('retry-after', String(seconds));
+        res.setHeader('content-type', 'text/plain; charset=utf-8');
+        res.end('Service Unavailable\n');
+      },
+    );
   };
 }

@@ -6,13 +6,13 @@ import {
   isDeadlineExceeded,
 } from '../context/index.js';
 import { assertNumber, assertOptions, type CancelCtx, tree } from '../context/internal.js';
-import { stackless } from './errors.js';
+import { policyName, stackless } from './errors.js';
 import { channels, publish } from './events.js';
 import { CHAINS, type Chain, execute, type InnerPolicy, RACES, RUN, raced, takeHandOff } from './policy.js';
 
 /** TimeoutOptions configure timeout(). */
 export interface TimeoutOptions {
-  /** name labels events and messages. Default: 'timeout'. */
+  /** name labels events and messages: a non-empty string. Default: 'timeout'. */
   readonly name?: string;
 }
 
@@ -56,7 +56,7 @@ export function callerCancelled(ctx: Context, err: unknown): boolean {
 export function timeout(ms: number, options?: TimeoutOptions): TimeoutPolicy {
   assertNumber(ms, 'timeout(ms)', 'ms', { min: 0, infinite: true, unit: 'milliseconds' });
   const opts = assertOptions(options, 'timeout(ms, options)', ['name']);
-  return new TimeoutPolicy(ms, opts.name ?? 'timeout');
+  return new TimeoutPolicy(ms, policyName(opts.name, 'timeout(ms, options)', 'timeout'));
 }
 
 /** TimeoutPolicy is the policy made by timeout(). */

@@ -205,6 +205,11 @@ export class OutcomeWatch<T> implements Exit {
   watch(work: Promise<unknown>): void {
     observe(this.#ctx, work, this, CHAIN, 0);
   }
+
+  /** @internal The chain's promise has settled, told by a reaction of the owner's own (instead of watch). */
+  chainSettled(ok: boolean, outcome: unknown): void {
+    this[EXIT](CHAIN, 0, this.#ctx, ok, outcome);
+  }
 }
 
 /**
