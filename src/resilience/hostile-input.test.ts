@@ -495,6 +495,33 @@ test('shedLoad: a context that throws, in a plain node:http handler, answers 500
   }
 });
 
+test('shedLoad: a plain node:http handler that throws at once answers 500 (it hung), warns, frees its permit and counts as a failure', async () => {
+  const bug = new Error('handler bug');
+  const breaker = circuitBreaker({ window: { calls: 2 }, minimumCalls: 2, failureRate: 1 });
+  const shed = shedLoad(wrap(bulkhead({ limit: 1 }), breaker));
+  let handled = 0;
+  const srv = await serve((req, res) =>
+    shed(req, res, () => {
+      handled++;
+      throw bug;
+    }),
+  );
+  try {
+    const seen = await watchProcess(async () => {
+      for (let i = 0; i < 2; i++) {
+        const r = await fetch(srv.url, { signal: AbortSignal.timeout(2_000) });
+        assert.equal(r.status, 500);
+        assert.equal(await r.text(), 'Internal Server Error\n');
+      }
+    });
+    assert.equal(handled, 2, 'the second request got the permit the first one freed');
+    assert.deepEqual(seen.warnings, [bug, bug]);
+    assert.equal(breaker.state, 'open', 'both calls were counted as failures');
+  } finally {
+    await srv.close();
+  }
+});
+
 test('shedLoad: an isShed that throws goes to next(err) with a coded error whose cause is the policy error, no unhandled rejection', async () => {
   const full = new Error('full');
   const shed = shedLoad(

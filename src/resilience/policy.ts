@@ -105,7 +105,7 @@ export function runAt<T>(
   const inner = i === chain.length - 1 ? fn : (c: Context) => runAt(chain, i + 1, c, fn);
   const run = p[RUN];
   if (run !== undefined) return run.call(p, ctx, inner) as Promise<T>;
-  return userExecute(p, ctx, inner, `wrap(...policies): the policy at position ${i} (0 is the outermost)`);
+  return userExecute(ctx, p, inner, `wrap(...policies): the policy at position ${i} (0 is the outermost)`);
 }
 
 /**
@@ -115,8 +115,8 @@ export function runAt<T>(
  * rejection naming the policy (`which`) and what its execute must return.
  */
 export function userExecute<T>(
-  policy: Policy,
   ctx: Context,
+  policy: Policy,
   fn: (ctx: Context) => Promise<T>,
   which: string,
 ): Promise<T> {

@@ -110,7 +110,7 @@ export class Gcra {
  * callKey calls a limiter's `key(ctx)` and returns its string, or throws LEASH_ERR_INVALID_ARG
  * naming key when it throws (its error the cause) or returns anything but a string.
  */
-export function callKey(key: (ctx: Context) => unknown, ctx: Context, name: string): string {
+export function callKey(ctx: Context, key: (ctx: Context) => unknown, name: string): string {
   let k: unknown;
   try {
     k = key(ctx);
@@ -229,7 +229,7 @@ export class RateLimiter implements InnerPolicy {
     let key: string | undefined;
     if (this.#key !== undefined) {
       try {
-        key = callKey(this.#key, ctx, this.#name);
+        key = callKey(ctx, this.#key, this.#name);
       } catch (e) {
         return Promise.reject(e);
       }

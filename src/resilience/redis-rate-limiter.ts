@@ -165,7 +165,7 @@ export class RedisRateLimiter implements InnerPolicy {
     let key: string | undefined;
     if (this.#key !== undefined) {
       try {
-        key = callKey(this.#key, ctx, this.name);
+        key = callKey(ctx, this.#key, this.name);
       } catch (e) {
         return Promise.reject(e);
       }

@@ -55,7 +55,8 @@ function defaultIsShed(err: unknown): boolean {
  * middleware synchronously. A `next` that declares no parameter (`() => handler(req, res)`, a
  * plain node:http handler) cannot take an error: calling it would run the handler outside the
  * policy and drop the error, so the request is answered `500` instead, and the error (unless it
- * is only the request's context ending) is emitted as a process warning.
+ * is only the request's context ending) is emitted as a process warning. A handler that throws
+ * synchronously inside `next()` is answered the same way, and the policy counts the call as failed.
  *
  * @example
  * const shed = shedLoad(adaptiveLimit({ algorithm: 'gradient2', eventLoop: true }));
@@ -110,15 +111,22 @@ export function shedLoad(
     else [ctx, cancel] = withCancel(background());
     let entered = false;
     userExecute(
-      policy,
       ctx,
+      policy,
       () =>
-        new Promise<void>((resolve) => {
+        new Promise<void>((resolve, reject) => {
           entered = true;
           // The permit is held until the response is over, however the handler ends it.
           if (res.writableFinished || res.destroyed) resolve();
           else res.once('close', () => resolve());
-          next();
+          try {
+            next();
+          } catch (err) {
+            // A handler that throws at once (a plain node:http one; Express catches its own): the
+            // request is answered as for any other error, and the call counts as failed.
+            fail(err);
+            reject(err);
+          }
         }),
       'shedLoad(policy, options): policy',
     ).then(
