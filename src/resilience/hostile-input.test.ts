@@ -1,8 +1,7 @@
 // Bad input and broken callbacks: each gets a coded error that names the option, as a rejection
 // where execute is concerned, and nothing is lost (no unhandled rejection, no dropped outcome).
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import { test } from 'node:test';
 import { background, type Context, withCancel } from '../context/index.js';
 import {
@@ -18,6 +17,7 @@ import {
   timeout,
   wrap,
 } from './index.js';
+import { serve } from './test-support/serve.js';
 
 const bg = background();
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -436,19 +436,6 @@ test('hedge: mixing { afterMs } with percentile or minSamples is refused, naming
 });
 
 // 8. shedLoad's context and isShed.
-
-async function serve(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = http.createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
-}
 
 test("shedLoad: a context option that returns no Context goes to next(err) with a coded error naming shedLoad's context", async () => {
   const shed = shedLoad(bulkhead({ limit: 1 }), { context: () => 42 as never });

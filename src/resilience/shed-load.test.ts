@@ -1,21 +1,8 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import { test } from 'node:test';
 import { bulkhead, rateLimiter, shedLoad } from './index.js';
-
-async function serve(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = http.createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
-}
+import { serve } from './test-support/serve.js';
 
 test('shedLoad answers 503 with Retry-After when the policy is full, and holds permits until responses end', async () => {
   const b = bulkhead({ limit: 2 });
