@@ -10,7 +10,14 @@ import {
 import { CountWindow } from './breaker/count-window.js';
 import { TimeWindow } from './breaker/time-window.js';
 import { FAILURE, SLOW, type SlidingWindow, type WindowJSON } from './breaker/window.js';
-import { BrokenCircuitError, callbackError, policyName, stackless } from './errors.js';
+import {
+  BrokenCircuitError,
+  type CallbackRule,
+  callChecked,
+  isBoolean,
+  policyName,
+  stackless,
+} from './errors.js';
 import { type BreakerState, channels, publish } from './events.js';
 import {
   CHAINS,
@@ -269,6 +276,13 @@ function checkInitialState(
   }
 }
 
+const IS_FAILURE: CallbackRule = {
+  call: 'isFailure(err)',
+  valid: isBoolean,
+  expected: 'true or false',
+  fix: "the call was counted as a failure. Fix isFailure so that it returns true or false without throwing; the call's own error is this error's cause",
+};
+
 interface Config {
   failureRate: number;
   slowCallRate: number;
@@ -476,31 +490,13 @@ export class CircuitBreaker implements InnerPolicy {
   #classify(outcome: unknown): number {
     const isFailure = this.#c.isFailure;
     if (isFailure === undefined) return FAILURE;
-    let r: unknown;
     try {
-      r = isFailure(outcome);
-      if (typeof r === 'boolean') return r ? FAILURE : 0;
-    } catch (thrown) {
-      this.#predicateFailed({ thrown }, outcome);
+      return callChecked(this.#c.name, IS_FAILURE, outcome, isFailure, undefined, outcome) ? FAILURE : 0;
+    } catch (e) {
+      if (this.#answering) this.#replacement = e as Error;
+      else process.emitWarning(e as Error);
       return FAILURE;
     }
-    this.#predicateFailed({ returned: r, expected: 'true or false' }, outcome);
-    return FAILURE;
-  }
-
-  #predicateFailed(
-    failure: { readonly thrown: unknown } | { readonly returned: unknown; readonly expected: string },
-    outcome: unknown,
-  ): void {
-    const e = callbackError(
-      this.#c.name,
-      'isFailure(err)',
-      failure,
-      outcome,
-      "the call was counted as a failure. Fix isFailure so that it returns true or false without throwing; the call's own error is this error's cause",
-    );
-    if (this.#answering) this.#replacement = e;
-    else process.emitWarning(e);
   }
 
   /** forceOpen pins the breaker open: every call is rejected until reset() (resilience4j's FORCED_OPEN). */

@@ -135,26 +135,65 @@ export const NO_OUTCOME: unique symbol = Symbol('leash.resilience.no-outcome');
 
 /**
  * @internal
- * callbackError is the LEASH_ERR_INVALID_ARG a policy rejects with when a callback option (a
- * predicate, a backoff, a key) throws or returns what it must not: a bug in the caller's code,
- * reported to the caller rather than swallowed or left as an unhandled rejection. When the
- * callback was judging a call's outcome (`outcome`, the call's own error), that outcome is the
- * `cause`, so the dependency's error is never lost, and what the callback threw is `thrown`;
- * otherwise what it threw is the `cause`. `failure` is the thrown value or, with `returned`, the
- * value returned; `then` says what happened to the call and what to do.
+ * CallbackRule says what a callback option (a predicate, a backoff, a key) must return, and what
+ * its caller is told when it does not: `call` names it as written (`retryOn(err, attempt)`),
+ * `valid` accepts what it may return, `expected` says so in words, `fix` says what happened to
+ * the call and what to do.
  */
-export function callbackError(
+export interface CallbackRule {
+  readonly call: string;
+  readonly valid: (r: unknown) => boolean;
+  readonly expected: string;
+  readonly fix: string;
+}
+
+/** @internal isBoolean is the rule's `valid` of a predicate. */
+export const isBoolean = (r: unknown): boolean => typeof r === 'boolean';
+
+/**
+ * @internal
+ * callChecked calls the callback option `f` with `this` = `self` and the arguments `a` (and `b`,
+ * when given), and returns what it returned if `rule.valid` accepts it. Otherwise (it threw, or
+ * returned what it must not) it throws the LEASH_ERR_INVALID_ARG a policy rejects with: a bug in
+ * the caller's code, reported to the caller rather than swallowed or left as an unhandled
+ * rejection, starting with `where` (the policy's name). When the callback was judging a call's
+ * outcome (`outcome`, the call's own error), that outcome is the error's `cause`, so the
+ * dependency's error is never lost, and what the callback threw is `thrown`; with NO_OUTCOME,
+ * what it threw is the `cause`.
+ */
+export function callChecked(
   where: string,
-  call: string,
-  failure: { readonly thrown: unknown } | { readonly returned: unknown; readonly expected: string },
+  rule: CallbackRule,
   outcome: unknown,
-  then: string,
+  f: (...args: never[]) => unknown,
+  self: unknown,
+  a: unknown,
+  b: unknown = NO_ARG,
+): unknown {
+  let r: unknown;
+  try {
+    const call = f as (this: unknown, ...args: unknown[]) => unknown;
+    r = b === NO_ARG ? call.call(self, a) : call.call(self, a, b);
+  } catch (thrown) {
+    throw callbackError(where, rule, { thrown }, outcome);
+  }
+  if (rule.valid(r)) return r;
+  throw callbackError(where, rule, { returned: r }, outcome);
+}
+
+const NO_ARG: unique symbol = Symbol('leash.resilience.no-arg');
+
+function callbackError(
+  where: string,
+  rule: CallbackRule,
+  failure: { readonly thrown: unknown } | { readonly returned: unknown },
+  outcome: unknown,
 ): TypeError & { code: 'LEASH_ERR_INVALID_ARG'; cause?: unknown; thrown?: unknown } {
   const threw = 'thrown' in failure;
   const e = invalidArg(
     threw
-      ? `${where}: ${call} threw ${describeThrown(failure.thrown)}; ${then}`
-      : `${where}: ${call} must return ${failure.expected}, got ${describe(failure.returned)}; ${then}`,
+      ? `${where}: ${rule.call} threw ${describeThrown(failure.thrown)}; ${rule.fix}`
+      : `${where}: ${rule.call} must return ${rule.expected}, got ${describe(failure.returned)}; ${rule.fix}`,
   ) as TypeError & { code: 'LEASH_ERR_INVALID_ARG'; cause?: unknown; thrown?: unknown };
   if (outcome !== NO_OUTCOME) {
     e.cause = outcome;

@@ -1,6 +1,6 @@
 import type { Context } from '../context/index.js';
 import { assertFunction, assertOptions } from '../context/internal.js';
-import { callbackError } from './errors.js';
+import { type CallbackRule, callChecked, isBoolean } from './errors.js';
 import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
 import { endedByPolicyTimeout } from './timeout.js';
 import { SETTLES } from './work.js';
@@ -33,23 +33,12 @@ export function fallback<R>(
   return new FallbackPolicy(fn, opts.handles);
 }
 
-function handled(handles: (err: unknown) => unknown, err: unknown): boolean {
-  let r: unknown;
-  try {
-    r = handles(err);
-    if (typeof r === 'boolean') return r;
-  } catch (thrown) {
-    throw callbackError('fallback', 'options.handles(err)', { thrown }, err, FIX);
-  }
-  throw callbackError(
-    'fallback',
-    'options.handles(err)',
-    { returned: r, expected: 'true or false' },
-    err,
-    FIX,
-  );
-}
-const FIX = "the fallback was not used. Fix handles; the call's error is this error's cause";
+const HANDLES: CallbackRule = {
+  call: 'options.handles(err)',
+  valid: isBoolean,
+  expected: 'true or false',
+  fix: "the fallback was not used. Fix handles; the call's error is this error's cause",
+};
 
 /** FallbackPolicy is the policy made by fallback(). */
 export class FallbackPolicy<R> implements InnerPolicy {
@@ -73,7 +62,11 @@ export class FallbackPolicy<R> implements InnerPolicy {
   [RUN]<T>(ctx: Context, fn: (ctx: Context) => Promise<T>): Promise<T> {
     return invoke(fn, ctx).then(undefined, (err: unknown) => {
       if (ctx.err !== undefined && !endedByPolicyTimeout(ctx)) throw err;
-      if (this.#handles !== undefined && !handled(this.#handles, err)) throw err;
+      if (
+        this.#handles !== undefined &&
+        !callChecked('fallback', HANDLES, err, this.#handles, undefined, err)
+      )
+        throw err;
       return this.#fn(ctx, err) as unknown as T;
     });
   }

@@ -391,7 +391,7 @@ test('rateLimiter: a key that returns no string, or throws, is a coded rejection
       const e = await rl.execute(bg, fn).catch((x) => x);
       invalid(
         e,
-        `rateLimiter: key(ctx) must return a string (calls with the same string share a bucket), got ${got}; the call was not run. Return an id such as a user's or a tenant's, or 'anonymous'`,
+        `rateLimiter: key(ctx) must return a string (calls with the same string share a bucket), got ${got}; the call was not run. Fix key to return an id such as a user's or a tenant's, or 'anonymous'; what it threw, if anything, is this error's cause`,
       );
     }
   }
@@ -407,7 +407,10 @@ test('rateLimiter: a key that returns no string, or throws, is a coded rejection
     p = rl.execute(bg, fn);
   });
   const e = await (p as Promise<unknown>).catch((x) => x);
-  invalid(e, /^rateLimiter: key\(ctx\) threw Error: "no user"; the call was not run/);
+  invalid(
+    e,
+    `rateLimiter: key(ctx) threw Error: "no user"; the call was not run. Fix key to return an id such as a user's or a tenant's, or 'anonymous'; what it threw, if anything, is this error's cause`,
+  );
   assert.equal(e.cause, bug);
   assert.equal(ran, 0);
   assert.throws(() => rateLimiter({ rate: 1 }).tryTake({} as never), {

@@ -7,7 +7,7 @@ import {
   describe,
   invalidArg,
 } from '../context/internal.js';
-import { callbackError, NO_OUTCOME, policyName, RateLimitedError } from './errors.js';
+import { type CallbackRule, callChecked, NO_OUTCOME, policyName, RateLimitedError } from './errors.js';
 import { channels, publish } from './events.js';
 import { execute, type InnerPolicy, invoke, RUN } from './policy.js';
 import { SETTLES } from './work.js';
@@ -105,32 +105,20 @@ export class Gcra {
   }
 }
 
+const KEY: CallbackRule = {
+  call: 'key(ctx)',
+  valid: (k) => typeof k === 'string',
+  expected: 'a string (calls with the same string share a bucket)',
+  fix: "the call was not run. Fix key to return an id such as a user's or a tenant's, or 'anonymous'; what it threw, if anything, is this error's cause",
+};
+
 /**
  * @internal
  * callKey calls a limiter's `key(ctx)` and returns its string, or throws LEASH_ERR_INVALID_ARG
  * naming key when it throws (its error the cause) or returns anything but a string.
  */
 export function callKey(ctx: Context, key: (ctx: Context) => unknown, name: string): string {
-  let k: unknown;
-  try {
-    k = key(ctx);
-  } catch (thrown) {
-    throw callbackError(
-      name,
-      'key(ctx)',
-      { thrown },
-      NO_OUTCOME,
-      "the call was not run. Fix key; what it threw is this error's cause",
-    );
-  }
-  if (typeof k === 'string') return k;
-  throw callbackError(
-    name,
-    'key(ctx)',
-    { returned: k, expected: 'a string (calls with the same string share a bucket)' },
-    NO_OUTCOME,
-    "the call was not run. Return an id such as a user's or a tenant's, or 'anonymous'",
-  );
+  return callChecked(name, KEY, NO_OUTCOME, key, undefined, ctx) as string;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { type Context, remaining, sleep } from '../context/index.js';
 import { assertFunction, assertNumber, assertOptions, describe, invalidArg } from '../context/internal.js';
 import { type Backoff, exponentialBackoff } from './backoff.js';
-import { callbackError, policyName } from './errors.js';
+import { type CallbackRule, callChecked, isBoolean, policyName } from './errors.js';
 import { channels, publish, type RetryGiveUpEvent } from './events.js';
 import { CHAINS, type Chain, execute, type InnerPolicy, proceed, RUN } from './policy.js';
 import { RetryBudget } from './retry-budget.js';
@@ -101,6 +101,29 @@ export function retry(options?: RetryOptions): RetryPolicy {
   );
 }
 
+// What retry's callback options must return (callChecked), and what its caller is told otherwise.
+const GIVEN_UP = "the error that led to the retry is this error's cause";
+const MS = 'a number of milliseconds >= 0 (Infinity: give the retry up)';
+const isMs = (r: unknown): boolean => typeof r === 'number' && r >= 0;
+const RETRY_ON: CallbackRule = {
+  call: 'retryOn(err, attempt)',
+  valid: isBoolean,
+  expected: 'true or false',
+  fix: `no further attempt was made. Fix retryOn; ${GIVEN_UP}`,
+};
+const DELAY: CallbackRule = {
+  call: 'backoff.delayMs(attempt, previousMs)',
+  valid: isMs,
+  expected: MS,
+  fix: `no further attempt was made. Fix backoff.delayMs; ${GIVEN_UP}`,
+};
+const RETRY_AFTER: CallbackRule = {
+  call: 'retryAfter(err)',
+  valid: (r) => r === undefined || isMs(r),
+  expected: `${MS} or undefined`,
+  fix: `no further attempt was made. Fix retryAfter; ${GIVEN_UP}`,
+};
+
 /** RetryPolicy is the policy made by retry(). */
 export class RetryPolicy implements InnerPolicy {
   readonly maxAttempts: number;
@@ -169,19 +192,18 @@ export class RetryPolicy implements InnerPolicy {
       if (ctx.err !== undefined && !endedByPolicyTimeout(ctx)) throw err;
       this.#sample(performance.now() - started);
       if (attempt >= this.maxAttempts) return this.#giveUp(attempt, 'attempts', err);
-      if (this.#retryOn !== undefined && !this.#askRetryOn(err, attempt)) {
+      const name = this.#name;
+      if (
+        this.#retryOn !== undefined &&
+        !callChecked(name, RETRY_ON, err, this.#retryOn, undefined, err, attempt)
+      ) {
         return this.#giveUp(attempt, 'not-retryable', err);
       }
-      let delay = this.#ms(
-        'backoff.delayMs(attempt, previousMs)',
-        err,
-        false,
-        this.#backoff,
-        this.#backoff.delayMs,
-        attempt,
-        previousMs,
-      ) as number;
-      const asked = this.#ms('retryAfter(err)', err, true, undefined, this.#retryAfter, err);
+      const backoff = this.#backoff;
+      let delay = callChecked(name, DELAY, err, backoff.delayMs, backoff, attempt, previousMs) as number;
+      const asked = callChecked(name, RETRY_AFTER, err, this.#retryAfter, undefined, err) as
+        | number
+        | undefined;
       if (asked !== undefined && asked > delay) delay = asked;
       // No attempt starts that cannot finish before the deadline.
       if (delay + this.#attemptMs >= remaining(ctx)) return this.#giveUp(attempt, 'deadline', err);
@@ -204,58 +226,6 @@ export class RetryPolicy implements InnerPolicy {
         err = e;
       }
     }
-  }
-
-  // retryOn(err, attempt), which must return a boolean.
-  #askRetryOn(err: unknown, attempt: number): boolean {
-    let r: unknown;
-    try {
-      r = (this.#retryOn as (err: unknown, attempt: number) => unknown)(err, attempt);
-    } catch (thrown) {
-      throw this.#callbackError('retryOn(err, attempt)', { thrown }, err);
-    }
-    if (typeof r === 'boolean') return r;
-    throw this.#callbackError('retryOn(err, attempt)', { returned: r, expected: 'true or false' }, err);
-  }
-
-  // A wait in ms from a callback: a number >= 0 (Infinity included), or undefined when allowed.
-  #ms(
-    call: string,
-    err: unknown,
-    undefinedOk: boolean,
-    self: unknown,
-    f: (...args: never[]) => unknown,
-    ...args: unknown[]
-  ): number | undefined {
-    let r: unknown;
-    try {
-      r = (f as (...args: unknown[]) => unknown).apply(self, args);
-    } catch (thrown) {
-      throw this.#callbackError(call, { thrown }, err);
-    }
-    if ((typeof r === 'number' && r >= 0) || (undefinedOk && r === undefined)) return r;
-    throw this.#callbackError(
-      call,
-      {
-        returned: r,
-        expected: `a number of milliseconds >= 0 (Infinity: give the retry up)${undefinedOk ? ' or undefined' : ''}`,
-      },
-      err,
-    );
-  }
-
-  #callbackError(
-    call: string,
-    failure: { readonly thrown: unknown } | { readonly returned: unknown; readonly expected: string },
-    err: unknown,
-  ): Error {
-    return callbackError(
-      this.#name,
-      call,
-      failure,
-      err,
-      `no further attempt was made. Fix ${call.slice(0, call.indexOf('('))}; the error that led to the retry is this error's cause`,
-    );
   }
 
   #sample(ms: number): void {

@@ -9,7 +9,7 @@ import {
   isContext,
   markShed,
 } from '../context/internal.js';
-import { callbackError, NO_OUTCOME } from './errors.js';
+import { type CallbackRule, callChecked, isBoolean, NO_OUTCOME } from './errors.js';
 import { channels, publish } from './events.js';
 import { isPolicy, type Policy, userExecute } from './policy.js';
 
@@ -30,9 +30,18 @@ const SHED_CODES = new Set([
   'LEASH_ERR_CIRCUIT_OPEN',
 ]);
 
-const CONTEXT_FIX =
-  "the request did not run. Fix the context option; what it threw, if anything, is this error's cause";
-const SHED_FIX = "the request did not run. Fix isShed; the policy's error is this error's cause";
+const CONTEXT: CallbackRule = {
+  call: 'options.context(req)',
+  valid: isContext,
+  expected: "a Context (such as leashjs/http's req.ctx)",
+  fix: "the request did not run. Fix the context option; what it threw, if anything, is this error's cause",
+};
+const IS_SHED: CallbackRule = {
+  call: 'options.isShed(err)',
+  valid: isBoolean,
+  expected: 'true or false',
+  fix: "the request did not run. Fix isShed; the policy's error is this error's cause",
+};
 
 function defaultIsShed(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -92,21 +101,12 @@ export function shedLoad(
       res.end('Internal Server Error\n');
     };
     if (contextOption !== undefined) {
-      let c: unknown;
       try {
-        c = contextOption(req);
-      } catch (thrown) {
-        fail(callbackError(where, 'options.context(req)', { thrown }, NO_OUTCOME, CONTEXT_FIX));
+        ctx = callChecked(where, CONTEXT, NO_OUTCOME, contextOption, undefined, req) as Context;
+      } catch (err) {
+        fail(err);
         return;
       }
-      if (!isContext(c)) {
-        const expected = "a Context (such as leashjs/http's req.ctx)";
-        fail(
-          callbackError(where, 'options.context(req)', { returned: c, expected }, NO_OUTCOME, CONTEXT_FIX),
-        );
-        return;
-      }
-      ctx = c;
     } else if (own !== undefined && typeof (own as Context).value === 'function') ctx = own as Context;
     else [ctx, cancel] = withCancel(background());
     let entered = false;
@@ -136,21 +136,9 @@ export function shedLoad(
         if (entered || res.headersSent) return;
         let shed: unknown;
         try {
-          shed = isShed(err);
-        } catch (thrown) {
-          fail(callbackError(where, 'options.isShed(err)', { thrown }, err, SHED_FIX));
-          return;
-        }
-        if (typeof shed !== 'boolean') {
-          fail(
-            callbackError(
-              where,
-              'options.isShed(err)',
-              { returned: shed, expected: 'true or false' },
-              err,
-              SHED_FIX,
-            ),
-          );
+          shed = callChecked(where, IS_SHED, err, isShed, undefined, err);
+        } catch (bug) {
+          fail(bug);
           return;
         }
         if (!shed) {
